@@ -1,0 +1,101 @@
+package cache
+
+import (
+	"bytes"
+	"testing"
+)
+
+func TestPutGetHot(t *testing.T) {
+	c, err := New(4 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	data := bytes.Repeat([]byte{7}, 256<<10)
+	c.Put(Key{1, 3}, data)
+	got, ok := c.Get(Key{1, 3})
+	if !ok || !bytes.Equal(got, data) {
+		t.Fatalf("Get right after Put: ok=%v len=%d", ok, len(got))
+	}
+	if _, ok := c.Get(Key{2, 3}); ok {
+		t.Fatal("other torrent's key hit")
+	}
+	s := c.Stats()
+	if s.Hits != 1 || s.Misses != 1 {
+		t.Fatalf("stats %+v, want 1 hit 1 miss", s)
+	}
+}
+
+// The hot tier must hold the most recent pieces even when ristretto refuses them,
+// and the whole cache must stay within its byte budget.
+func TestBoundedAndRecentSurvive(t *testing.T) {
+	const max = 8 << 20
+	c, err := New(max)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const piece = 256 << 10
+	for i := 0; i < 200; i++ {
+		c.Put(Key{1, uint32(i)}, bytes.Repeat([]byte{byte(i)}, piece))
+	}
+	c.rc.Wait()
+	// The last hot-tier-sized run of pieces is present, exactly.
+	hotPieces := int(c.hotMax / piece)
+	for i := 200 - hotPieces; i < 200; i++ {
+		got, ok := c.Get(Key{1, uint32(i)})
+		if !ok || got[0] != byte(i) {
+			t.Fatalf("recent piece %d missing (ok=%v)", i, ok)
+		}
+	}
+	held := c.Stats().HotBytes + (c.rc.MaxCost() - c.rc.RemainingCost())
+	if held > max {
+		t.Fatalf("cache holds %d bytes, budget %d", held, max)
+	}
+}
+
+func TestDrop(t *testing.T) {
+	c, err := New(4 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Put(Key{1, 0}, []byte("a"))
+	c.Put(Key{2, 0}, []byte("b"))
+	c.Drop(1, 1)
+	if c.Has(Key{1, 0}) {
+		t.Fatal("dropped torrent still cached")
+	}
+	if !c.Has(Key{2, 0}) {
+		t.Fatal("other torrent dropped")
+	}
+}
+
+func TestTooSmall(t *testing.T) {
+	if _, err := New(1000); err == nil {
+		t.Fatal("New(1000) succeeded")
+	}
+}
+
+func BenchmarkGetHot(b *testing.B) {
+	c, _ := New(64 << 20)
+	defer c.Close()
+	data := make([]byte, 1<<20)
+	for i := 0; i < 8; i++ {
+		c.Put(Key{1, uint32(i)}, data)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c.Get(Key{1, uint32(i % 8)})
+	}
+}
+
+func BenchmarkPut(b *testing.B) {
+	c, _ := New(64 << 20)
+	defer c.Close()
+	data := make([]byte, 256<<10)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c.Put(Key{1, uint32(i)}, data)
+	}
+}

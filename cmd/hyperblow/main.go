@@ -1,0 +1,79 @@
+// Command hyperblow mounts BitTorrent torrents as read-only folders.
+//
+// Exit codes: 0 success, 1 runtime failure, 2 usage error.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+const usageText = `hyperblow mounts a BitTorrent torrent as a read-only folder.
+
+Usage:
+  hyperblow mount [flags] SOURCE MOUNTPOINT   mount a torrent (foreground until unmounted)
+  hyperblow info [--json] SOURCE              show what a torrent holds
+  hyperblow demo [flags] MOUNTPOINT           offline demo: sample files seeded on loopback, mounted
+  hyperblow help COMMAND                      help on a command
+
+SOURCE is a path to a .torrent file or an http(s) URL of one.
+Run "hyperblow COMMAND --help" for a command's flags and examples.
+`
+
+// usageError is a mistake on the command line: exit code 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+
+var commands = map[string]func(args []string, stdout, stderr io.Writer) error{
+	"mount": runMount,
+	"info":  runInfo,
+	"demo":  runDemo,
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usageText)
+		return 2
+	}
+	name := args[0]
+	switch name {
+	case "-h", "--help", "help":
+		if len(args) > 1 {
+			if cmd, ok := commands[args[1]]; ok {
+				return exitCode(cmd([]string{"--help"}, stdout, stderr), stderr)
+			}
+		}
+		fmt.Fprint(stdout, usageText)
+		return 0
+	}
+	cmd, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(stderr, "hyperblow: unknown command %q\n\n%s", name, usageText)
+		return 2
+	}
+	return exitCode(cmd(args[1:], stdout, stderr), stderr)
+}
+
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil || errors.Is(err, errHelp) {
+		return 0
+	}
+	msg := strings.TrimSpace(err.Error())
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "hyperblow: %s\n", msg)
+		return 2
+	}
+	fmt.Fprintf(stderr, "hyperblow: %s\n", msg)
+	return 1
+}

@@ -1,0 +1,245 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
+
+	"github.com/hyperblow/hyperblow/cache"
+	"github.com/hyperblow/hyperblow/engine/bt"
+	"github.com/hyperblow/hyperblow/engine/metainfo"
+	"github.com/hyperblow/hyperblow/engine/peerconn"
+	"github.com/hyperblow/hyperblow/engine/tracker"
+)
+
+// Config configures a Client. The zero value is usable except where noted.
+type Config struct {
+	// PeerID is ours; the zero value means a fresh bt.NewPeerID().
+	PeerID bt.PeerID
+	// Listen is the TCP address for incoming peers ("127.0.0.1:6881", ":0");
+	// empty means no listener (we only dial out).
+	Listen string
+	// CacheSize bounds verified piece data held in memory, in bytes (default 512 MiB).
+	CacheSize int64
+	// Readahead caps a reader's readahead window in bytes (default 64 MiB); it is also
+	// capped by the cache's size.
+	Readahead int64
+	// MaxPeers caps connections per torrent (default 50).
+	MaxPeers int
+	// Tracker configures tracker announces; Tracker.Logger defaults to Logger.
+	Tracker tracker.Config
+	// Logger receives the engine's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Client runs torrents: it owns the listener, the tracker client, the hashing
+// workers and the piece cache that all its torrents share.
+type Client struct {
+	cfg    Config
+	log    *slog.Logger
+	peerID bt.PeerID
+	cache  *cache.Cache
+	trk    *tracker.Client
+	ln     net.Listener
+	hashes chan struct{} // hashing slots: at most GOMAXPROCS pieces hashed at once
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex // guards torrents, nextID, closed
+	torrents map[bt.InfoHash]*Torrent
+	nextID   uint32
+	closed   bool
+}
+
+// NewClient starts a client; Close stops it.
+func NewClient(cfg Config) (*Client, error) {
+	if cfg.CacheSize == 0 {
+		cfg.CacheSize = 512 << 20
+	}
+	if cfg.Readahead == 0 {
+		cfg.Readahead = 64 << 20
+	}
+	if cfg.MaxPeers == 0 {
+		cfg.MaxPeers = 50
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Tracker.Logger == nil {
+		cfg.Tracker.Logger = cfg.Logger
+	}
+	if cfg.PeerID == (bt.PeerID{}) {
+		cfg.PeerID = bt.NewPeerID()
+	}
+	ch, err := cache.New(cfg.CacheSize)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		peerID:   cfg.PeerID,
+		cache:    ch,
+		trk:      tracker.NewClient(cfg.Tracker),
+		hashes:   make(chan struct{}, runtime.GOMAXPROCS(0)),
+		torrents: make(map[bt.InfoHash]*Torrent),
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	if cfg.Listen != "" {
+		ln, err := net.Listen("tcp", cfg.Listen)
+		if err != nil {
+			ch.Close()
+			c.trk.Close()
+			return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
+		}
+		c.ln = ln
+		c.wg.Add(1)
+		go c.acceptLoop()
+	}
+	return c, nil
+}
+
+// PeerID returns our peer id.
+func (c *Client) PeerID() bt.PeerID { return c.peerID }
+
+// ListenAddr returns the address peers can connect to, or an invalid AddrPort
+// when the client does not listen.
+func (c *Client) ListenAddr() netip.AddrPort {
+	if c.ln == nil {
+		return netip.AddrPort{}
+	}
+	ap, err := netip.ParseAddrPort(c.ln.Addr().String())
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	return ap
+}
+
+// CacheStats returns the shared piece cache's counters.
+func (c *Client) CacheStats() cache.Stats { return c.cache.Stats() }
+
+// TorrentOptions are per-torrent settings.
+type TorrentOptions struct {
+	// Peers are dialled directly, in addition to what trackers return.
+	Peers []netip.AddrPort
+	// Storage, when set, holds the torrent's complete data laid end to end: the
+	// torrent is verified against it and then seeded from it.
+	Storage io.ReaderAt
+	// NoTrackers skips the torrent's trackers.
+	NoTrackers bool
+}
+
+// AddTorrent starts a torrent. With opts.Storage, its pieces are verified first
+// (an error names the first piece that does not match).
+func (c *Client) AddTorrent(mt *metainfo.Torrent, opts TorrentOptions) (*Torrent, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, ErrClosed
+	}
+	if _, ok := c.torrents[mt.InfoHash]; ok {
+		return nil, fmt.Errorf("torrent %s: already added", mt.InfoHash)
+	}
+	c.nextID++
+	t, err := newTorrent(c, c.nextID, mt, opts)
+	if err != nil {
+		return nil, err
+	}
+	c.torrents[mt.InfoHash] = t
+	t.start()
+	return t, nil
+}
+
+// RemoveTorrent stops a torrent and forgets it.
+func (c *Client) RemoveTorrent(t *Torrent) {
+	c.mu.Lock()
+	delete(c.torrents, t.InfoHash())
+	c.mu.Unlock()
+	t.close()
+	c.cache.Drop(t.id, t.info.NumPieces)
+}
+
+// Close stops every torrent (trackers are told "stopped", bounded in time) and
+// the listener. Blocked reads return ErrClosed.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	ts := make([]*Torrent, 0, len(c.torrents))
+	for _, t := range c.torrents {
+		ts = append(ts, t)
+	}
+	c.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, t := range ts {
+		wg.Add(1)
+		go func() { defer wg.Done(); t.close() }()
+	}
+	wg.Wait()
+	c.cancel()
+	if c.ln != nil {
+		c.ln.Close()
+	}
+	c.wg.Wait()
+	c.trk.Close()
+	c.cache.Close()
+	return nil
+}
+
+func (c *Client) acceptLoop() {
+	defer c.wg.Done()
+	for {
+		nc, err := c.ln.Accept()
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				c.log.Warn("accept failed", "err", err)
+			}
+			return
+		}
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			c.handleIncoming(nc)
+		}()
+	}
+}
+
+// connConfig is what all our connections share.
+func (c *Client) connConfig() peerconn.Config {
+	return peerconn.Config{PeerID: c.peerID, Logger: c.log}
+}
+
+func (c *Client) torrentByHash(h bt.InfoHash) *Torrent {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.torrents[h]
+}
+
+func (c *Client) handleIncoming(nc net.Conn) {
+	var t *Torrent
+	cfg := c.connConfig()
+	cfg.Lookup = func(h bt.InfoHash) (peerconn.Torrent, bool) {
+		t = c.torrentByHash(h)
+		if t == nil {
+			return peerconn.Torrent{}, false
+		}
+		return t.connTorrent(), true
+	}
+	conn, err := peerconn.Accept(c.ctx, nc, cfg)
+	if err != nil {
+		c.log.Debug("incoming connection refused", "addr", nc.RemoteAddr(), "err", err)
+		return
+	}
+	t.incoming(conn)
+}

@@ -1,0 +1,315 @@
+package engine
+
+import (
+	"crypto/sha1"
+	"net/netip"
+	"time"
+
+	"github.com/hyperblow/hyperblow/engine/peerconn"
+	"github.com/hyperblow/hyperblow/engine/picker"
+)
+
+// ownerMsg is what readers, dialers, hashers and the announcer send to a
+// torrent's owner goroutine. The set is closed: only this package's types.
+type ownerMsg interface{ ownerMsg() }
+
+type (
+	// acquireMsg asks for futures of pieces a blocked read needs.
+	acquireMsg struct {
+		pieces []int
+		reply  chan []*future
+	}
+	// releaseMsg withdraws waits (the read was interrupted).
+	releaseMsg struct{ futures []*future }
+	// windowMsg sets a reader's readahead window; closed removes it.
+	windowMsg struct {
+		reader uint64
+		w      window
+		closed bool
+	}
+	peersMsg struct{ addrs []netip.AddrPort }
+	connMsg  struct {
+		conn     *peerconn.Conn
+		addr     netip.AddrPort
+		incoming bool
+	}
+	dialFailedMsg struct {
+		addr netip.AddrPort
+		err  error
+	}
+	hashedMsg struct {
+		piece int
+		ok    bool
+		d     *download
+	}
+	statsMsg struct{ reply chan int }
+)
+
+func (acquireMsg) ownerMsg()    {}
+func (releaseMsg) ownerMsg()    {}
+func (windowMsg) ownerMsg()     {}
+func (peersMsg) ownerMsg()      {}
+func (connMsg) ownerMsg()       {}
+func (dialFailedMsg) ownerMsg() {}
+func (hashedMsg) ownerMsg()     {}
+func (statsMsg) ownerMsg()      {}
+
+// future is a piece a reader waits for. done is closed once data (verified) or
+// err is set; both are immutable afterwards.
+type future struct {
+	piece   int
+	done    chan struct{}
+	data    []byte
+	err     error
+	waiters int // owner-only
+}
+
+// download is a piece being assembled from blocks.
+type download struct {
+	buf     []byte
+	senders map[picker.PeerKey]bool
+	hashing bool // complete and handed to a hasher; buf is read-only meanwhile
+}
+
+// window is a reader's readahead: pieces [lo, hi), with piece pos under the read
+// and deadlines growing with the distance from it at the reader's rate.
+type window struct {
+	lo, hi int
+	pos    int
+	rate   float64 // bytes per second
+}
+
+func (t *Torrent) run() {
+	defer close(t.done)
+	defer t.shutdown()
+	tick := time.NewTicker(tickEvery)
+	defer tick.Stop()
+	t.connectMore(time.Now())
+	for {
+		select {
+		case <-t.ctx.Done():
+			return
+		case m := <-t.msgs:
+			t.handleMsg(m)
+		case ev := <-t.events:
+			t.handleConnEvent(ev)
+		case now := <-tick.C:
+			t.tick(now)
+		}
+	}
+}
+
+func (t *Torrent) shutdown() {
+	for c := range t.peers {
+		c.Close(ErrClosed)
+	}
+	for _, f := range t.futures {
+		f.err = ErrClosed
+		close(f.done)
+	}
+	t.futures = nil
+	// Drain connection events until every connection has said Closed, so their
+	// goroutines are not left blocked on our channel.
+	deadline := time.After(5 * time.Second)
+	for len(t.peers) > 0 {
+		select {
+		case ev := <-t.events:
+			if cl, ok := ev.(peerconn.Closed); ok {
+				delete(t.peers, cl.Conn)
+			}
+		case <-deadline:
+			t.log.Warn("connections did not close in time", "left", len(t.peers))
+			return
+		}
+	}
+}
+
+func (t *Torrent) handleMsg(m ownerMsg) {
+	now := time.Now()
+	switch m := m.(type) {
+	case acquireMsg:
+		t.acquire(m, now)
+	case releaseMsg:
+		for _, f := range m.futures {
+			if f.waiters > 0 {
+				f.waiters--
+			}
+		}
+	case windowMsg:
+		t.setWindow(m, now)
+	case peersMsg:
+		t.addAddrs(m.addrs, false)
+		t.connectMore(now)
+	case connMsg:
+		t.addConn(m, now)
+	case dialFailedMsg:
+		t.dialing--
+		if a := t.addrs[m.addr]; a != nil {
+			a.dialing = false
+			a.failed(now)
+		}
+		t.log.Debug("dial failed", "addr", m.addr, "err", m.err)
+		t.connectMore(now)
+	case hashedMsg:
+		t.hashed(m, now)
+	case statsMsg:
+		m.reply <- t.have.Count()
+	}
+}
+
+// acquire answers a blocked read: a future per piece, completed at once when the
+// piece is cached, else wanted with deadline now.
+func (t *Torrent) acquire(m acquireMsg, now time.Time) {
+	out := make([]*future, len(m.pieces))
+	added := false
+	for k, i := range m.pieces {
+		if f := t.futures[i]; f != nil {
+			f.waiters++
+			out[k] = f
+			continue
+		}
+		f := &future{piece: i, done: make(chan struct{}), waiters: 1}
+		if data, ok := t.pieceData(i); ok {
+			f.data = data
+			close(f.done)
+			out[k] = f
+			continue
+		}
+		t.futures[i] = f
+		out[k] = f
+		// A blocked read comes before any readahead, whose deadlines are "now +
+		// distance / rate" from when the window was set.
+		t.pk.Want(i, now.Add(-time.Hour))
+		added = true
+	}
+	m.reply <- out
+	if added {
+		t.fillAll(now)
+	}
+}
+
+// setWindow moves a reader's readahead window: pieces that leave it (and no one
+// else wants) are withdrawn and their requests cancelled; pieces that enter get
+// deadlines by distance.
+func (t *Torrent) setWindow(m windowMsg, now time.Time) {
+	old := t.windows[m.reader]
+	if old != nil {
+		for i := old.lo; i < old.hi; i++ {
+			if m.closed || i < m.w.lo || i >= m.w.hi {
+				t.windowRefs[i]--
+				if t.windowRefs[i] <= 0 {
+					delete(t.windowRefs, i)
+					t.maybeUnwant(i)
+				}
+			}
+		}
+	}
+	if m.closed {
+		delete(t.windows, m.reader)
+		return
+	}
+	w := m.w
+	t.windows[m.reader] = &w
+	added := false
+	for i := w.lo; i < w.hi; i++ {
+		if old == nil || i < old.lo || i >= old.hi {
+			t.windowRefs[i]++
+		}
+		if t.futures[i] != nil {
+			continue // a blocked read already wants it now
+		}
+		if t.c.cache.Has(t.cacheKey(i)) {
+			continue
+		}
+		dist := float64(i-w.pos) * float64(t.info.PieceLength)
+		deadline := now.Add(time.Duration(dist / max(w.rate, 1<<20) * float64(time.Second)))
+		if !t.pk.Wanted(i) {
+			added = true
+		}
+		t.pk.Want(i, deadline)
+	}
+	if added {
+		t.fillAll(now)
+	}
+}
+
+// maybeUnwant withdraws piece i unless a blocked read or a window still wants it.
+func (t *Torrent) maybeUnwant(i int) {
+	if f := t.futures[i]; f != nil && f.waiters > 0 {
+		return
+	}
+	if t.windowRefs[i] > 0 {
+		return
+	}
+	if f := t.futures[i]; f != nil {
+		// No one waits: the interrupted reader moved away or closed.
+		delete(t.futures, i)
+	}
+	if d := t.downloads[i]; d != nil && d.hashing {
+		return // let the hash finish; a verified piece is worth caching
+	}
+	for _, o := range t.pk.Unwant(i) {
+		t.cancelRequest(o)
+	}
+	delete(t.downloads, i)
+}
+
+func (t *Torrent) tick(now time.Time) {
+	for _, o := range t.pk.Expired(now, requestTimeout) {
+		t.cancelRequest(o)
+	}
+	t.connectMore(now)
+	t.fillAll(now)
+}
+
+// hashPiece verifies a complete piece off the owner goroutine.
+func (t *Torrent) hashPiece(i int, d *download) {
+	d.hashing = true
+	buf := d.buf
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		select {
+		case t.c.hashes <- struct{}{}:
+		case <-t.ctx.Done():
+			return
+		}
+		ok := sha1.Sum(buf) == t.info.PieceHash(i)
+		<-t.c.hashes
+		t.send(hashedMsg{piece: i, ok: ok, d: d})
+	}()
+}
+
+func (t *Torrent) hashed(m hashedMsg, now time.Time) {
+	i := m.piece
+	if t.downloads[i] == m.d {
+		delete(t.downloads, i)
+	}
+	if !m.ok {
+		t.stats.hashFails.Add(1)
+		t.stats.wasted.Add(int64(len(m.d.buf)))
+		t.log.Warn("piece failed its hash check", "piece", i, "senders", len(m.d.senders))
+		for key := range m.d.senders {
+			if p := t.peerByKey(key); p != nil {
+				p.strikes++
+				if p.strikes >= strikesToBan && len(m.d.senders) == 1 {
+					p.conn.Close(errBadData)
+				}
+			}
+		}
+		t.pk.PieceFailed(i)
+		t.fillAll(now)
+		return
+	}
+	t.stats.verified.Add(1)
+	t.have.Set(i)
+	data := m.d.buf
+	t.c.cache.Put(t.cacheKey(i), data)
+	t.pk.PieceDone(i)
+	if f := t.futures[i]; f != nil {
+		f.data = data
+		close(f.done)
+		delete(t.futures, i)
+	}
+	t.fillAll(now)
+}

@@ -1,0 +1,407 @@
+// Package picker decides which 16 KiB blocks to request from which peer.
+//
+// It is a plain struct with no goroutines, clocks or I/O: the torrent's owner
+// goroutine calls it and passes the time in. It knows
+//   - what is wanted and by when: each wanted piece has a deadline; a blocked read
+//     is "now", readahead gets later deadlines; earlier deadlines are served first;
+//   - what is in flight: per block, which peers were asked and when;
+//   - how many connected peers have each piece (availability), to break ties
+//     rarest first.
+//
+// Endgame: when every block of the wanted pieces is already requested, a peer with
+// free request slots may be given a duplicate of a block that another peer holds
+// (at most MaxDuplicates requests per block); the first copy to arrive wins and the
+// engine cancels the others.
+package picker
+
+import (
+	"slices"
+	"time"
+
+	"github.com/hyperblow/hyperblow/engine/bt"
+)
+
+// PeerKey identifies a connected peer to the picker; the engine assigns them.
+type PeerKey uint32
+
+// Block is one request: Length bytes at Begin inside Piece.
+type Block struct {
+	Piece  int
+	Begin  int
+	Length int
+}
+
+// MaxDuplicates bounds how many peers may be asked for one block at once.
+const MaxDuplicates = 2
+
+// Picker holds the download plan of one torrent.
+type Picker struct {
+	pieceLength int64
+	totalLength int64
+	numPieces   int
+
+	avail  []uint16
+	wants  map[int]time.Time // piece -> deadline
+	order  []int             // wanted pieces sorted by (deadline, availability, index); rebuilt lazily
+	dirty  bool
+	active map[int]*activePiece
+}
+
+type activePiece struct {
+	blocks    []blockState
+	received  int
+	unasked   int // blocks with no outstanding request and not received
+	firstFree int // no block before this index is unasked
+}
+
+type blockState struct {
+	received bool
+	reqs     []request
+}
+
+type request struct {
+	peer PeerKey
+	at   time.Time
+}
+
+// New returns a picker for a torrent of the given geometry.
+func New(numPieces int, pieceLength, totalLength int64) *Picker {
+	return &Picker{
+		pieceLength: pieceLength,
+		totalLength: totalLength,
+		numPieces:   numPieces,
+		avail:       make([]uint16, numPieces),
+		wants:       make(map[int]time.Time),
+		active:      make(map[int]*activePiece),
+	}
+}
+
+// PieceLen returns the length of piece i (the last one may be short).
+func (p *Picker) PieceLen(i int) int {
+	if i == p.numPieces-1 {
+		return int(p.totalLength - int64(i)*p.pieceLength)
+	}
+	return int(p.pieceLength)
+}
+
+func (p *Picker) numBlocks(i int) int { return (p.PieceLen(i) + bt.BlockSize - 1) / bt.BlockSize }
+
+// Want marks piece i as wanted by deadline; an existing want keeps the earlier one.
+func (p *Picker) Want(i int, deadline time.Time) {
+	if i < 0 || i >= p.numPieces {
+		return
+	}
+	if d, ok := p.wants[i]; ok && !deadline.Before(d) {
+		return
+	}
+	p.wants[i] = deadline
+	p.dirty = true
+}
+
+// SetDeadline sets piece i's deadline, later or earlier, if it is wanted.
+func (p *Picker) SetDeadline(i int, deadline time.Time) {
+	if d, ok := p.wants[i]; ok && !d.Equal(deadline) {
+		p.wants[i] = deadline
+		p.dirty = true
+	}
+}
+
+// Unwant withdraws piece i. Outstanding requests for it are returned so the
+// engine can cancel them; blocks already received are forgotten with the piece.
+func (p *Picker) Unwant(i int) []Outstanding {
+	if _, ok := p.wants[i]; !ok {
+		return nil
+	}
+	delete(p.wants, i)
+	p.dirty = true
+	out := p.outstanding(i)
+	delete(p.active, i)
+	return out
+}
+
+// Wanted reports whether piece i is wanted.
+func (p *Picker) Wanted(i int) bool { _, ok := p.wants[i]; return ok }
+
+// NumWanted is the number of wanted pieces.
+func (p *Picker) NumWanted() int { return len(p.wants) }
+
+// Outstanding is a request in flight to a peer.
+type Outstanding struct {
+	Peer  PeerKey
+	Block Block
+}
+
+func (p *Picker) outstanding(i int) []Outstanding {
+	ap := p.active[i]
+	if ap == nil {
+		return nil
+	}
+	var out []Outstanding
+	for b, bs := range ap.blocks {
+		for _, r := range bs.reqs {
+			out = append(out, Outstanding{r.peer, p.block(i, b)})
+		}
+	}
+	return out
+}
+
+func (p *Picker) block(piece, b int) Block {
+	begin := b * bt.BlockSize
+	return Block{Piece: piece, Begin: begin, Length: min(bt.BlockSize, p.PieceLen(piece)-begin)}
+}
+
+// PeerHas records that a peer announced piece i (HAVE or BITFIELD).
+func (p *Picker) PeerHas(i int) {
+	if i >= 0 && i < p.numPieces && p.avail[i] < ^uint16(0) {
+		p.avail[i]++
+		if _, ok := p.wants[i]; ok {
+			p.dirty = true
+		}
+	}
+}
+
+// PeerHasAll records a peer holding every piece (a seeder); cheaper than PeerHas in a loop
+// is not needed for correctness, so this is a loop too.
+func (p *Picker) PeerHasBitfield(bf bt.Bitfield) {
+	for i := 0; i < p.numPieces; i++ {
+		if bf.Has(i) {
+			p.PeerHas(i)
+		}
+	}
+}
+
+// PeerGone removes a disconnected peer: availability drops and its outstanding
+// requests become free again.
+func (p *Picker) PeerGone(peer PeerKey, bf bt.Bitfield) {
+	for i := 0; i < p.numPieces; i++ {
+		if bf.Has(i) && p.avail[i] > 0 {
+			p.avail[i]--
+		}
+	}
+	p.dirty = true
+	p.DropPeerRequests(peer)
+}
+
+// DropPeerRequests forgets every request outstanding at peer (it choked us or left).
+func (p *Picker) DropPeerRequests(peer PeerKey) {
+	for _, ap := range p.active {
+		for b := range ap.blocks {
+			ap.dropReq(b, peer)
+		}
+	}
+}
+
+func (ap *activePiece) dropReq(b int, peer PeerKey) bool {
+	bs := &ap.blocks[b]
+	for k, r := range bs.reqs {
+		if r.peer == peer {
+			bs.reqs = slices.Delete(bs.reqs, k, k+1)
+			if len(bs.reqs) == 0 && !bs.received {
+				ap.unasked++
+				ap.firstFree = min(ap.firstFree, b)
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// Rejected forgets one request (BEP 6 REJECT, or our own CANCEL).
+func (p *Picker) Rejected(peer PeerKey, blk Block) {
+	ap := p.active[blk.Piece]
+	if ap == nil || blk.Begin%bt.BlockSize != 0 || blk.Begin/bt.BlockSize >= len(ap.blocks) {
+		return
+	}
+	ap.dropReq(blk.Begin/bt.BlockSize, peer)
+}
+
+// Received records an arriving block. It reports whether the block was expected
+// (requested from this peer, or from anyone in the same piece: a late copy after a
+// timeout is still good data), whether it is the first copy, the peers whose
+// duplicate requests should now be cancelled, and whether the piece is complete.
+func (p *Picker) Received(peer PeerKey, blk Block) (r ReceiveResult) {
+	ap := p.active[blk.Piece]
+	if ap == nil || blk.Begin%bt.BlockSize != 0 || blk.Begin/bt.BlockSize >= len(ap.blocks) {
+		return r
+	}
+	b := blk.Begin / bt.BlockSize
+	if blk.Length != p.block(blk.Piece, b).Length {
+		return r
+	}
+	bs := &ap.blocks[b]
+	asked := false
+	for _, q := range bs.reqs {
+		if q.peer == peer {
+			asked = true
+		} else {
+			r.CancelAt = append(r.CancelAt, q.peer)
+		}
+	}
+	if !asked {
+		r.CancelAt = nil
+		return r
+	}
+	r.Expected = true
+	if bs.received {
+		ap.dropReq(b, peer)
+		return r
+	}
+	if len(bs.reqs) == 0 {
+		ap.unasked--
+	}
+	bs.reqs = bs.reqs[:0]
+	bs.received = true
+	ap.received++
+	r.First = true
+	r.Complete = ap.received == len(ap.blocks)
+	return r
+}
+
+// ReceiveResult is what Received found.
+type ReceiveResult struct {
+	Expected bool      // we asked this peer for this block
+	First    bool      // the first copy: store it
+	Complete bool      // every block of the piece has arrived
+	CancelAt []PeerKey // other peers asked for the same block
+}
+
+// PieceDone removes a verified piece from the plan.
+func (p *Picker) PieceDone(i int) {
+	delete(p.active, i)
+	if _, ok := p.wants[i]; ok {
+		delete(p.wants, i)
+		p.dirty = true
+	}
+}
+
+// PieceFailed resets a piece whose hash did not match; it stays wanted and will
+// be requested again.
+func (p *Picker) PieceFailed(i int) { delete(p.active, i) }
+
+// Expired returns requests older than timeout; the picker forgets them so their
+// blocks can be asked of another peer. The engine should send CANCEL for each.
+func (p *Picker) Expired(now time.Time, timeout time.Duration) []Outstanding {
+	var out []Outstanding
+	for i, ap := range p.active {
+		for b := range ap.blocks {
+			for _, r := range ap.blocks[b].reqs {
+				if now.Sub(r.at) > timeout {
+					out = append(out, Outstanding{r.peer, p.block(i, b)})
+				}
+			}
+		}
+	}
+	for _, o := range out {
+		p.active[o.Block.Piece].dropReq(o.Block.Begin/bt.BlockSize, o.Peer)
+	}
+	return out
+}
+
+func (p *Picker) sortOrder() {
+	if !p.dirty {
+		return
+	}
+	p.order = p.order[:0]
+	for i := range p.wants {
+		p.order = append(p.order, i)
+	}
+	slices.SortFunc(p.order, func(a, b int) int {
+		if c := p.wants[a].Compare(p.wants[b]); c != 0 {
+			return c
+		}
+		if p.avail[a] != p.avail[b] {
+			return int(p.avail[a]) - int(p.avail[b])
+		}
+		return a - b
+	})
+	p.dirty = false
+}
+
+// Pick returns up to max blocks to request from peer, which holds the pieces for
+// which has returns true. Earliest deadline first; within a piece, blocks in order.
+// When nothing new is left, endgame duplicates are handed out.
+func (p *Picker) Pick(peer PeerKey, has func(int) bool, max int, now time.Time) []Block {
+	if max <= 0 || len(p.wants) == 0 {
+		return nil
+	}
+	p.sortOrder()
+	var out []Block
+	for _, i := range p.order {
+		if !has(i) {
+			continue
+		}
+		ap := p.activate(i)
+		if ap.unasked == 0 {
+			continue
+		}
+		for b := ap.firstFree; b < len(ap.blocks) && len(out) < max; b++ {
+			bs := &ap.blocks[b]
+			if bs.received || len(bs.reqs) > 0 {
+				if b == ap.firstFree {
+					ap.firstFree++
+				}
+				continue
+			}
+			bs.reqs = append(bs.reqs, request{peer, now})
+			ap.unasked--
+			out = append(out, p.block(i, b))
+		}
+		if len(out) >= max {
+			return out
+		}
+	}
+	// Endgame: duplicate blocks in flight at other peers, most urgent first.
+	for _, i := range p.order {
+		if len(out) >= max {
+			break
+		}
+		ap := p.active[i]
+		if ap == nil || !has(i) {
+			continue
+		}
+		for b := range ap.blocks {
+			if len(out) >= max {
+				break
+			}
+			bs := &ap.blocks[b]
+			if bs.received || len(bs.reqs) == 0 || len(bs.reqs) >= MaxDuplicates || bs.askedOf(peer) {
+				continue
+			}
+			bs.reqs = append(bs.reqs, request{peer, now})
+			out = append(out, p.block(i, b))
+		}
+	}
+	return out
+}
+
+func (bs *blockState) askedOf(peer PeerKey) bool {
+	for _, r := range bs.reqs {
+		if r.peer == peer {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *Picker) activate(i int) *activePiece {
+	ap := p.active[i]
+	if ap == nil {
+		n := p.numBlocks(i)
+		ap = &activePiece{blocks: make([]blockState, n), unasked: n}
+		p.active[i] = ap
+	}
+	return ap
+}
+
+// InFlight returns how many requests are outstanding at peer.
+func (p *Picker) InFlight(peer PeerKey) int {
+	n := 0
+	for _, ap := range p.active {
+		for b := range ap.blocks {
+			if ap.blocks[b].askedOf(peer) {
+				n++
+			}
+		}
+	}
+	return n
+}

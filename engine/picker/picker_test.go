@@ -1,0 +1,161 @@
+package picker
+
+import (
+	"testing"
+	"time"
+
+	"github.com/hyperblow/hyperblow/engine/bt"
+)
+
+var t0 = time.Unix(1000, 0)
+
+func all(int) bool { return true }
+
+func TestEarliestDeadlineFirst(t *testing.T) {
+	p := New(10, 2*bt.BlockSize, 10*2*bt.BlockSize)
+	p.Want(7, t0.Add(3*time.Second))
+	p.Want(2, t0.Add(1*time.Second))
+	p.Want(5, t0)
+	got := p.Pick(1, all, 4, t0)
+	want := []Block{{5, 0, bt.BlockSize}, {5, bt.BlockSize, bt.BlockSize}, {2, 0, bt.BlockSize}, {2, bt.BlockSize, bt.BlockSize}}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("block %d: got %v, want %v", i, got[i], want[i])
+		}
+	}
+	// An earlier want moves ahead.
+	p.Want(9, t0.Add(-time.Second))
+	if got := p.Pick(2, all, 1, t0); got[0].Piece != 9 {
+		t.Fatalf("got %v, want piece 9 first", got)
+	}
+}
+
+func TestOnlyPiecesThePeerHas(t *testing.T) {
+	p := New(4, bt.BlockSize, 4*bt.BlockSize)
+	p.Want(0, t0)
+	p.Want(1, t0.Add(time.Second))
+	got := p.Pick(1, func(i int) bool { return i == 1 }, 10, t0)
+	if len(got) != 1 || got[0].Piece != 1 {
+		t.Fatalf("got %v, want only piece 1", got)
+	}
+}
+
+func TestShortLastPiece(t *testing.T) {
+	p := New(2, 2*bt.BlockSize, 2*bt.BlockSize+100)
+	p.Want(1, t0)
+	got := p.Pick(1, all, 10, t0)
+	if len(got) != 1 || got[0].Length != 100 {
+		t.Fatalf("got %v, want one block of 100 bytes", got)
+	}
+}
+
+func TestReceiveCompleteAndEndgame(t *testing.T) {
+	p := New(1, 2*bt.BlockSize, 2*bt.BlockSize)
+	p.Want(0, t0)
+	a := p.Pick(1, all, 10, t0)
+	if len(a) != 2 {
+		t.Fatalf("peer 1 got %v", a)
+	}
+	// Everything is asked of peer 1: peer 2 gets endgame duplicates.
+	b := p.Pick(2, all, 10, t0)
+	if len(b) != 2 {
+		t.Fatalf("endgame: peer 2 got %v, want 2 duplicates", b)
+	}
+	// A third peer gets nothing: MaxDuplicates reached.
+	if c := p.Pick(3, all, 10, t0); len(c) != 0 {
+		t.Fatalf("peer 3 got %v, want none", c)
+	}
+	r := p.Received(2, b[0])
+	if !r.Expected || !r.First || r.Complete || len(r.CancelAt) != 1 || r.CancelAt[0] != 1 {
+		t.Fatalf("first copy: %+v", r)
+	}
+	if r := p.Received(1, a[0]); r.First {
+		t.Fatalf("second copy reported first: %+v", r)
+	}
+	r = p.Received(1, a[1])
+	if !r.First || !r.Complete {
+		t.Fatalf("last block: %+v", r)
+	}
+}
+
+func TestUnrequestedBlockIsNotExpected(t *testing.T) {
+	p := New(2, bt.BlockSize, 2*bt.BlockSize)
+	p.Want(0, t0)
+	p.Pick(1, all, 10, t0)
+	if r := p.Received(2, Block{0, 0, bt.BlockSize}); r.Expected {
+		t.Fatal("block from a peer never asked was expected")
+	}
+	if r := p.Received(1, Block{1, 0, bt.BlockSize}); r.Expected {
+		t.Fatal("block of an unwanted piece was expected")
+	}
+	if r := p.Received(1, Block{0, 0, 100}); r.Expected {
+		t.Fatal("block of the wrong length was expected")
+	}
+}
+
+func TestChokeFreesBlocks(t *testing.T) {
+	p := New(1, 2*bt.BlockSize, 2*bt.BlockSize)
+	p.Want(0, t0)
+	p.Pick(1, all, 10, t0)
+	p.DropPeerRequests(1)
+	if got := p.Pick(2, all, 10, t0); len(got) != 2 {
+		t.Fatalf("after choke peer 2 got %v, want both blocks fresh", got)
+	}
+	if p.InFlight(2) != 2 || p.InFlight(1) != 0 {
+		t.Fatalf("in flight: peer1 %d peer2 %d", p.InFlight(1), p.InFlight(2))
+	}
+}
+
+func TestExpiredAndUnwant(t *testing.T) {
+	p := New(2, bt.BlockSize, 2*bt.BlockSize)
+	p.Want(0, t0)
+	p.Want(1, t0)
+	p.Pick(1, all, 1, t0)
+	p.Pick(1, all, 1, t0.Add(10*time.Second))
+	exp := p.Expired(t0.Add(15*time.Second), 8*time.Second)
+	if len(exp) != 1 || exp[0].Block.Piece != 0 {
+		t.Fatalf("expired %v, want piece 0's block", exp)
+	}
+	out := p.Unwant(1)
+	if len(out) != 1 || out[0].Peer != 1 {
+		t.Fatalf("unwant returned %v", out)
+	}
+	if got := p.Pick(2, all, 10, t0); len(got) != 1 || got[0].Piece != 0 {
+		t.Fatalf("after expiry/unwant peer 2 got %v", got)
+	}
+}
+
+func TestFailedPieceIsRequestedAgain(t *testing.T) {
+	p := New(1, bt.BlockSize, bt.BlockSize)
+	p.Want(0, t0)
+	b := p.Pick(1, all, 1, t0)
+	if r := p.Received(1, b[0]); !r.Complete {
+		t.Fatal("not complete")
+	}
+	p.PieceFailed(0)
+	if got := p.Pick(2, all, 1, t0); len(got) != 1 {
+		t.Fatalf("failed piece not re-requested: %v", got)
+	}
+}
+
+func BenchmarkPick10kPieces50Peers(b *testing.B) {
+	const n = 10000
+	p := New(n, 256<<10, n*256<<10)
+	for i := 0; i < n; i++ {
+		p.Want(i, t0.Add(time.Duration(i)*time.Millisecond))
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		peer := PeerKey(i % 50)
+		blocks := p.Pick(peer, all, 16, t0)
+		for _, blk := range blocks {
+			if r := p.Received(peer, blk); r.Complete {
+				p.PieceDone(blk.Piece)
+				p.Want(blk.Piece, t0.Add(time.Hour))
+			}
+		}
+	}
+}

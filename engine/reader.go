@@ -1,0 +1,209 @@
+package engine
+
+import (
+	"context"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/hyperblow/hyperblow/engine/metainfo"
+)
+
+// Reader reads one file of a torrent. The filesystem keeps one per open file
+// handle, so the engine can follow the handle's position and grow its readahead
+// window while reads stay sequential. Safe for concurrent use.
+type Reader struct {
+	t      *Torrent
+	id     uint64
+	off    int64 // file's offset in the torrent
+	length int64
+
+	mu      sync.Mutex // guards the fields below
+	closed  bool
+	next    int64 // where a sequential read would start
+	ahead   int64 // readahead window in bytes
+	started time.Time
+	seqRead int64 // bytes read sequentially since started
+	lastWin window
+}
+
+// Readahead bounds: a new reader starts small and doubles while sequential.
+const (
+	minReadahead = 2 << 20
+	// seekSlack: a read this close behind or ahead of the expected position is
+	// not a seek (the kernel issues READs slightly out of order).
+	seekSlack = 4 << 20
+)
+
+// NewReader returns a reader for file f of the torrent.
+func (t *Torrent) NewReader(f metainfo.File) *Reader {
+	return &Reader{t: t, id: t.nextReader.Add(1), off: f.Offset, length: f.Length, ahead: minReadahead}
+}
+
+// maxReadahead is the window cap: the configured readahead, and no more than a
+// quarter of the cache so that read-ahead pieces are still there when read.
+func (t *Torrent) maxReadahead() int64 {
+	return max(minReadahead, min(t.c.cfg.Readahead, t.c.cfg.CacheSize/8))
+}
+
+// ReadAt reads len(p) bytes at file offset off, blocking until they are verified
+// or ctx is done. Like io.ReaderAt, a short count comes with io.EOF; it is short
+// only at the end of the file.
+func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	if off >= r.length || off < 0 {
+		return 0, io.EOF
+	}
+	want := len(p)
+	if int64(want) > r.length-off {
+		p = p[:r.length-off]
+	}
+	if len(p) == 0 {
+		return 0, io.EOF
+	}
+	start := r.off + off
+	end := start + int64(len(p))
+	r.track(start, end)
+	n, err := r.t.read(ctx, p, start)
+	r.t.stats.served.Add(int64(n))
+	if err != nil {
+		return n, err
+	}
+	if n < want {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// track updates the reader's window from a read of torrent bytes [start, end).
+func (r *Reader) track(start, end int64) {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return
+	}
+	now := time.Now()
+	if r.started.IsZero() || start < r.next-seekSlack || start > r.next+seekSlack {
+		// A seek (or the first read): start small from here.
+		r.ahead = minReadahead
+		r.started = now
+		r.seqRead = 0
+		r.next = end
+	} else {
+		if end > r.next {
+			r.seqRead += end - max(start, r.next)
+			r.next = end
+		}
+		r.ahead = min(r.ahead*2, r.t.maxReadahead())
+	}
+	rate := 0.0
+	if el := now.Sub(r.started).Seconds(); el > 0.05 {
+		rate = float64(r.seqRead) / el
+	}
+	info := r.t.info
+	fileEnd := r.off + r.length
+	w := window{
+		pos:  int(start / info.PieceLength),
+		lo:   int(start / info.PieceLength),
+		hi:   int((min(end+r.ahead, fileEnd) + info.PieceLength - 1) / info.PieceLength),
+		rate: rate,
+	}
+	changed := w.lo != r.lastWin.lo || w.hi != r.lastWin.hi
+	r.lastWin = w
+	r.mu.Unlock()
+	if changed {
+		r.t.trySend(windowMsg{reader: r.id, w: w})
+	}
+}
+
+// Close withdraws the reader's window; pieces no one else wants are cancelled.
+func (r *Reader) Close() error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closed = true
+	r.mu.Unlock()
+	r.t.trySend(windowMsg{reader: r.id, closed: true})
+	return nil
+}
+
+// trySend is send for messages that may be dropped when the torrent is closed.
+func (t *Torrent) trySend(m ownerMsg) { t.send(m) }
+
+// read fills p with torrent bytes at offset start: cached pieces are copied at
+// once; missing ones are acquired from the owner together and waited for in order.
+func (t *Torrent) read(ctx context.Context, p []byte, start int64) (int, error) {
+	info := t.info
+	end := start + int64(len(p))
+	first := int(start / info.PieceLength)
+	last := int((end - 1) / info.PieceLength)
+	datas := make([][]byte, last-first+1)
+	var missing []int
+	for i := first; i <= last; i++ {
+		if d, ok := t.pieceData(i); ok {
+			datas[i-first] = d
+		} else {
+			missing = append(missing, i)
+		}
+	}
+	if len(missing) > 0 {
+		futs, err := t.acquireFutures(ctx, missing)
+		if err != nil {
+			return 0, err
+		}
+		for k, f := range futs {
+			select {
+			case <-f.done:
+				if f.err != nil {
+					t.release(futs[k:])
+					return 0, f.err
+				}
+				datas[missing[k]-first] = f.data
+			case <-ctx.Done():
+				t.release(futs[k:])
+				return 0, ctx.Err()
+			}
+		}
+	}
+	n := 0
+	for k, d := range datas {
+		pieceStart := int64(first+k) * info.PieceLength
+		lo := max(start, pieceStart) - pieceStart
+		hi := min(end, pieceStart+int64(len(d))) - pieceStart
+		n += copy(p[n:], d[lo:hi])
+	}
+	return n, nil
+}
+
+func (t *Torrent) acquireFutures(ctx context.Context, pieces []int) ([]*future, error) {
+	reply := make(chan []*future, 1)
+	select {
+	case t.msgs <- acquireMsg{pieces: pieces, reply: reply}:
+	case <-t.done:
+		return nil, ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case futs := <-reply:
+		return futs, nil
+	case <-t.done:
+		return nil, ErrClosed
+	}
+}
+
+// release withdraws waits on futures that are not done yet.
+func (t *Torrent) release(futs []*future) {
+	var open []*future
+	for _, f := range futs {
+		select {
+		case <-f.done:
+		default:
+			open = append(open, f)
+		}
+	}
+	if len(open) > 0 {
+		t.send(releaseMsg{futures: open})
+	}
+}

@@ -1,0 +1,288 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha1"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hyperblow/hyperblow/cache"
+	"github.com/hyperblow/hyperblow/engine/bt"
+	"github.com/hyperblow/hyperblow/engine/metainfo"
+	"github.com/hyperblow/hyperblow/engine/peerconn"
+	"github.com/hyperblow/hyperblow/engine/picker"
+	"github.com/hyperblow/hyperblow/engine/tracker"
+	"github.com/hyperblow/hyperblow/engine/wire"
+)
+
+// Timing and sizing of the owner loop.
+const (
+	tickEvery      = 250 * time.Millisecond
+	requestTimeout = 20 * time.Second
+	maxInflight    = 128 // outstanding block requests per peer
+	maxKnownPeers  = 3000
+	uploadSlots    = 16
+	strikesToBan   = 3
+)
+
+// Torrent is one torrent in a Client. Its state belongs to one owner goroutine
+// (run); everything else talks to it over channels. Public methods are safe for
+// concurrent use.
+type Torrent struct {
+	c       *Client
+	id      uint32
+	mt      *metainfo.Torrent
+	info    *metainfo.Info
+	log     *slog.Logger
+	storage io.ReaderAt
+	opts    TorrentOptions
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{} // closed when run returns
+	wg     sync.WaitGroup
+
+	msgs   chan ownerMsg       // from readers, dialers, hashers, the announcer
+	events chan peerconn.Event // from connections
+
+	stats      counters
+	nextReader atomic.Uint64
+
+	// Owned by run.
+	pk         *picker.Picker
+	have       bt.Bitfield // pieces verified at least once (seed: all)
+	peers      map[*peerconn.Conn]*peer
+	byKey      map[picker.PeerKey]*peer
+	nextKey    picker.PeerKey
+	addrs      map[netip.AddrPort]*addrState
+	dialing    int
+	downloads  map[int]*download
+	futures    map[int]*future
+	windows    map[uint64]*window
+	windowRefs map[int]int
+	unchoked   int
+}
+
+type counters struct {
+	downloaded, uploaded, served, wasted atomic.Int64
+	verified, hashFails                  atomic.Int64
+	peers                                atomic.Int64
+}
+
+// Stats is a snapshot of a torrent's counters.
+type Stats struct {
+	Downloaded      int64 // piece payload bytes received
+	Uploaded        int64 // piece payload bytes sent
+	ServedToReaders int64 // bytes returned by Reader.ReadAt
+	Wasted          int64 // duplicate, unrequested, or hash-failed bytes
+	PiecesVerified  int64 // hash matches (a piece fetched twice counts twice)
+	HashFailures    int64
+	Peers           int
+	PiecesHave      int // distinct pieces verified at least once
+	NumPieces       int
+}
+
+func newTorrent(c *Client, id uint32, mt *metainfo.Torrent, opts TorrentOptions) (*Torrent, error) {
+	info := mt.Info
+	t := &Torrent{
+		c:          c,
+		id:         id,
+		mt:         mt,
+		info:       info,
+		log:        c.log.With("torrent", info.Name),
+		storage:    opts.Storage,
+		opts:       opts,
+		done:       make(chan struct{}),
+		msgs:       make(chan ownerMsg, 256),
+		events:     make(chan peerconn.Event, 256),
+		pk:         picker.New(info.NumPieces, info.PieceLength, info.TotalLength),
+		have:       bt.NewBitfield(info.NumPieces),
+		peers:      make(map[*peerconn.Conn]*peer),
+		byKey:      make(map[picker.PeerKey]*peer),
+		addrs:      make(map[netip.AddrPort]*addrState),
+		downloads:  make(map[int]*download),
+		futures:    make(map[int]*future),
+		windows:    make(map[uint64]*window),
+		windowRefs: make(map[int]int),
+	}
+	if t.storage != nil {
+		if err := t.verifyStorage(); err != nil {
+			return nil, err
+		}
+	}
+	t.ctx, t.cancel = context.WithCancel(c.ctx)
+	return t, nil
+}
+
+func (t *Torrent) start() {
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		t.run()
+	}()
+	for _, a := range t.opts.Peers {
+		t.addrs[a] = &addrState{direct: true}
+	}
+	if !t.opts.NoTrackers && len(t.mt.AnnounceList) > 0 {
+		a := tracker.NewAnnouncer(tracker.AnnouncerConfig{
+			Client:   t.c.trk,
+			Tiers:    t.mt.AnnounceList,
+			InfoHash: t.mt.InfoHash,
+			PeerID:   t.c.peerID,
+			Port:     t.c.ListenAddr().Port(),
+			Stats:    t.trackerStats,
+			OnPeers:  t.AddPeers,
+			Logger:   t.log,
+		})
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			a.Run(t.ctx)
+		}()
+	}
+}
+
+// close stops the owner, the announcer (which sends "stopped") and every
+// connection, and waits for them.
+func (t *Torrent) close() {
+	t.cancel()
+	t.wg.Wait()
+}
+
+// Info returns the torrent's validated metadata.
+func (t *Torrent) Info() *metainfo.Info { return t.info }
+
+// Metainfo returns the whole parsed torrent.
+func (t *Torrent) Metainfo() *metainfo.Torrent { return t.mt }
+
+// InfoHash returns the torrent's info-hash.
+func (t *Torrent) InfoHash() bt.InfoHash { return t.mt.InfoHash }
+
+// Stats returns a snapshot of the counters.
+func (t *Torrent) Stats() Stats {
+	s := Stats{
+		Downloaded:      t.stats.downloaded.Load(),
+		Uploaded:        t.stats.uploaded.Load(),
+		ServedToReaders: t.stats.served.Load(),
+		Wasted:          t.stats.wasted.Load(),
+		PiecesVerified:  t.stats.verified.Load(),
+		HashFailures:    t.stats.hashFails.Load(),
+		Peers:           int(t.stats.peers.Load()),
+		NumPieces:       t.info.NumPieces,
+	}
+	r := make(chan int, 1)
+	if t.send(statsMsg{r}) {
+		select {
+		case s.PiecesHave = <-r:
+		case <-t.done:
+		}
+	}
+	return s
+}
+
+func (t *Torrent) trackerStats() tracker.Stats {
+	left := t.info.TotalLength
+	if t.storage != nil {
+		left = 0
+	}
+	return tracker.Stats{
+		Uploaded:   t.stats.uploaded.Load(),
+		Downloaded: t.stats.downloaded.Load(),
+		Left:       left,
+	}
+}
+
+// AddPeers adds peer addresses to dial (from trackers, the command line, PEX...).
+func (t *Torrent) AddPeers(addrs []netip.AddrPort) {
+	t.send(peersMsg{addrs: addrs})
+}
+
+// send delivers a message to the owner unless the torrent is closed.
+func (t *Torrent) send(m ownerMsg) bool {
+	select {
+	case t.msgs <- m:
+		return true
+	case <-t.done:
+		return false
+	}
+}
+
+func (t *Torrent) connTorrent() peerconn.Torrent {
+	return peerconn.Torrent{InfoHash: t.mt.InfoHash, NumPieces: t.info.NumPieces}
+}
+
+func (t *Torrent) incoming(conn *peerconn.Conn) {
+	if !t.send(connMsg{conn: conn, incoming: true}) {
+		conn.Close(ErrClosed)
+	}
+}
+
+// verifyStorage hashes every piece of the seeding data, GOMAXPROCS at a time.
+func (t *Torrent) verifyStorage() error {
+	n := t.info.NumPieces
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	next := atomic.Int64{}
+	for w := 0; w < cap(t.c.hashes); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, t.info.PieceLength)
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				b := buf[:t.info.PieceLen(i)]
+				if _, err := t.storage.ReadAt(b, t.info.PieceOffset(i)); err != nil && err != io.EOF {
+					errs <- fmt.Errorf("torrent %s: reading piece %d: %w", t.info.Name, i, err)
+					return
+				}
+				if sha1.Sum(b) != t.info.PieceHash(i) {
+					errs <- fmt.Errorf("torrent %s: piece %d does not match its hash: the data is not this torrent's", t.info.Name, i)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
+	t.have.SetAll()
+	return nil
+}
+
+func (t *Torrent) cacheKey(i int) cache.Key { return cache.Key{Torrent: t.id, Piece: uint32(i)} }
+
+// pieceData returns piece i if it is in the cache or storage. Safe from any goroutine.
+func (t *Torrent) pieceData(i int) ([]byte, bool) {
+	if b, ok := t.c.cache.Get(t.cacheKey(i)); ok {
+		return b, true
+	}
+	return nil, false
+}
+
+// readBlock reads a block we hold, for upload: from storage or the cache.
+func (t *Torrent) readBlock(i, begin, length int) ([]byte, bool) {
+	if t.storage != nil {
+		b := make([]byte, length)
+		if _, err := t.storage.ReadAt(b, t.info.PieceOffset(i)+int64(begin)); err != nil && err != io.EOF {
+			t.log.Warn("reading seed data failed", "piece", i, "err", err)
+			return nil, false
+		}
+		return b, true
+	}
+	if d, ok := t.pieceData(i); ok {
+		return d[begin : begin+length], true
+	}
+	return nil, false
+}
+
+var _ = wire.Choke

@@ -1,0 +1,174 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"path"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/hyperblow/hyperblow/engine"
+	"github.com/hyperblow/hyperblow/engine/metainfo"
+)
+
+// Options tune the filesystem's behaviour.
+type Options struct {
+	// ReadTimeout makes a read that cannot be served in time fail with EIO;
+	// 0 waits as long as the reader waits.
+	ReadTimeout time.Duration
+	// ModTime is shown as every node's modification time.
+	ModTime time.Time
+	// UID and GID own every node.
+	UID, GID uint32
+}
+
+// Root is the root directory of a mounted torrent.
+type Root struct {
+	dir
+	t    *engine.Torrent
+	opts Options
+}
+
+var (
+	_ gofs.NodeOnAdder   = (*Root)(nil)
+	_ gofs.NodeGetattrer = (*dir)(nil)
+	_ gofs.NodeGetattrer = (*file)(nil)
+	_ gofs.NodeOpener    = (*file)(nil)
+	_ gofs.NodeSetattrer = (*file)(nil)
+	_ gofs.FileReader    = (*handle)(nil)
+	_ gofs.FileReleaser  = (*handle)(nil)
+)
+
+// NewRoot returns the root node for torrent t: a single-file torrent's file sits
+// at the root; a multi-file torrent's files and folders sit at the root as laid
+// out in the torrent (the mount point is the torrent's top folder).
+func NewRoot(t *engine.Torrent, opts Options) *Root {
+	r := &Root{t: t, opts: opts}
+	r.dir.opts = &r.opts
+	return r
+}
+
+// OnAdd builds the whole tree: a persistent inode per folder and file.
+func (r *Root) OnAdd(ctx context.Context) {
+	info := r.t.Info()
+	dirs := map[string]*gofs.Inode{"": r.EmbeddedInode()}
+	var mkdir func(p string) *gofs.Inode
+	mkdir = func(p string) *gofs.Inode {
+		if in, ok := dirs[p]; ok {
+			return in
+		}
+		parent := mkdir(parentOf(p))
+		in := parent.NewPersistentInode(ctx, &dir{opts: &r.opts}, gofs.StableAttr{Mode: syscall.S_IFDIR})
+		parent.AddChild(path.Base(p), in, false)
+		dirs[p] = in
+		return in
+	}
+	for _, f := range info.VisibleFiles() {
+		comps := f.Path // relative to the torrent's folder; the mount point is that folder
+		dirPath := path.Join(comps[:len(comps)-1]...)
+		parent := mkdir(dirPath)
+		node := &file{t: r.t, f: f, opts: &r.opts}
+		in := parent.NewPersistentInode(ctx, node, gofs.StableAttr{Mode: syscall.S_IFREG})
+		parent.AddChild(comps[len(comps)-1], in, false)
+	}
+}
+
+func parentOf(p string) string {
+	d := path.Dir(p)
+	if d == "." {
+		return ""
+	}
+	return d
+}
+
+type dir struct {
+	gofs.Inode
+	opts *Options
+}
+
+func (d *dir) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	out.Mode = syscall.S_IFDIR | 0o555
+	out.Nlink = 2
+	setCommon(&out.Attr, d.opts)
+	return 0
+}
+
+type file struct {
+	gofs.Inode
+	t    *engine.Torrent
+	f    metainfo.File
+	opts *Options
+}
+
+func (f *file) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	out.Mode = syscall.S_IFREG | 0o444
+	out.Nlink = 1
+	out.Size = uint64(f.f.Length)
+	out.Blksize = 1 << 16
+	out.Blocks = (uint64(f.f.Length) + 511) / 512
+	setCommon(&out.Attr, f.opts)
+	return 0
+}
+
+// Setattr refuses every change: the filesystem is read-only.
+func (f *file) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	return syscall.EROFS
+}
+
+func setCommon(a *fuse.Attr, o *Options) {
+	a.Uid, a.Gid = o.UID, o.GID
+	t := o.ModTime
+	a.SetTimes(&t, &t, &t)
+}
+
+// Open refuses writing and gives the handle its own engine.Reader.
+func (f *file) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
+		return nil, 0, syscall.EROFS
+	}
+	return &handle{r: f.t.NewReader(f.f), opts: f.opts}, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+type handle struct {
+	r    *engine.Reader
+	opts *Options
+}
+
+func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	rctx := ctx
+	if h.opts.ReadTimeout > 0 {
+		var cancel context.CancelFunc
+		rctx, cancel = context.WithTimeout(ctx, h.opts.ReadTimeout)
+		defer cancel()
+	}
+	n, err := h.r.ReadAt(rctx, dest, off)
+	if err != nil && n == 0 {
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			return nil, syscall.EIO // --read-timeout expired
+		}
+		return nil, errno(err)
+	}
+	return fuse.ReadResultData(dest[:n]), 0
+}
+
+func (h *handle) Release(ctx context.Context) syscall.Errno {
+	h.r.Close()
+	return 0
+}
+
+// errno maps engine errors to errno values; the one place this happens.
+func errno(err error) syscall.Errno {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return syscall.EINTR
+	case errors.Is(err, engine.ErrClosed):
+		return syscall.EIO
+	default:
+		return syscall.EIO
+	}
+}

@@ -1,0 +1,98 @@
+package fs
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
+)
+
+// MountOptions are the mount-level settings.
+type MountOptions struct {
+	AllowOther bool
+	Debug      bool
+	Logger     *slog.Logger
+}
+
+// ReadAheadKB is what the mount's backing device readahead is raised to (as root):
+// the kernel then sends 1 MiB READs and reads further ahead on its own.
+const ReadAheadKB = 4096
+
+// maxRead is the largest READ the kernel may send (MaxWrite also sets max_read).
+const maxRead = 1 << 20
+
+// Mount mounts root at mountpoint and returns the serving server. Content is
+// immutable, so the kernel may cache entries, attributes and data for long.
+func Mount(mountpoint string, root gofs.InodeEmbedder, mo MountOptions) (*fuse.Server, error) {
+	long := 24 * time.Hour
+	opts := &gofs.Options{
+		EntryTimeout:    &long,
+		AttrTimeout:     &long,
+		NegativeTimeout: &long,
+		MountOptions: fuse.MountOptions{
+			FsName:       "hyperblow",
+			Name:         "hyperblow",
+			AllowOther:   mo.AllowOther,
+			MaxWrite:     maxRead,
+			MaxReadAhead: maxRead,
+			DirectMount:  os.Geteuid() == 0,
+			Options:      []string{"ro"},
+			Debug:        mo.Debug,
+			// Data is served from memory; splicing 1 MiB READs needs bigger pipes
+			// than the default and buys nothing here.
+			DisableSplice: true,
+		},
+	}
+	server, err := gofs.Mount(mountpoint, root, opts)
+	if err != nil {
+		return nil, fmt.Errorf("mount %s: %w", mountpoint, err)
+	}
+	if os.Geteuid() == 0 {
+		if err := raiseReadAhead(mountpoint); err != nil && mo.Logger != nil {
+			mo.Logger.Debug("could not raise readahead", "mountpoint", mountpoint, "err", err)
+		}
+	}
+	return server, nil
+}
+
+// raiseReadAhead sets /sys/class/bdi/<major>:<minor>/read_ahead_kb of the mount;
+// go-fuse's MaxReadAhead alone cannot exceed 128 KiB.
+func raiseReadAhead(mountpoint string) error {
+	var st unix.Stat_t
+	if err := unix.Stat(mountpoint, &st); err != nil {
+		return err
+	}
+	p := fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", unix.Major(st.Dev), unix.Minor(st.Dev))
+	return os.WriteFile(p, []byte(fmt.Sprint(ReadAheadKB)), 0o644)
+}
+
+// Unmount unmounts the server's mount; if the mount is busy it falls back to a
+// lazy unmount so that nothing is left mounted.
+func Unmount(server *fuse.Server, mountpoint string) error {
+	err := server.Unmount()
+	if err == nil {
+		return nil
+	}
+	abs, aerr := filepath.Abs(mountpoint)
+	if aerr != nil {
+		abs = mountpoint
+	}
+	if os.Geteuid() == 0 {
+		if lerr := syscall.Unmount(abs, unix.MNT_DETACH); lerr == nil {
+			return nil
+		}
+	}
+	out, lerr := exec.Command("fusermount3", "-u", "-z", abs).CombinedOutput()
+	if lerr != nil {
+		return fmt.Errorf("unmount %s: %v; lazy unmount: %v %s", mountpoint, err, lerr, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
