@@ -115,6 +115,7 @@ func newTorrent(c *Client, id uint32, mt *metainfo.Torrent, opts TorrentOptions)
 			return nil, err
 		}
 	}
+	t.addAddrs(opts.Peers, true)
 	t.ctx, t.cancel = context.WithCancel(c.ctx)
 	return t, nil
 }
@@ -125,9 +126,6 @@ func (t *Torrent) start() {
 		defer t.wg.Done()
 		t.run()
 	}()
-	for _, a := range t.opts.Peers {
-		t.addrs[a] = &addrState{direct: true}
-	}
 	if !t.opts.NoTrackers && len(t.mt.AnnounceList) > 0 {
 		a := tracker.NewAnnouncer(tracker.AnnouncerConfig{
 			Client:   t.c.trk,
