@@ -155,11 +155,14 @@ func serveThen(ctx context.Context, stopSignals func(), log *slog.Logger, mf *mo
 	// Close the engine first: blocked reads return EIO, files get closed, and the
 	// unmount below is not busy.
 	client.Close()
+	log.Debug("engine stopped; unmounting")
 	if err := hfs.Unmount(server, mnt); err != nil {
 		return err
 	}
+	log.Debug("unmounted")
 	select {
 	case <-unmounted:
+		log.Debug("server done")
 	case <-time.After(10 * time.Second):
 		// Detached lazily: gone from the namespace; a process still holds a file
 		// open. Exiting closes the FUSE connection.
