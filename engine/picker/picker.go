@@ -34,6 +34,9 @@ type Block struct {
 // MaxDuplicates bounds how many peers may be asked for one block at once.
 const MaxDuplicates = 2
 
+// EndgamePieces is how many of the most urgent pieces endgame duplicates cover.
+const EndgamePieces = 4
+
 // Picker holds the download plan of one torrent.
 type Picker struct {
 	pieceLength int64
@@ -350,15 +353,19 @@ func (p *Picker) Pick(peer PeerKey, has func(int) bool, max int, now time.Time) 
 			return out
 		}
 	}
-	// Endgame: duplicate blocks in flight at other peers, most urgent first.
+	// Endgame: duplicate blocks in flight at other peers, for the few most urgent
+	// pieces only, so a peer with free slots rescues a read stuck on a slow peer
+	// without scanning every block of a large window on each call.
+	seen := 0
 	for _, i := range p.order {
-		if len(out) >= max {
+		if len(out) >= max || seen >= EndgamePieces {
 			break
 		}
 		ap := p.active[i]
 		if ap == nil || !has(i) {
 			continue
 		}
+		seen++
 		for b := range ap.blocks {
 			if len(out) >= max {
 				break
