@@ -2,6 +2,7 @@ package engine
 
 import (
 	"crypto/sha1"
+	"errors"
 	"net/netip"
 	"time"
 
@@ -147,6 +148,9 @@ func (t *Torrent) handleMsg(m ownerMsg) {
 		if a := t.addrs[m.addr]; a != nil {
 			a.dialing = false
 			a.failed(now)
+			if errors.Is(m.err, peerconn.ErrSelf) {
+				a.self = true // trackers list us among the peers
+			}
 		}
 		t.log.Debug("dial failed", "addr", m.addr, "err", m.err)
 		t.connectMore(now)

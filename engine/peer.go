@@ -42,6 +42,7 @@ type peer struct {
 // addrState is what we know of a peer address.
 type addrState struct {
 	direct    bool // given by the user: retried forever
+	self      bool // it was us: never dialled again
 	dialing   bool
 	connected bool
 	failures  int
@@ -80,7 +81,7 @@ func (t *Torrent) connectMore(now time.Time) {
 		if len(t.peers)+t.dialing >= t.c.cfg.MaxPeers {
 			return
 		}
-		if st.dialing || st.connected || now.Before(st.nextTry) {
+		if st.dialing || st.connected || st.self || now.Before(st.nextTry) {
 			continue
 		}
 		st.dialing = true
