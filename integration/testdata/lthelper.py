@@ -1,0 +1,196 @@
+#!/usr/bin/python3
+"""lthelper: python3-libtorrent as a reference client for Hyperblow's integration tests.
+
+Subcommands (every socket is bound to 127.0.0.1; DHT, LSD, UPnP and NAT-PMP are off):
+
+  make [--piece-length N] [--tracker URL]... [--pad] DATA OUT.torrent
+      Write a v1 .torrent for the file or folder DATA (each tracker in its own tier).
+      --pad aligns files to pieces with BEP 47 padding files. Prints the info JSON.
+  info TORRENT
+      Print what libtorrent reads from TORRENT as JSON (the reference for `info --json`).
+  seed [--port N] TORRENT SAVE_PATH
+      Check the data under SAVE_PATH, then seed it. Prints "READY <port>" once the
+      torrent is seeding and listening, then runs until killed or its parent dies.
+  get [--port N] [--peer HOST:PORT]... [--timeout S] TORRENT SAVE_PATH
+      Download into SAVE_PATH (from the trackers and the given peers) and exit 0 once
+      complete; exit 1 on timeout.
+
+It prints libtorrent's errors and tracker replies to stderr so a failing test shows why.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import libtorrent as lt
+
+
+def info_json(ti):
+    fs = ti.files()
+    multi = fs.num_files() > 1 or os.sep in fs.file_path(0) or "/" in fs.file_path(0)
+    files = []
+    for i in range(fs.num_files()):
+        path = fs.file_path(i).replace(os.sep, "/")
+        if multi:
+            # libtorrent prefixes the torrent's name; the torrent-relative path lacks it.
+            path = path.split("/", 1)[1]
+        pad = bool(fs.file_flags(i) & lt.file_storage.flag_pad_file)
+        files.append({"path": path, "length": fs.file_size(i), "pad": pad})
+    tiers = {}
+    for tr in ti.trackers():
+        tiers.setdefault(tr.tier, []).append(tr.url)
+    return {
+        "name": ti.name(),
+        "info_hash": str(ti.info_hashes().v1),
+        "piece_length": ti.piece_length(),
+        "num_pieces": ti.num_pieces(),
+        "total_length": ti.total_size(),
+        "private": ti.priv(),
+        "multi_file": multi,
+        "trackers": [tiers[k] for k in sorted(tiers)],
+        "files": files,
+    }
+
+
+def cmd_make(a):
+    data = os.path.abspath(a.data)
+    fs = lt.file_storage()
+    lt.add_files(fs, data)
+    if fs.num_files() == 0:
+        sys.exit("lthelper: no files under %s" % data)
+    flags = lt.create_torrent.v1_only
+    if a.pad:
+        # canonical_files gives a v1 torrent the v2 file order and piece-aligned padding.
+        flags |= lt.create_torrent.canonical_files
+    ct = lt.create_torrent(fs, a.piece_length, flags=flags)
+    for tier, url in enumerate(a.tracker):
+        ct.add_tracker(url, tier)
+    ct.set_creator("hyperblow integration tests")
+    lt.set_piece_hashes(ct, os.path.dirname(data))
+    with open(a.out, "wb") as f:
+        f.write(lt.bencode(ct.generate()))
+    print(json.dumps(info_json(lt.torrent_info(a.out))))
+
+
+def cmd_info(a):
+    print(json.dumps(info_json(lt.torrent_info(a.torrent))))
+
+
+def new_session(port):
+    settings = {
+        "listen_interfaces": "127.0.0.1:%d" % port,
+        "outgoing_interfaces": "127.0.0.1",
+        "enable_dht": False,
+        "enable_lsd": False,
+        "enable_upnp": False,
+        "enable_natpmp": False,
+        "allow_multiple_connections_per_ip": True,
+        "announce_to_all_trackers": True,
+        "announce_to_all_tiers": True,
+        # The trackers of these tests live on 127.0.0.1.
+        "ssrf_mitigation": False,
+        "allow_idna": True,
+        "enable_outgoing_utp": False,
+        "unchoke_slots_limit": -1,
+        "user_agent": "lthelper/" + lt.__version__,
+        "alert_mask": lt.alert.category_t.error_notification
+        | lt.alert.category_t.status_notification
+        | lt.alert.category_t.tracker_notification,
+    }
+    return lt.session(settings)
+
+
+def log(msg):
+    sys.stderr.write("lthelper[%d]: %s\n" % (os.getpid(), msg))
+    sys.stderr.flush()
+
+
+def drain(ses):
+    for al in ses.pop_alerts():
+        cat = al.category()
+        if cat & (lt.alert.category_t.error_notification | lt.alert.category_t.tracker_notification) or isinstance(
+            al, (lt.listen_succeeded_alert, lt.listen_failed_alert)
+        ):
+            log(al.message())
+
+
+def add(ses, torrent, save_path, peers=()):
+    p = lt.add_torrent_params()
+    p.ti = lt.torrent_info(torrent)
+    p.save_path = save_path
+    h = ses.add_torrent(p)
+    for peer in peers:
+        host, port = peer.rsplit(":", 1)
+        h.connect_peer((host, int(port)))
+    return h
+
+
+def cmd_seed(a):
+    ppid = os.getppid()
+    ses = new_session(a.port)
+    h = add(ses, a.torrent, os.path.abspath(a.save_path))
+    deadline = time.time() + 120
+    while True:
+        drain(ses)
+        st = h.status()
+        if st.errc.value() != 0:
+            sys.exit("lthelper: torrent error: %s" % st.errc.message())
+        if st.state == lt.torrent_status.seeding and ses.listen_port() != 0:
+            break
+        if time.time() > deadline:
+            sys.exit("lthelper: not seeding after 120 s (state %s, %.1f%%): is the data complete?" % (st.state, st.progress * 100))
+        time.sleep(0.05)
+    h.force_reannounce()
+    print("READY %d" % ses.listen_port(), flush=True)
+    while os.getppid() == ppid:
+        drain(ses)
+        time.sleep(0.2)
+    log("parent gone, exiting")
+
+
+def cmd_get(a):
+    ses = new_session(a.port)
+    h = add(ses, a.torrent, os.path.abspath(a.save_path), a.peer)
+    deadline = time.time() + a.timeout
+    while time.time() < deadline:
+        drain(ses)
+        st = h.status()
+        if st.errc.value() != 0:
+            sys.exit("lthelper: torrent error: %s" % st.errc.message())
+        if st.is_seeding:
+            print("DONE %d" % st.total_done, flush=True)
+            return
+        time.sleep(0.05)
+    st = h.status()
+    sys.exit("lthelper: download timed out at %.1f%% with %d peers" % (st.progress * 100, st.num_peers))
+
+
+def main():
+    ap = argparse.ArgumentParser(prog="lthelper")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    m = sub.add_parser("make")
+    m.add_argument("--piece-length", type=int, default=256 * 1024)
+    m.add_argument("--tracker", action="append", default=[])
+    m.add_argument("--pad", action="store_true")
+    m.add_argument("data")
+    m.add_argument("out")
+    i = sub.add_parser("info")
+    i.add_argument("torrent")
+    s = sub.add_parser("seed")
+    s.add_argument("--port", type=int, default=0)
+    s.add_argument("torrent")
+    s.add_argument("save_path")
+    g = sub.add_parser("get")
+    g.add_argument("--port", type=int, default=0)
+    g.add_argument("--peer", action="append", default=[])
+    g.add_argument("--timeout", type=float, default=120)
+    g.add_argument("torrent")
+    g.add_argument("save_path")
+    a = ap.parse_args()
+    {"make": cmd_make, "info": cmd_info, "seed": cmd_seed, "get": cmd_get}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()
