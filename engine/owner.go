@@ -306,7 +306,16 @@ func (t *Torrent) hashed(m hashedMsg, now time.Time) {
 		return
 	}
 	t.stats.verified.Add(1)
-	t.have.Set(i)
+	if !t.have.Has(i) {
+		t.have.Set(i)
+		t.stats.haveBytes.Add(t.info.PieceLen(i))
+	}
+	if !t.completed && t.storage == nil && t.have.Full() {
+		t.completed = true
+		if t.announcer != nil {
+			t.announcer.Completed() // BEP 3: event=completed, once
+		}
+	}
 	data := m.d.buf
 	t.c.cache.Put(t.cacheKey(i), data)
 	t.pk.PieceDone(i)

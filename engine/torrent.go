@@ -52,6 +52,7 @@ type Torrent struct {
 
 	stats      counters
 	nextReader atomic.Uint64
+	announcer  *tracker.Announcer // nil without trackers; safe for concurrent use
 
 	// Owned by run.
 	pk         *picker.Picker
@@ -66,12 +67,14 @@ type Torrent struct {
 	windows    map[uint64]*window
 	windowRefs map[int]int
 	unchoked   int
+	completed  bool // every piece verified once (a leecher that became complete)
 }
 
 type counters struct {
 	downloaded, uploaded, served, wasted atomic.Int64
 	verified, hashFails                  atomic.Int64
 	peers                                atomic.Int64
+	haveBytes                            atomic.Int64 // bytes of distinct pieces verified once
 }
 
 // Stats is a snapshot of a torrent's counters.
@@ -121,13 +124,9 @@ func newTorrent(c *Client, id uint32, mt *metainfo.Torrent, opts TorrentOptions)
 }
 
 func (t *Torrent) start() {
-	t.wg.Add(1)
-	go func() {
-		defer t.wg.Done()
-		t.run()
-	}()
+	// The announcer exists before the owner runs: the owner reads t.announcer.
 	if !t.opts.NoTrackers && len(t.mt.AnnounceList) > 0 {
-		a := tracker.NewAnnouncer(tracker.AnnouncerConfig{
+		t.announcer = tracker.NewAnnouncer(tracker.AnnouncerConfig{
 			Client:   t.c.trk,
 			Tiers:    t.mt.AnnounceList,
 			InfoHash: t.mt.InfoHash,
@@ -140,9 +139,14 @@ func (t *Torrent) start() {
 		t.wg.Add(1)
 		go func() {
 			defer t.wg.Done()
-			a.Run(t.ctx)
+			t.announcer.Run(t.ctx)
 		}()
 	}
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		t.run()
+	}()
 }
 
 // close stops the owner, the announcer (which sends "stopped") and every
@@ -184,7 +188,7 @@ func (t *Torrent) Stats() Stats {
 }
 
 func (t *Torrent) trackerStats() tracker.Stats {
-	left := t.info.TotalLength
+	left := t.info.TotalLength - t.stats.haveBytes.Load()
 	if t.storage != nil {
 		left = 0
 	}

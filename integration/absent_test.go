@@ -32,6 +32,7 @@ func TestAbsentSeeder(t *testing.T) {
 	}{
 		{"SIGINT reader, SIGTERM hyperblow", syscall.SIGINT, "sigterm"},
 		{"SIGKILL reader, fusermount3 -u", syscall.SIGKILL, "fusermount3"},
+		{"reader still blocked, SIGTERM hyperblow", 0, "sigterm"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := mount(t, tor.Path)
@@ -47,6 +48,18 @@ func TestAbsentSeeder(t *testing.T) {
 			time.Sleep(time.Second)
 			if cat.exited() {
 				t.Fatalf("cat %s ended with no seeder; it should block: %s", file, cat.describe())
+			}
+			if tc.kill == 0 {
+				// Stopping the mount must release the blocked reader (EIO) and
+				// still unmount cleanly with exit status 0.
+				m.Unmount(t)
+				if !cat.waitFor(5 * time.Second) {
+					t.Fatalf("cat still blocked 5 s after the mount stopped: %s", cat.describe())
+				}
+				if cat.exitCode() == 0 {
+					t.Fatalf("cat of a file nobody seeds succeeded: %s", cat.describe())
+				}
+				return
 			}
 			start := time.Now()
 			if err := cat.signal(tc.kill); err != nil {

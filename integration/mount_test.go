@@ -83,6 +83,8 @@ func checkMountedTorrent(t *testing.T, m *Mount, tor *Torrent) {
 		t.Fatalf("the mount differs from the torrent's data:\n%s", d)
 	}
 
+	checkReadOnly(t, m, sortedKeys(wantHashes)[0])
+
 	out := filepath.Join(t.TempDir(), "copy")
 	start := time.Now()
 	cp := run(t, 3*time.Minute, procOpts{}, "cp", "-r", m.Dir+"/.", out)
@@ -103,6 +105,25 @@ func checkMountedTorrent(t *testing.T, m *Mount, tor *Torrent) {
 		r := run(t, 2*time.Minute, procOpts{}, "sha256sum", filepath.Join(m.Dir, rel))
 		if got, _, _ := strings.Cut(r.stdout, " "); r.code != 0 || got != wantHashes[rel] {
 			t.Errorf("sha256sum %s: got %q, want %s: %v", rel, got, wantHashes[rel], r)
+		}
+	}
+}
+
+// checkReadOnly: creating, appending, truncating and removing all fail with
+// "Read-only file system" (EROFS), and the file is unchanged.
+func checkReadOnly(t *testing.T, m *Mount, rel string) {
+	t.Helper()
+	file := filepath.Join(m.Dir, rel)
+	for _, argv := range [][]string{
+		{"touch", filepath.Join(m.Dir, "new-file")},
+		{"sh", "-c", `echo x >> "$1"`, "sh", file},
+		{"truncate", "-s", "0", file},
+		{"rm", "-f", file},
+		{"mkdir", filepath.Join(m.Dir, "new-dir")},
+	} {
+		r := run(t, 10*time.Second, procOpts{}, argv...)
+		if r.code == 0 || !strings.Contains(r.stderr, "Read-only file system") {
+			t.Errorf("%q on the mount: want a Read-only file system error, got %v", argv, r)
 		}
 	}
 }

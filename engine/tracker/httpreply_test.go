@@ -1,9 +1,14 @@
 package tracker
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
+	"fmt"
+	"math"
 	"net/netip"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -128,5 +133,177 @@ func TestParseHTTPScrape(t *testing.T) {
 	bad := "d5:filesd20:" + string(h1[:]) + "d8:complete1:xeee"
 	if _, err := parseHTTPScrape([]byte(bad), []bt.InfoHash{h1}); err == nil {
 		t.Fatal("wrong type in scrape reply: want an error")
+	}
+}
+
+// allocated returns the bytes f allocates, measured after a GC. If that is over limit
+// it measures again (twice at most) and returns the smallest, so that an allocation by
+// some other goroutine cannot fail the caller. Tests that use it must not run in
+// parallel.
+func allocated(limit uint64, f func()) uint64 {
+	best := uint64(math.MaxUint64)
+	for range 3 {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		f()
+		runtime.ReadMemStats(&after)
+		if best = min(best, after.TotalAlloc-before.TotalAlloc); best <= limit {
+			break
+		}
+	}
+	return best
+}
+
+// replyAllocBound is the most parsing an HTTP reply of n bytes may allocate: a small
+// multiple of the input, whatever the input is.
+func replyAllocBound(n int) uint64 { return 8*uint64(n) + 64<<10 }
+
+// hostileReplies returns replies just under MaxHTTPReply built to make a decoder
+// allocate: many values the parser does not read, many values it does, and peers far
+// over maxReplyPeers. All are valid bencode, and most are valid replies.
+func hostileReplies() map[string][]byte {
+	const size = MaxHTTPReply - 64 // room for a prefix and a suffix
+	repeat := func(prefix, unit, suffix string) []byte {
+		b := make([]byte, 0, size+len(prefix)+len(suffix))
+		b = append(b, prefix...)
+		b = append(b, strings.Repeat(unit, size/len(unit))...)
+		return append(b, suffix...)
+	}
+	// keys returns a dictionary of n keys "k0000000"... with the value v each, in
+	// order or in reverse (which costs the scanner a key buffer to find duplicates).
+	keys := func(v string, reverse bool) []byte {
+		const key = "8:k0000000"
+		n := size / (len(key) + len(v))
+		b := make([]byte, 0, size+64)
+		b = append(b, "d8:intervali60e"...)
+		for i := range n {
+			if reverse {
+				i = n - 1 - i
+			}
+			b = append(b, key...)
+			for j, k := len(b)-1, i; k > 0; j, k = j-1, k/10 {
+				b[j] = byte('0' + k%10)
+			}
+			b = append(b, v...)
+		}
+		return append(b, 'e')
+	}
+	compact := bytes.Repeat([]byte{10, 0, 0, 1, 0x1a, 0xe1}, size/6)
+	compact6 := bytes.Repeat([]byte{0x20, 1, 0xd, 0xb8, 15: 1, 0x1a, 0xe1}, size/18)
+	// files returns a scrape reply whose "files" holds n info-hashes, each with entry e.
+	files := func(e string) []byte {
+		n := size / (23 + len(e))
+		b := make([]byte, 0, size+64)
+		b = append(b, "d5:filesd"...)
+		for i := range n {
+			var h bt.InfoHash
+			binary.BigEndian.PutUint32(h[16:], uint32(i))
+			b = append(b, "20:"...)
+			b = append(b, h[:]...)
+			b = append(b, e...)
+		}
+		return append(b, "ee"...)
+	}
+	nested := strings.Repeat("l", 60) + strings.Repeat("e", 60)
+	return map[string][]byte{
+		"unknown keys":            keys("de", false),
+		"unknown keys unsorted":   keys("de", true),
+		"unknown keys of ints":    keys("i1e", false),
+		"de in an unknown list":   repeat("d7:unknownl", "de", "ee"),
+		"ints in an unknown list": repeat("d7:unknownl", "i1e", "ee"),
+		"deep lists unknown":      repeat("d7:unknownl", nested, "ee"),
+		"de as dict peers":        repeat("d5:peersl", "de", "ee"),
+		"dict peers":              repeat("d5:peersl", "d2:ip7:1.2.3.44:porti1ee", "ee"),
+		"short dict peers":        repeat("d5:peersl", "d2:ip2:::4:porti1ee", "ee"),
+		"dict peers with ids":     repeat("d5:peersl", "d2:ip8:10.0.0.17:peer id20:abcdefghijklmnopqrst4:porti6881ee", "ee"),
+		"dict peers zoned":        repeat("d5:peersl", "d2:ip14:fe80::1%eth0zz4:porti1ee", "ee"),
+		"dict peers hostnames":    repeat("d5:peersl", "d2:ip9:cafe.beef4:porti1ee", "ee"),
+		"dict peers unknown keys": repeat("d5:peersl", "d1:xde1:yle1:zi1e2:ip7:1.2.3.44:porti1ee", "ee"),
+		"compact peers":           fmt.Appendf(nil, "d8:intervali60e5:peers%d:%se", len(compact), compact),
+		"compact peers6":          fmt.Appendf(nil, "d8:intervali60e5:peers0:6:peers6%d:%se", len(compact6), compact6),
+		"huge failure reason":     repeat("d14:failure reason2097088:", "x", "e"),
+		"huge warning":            repeat("d15:warning message2097088:", "x", "e"),
+		"scrape files":            files("d8:completei1e10:downloadedi2e10:incompletei3e4:name1:xe"),
+		"scrape files de":         files("de"),
+	}
+}
+
+// TestHTTPReplyAllocations: no reply makes the parsers allocate more than a small
+// multiple of its size (zeebo, behind benc.Unmarshal, allocated up to ~70 bytes per
+// input byte on these).
+func TestHTTPReplyAllocations(t *testing.T) {
+	var h0, h1 bt.InfoHash
+	binary.BigEndian.PutUint32(h1[16:], 1)
+	hashes := []bt.InfoHash{h0, h1, {19: 0xff}}
+	for name, body := range hostileReplies() {
+		if len(body) > MaxHTTPReply || len(body) < MaxHTTPReply-1024 {
+			t.Fatalf("%s: %d bytes, want just under %d", name, len(body), MaxHTTPReply)
+		}
+		var resp *AnnounceResponse
+		var err error
+		got := allocated(replyAllocBound(len(body)), func() { resp, err = parseHTTPAnnounce(body) })
+		if got > replyAllocBound(len(body)) {
+			t.Errorf("%s: announce parse allocated %d bytes for %d (%.1f per byte), want <= %d",
+				name, got, len(body), float64(got)/float64(len(body)), replyAllocBound(len(body)))
+		}
+		var fe *FailureError
+		if err != nil && !errors.As(err, &fe) {
+			t.Errorf("%s: %v", name, err)
+		}
+		if err == nil && len(resp.Peers) > maxReplyPeers {
+			t.Errorf("%s: %d peers, want at most %d", name, len(resp.Peers), maxReplyPeers)
+		}
+		t.Logf("%s: announce %.2f bytes per byte", name, float64(got)/float64(len(body)))
+		got = allocated(replyAllocBound(len(body)), func() { _, err = parseHTTPScrape(body, hashes) })
+		t.Logf("%s: scrape %.2f bytes per byte", name, float64(got)/float64(len(body)))
+		if got > replyAllocBound(len(body)) {
+			t.Errorf("%s: scrape parse allocated %d bytes for %d (%.1f per byte), want <= %d",
+				name, got, len(body), float64(got)/float64(len(body)), replyAllocBound(len(body)))
+		}
+	}
+}
+
+// TestParseHTTPAnnouncePeerCap: the first maxReplyPeers peers are kept, "peers" before
+// "peers6", and entries past the cap are still checked.
+func TestParseHTTPAnnouncePeerCap(t *testing.T) {
+	peer := func(i int) netip.AddrPort {
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 1)
+	}
+	var compact, dict bytes.Buffer
+	for i := range maxReplyPeers + 5 {
+		compact.Write(bt.AppendCompactPeer(nil, peer(i)))
+		fmt.Fprintf(&dict, "d2:ip%d:%s4:porti1ee", len(peer(i).Addr().String()), peer(i).Addr())
+	}
+	p6 := bt.AppendCompactPeer(nil, netip.MustParseAddrPort("[2001:db8::1]:1"))
+	for name, body := range map[string]string{
+		"compact":         fmt.Sprintf("d5:peers%d:%s6:peers618:%se", compact.Len(), compact.Bytes(), p6),
+		"dictionary":      "d5:peersl" + dict.String() + "e6:peers618:" + string(p6) + "e",
+		"compact short":   fmt.Sprintf("d5:peers%d:%s6:peers618:%se", 6*(maxReplyPeers-1), compact.Bytes()[:6*(maxReplyPeers-1)], p6),
+		"dictionary port": "d5:peersl" + dict.String() + "d2:ip7:1.2.3.44:porti70000eeee",
+	} {
+		resp, err := parseHTTPAnnounce([]byte(body))
+		if name == "dictionary port" {
+			if err == nil {
+				t.Errorf("%s: a bad peer past the cap was not an error", name)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(resp.Peers) != maxReplyPeers {
+			t.Fatalf("%s: %d peers, want %d", name, len(resp.Peers), maxReplyPeers)
+		}
+		if resp.Peers[0] != peer(0) {
+			t.Errorf("%s: first peer %v, want %v", name, resp.Peers[0], peer(0))
+		}
+		want := peer(maxReplyPeers - 1)
+		if name == "compact short" {
+			want = netip.MustParseAddrPort("[2001:db8::1]:1")
+		}
+		if last := resp.Peers[maxReplyPeers-1]; last != want {
+			t.Errorf("%s: last peer %v, want %v", name, last, want)
+		}
 	}
 }
