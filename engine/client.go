@@ -10,12 +10,14 @@ import (
 	"net/netip"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/hyperblow/hyperblow/cache"
 	"github.com/hyperblow/hyperblow/engine/bt"
 	"github.com/hyperblow/hyperblow/engine/metainfo"
 	"github.com/hyperblow/hyperblow/engine/peerconn"
 	"github.com/hyperblow/hyperblow/engine/tracker"
+	"github.com/hyperblow/hyperblow/engine/wire"
 )
 
 // Config configures a Client. The zero value is usable except where noted.
@@ -32,6 +34,14 @@ type Config struct {
 	Readahead int64
 	// MaxPeers caps connections per torrent (default 50).
 	MaxPeers int
+	// UploadSlots is the number of peers we upload to by rate, plus one
+	// optimistic unchoke (default 4).
+	UploadSlots int
+	// MaxUploadRate caps upload in bytes per second across all torrents (0: none).
+	MaxUploadRate int64
+	// SnubTimeout drops a peer that delivers no block for this long while our
+	// requests are outstanding (default 60 s).
+	SnubTimeout time.Duration
 	// Tracker configures tracker announces; Tracker.Logger defaults to Logger.
 	Tracker tracker.Config
 	// Logger receives the engine's logs; nil discards them.
@@ -48,6 +58,7 @@ type Client struct {
 	trk    *tracker.Client
 	ln     net.Listener
 	hashes chan struct{} // hashing slots: at most GOMAXPROCS pieces hashed at once
+	upload *tokenBucket  // nil: no upload limit
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -70,6 +81,12 @@ func NewClient(cfg Config) (*Client, error) {
 	if cfg.MaxPeers == 0 {
 		cfg.MaxPeers = 50
 	}
+	if cfg.UploadSlots == 0 {
+		cfg.UploadSlots = 4
+	}
+	if cfg.SnubTimeout == 0 {
+		cfg.SnubTimeout = 60 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -91,6 +108,9 @@ func NewClient(cfg Config) (*Client, error) {
 		trk:      tracker.NewClient(cfg.Tracker),
 		hashes:   make(chan struct{}, runtime.GOMAXPROCS(0)),
 		torrents: make(map[bt.InfoHash]*Torrent),
+	}
+	if cfg.MaxUploadRate > 0 {
+		c.upload = newTokenBucket(cfg.MaxUploadRate)
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if cfg.Listen != "" {
@@ -217,7 +237,15 @@ func (c *Client) acceptLoop() {
 
 // connConfig is what all our connections share.
 func (c *Client) connConfig() peerconn.Config {
-	return peerconn.Config{PeerID: c.peerID, Logger: c.log}
+	cfg := peerconn.Config{
+		PeerID:   c.peerID,
+		Reserved: wire.Reserved{}.WithFast(),
+		Logger:   c.log,
+	}
+	if c.upload != nil {
+		cfg.UploadLimiter = c.upload
+	}
+	return cfg
 }
 
 func (c *Client) torrentByHash(h bt.InfoHash) *Torrent {

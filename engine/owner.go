@@ -3,11 +3,13 @@ package engine
 import (
 	"crypto/sha1"
 	"errors"
+	"fmt"
 	"net/netip"
 	"time"
 
 	"github.com/hyperblow/hyperblow/engine/peerconn"
 	"github.com/hyperblow/hyperblow/engine/picker"
+	"github.com/hyperblow/hyperblow/engine/wire"
 )
 
 // ownerMsg is what readers, dialers, hashers and the announcer send to a
@@ -261,6 +263,18 @@ func (t *Torrent) maybeUnwant(i int) {
 func (t *Torrent) tick(now time.Time) {
 	for _, o := range t.pk.Expired(now, requestTimeout) {
 		t.cancelRequest(o)
+		if p := t.peerByKey(o.Peer); p != nil {
+			p.expired = true // the snub clock keeps running
+		}
+	}
+	t.checkSnubbed(now)
+	if now.Sub(t.lastChoke) >= rechokeEvery {
+		rotate := now.Sub(t.lastOptim) >= optimisticEvery
+		if rotate {
+			t.lastOptim = now
+		}
+		t.lastChoke = now
+		t.rechoke(now, rotate)
 	}
 	t.connectMore(now)
 	t.fillAll(now)
@@ -290,19 +304,7 @@ func (t *Torrent) hashed(m hashedMsg, now time.Time) {
 		delete(t.downloads, i)
 	}
 	if !m.ok {
-		t.stats.hashFails.Add(1)
-		t.stats.wasted.Add(int64(len(m.d.buf)))
-		t.log.Warn("piece failed its hash check", "piece", i, "senders", len(m.d.senders))
-		for key := range m.d.senders {
-			if p := t.peerByKey(key); p != nil {
-				p.strikes++
-				if p.strikes >= strikesToBan && len(m.d.senders) == 1 {
-					p.conn.Close(errBadData)
-				}
-			}
-		}
-		t.pk.PieceFailed(i)
-		t.fillAll(now)
+		t.hashFailed(i, m.d, now)
 		return
 	}
 	t.stats.verified.Add(1)
@@ -319,10 +321,43 @@ func (t *Torrent) hashed(m hashedMsg, now time.Time) {
 	data := m.d.buf
 	t.c.cache.Put(t.cacheKey(i), data)
 	t.pk.PieceDone(i)
+	for _, p := range t.peers {
+		if !p.bf.Has(i) {
+			p.conn.Send(wire.Message{ID: wire.Have, Index: uint32(i)})
+		}
+	}
 	if f := t.futures[i]; f != nil {
 		f.data = data
 		close(f.done)
 		delete(t.futures, i)
+	}
+	t.fillAll(now)
+}
+
+// hashFailed handles a piece that did not match its hash: the bytes are dropped,
+// the piece is fetched again, and its senders are held to account. A peer that
+// sent the whole bad piece alone is banned; when several peers contributed, each
+// gets a strike and the piece is fetched again from one peer only, so the next
+// failure names the culprit. (A failure is never blamed on Hyperblow's own
+// doing: blocks are only taken from the peers we asked, into a fresh buffer.)
+func (t *Torrent) hashFailed(i int, d *download, now time.Time) {
+	t.stats.hashFails.Add(1)
+	t.stats.wasted.Add(int64(len(d.buf)))
+	t.log.Warn("piece failed its hash check", "piece", i, "senders", len(d.senders))
+	if len(d.senders) == 1 {
+		for key := range d.senders {
+			if p := t.peerByKey(key); p != nil {
+				t.ban(p, fmt.Errorf("%w (piece %d)", errBanned, i))
+			}
+		}
+		t.pk.PieceFailed(i)
+	} else {
+		for key := range d.senders {
+			if p := t.peerByKey(key); p != nil {
+				p.strikes++
+			}
+		}
+		t.pk.PieceFailedExclusive(i)
 	}
 	t.fillAll(now)
 }

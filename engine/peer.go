@@ -14,13 +14,26 @@ import (
 	"github.com/hyperblow/hyperblow/engine/wire"
 )
 
+// Reasons a peer is disconnected, for logs and tests.
 var (
-	errBadData        = errors.New("sent data that failed the hash check")
-	errDuplicate      = errors.New("duplicate connection to the same peer")
-	errSecondBitfield = errors.New("protocol: a second BITFIELD")
-	errBadRequest     = errors.New("protocol: REQUEST out of range")
-	errBadHave        = errors.New("protocol: HAVE out of range")
-	errBadPiece       = errors.New("protocol: PIECE out of range")
+	errBanned          = errors.New("banned: sent a piece that failed the hash check, alone")
+	errDuplicate       = errors.New("duplicate connection to the same peer")
+	errSecondBitfield  = errors.New("protocol: a second BITFIELD (or HAVE_ALL/HAVE_NONE)")
+	errLateBitfield    = errors.New("protocol: BITFIELD after other messages")
+	errBadRequest      = errors.New("protocol: REQUEST out of range")
+	errBadHave         = errors.New("protocol: HAVE out of range")
+	errBadPiece        = errors.New("protocol: PIECE out of range")
+	errUnrequested     = errors.New("protocol: PIECE for a block never requested")
+	errFastWithoutBit  = errors.New("protocol: fast-extension message without the fast extension")
+	errRequestFlood    = errors.New("request flood: too many requests while choked or queued")
+	errSnubbed         = errors.New("snubbed: no block delivered while requests were outstanding")
+	errConnectionLimit = errors.New("connection limit reached")
+)
+
+// Limits on what one peer may make us do (LIMITS.md: incoming requests).
+const (
+	maxQueuedUpload   = 250 * bt.BlockSize // PIECE bytes waiting in one peer's send queue
+	maxIgnoredRequest = 1000               // requests dropped (choked, flood) before we disconnect
 )
 
 // peer is the owner's view of one connection.
@@ -29,20 +42,34 @@ type peer struct {
 	conn *peerconn.Conn
 	addr netip.AddrPort
 	bf   bt.Bitfield
+	fast bool // both sides support BEP 6
 
 	gotBitfield    bool // BITFIELD, HAVE_ALL or HAVE_NONE, or any HAVE seen
+	sawMessage     bool // any message after the handshake
 	peerChoking    bool
 	peerInterested bool
 	amChoking      bool
 	amInterested   bool
-	inflight       int
-	strikes        int
+	optimistic     bool // holds the optimistic unchoke
+
+	inflight   int       // our requests outstanding at this peer
+	progressAt time.Time // last block received, or when requests started after none
+	forgiven   int       // blocks we cancelled or gave up on: a late PIECE for them is fine
+	ignored    int       // requests dropped
+	strikes    int       // hash failures it took part in
+	expired    bool      // requests timed out since its last block
+
+	// Rates for the choker: counters at the last rechoke.
+	lastDown, lastUp int64
+	down, up         int64 // piece payload bytes since connect
+	downRate, upRate float64
 }
 
 // addrState is what we know of a peer address.
 type addrState struct {
 	direct    bool // given by the user: retried forever
 	self      bool // it was us: never dialled again
+	banned    bool
 	dialing   bool
 	connected bool
 	failures  int
@@ -81,7 +108,7 @@ func (t *Torrent) connectMore(now time.Time) {
 		if len(t.peers)+t.dialing >= t.c.cfg.MaxPeers {
 			return
 		}
-		if st.dialing || st.connected || st.self || now.Before(st.nextTry) {
+		if st.dialing || st.connected || st.self || st.banned || now.Before(st.nextTry) {
 			continue
 		}
 		st.dialing = true
@@ -113,30 +140,37 @@ func (t *Torrent) addConn(m connMsg, now time.Time) {
 	if !m.incoming {
 		t.dialing--
 	}
-	a := m.addr
+	st := t.addrs[m.addr]
 	if m.incoming {
-		a = m.conn.AddrPort()
+		m.addr = m.conn.AddrPort()
+		st = nil // an incoming connection's port is ephemeral
+	} else if st != nil {
+		st.dialing = false
+	}
+	reject := func(err error) {
+		m.conn.Close(err)
+		if st != nil && err != errDuplicate {
+			st.failed(now)
+		}
+	}
+	if t.bannedIDs[m.conn.PeerID()] {
+		reject(errBanned)
+		return
 	}
 	for _, p := range t.peers {
 		if p.conn.PeerID() == m.conn.PeerID() {
-			m.conn.Close(errDuplicate)
-			if st := t.addrs[m.addr]; st != nil && !m.incoming {
-				st.dialing = false
+			if st != nil {
 				st.connected = true // connected already, the other way
 			}
+			reject(errDuplicate)
 			return
 		}
 	}
 	if len(t.peers) >= t.c.cfg.MaxPeers {
-		m.conn.Close(fmt.Errorf("connection limit %d reached", t.c.cfg.MaxPeers))
-		if st := t.addrs[m.addr]; st != nil && !m.incoming {
-			st.dialing = false
-			st.failed(now)
-		}
+		reject(errConnectionLimit)
 		return
 	}
-	if st := t.addrs[a]; st != nil {
-		st.dialing = false
+	if st != nil {
 		st.connected = true
 		st.failures = 0
 	}
@@ -144,17 +178,23 @@ func (t *Torrent) addConn(m connMsg, now time.Time) {
 	p := &peer{
 		key:         t.nextKey,
 		conn:        m.conn,
-		addr:        a,
+		addr:        m.addr,
 		bf:          bt.NewBitfield(t.info.NumPieces),
+		fast:        m.conn.Reserved().Fast(),
 		peerChoking: true,
 		amChoking:   true,
 	}
 	t.peers[m.conn] = p
 	t.byKey[p.key] = p
 	t.stats.peers.Store(int64(len(t.peers)))
-	t.log.Debug("peer connected", "addr", a, "peer_id", m.conn.PeerID(), "incoming", m.incoming)
-	if t.have.Count() > 0 {
-		p.conn.Send(wire.Message{ID: wire.Bitfield, Payload: t.have.Bytes()})
+	t.log.Debug("peer connected", "addr", m.addr, "peer_id", m.conn.PeerID(), "incoming", m.incoming, "fast", p.fast)
+	switch n := t.have.Count(); {
+	case p.fast && n == t.info.NumPieces:
+		p.conn.Send(wire.Message{ID: wire.HaveAll})
+	case p.fast && n == 0:
+		p.conn.Send(wire.Message{ID: wire.HaveNone})
+	case n > 0:
+		p.conn.Send(wire.Message{ID: wire.Bitfield, Payload: t.have.Clone().Bytes()})
 	}
 	m.conn.Start(t.events)
 }
@@ -189,21 +229,46 @@ func (t *Torrent) handleConnEvent(ev peerconn.Event) {
 			return
 		}
 		if err := t.handlePeerMsg(p, ev.M, now); err != nil {
-			t.log.Info("disconnecting peer", "addr", p.addr, "reason", err)
-			p.conn.Close(err)
+			t.dropPeer(p, err)
 		}
 	}
+}
+
+// dropPeer disconnects a peer with a logged reason.
+func (t *Torrent) dropPeer(p *peer, reason error) {
+	t.log.Info("disconnecting peer", "addr", p.addr, "peer_id", p.conn.PeerID(), "reason", reason)
+	p.conn.Close(reason)
+}
+
+// ban disconnects a peer for good: its address and peer id are never accepted again.
+func (t *Torrent) ban(p *peer, reason error) {
+	t.log.Warn("banning peer", "addr", p.addr, "peer_id", p.conn.PeerID(), "reason", reason)
+	t.bannedIDs[p.conn.PeerID()] = true
+	if st := t.addrs[p.addr]; st != nil {
+		st.banned = true
+	} else {
+		t.addrs[p.addr] = &addrState{banned: true}
+	}
+	t.stats.banned.Add(1)
+	p.conn.Close(reason)
 }
 
 func (t *Torrent) handlePeerMsg(p *peer, m wire.Message, now time.Time) error {
 	if m.Keepalive {
 		return nil
 	}
+	first := !p.sawMessage
+	p.sawMessage = true
 	switch m.ID {
 	case wire.Choke:
 		p.peerChoking = true
-		t.pk.DropPeerRequests(p.key)
-		p.inflight = 0
+		if !p.fast {
+			// BEP 3: a choke discards our requests; with BEP 6 the peer rejects
+			// each one it won't serve.
+			t.pk.DropPeerRequests(p.key)
+			p.forgiven += p.inflight
+			p.inflight = 0
+		}
 		t.fillAll(now) // its blocks go to others
 	case wire.Unchoke:
 		p.peerChoking = false
@@ -213,11 +278,7 @@ func (t *Torrent) handlePeerMsg(p *peer, m wire.Message, now time.Time) error {
 		t.maybeUnchoke(p)
 	case wire.NotInterested:
 		p.peerInterested = false
-		if !p.amChoking {
-			p.amChoking = true
-			t.unchoked--
-			p.conn.Send(wire.Message{ID: wire.Choke})
-		}
+		t.choke(p)
 	case wire.Have:
 		i := int(m.Index)
 		if i >= t.info.NumPieces {
@@ -230,26 +291,61 @@ func (t *Torrent) handlePeerMsg(p *peer, m wire.Message, now time.Time) error {
 			t.updateInterest(p)
 			t.fill(p, now)
 		}
-	case wire.Bitfield:
-		if p.gotBitfield {
-			return errSecondBitfield
-		}
-		bf, err := bt.BitfieldFromBytes(m.Payload, t.info.NumPieces)
-		if err != nil {
-			return err
-		}
-		p.gotBitfield = true
-		p.bf = bf
-		t.pk.PeerHasBitfield(bf)
-		t.updateInterest(p)
-		t.fill(p, now)
+	case wire.Bitfield, wire.HaveAll, wire.HaveNone:
+		return t.handleBitfield(p, m, first, now)
 	case wire.Request:
 		return t.handleRequest(p, m)
 	case wire.Piece:
 		return t.handlePiece(p, m, now)
 	case wire.Cancel:
-		// Nothing queued for long: blocks are sent as requests arrive.
+		p.conn.CancelQueued(func(q wire.Message) bool {
+			return q.ID == wire.Piece && q.Index == m.Index && q.Begin == m.Begin
+		})
+	case wire.Reject:
+		if !p.fast {
+			return errFastWithoutBit
+		}
+		blk := picker.Block{Piece: int(m.Index), Begin: int(m.Begin), Length: int(m.Length)}
+		if t.pk.Rejected(p.key, blk) {
+			p.inflight = max(0, p.inflight-1)
+			t.fillAll(now)
+		}
+	case wire.Suggest, wire.AllowedFast:
+		if !p.fast {
+			return errFastWithoutBit
+		}
 	}
+	return nil
+}
+
+func (t *Torrent) handleBitfield(p *peer, m wire.Message, first bool, now time.Time) error {
+	if p.gotBitfield {
+		return errSecondBitfield
+	}
+	if !first {
+		return errLateBitfield
+	}
+	switch m.ID {
+	case wire.Bitfield:
+		bf, err := bt.BitfieldFromBytes(m.Payload, t.info.NumPieces)
+		if err != nil {
+			return err
+		}
+		p.bf = bf
+	case wire.HaveAll:
+		if !p.fast {
+			return errFastWithoutBit
+		}
+		p.bf.SetAll()
+	case wire.HaveNone:
+		if !p.fast {
+			return errFastWithoutBit
+		}
+	}
+	p.gotBitfield = true
+	t.pk.PeerHasBitfield(p.bf)
+	t.updateInterest(p)
+	t.fill(p, now)
 	return nil
 }
 
@@ -263,31 +359,35 @@ func (t *Torrent) updateInterest(p *peer) {
 	p.conn.Send(wire.Message{ID: wire.Interested})
 }
 
-// maybeUnchoke gives an interested peer an upload slot when we have data to give.
-func (t *Torrent) maybeUnchoke(p *peer) {
-	if !p.amChoking || t.have.Count() == 0 || t.unchoked >= uploadSlots {
-		return
-	}
-	p.amChoking = false
-	t.unchoked++
-	p.conn.Send(wire.Message{ID: wire.Unchoke})
-}
-
 func (t *Torrent) handleRequest(p *peer, m wire.Message) error {
 	i, begin, length := int(m.Index), int(m.Begin), int(m.Length)
 	if i >= t.info.NumPieces || length == 0 || length > bt.BlockSize ||
 		int64(begin)+int64(length) > t.info.PieceLen(i) {
 		return errBadRequest
 	}
+	refuse := func() error {
+		p.ignored++
+		if p.ignored > maxIgnoredRequest {
+			return errRequestFlood
+		}
+		if p.fast {
+			p.conn.Send(wire.Message{ID: wire.Reject, Index: m.Index, Begin: m.Begin, Length: m.Length})
+		}
+		return nil // BEP 3: left unanswered
+	}
 	if p.amChoking || !t.have.Has(i) {
-		return nil // BEP 3: requests while choked are dropped
+		return refuse()
+	}
+	if _, queued := p.conn.Queued(); queued > maxQueuedUpload {
+		return refuse()
 	}
 	data, ok := t.readBlock(i, begin, length)
 	if !ok {
-		return nil
+		return refuse() // evicted from the cache since: never send anything else
 	}
 	if p.conn.Send(wire.Message{ID: wire.Piece, Index: m.Index, Begin: m.Begin, Payload: data}) {
 		t.stats.uploaded.Add(int64(length))
+		p.up += int64(length)
 	}
 	return nil
 }
@@ -298,15 +398,23 @@ func (t *Torrent) handlePiece(p *peer, m wire.Message, now time.Time) error {
 		return errBadPiece
 	}
 	t.stats.downloaded.Add(int64(len(m.Payload)))
+	p.down += int64(len(m.Payload))
 	r := t.pk.Received(p.key, picker.Block{Piece: i, Begin: begin, Length: len(m.Payload)})
 	if !r.Expected {
 		t.stats.wasted.Add(int64(len(m.Payload)))
-		return nil // cancelled or timed out earlier: late, not hostile
+		if p.forgiven == 0 {
+			return errUnrequested
+		}
+		p.forgiven-- // we cancelled it or gave up waiting: late, not hostile
+		return nil
 	}
 	p.inflight = max(0, p.inflight-1)
+	p.progressAt = now
+	p.expired = false
 	for _, k := range r.CancelAt {
 		if q := t.peerByKey(k); q != nil {
 			q.inflight = max(0, q.inflight-1)
+			q.forgiven++
 			q.conn.Send(wire.Message{ID: wire.Cancel, Index: m.Index, Begin: m.Begin, Length: uint32(len(m.Payload))})
 		}
 	}
@@ -335,6 +443,7 @@ func (t *Torrent) cancelRequest(o picker.Outstanding) {
 		return
 	}
 	p.inflight = max(0, p.inflight-1)
+	p.forgiven++
 	p.conn.Send(wire.Message{ID: wire.Cancel, Index: uint32(o.Block.Piece), Begin: uint32(o.Block.Begin), Length: uint32(o.Block.Length)})
 }
 
@@ -344,6 +453,9 @@ func (t *Torrent) fill(p *peer, now time.Time) {
 		return
 	}
 	blocks := t.pk.Pick(p.key, p.bf.Has, maxInflight-p.inflight, now)
+	if len(blocks) > 0 && p.inflight == 0 && !p.expired {
+		p.progressAt = now // the snub clock starts with the first outstanding request
+	}
 	for _, b := range blocks {
 		if !p.conn.Send(wire.Message{ID: wire.Request, Index: uint32(b.Piece), Begin: uint32(b.Begin), Length: uint32(b.Length)}) {
 			break
@@ -364,5 +476,16 @@ func (t *Torrent) fillAll(now time.Time) {
 	rand.Shuffle(len(ps), func(i, j int) { ps[i], ps[j] = ps[j], ps[i] })
 	for _, p := range ps {
 		t.fill(p, now)
+	}
+}
+
+// checkSnubbed drops peers that delivered nothing for snubTimeout while our
+// requests were outstanding: a dead or dripping peer frees its slot, and its
+// blocks go to others.
+func (t *Torrent) checkSnubbed(now time.Time) {
+	for _, p := range t.peers {
+		if p.inflight > 0 && !p.progressAt.IsZero() && now.Sub(p.progressAt) > t.c.cfg.SnubTimeout {
+			t.dropPeer(p, fmt.Errorf("%w for %v", errSnubbed, t.c.cfg.SnubTimeout))
+		}
 	}
 }

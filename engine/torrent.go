@@ -26,8 +26,6 @@ const (
 	requestTimeout = 20 * time.Second
 	maxInflight    = 128 // outstanding block requests per peer
 	maxKnownPeers  = 3000
-	uploadSlots    = 16
-	strikesToBan   = 3
 )
 
 // Torrent is one torrent in a Client. Its state belongs to one owner goroutine
@@ -68,6 +66,9 @@ type Torrent struct {
 	windowRefs map[int]int
 	unchoked   int
 	completed  bool // every piece verified once (a leecher that became complete)
+	bannedIDs  map[bt.PeerID]bool
+	lastChoke  time.Time
+	lastOptim  time.Time
 }
 
 type counters struct {
@@ -75,6 +76,7 @@ type counters struct {
 	verified, hashFails                  atomic.Int64
 	peers                                atomic.Int64
 	haveBytes                            atomic.Int64 // bytes of distinct pieces verified once
+	banned                               atomic.Int64
 }
 
 // Stats is a snapshot of a torrent's counters.
@@ -86,6 +88,7 @@ type Stats struct {
 	PiecesVerified  int64 // hash matches (a piece fetched twice counts twice)
 	HashFailures    int64
 	Peers           int
+	PeersBanned     int
 	PiecesHave      int // distinct pieces verified at least once
 	NumPieces       int
 }
@@ -112,6 +115,7 @@ func newTorrent(c *Client, id uint32, mt *metainfo.Torrent, opts TorrentOptions)
 		futures:    make(map[int]*future),
 		windows:    make(map[uint64]*window),
 		windowRefs: make(map[int]int),
+		bannedIDs:  make(map[bt.PeerID]bool),
 	}
 	if t.storage != nil {
 		if err := t.verifyStorage(); err != nil {
@@ -175,6 +179,7 @@ func (t *Torrent) Stats() Stats {
 		PiecesVerified:  t.stats.verified.Load(),
 		HashFailures:    t.stats.hashFails.Load(),
 		Peers:           int(t.stats.peers.Load()),
+		PeersBanned:     int(t.stats.banned.Load()),
 		NumPieces:       t.info.NumPieces,
 	}
 	r := make(chan int, 1)

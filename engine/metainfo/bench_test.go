@@ -34,21 +34,3 @@ func BenchmarkParse100kFiles(b *testing.B) {
 		}
 	}
 }
-
-func TestParse100kFilesIsFast(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a 100k-file torrent")
-	}
-	data := torrent100k(t)
-	r := testing.Benchmark(func(b *testing.B) {
-		for b.Loop() {
-			if _, err := Parse(data); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	// Well under a second even on a loaded machine or with -race.
-	if per := r.NsPerOp(); per > 500e6 {
-		t.Fatalf("Parse of a 100k-file torrent took %v ms", per/1e6)
-	}
-}

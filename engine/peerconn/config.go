@@ -51,8 +51,18 @@ type Config struct {
 	// called from many goroutines at once.
 	Lookup func(bt.InfoHash) (t Torrent, ok bool)
 
+	// UploadLimiter, if set, paces the PIECE payloads this connection writes
+	// (--max-upload-rate); one limiter is shared by every connection.
+	UploadLimiter Limiter
+
 	// Logger receives debug records about connections; nil discards them.
 	Logger *slog.Logger
+}
+
+// Limiter paces bytes: Take blocks until n bytes may go, and returns false if done
+// closes first.
+type Limiter interface {
+	Take(n int, done <-chan struct{}) bool
 }
 
 // Torrent is what a connection needs to know about its torrent.

@@ -97,7 +97,7 @@ func (c *Conn) writeLoop() {
 		if len(batch) == 0 {
 			batch = append(batch, wire.Message{Keepalive: true})
 		}
-		err := writeBatch(bw, batch)
+		err := c.writeBatch(bw, batch)
 		clear(batch)
 		spare = batch
 		if err != nil {
@@ -108,10 +108,18 @@ func (c *Conn) writeLoop() {
 	}
 }
 
-func writeBatch(bw *bufio.Writer, batch []wire.Message) error {
+func (c *Conn) writeBatch(bw *bufio.Writer, batch []wire.Message) error {
 	for _, m := range batch {
 		var err error
 		if !m.Keepalive && m.ID == wire.Piece {
+			if lim := c.cfg.UploadLimiter; lim != nil {
+				if err := bw.Flush(); err != nil {
+					return err
+				}
+				if !lim.Take(len(m.Payload), c.done) {
+					return ErrClosed
+				}
+			}
 			// The block goes from the caller's buffer to the socket with no copy
 			// into a message; bufio writes a large one straight through.
 			if _, err = bw.Write(wire.AppendPieceHeader(bw.AvailableBuffer(), m.Index, m.Begin, len(m.Payload))); err == nil {

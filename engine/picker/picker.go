@@ -51,6 +51,10 @@ type Picker struct {
 }
 
 type activePiece struct {
+	// exclusive pieces (re-fetched after a hash failure with several senders) are
+	// asked of one peer only, so a second failure names the culprit.
+	exclusive bool
+	owner     PeerKey // the one peer of an exclusive piece; 0 = not chosen yet
 	blocks    []blockState
 	received  int
 	unasked   int // blocks with no outstanding request and not received
@@ -203,19 +207,34 @@ func (ap *activePiece) dropReq(b int, peer PeerKey) bool {
 				ap.unasked++
 				ap.firstFree = min(ap.firstFree, b)
 			}
+			if ap.exclusive && ap.owner == peer && !ap.askedOf(peer) {
+				// The owner gave up (choked, left, timed out): another single
+				// peer finishes the piece.
+				ap.owner = 0
+			}
 			return true
 		}
 	}
 	return false
 }
 
-// Rejected forgets one request (BEP 6 REJECT, or our own CANCEL).
-func (p *Picker) Rejected(peer PeerKey, blk Block) {
+func (ap *activePiece) askedOf(peer PeerKey) bool {
+	for b := range ap.blocks {
+		if ap.blocks[b].askedOf(peer) {
+			return true
+		}
+	}
+	return false
+}
+
+// Rejected forgets one request (BEP 6 REJECT, or our own CANCEL) and reports
+// whether it was outstanding.
+func (p *Picker) Rejected(peer PeerKey, blk Block) bool {
 	ap := p.active[blk.Piece]
 	if ap == nil || blk.Begin%bt.BlockSize != 0 || blk.Begin/bt.BlockSize >= len(ap.blocks) {
-		return
+		return false
 	}
-	ap.dropReq(blk.Begin/bt.BlockSize, peer)
+	return ap.dropReq(blk.Begin/bt.BlockSize, peer)
 }
 
 // Received records an arriving block. It reports whether the block was expected
@@ -281,6 +300,15 @@ func (p *Picker) PieceDone(i int) {
 // be requested again.
 func (p *Picker) PieceFailed(i int) { delete(p.active, i) }
 
+// PieceFailedExclusive resets piece i like PieceFailed, and has it fetched again
+// from a single peer: after a failure with several senders, this tells which
+// of them sends bad data.
+func (p *Picker) PieceFailedExclusive(i int) {
+	delete(p.active, i)
+	ap := p.activate(i)
+	ap.exclusive = true
+}
+
 // Expired returns requests older than timeout; the picker forgets them so their
 // blocks can be asked of another peer. The engine should send CANCEL for each.
 func (p *Picker) Expired(now time.Time, timeout time.Duration) []Outstanding {
@@ -334,8 +362,11 @@ func (p *Picker) Pick(peer PeerKey, has func(int) bool, max int, now time.Time) 
 			continue
 		}
 		ap := p.activate(i)
-		if ap.unasked == 0 {
+		if ap.unasked == 0 || (ap.exclusive && ap.owner != 0 && ap.owner != peer) {
 			continue
+		}
+		if ap.exclusive {
+			ap.owner = peer
 		}
 		for b := ap.firstFree; b < len(ap.blocks) && len(out) < max; b++ {
 			bs := &ap.blocks[b]
@@ -362,7 +393,7 @@ func (p *Picker) Pick(peer PeerKey, has func(int) bool, max int, now time.Time) 
 			break
 		}
 		ap := p.active[i]
-		if ap == nil || !has(i) {
+		if ap == nil || !has(i) || ap.exclusive {
 			continue
 		}
 		seen++

@@ -159,3 +159,24 @@ func BenchmarkPick10kPieces50Peers(b *testing.B) {
 		}
 	}
 }
+
+func TestExclusiveRefetch(t *testing.T) {
+	p := New(1, 2*bt.BlockSize, 2*bt.BlockSize)
+	p.Want(0, t0)
+	p.PieceFailedExclusive(0)
+	a := p.Pick(1, all, 1, t0)
+	if len(a) != 1 {
+		t.Fatalf("owner got %v", a)
+	}
+	if b := p.Pick(2, all, 10, t0); len(b) != 0 {
+		t.Fatalf("second peer got %v of an exclusive piece", b)
+	}
+	if a2 := p.Pick(1, all, 10, t0); len(a2) != 1 {
+		t.Fatalf("owner got %v, want the other block", a2)
+	}
+	// The owner chokes us: another peer may take the piece over.
+	p.DropPeerRequests(1)
+	if b := p.Pick(2, all, 10, t0); len(b) != 2 {
+		t.Fatalf("after the owner left, peer 2 got %v", b)
+	}
+}

@@ -4,36 +4,57 @@ import (
 	"encoding/binary"
 	"log/slog"
 	"net/netip"
+	"runtime"
 	"testing"
 
 	"github.com/hyperblow/hyperblow/engine/bt"
 )
 
 // FuzzHTTPResponse parses arbitrary bytes as an HTTP announce and scrape reply: no
-// panic, and what is returned is bounded by the input. The seeds in testdata/fuzz were
-// captured from opentracker (see testdata/README.md); the ones added here cover reply
-// forms opentracker does not send.
+// panic, what is returned is bounded by the input, and so is what parsing allocates
+// (loosely: twice the bound TestHTTPReplyAllocations holds each parser to). The seeds in
+// testdata/fuzz were captured from opentracker (see testdata/README.md); the ones added
+// here cover reply forms opentracker does not send.
 func FuzzHTTPResponse(f *testing.F) {
 	f.Add([]byte("d8:intervali900e5:peersld2:ip8:10.0.0.27:peer id20:abcdefghijklmnopqrst4:porti6881eeee"))
 	f.Add([]byte("d8:intervali60e5:peers0:6:peers618:\x20\x01\x0d\xb8\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x1a\xe1e"))
 	f.Add([]byte("d15:warning message4:slow8:intervali1e5:peersld2:ipi1eeee"))
+	f.Add([]byte("d5:peersld2:ip14:fe80::1%eth0zz4:porti1eed2:ip16:::ffff:1.2.3.4%x4:porti1eed2:ip8:1.2.3.4%4:porti1eeee"))
+	f.Add([]byte("d14:failure reason3:bad8:interval2:60e"))
+	f.Add([]byte("d7:unknownldededeee"))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		resp, err := parseHTTPAnnounce(body)
-		if err == nil {
+		var h bt.InfoHash
+		if len(body) >= 20 {
+			copy(h[:], body[len(body)-20:])
+		}
+		var resp *AnnounceResponse
+		var res []ScrapeResult
+		var aerr, serr error
+		parse := func() {
+			resp, aerr = parseHTTPAnnounce(body)
+			res, serr = parseHTTPScrape(body, []bt.InfoHash{h, {}})
+		}
+		// Measure cheaply (no GC); only a parse over the bound is measured again properly.
+		limit := 2 * 2 * replyAllocBound(len(body))
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		parse()
+		runtime.ReadMemStats(&after)
+		if got := after.TotalAlloc - before.TotalAlloc; got > limit {
+			if got = allocated(limit, parse); got > limit {
+				t.Fatalf("parsing %d bytes allocated %d, want <= %d", len(body), got, limit)
+			}
+		}
+		if aerr == nil {
 			// A compact peer takes 6 bytes, a dictionary peer at least 16.
-			if len(resp.Peers) > len(body)/6 {
+			if len(resp.Peers) > len(body)/6 || len(resp.Peers) > maxReplyPeers {
 				t.Fatalf("%d peers from %d bytes", len(resp.Peers), len(body))
 			}
 			if resp.Interval < 0 || resp.MinInterval < 0 || resp.Seeders < 0 || resp.Leechers < 0 {
 				t.Fatalf("negative value in %+v", resp)
 			}
 		}
-		var h bt.InfoHash
-		if len(body) >= 20 {
-			copy(h[:], body[len(body)-20:])
-		}
-		res, err := parseHTTPScrape(body, []bt.InfoHash{h, {}})
-		if err == nil && len(res) != 2 {
+		if serr == nil && len(res) != 2 {
 			t.Fatalf("%d scrape results for 2 hashes", len(res))
 		}
 	})

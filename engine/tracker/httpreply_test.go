@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"reflect"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -173,18 +174,17 @@ func hostileReplies() map[string][]byte {
 	// keys returns a dictionary of n keys "k0000000"... with the value v each, in
 	// order or in reverse (which costs the scanner a key buffer to find duplicates).
 	keys := func(v string, reverse bool) []byte {
-		const key = "8:k0000000"
-		n := size / (len(key) + len(v))
+		n := size / (len("8:k0000000") + len(v))
 		b := make([]byte, 0, size+64)
 		b = append(b, "d8:intervali60e"...)
 		for i := range n {
 			if reverse {
 				i = n - 1 - i
 			}
-			b = append(b, key...)
-			for j, k := len(b)-1, i; k > 0; j, k = j-1, k/10 {
-				b[j] = byte('0' + k%10)
-			}
+			b = append(b, "8:"...)
+			k := len(b)
+			b = strconv.AppendInt(b, int64(i)+1e7, 10) // "1" and 7 digits
+			b[k] = 'k'
 			b = append(b, v...)
 		}
 		return append(b, 'e')
@@ -209,12 +209,9 @@ func hostileReplies() map[string][]byte {
 	return map[string][]byte{
 		"unknown keys":            keys("de", false),
 		"unknown keys unsorted":   keys("de", true),
-		"unknown keys of ints":    keys("i1e", false),
 		"de in an unknown list":   repeat("d7:unknownl", "de", "ee"),
-		"ints in an unknown list": repeat("d7:unknownl", "i1e", "ee"),
 		"deep lists unknown":      repeat("d7:unknownl", nested, "ee"),
 		"de as dict peers":        repeat("d5:peersl", "de", "ee"),
-		"dict peers":              repeat("d5:peersl", "d2:ip7:1.2.3.44:porti1ee", "ee"),
 		"short dict peers":        repeat("d5:peersl", "d2:ip2:::4:porti1ee", "ee"),
 		"dict peers with ids":     repeat("d5:peersl", "d2:ip8:10.0.0.17:peer id20:abcdefghijklmnopqrst4:porti6881ee", "ee"),
 		"dict peers zoned":        repeat("d5:peersl", "d2:ip14:fe80::1%eth0zz4:porti1ee", "ee"),
@@ -254,9 +251,10 @@ func TestHTTPReplyAllocations(t *testing.T) {
 		if err == nil && len(resp.Peers) > maxReplyPeers {
 			t.Errorf("%s: %d peers, want at most %d", name, len(resp.Peers), maxReplyPeers)
 		}
-		t.Logf("%s: announce %.2f bytes per byte", name, float64(got)/float64(len(body)))
+		if bytes.HasPrefix(body, []byte("d5:peersl")) {
+			continue // to the scrape parser, "peers" is one more unknown key (covered above)
+		}
 		got = allocated(replyAllocBound(len(body)), func() { _, err = parseHTTPScrape(body, hashes) })
-		t.Logf("%s: scrape %.2f bytes per byte", name, float64(got)/float64(len(body)))
 		if got > replyAllocBound(len(body)) {
 			t.Errorf("%s: scrape parse allocated %d bytes for %d (%.1f per byte), want <= %d",
 				name, got, len(body), float64(got)/float64(len(body)), replyAllocBound(len(body)))
