@@ -187,6 +187,12 @@ func TestCorruptPeerNeverServes(t *testing.T) {
 	if got := readAll(t, tor, mt.Info.Files[0], 256<<10); !bytes.Equal(got, data) {
 		t.Fatal("content differs with a corrupting peer present")
 	}
+	if st := tor.Stats(); st.PeersBanned != 1 {
+		t.Fatalf("banned %d peers, want the corrupting one", st.PeersBanned)
+	}
+	if n := bad.Conns.Load(); n != 1 {
+		t.Fatalf("the banned peer was connected %d times, want 1", n)
+	}
 }
 
 func TestNoGoroutineLeak(t *testing.T) {

@@ -51,6 +51,7 @@ type peer struct {
 	amChoking      bool
 	amInterested   bool
 	optimistic     bool // holds the optimistic unchoke
+	closing        bool // we closed it; its Closed event is on the way
 
 	inflight   int       // our requests outstanding at this peer
 	progressAt time.Time // last block received, or when requests started after none
@@ -225,8 +226,8 @@ func (t *Torrent) handleConnEvent(ev peerconn.Event) {
 		t.connectMore(now)
 	case peerconn.Msg:
 		p := t.peers[ev.Conn]
-		if p == nil {
-			return
+		if p == nil || p.closing {
+			return // what a dropped peer sent before it heard: ignored
 		}
 		if err := t.handlePeerMsg(p, ev.M, now); err != nil {
 			t.dropPeer(p, err)
@@ -237,11 +238,15 @@ func (t *Torrent) handleConnEvent(ev peerconn.Event) {
 // dropPeer disconnects a peer with a logged reason.
 func (t *Torrent) dropPeer(p *peer, reason error) {
 	t.log.Info("disconnecting peer", "addr", p.addr, "peer_id", p.conn.PeerID(), "reason", reason)
+	p.closing = true
 	p.conn.Close(reason)
 }
 
 // ban disconnects a peer for good: its address and peer id are never accepted again.
 func (t *Torrent) ban(p *peer, reason error) {
+	if t.bannedIDs[p.conn.PeerID()] {
+		return // several of its pieces failed at once
+	}
 	t.log.Warn("banning peer", "addr", p.addr, "peer_id", p.conn.PeerID(), "reason", reason)
 	t.bannedIDs[p.conn.PeerID()] = true
 	if st := t.addrs[p.addr]; st != nil {
@@ -250,6 +255,7 @@ func (t *Torrent) ban(p *peer, reason error) {
 		t.addrs[p.addr] = &addrState{banned: true}
 	}
 	t.stats.banned.Add(1)
+	p.closing = true
 	p.conn.Close(reason)
 }
 
@@ -484,7 +490,7 @@ func (t *Torrent) fillAll(now time.Time) {
 // blocks go to others.
 func (t *Torrent) checkSnubbed(now time.Time) {
 	for _, p := range t.peers {
-		if p.inflight > 0 && !p.progressAt.IsZero() && now.Sub(p.progressAt) > t.c.cfg.SnubTimeout {
+		if !p.closing && p.inflight > 0 && !p.progressAt.IsZero() && now.Sub(p.progressAt) > t.c.cfg.SnubTimeout {
 			t.dropPeer(p, fmt.Errorf("%w for %v", errSnubbed, t.c.cfg.SnubTimeout))
 		}
 	}
