@@ -186,7 +186,7 @@ func announcePeers(peers, peers6 benc.Value) ([]netip.AddrPort, error) {
 		}
 		n = len(compact4) / compactPeerLen
 	case benc.List:
-		n = min(peers.Len(), len(peers.Raw())/minDictPeerLen)
+		n = len(peers.Raw()) / minDictPeerLen // cheaper than a walk with Len, and as safe
 	default:
 		return nil, fmt.Errorf("peers: want a string or a list, got %s", peers.Kind())
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"iter"
 	"math"
 	"net/netip"
 	"reflect"
@@ -160,10 +161,11 @@ func allocated(limit uint64, f func()) uint64 {
 // multiple of the input, whatever the input is.
 func replyAllocBound(n int) uint64 { return 8*uint64(n) + 64<<10 }
 
-// hostileReplies returns replies just under MaxHTTPReply built to make a decoder
+// hostileReplies yields replies just under MaxHTTPReply built to make a decoder
 // allocate: many values the parser does not read, many values it does, and peers far
-// over maxReplyPeers. All are valid bencode, and most are valid replies.
-func hostileReplies() map[string][]byte {
+// over maxReplyPeers. All are valid bencode, and most are valid replies. Each is built
+// when it is yielded, so that only one is in memory at a time.
+func hostileReplies() iter.Seq2[string, []byte] {
 	const size = MaxHTTPReply - 64 // room for a prefix and a suffix
 	repeat := func(prefix, unit, suffix string) []byte {
 		b := make([]byte, 0, size+len(prefix)+len(suffix))
@@ -189,8 +191,6 @@ func hostileReplies() map[string][]byte {
 		}
 		return append(b, 'e')
 	}
-	compact := bytes.Repeat([]byte{10, 0, 0, 1, 0x1a, 0xe1}, size/6)
-	compact6 := bytes.Repeat([]byte{0x20, 1, 0xd, 0xb8, 15: 1, 0x1a, 0xe1}, size/18)
 	// files returns a scrape reply whose "files" holds n info-hashes, each with entry e.
 	files := func(e string) []byte {
 		n := size / (23 + len(e))
@@ -206,23 +206,42 @@ func hostileReplies() map[string][]byte {
 		return append(b, "ee"...)
 	}
 	nested := strings.Repeat("l", 60) + strings.Repeat("e", 60)
-	return map[string][]byte{
-		"unknown keys":            keys("de", false),
-		"unknown keys unsorted":   keys("de", true),
-		"de in an unknown list":   repeat("d7:unknownl", "de", "ee"),
-		"deep lists unknown":      repeat("d7:unknownl", nested, "ee"),
-		"de as dict peers":        repeat("d5:peersl", "de", "ee"),
-		"short dict peers":        repeat("d5:peersl", "d2:ip2:::4:porti1ee", "ee"),
-		"dict peers with ids":     repeat("d5:peersl", "d2:ip8:10.0.0.17:peer id20:abcdefghijklmnopqrst4:porti6881ee", "ee"),
-		"dict peers zoned":        repeat("d5:peersl", "d2:ip14:fe80::1%eth0zz4:porti1ee", "ee"),
-		"dict peers hostnames":    repeat("d5:peersl", "d2:ip9:cafe.beef4:porti1ee", "ee"),
-		"dict peers unknown keys": repeat("d5:peersl", "d1:xde1:yle1:zi1e2:ip7:1.2.3.44:porti1ee", "ee"),
-		"compact peers":           fmt.Appendf(nil, "d8:intervali60e5:peers%d:%se", len(compact), compact),
-		"compact peers6":          fmt.Appendf(nil, "d8:intervali60e5:peers0:6:peers6%d:%se", len(compact6), compact6),
-		"huge failure reason":     repeat("d14:failure reason2097088:", "x", "e"),
-		"huge warning":            repeat("d15:warning message2097088:", "x", "e"),
-		"scrape files":            files("d8:completei1e10:downloadedi2e10:incompletei3e4:name1:xe"),
-		"scrape files de":         files("de"),
+	cases := []struct {
+		name  string
+		build func() []byte
+	}{
+		{"unknown keys", func() []byte { return keys("de", false) }},
+		{"unknown keys unsorted", func() []byte { return keys("de", true) }},
+		{"de in an unknown list", func() []byte { return repeat("d7:unknownl", "de", "ee") }},
+		{"deep lists unknown", func() []byte { return repeat("d7:unknownl", nested, "ee") }},
+		{"de as dict peers", func() []byte { return repeat("d5:peersl", "de", "ee") }},
+		{"short dict peers", func() []byte { return repeat("d5:peersl", "d2:ip2:::4:porti1ee", "ee") }},
+		{"dict peers with ids", func() []byte {
+			return repeat("d5:peersl", "d2:ip8:10.0.0.17:peer id20:abcdefghijklmnopqrst4:porti6881ee", "ee")
+		}},
+		{"dict peers zoned", func() []byte { return repeat("d5:peersl", "d2:ip14:fe80::1%eth0zz4:porti1ee", "ee") }},
+		{"dict peers hostnames", func() []byte { return repeat("d5:peersl", "d2:ip9:cafe.beef4:porti1ee", "ee") }},
+		{"dict peers unknown keys", func() []byte {
+			return repeat("d5:peersl", "d1:xde1:yle1:zi1e2:ip7:1.2.3.44:porti1ee", "ee")
+		}},
+		{"compact peers", func() []byte {
+			return repeat(fmt.Sprintf("d8:intervali60e5:peers%d:", size/6*6), "\x0a\x00\x00\x01\x1a\xe1", "e")
+		}},
+		{"compact peers6", func() []byte {
+			return repeat(fmt.Sprintf("d8:intervali60e5:peers0:6:peers6%d:", size/18*18),
+				"\x20\x01\x0d\xb8\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x1a\xe1", "e")
+		}},
+		{"huge failure reason", func() []byte { return repeat(fmt.Sprintf("d14:failure reason%d:", size), "x", "e") }},
+		{"huge warning", func() []byte { return repeat(fmt.Sprintf("d15:warning message%d:", size), "x", "e") }},
+		{"scrape files", func() []byte { return files("d8:completei1e10:downloadedi2e10:incompletei3e4:name1:xe") }},
+		{"scrape files de", func() []byte { return files("de") }},
+	}
+	return func(yield func(string, []byte) bool) {
+		for _, c := range cases {
+			if !yield(c.name, c.build()) {
+				return
+			}
+		}
 	}
 }
 
