@@ -45,7 +45,7 @@ type (
 		ok    bool
 		d     *download
 	}
-	statsMsg struct{ reply chan int }
+	statsMsg struct{ reply chan ownerStats }
 )
 
 func (acquireMsg) ownerMsg()    {}
@@ -159,7 +159,18 @@ func (t *Torrent) handleMsg(m ownerMsg) {
 	case hashedMsg:
 		t.hashed(m, now)
 	case statsMsg:
-		m.reply <- t.have.Count()
+		st := ownerStats{have: t.have.Count(), wanted: t.pk.NumWanted()}
+		for id, w := range t.windows {
+			if id&3 == 0 { // a reader's moving window, not its head/tail prime
+				st.readers = append(st.readers, ReaderStats{
+					ID:          id >> 2,
+					Piece:       w.pos,
+					WindowBytes: int64(w.hi-w.lo) * t.info.PieceLength,
+					Rate:        w.rate,
+				})
+			}
+		}
+		m.reply <- st
 	}
 }
 
@@ -261,6 +272,10 @@ func (t *Torrent) maybeUnwant(i int) {
 }
 
 func (t *Torrent) tick(now time.Time) {
+	if !t.lastTick.IsZero() {
+		t.updateRates(now.Sub(t.lastTick))
+	}
+	t.lastTick = now
 	for _, o := range t.pk.Expired(now, requestTimeout) {
 		t.cancelRequest(o)
 		if p := t.peerByKey(o.Peer); p != nil {
@@ -360,4 +375,17 @@ func (t *Torrent) hashFailed(i int, d *download, now time.Time) {
 		t.pk.PieceFailedExclusive(i)
 	}
 	t.fillAll(now)
+}
+
+type ownerStats struct {
+	have, wanted int
+	readers      []ReaderStats
+}
+
+// ReaderStats describes one open reader (file handle).
+type ReaderStats struct {
+	ID          uint64
+	Piece       int     // the piece under its last read
+	WindowBytes int64   // readahead window
+	Rate        float64 // bytes per second it reads, sequentially
 }

@@ -64,6 +64,11 @@ type peer struct {
 	lastDown, lastUp int64
 	down, up         int64 // piece payload bytes since connect
 	downRate, upRate float64
+
+	// rate is a smoothed download rate (bytes/s), updated every tick, for the
+	// pipeline depth and for telling late blocks.
+	rate     float64
+	tickDown int64
 }
 
 // addrState is what we know of a peer address.
@@ -453,12 +458,18 @@ func (t *Torrent) cancelRequest(o picker.Outstanding) {
 	p.conn.Send(wire.Message{ID: wire.Cancel, Index: uint32(o.Block.Piece), Begin: uint32(o.Block.Begin), Length: uint32(o.Block.Length)})
 }
 
-// fill tops up a peer's pipeline of requests.
+// fill tops up a peer's pipeline of requests: up to its depth, and beyond it
+// (to maxDepth) for urgent blocks that a read waits on.
 func (t *Torrent) fill(p *peer, now time.Time) {
-	if p.peerChoking || !p.amInterested || p.inflight >= maxInflight {
+	if p.peerChoking || !p.amInterested || p.inflight >= maxDepth {
 		return
 	}
-	blocks := t.pk.Pick(p.key, p.bf.Has, maxInflight-p.inflight, now)
+	var blocks []picker.Block
+	if depth := p.depth(); p.inflight < depth {
+		blocks = t.pk.Pick(p.key, p.bf.Has, depth-p.inflight, now)
+	} else {
+		blocks = t.pk.PickUrgent(p.key, p.bf.Has, maxDepth-p.inflight, now)
+	}
 	if len(blocks) > 0 && p.inflight == 0 && !p.expired {
 		p.progressAt = now // the snub clock starts with the first outstanding request
 	}
@@ -493,5 +504,48 @@ func (t *Torrent) checkSnubbed(now time.Time) {
 		if !p.closing && p.inflight > 0 && !p.progressAt.IsZero() && now.Sub(p.progressAt) > t.c.cfg.SnubTimeout {
 			t.dropPeer(p, fmt.Errorf("%w for %v", errSnubbed, t.c.cfg.SnubTimeout))
 		}
+	}
+}
+
+// Pipeline depth bounds: enough requests in flight to cover about half a second
+// of the peer's measured rate, so a fast peer is never idle and a slow one does
+// not hoard blocks that an urgent read may need.
+const (
+	minDepth = 32
+	maxDepth = 250
+)
+
+func (p *peer) depth() int {
+	return max(minDepth, min(maxDepth, int(p.rate*0.5/bt.BlockSize)))
+}
+
+// expectedDelivery is how long the peer should take to deliver what it has been
+// asked for, at its measured rate.
+func (p *peer) expectedDelivery() time.Duration {
+	if p.rate < 1 {
+		return time.Hour
+	}
+	return time.Duration(float64(p.inflight*bt.BlockSize) / p.rate * float64(time.Second))
+}
+
+// lateAt reports whether a request outstanding at the peer for age is late:
+// beyond twice its expected delivery time, and at least a second.
+func (t *Torrent) lateAt(holder picker.PeerKey, age time.Duration) bool {
+	if age < time.Second {
+		return false
+	}
+	q := t.peerByKey(holder)
+	return q == nil || q.rate < 1 || age > 2*q.expectedDelivery()
+}
+
+// updateRates refreshes the peers' smoothed download rates.
+func (t *Torrent) updateRates(dt time.Duration) {
+	if dt <= 0 {
+		return
+	}
+	for _, p := range t.peers {
+		inst := float64(p.down-p.tickDown) / dt.Seconds()
+		p.tickDown = p.down
+		p.rate = 0.7*p.rate + 0.3*inst
 	}
 }

@@ -33,11 +33,34 @@ const (
 	// seekSlack: a read this close behind or ahead of the expected position is
 	// not a seek (the kernel issues READs slightly out of order).
 	seekSlack = 4 << 20
+	// readaheadHorizon is how far ahead, in time at the reader's pace, the
+	// window reaches.
+	readaheadHorizon = 8 * time.Second
 )
 
-// NewReader returns a reader for file f of the torrent.
+// primeSize is how much of a file's head and tail is wanted as soon as it is
+// opened: MP4 'moov' boxes and MKV cues live there, so players and ffprobe
+// start without a round trip per seek.
+const primeSize = 2 << 20
+
+// NewReader returns a reader for file f of the torrent. Opening it wants the
+// file's first and last primeSize bytes at once.
 func (t *Torrent) NewReader(f metainfo.File) *Reader {
-	return &Reader{t: t, id: t.nextReader.Add(1), off: f.Offset, length: f.Length, ahead: minReadahead}
+	r := &Reader{t: t, id: t.nextReader.Add(1) << 2, off: f.Offset, length: f.Length, ahead: minReadahead}
+	if f.Length > 0 {
+		info := t.info
+		piece := func(off int64) int { return int(off / info.PieceLength) }
+		end := f.Offset + f.Length
+		head := window{lo: piece(f.Offset), hi: piece(min(end, f.Offset+primeSize)-1) + 1}
+		head.pos = head.lo
+		t.trySend(windowMsg{reader: r.id | 1, w: head})
+		if f.Length > 2*primeSize {
+			tail := window{lo: piece(end - primeSize), hi: piece(end-1) + 1}
+			tail.pos = tail.lo
+			t.trySend(windowMsg{reader: r.id | 2, w: tail})
+		}
+	}
+	return r
 }
 
 // maxReadahead is the window cap: the configured readahead, and no more than a
@@ -94,6 +117,12 @@ func (r *Reader) track(start, end int64) {
 			r.next = end
 		}
 		r.ahead = min(r.ahead*2, r.t.maxReadahead())
+		if el := now.Sub(r.started); el > time.Second {
+			// Enough to cover readaheadHorizon at the reader's own pace: a cp
+			// reaches the cap, a 5 Mbit/s video stays at a few MiB.
+			pace := float64(r.seqRead) / el.Seconds()
+			r.ahead = max(minReadahead, min(r.ahead, int64(pace*readaheadHorizon.Seconds())))
+		}
 	}
 	rate := 0.0
 	if el := now.Sub(r.started).Seconds(); el > 0.05 {
@@ -124,7 +153,9 @@ func (r *Reader) Close() error {
 	}
 	r.closed = true
 	r.mu.Unlock()
-	r.t.trySend(windowMsg{reader: r.id, closed: true})
+	for k := uint64(0); k < 3; k++ {
+		r.t.trySend(windowMsg{reader: r.id | k, closed: true})
+	}
 	return nil
 }
 

@@ -24,7 +24,6 @@ import (
 const (
 	tickEvery      = 250 * time.Millisecond
 	requestTimeout = 20 * time.Second
-	maxInflight    = 128 // outstanding block requests per peer
 	maxKnownPeers  = 3000
 )
 
@@ -68,6 +67,7 @@ type Torrent struct {
 	completed  bool // every piece verified once (a leecher that became complete)
 	bannedIDs  map[bt.PeerID]bool
 	lastChoke  time.Time
+	lastTick   time.Time
 	lastOptim  time.Time
 }
 
@@ -90,6 +90,8 @@ type Stats struct {
 	Peers           int
 	PeersBanned     int
 	PiecesHave      int // distinct pieces verified at least once
+	PiecesWanted    int // pieces readers wait for or read ahead
+	Readers         []ReaderStats
 	NumPieces       int
 }
 
@@ -122,6 +124,7 @@ func newTorrent(c *Client, id uint32, mt *metainfo.Torrent, opts TorrentOptions)
 			return nil, err
 		}
 	}
+	t.pk.Late = t.lateAt
 	t.addAddrs(opts.Peers, true)
 	t.ctx, t.cancel = context.WithCancel(c.ctx)
 	return t, nil
@@ -182,10 +185,11 @@ func (t *Torrent) Stats() Stats {
 		PeersBanned:     int(t.stats.banned.Load()),
 		NumPieces:       t.info.NumPieces,
 	}
-	r := make(chan int, 1)
+	r := make(chan ownerStats, 1)
 	if t.send(statsMsg{r}) {
 		select {
-		case s.PiecesHave = <-r:
+		case os := <-r:
+			s.PiecesHave, s.PiecesWanted, s.Readers = os.have, os.wanted, os.readers
 		case <-t.done:
 		}
 	}

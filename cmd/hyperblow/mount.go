@@ -49,6 +49,7 @@ type mountFlags struct {
 	quiet       bool
 	fuseDebug   bool
 	cpuProfile  string
+	maxUpload   sizeFlag
 }
 
 func (m *mountFlags) register(fs *flag.FlagSet, listenDefault string) {
@@ -65,6 +66,7 @@ func (m *mountFlags) register(fs *flag.FlagSet, listenDefault string) {
 	fs.BoolVar(&m.quiet, "quiet", false, "only warnings and errors")
 	fs.BoolVar(&m.fuseDebug, "fuse-debug", false, "log every FUSE request")
 	fs.StringVar(&m.cpuProfile, "cpuprofile", "", "write a CPU profile (pprof) to this file while mounted")
+	fs.Var(&m.maxUpload, "max-upload-rate", "cap upload to peers, in bytes per second (e.g. 1MiB; 0: no cap)")
 }
 
 func (m *mountFlags) logger(stderr io.Writer) *slog.Logger {
@@ -158,6 +160,7 @@ func serveThen(ctx context.Context, stopSignals func(), log *slog.Logger, mf *mo
 		server.Wait()
 		close(unmounted)
 	}()
+	defer logStats(log, t)
 	select {
 	case <-unmounted:
 		log.Info("unmounted from outside; stopping")
@@ -191,10 +194,11 @@ func newClient(log *slog.Logger, mf *mountFlags) (*engine.Client, error) {
 	// collector from letting the process grow to twice the cache.
 	debug.SetMemoryLimit(int64(mf.cacheSize) + int64(mf.cacheSize)/8 + 96<<20)
 	cfg := engine.Config{
-		Listen:    mf.listen,
-		CacheSize: int64(mf.cacheSize),
-		Readahead: int64(mf.readahead),
-		Logger:    log,
+		Listen:        mf.listen,
+		CacheSize:     int64(mf.cacheSize),
+		Readahead:     int64(mf.readahead),
+		MaxUploadRate: int64(mf.maxUpload),
+		Logger:        log,
 	}
 	c, err := engine.NewClient(cfg)
 	if err != nil && mf.listen == ":6881" {
@@ -203,4 +207,13 @@ func newClient(log *slog.Logger, mf *mountFlags) (*engine.Client, error) {
 		c, err = engine.NewClient(cfg)
 	}
 	return c, err
+}
+
+// logStats logs the torrent's counters when the mount ends.
+func logStats(log *slog.Logger, t *engine.Torrent) {
+	st := t.Stats()
+	log.Info("stopped", "downloaded", st.Downloaded, "uploaded", st.Uploaded,
+		"served_to_readers", st.ServedToReaders, "wasted", st.Wasted,
+		"pieces_verified", st.PiecesVerified, "hash_failures", st.HashFailures,
+		"peers_banned", st.PeersBanned)
 }

@@ -22,6 +22,7 @@ type FakePeer struct {
 	Conn net.Conn
 	// Remote is the handshake the client sent.
 	Remote wire.Handshake
+	r      *wire.Reader
 }
 
 // DialFake connects to a client listening at addr, handshakes for mt with the
@@ -43,7 +44,7 @@ func DialFake(t testing.TB, addr netip.AddrPort, mt *metainfo.Torrent, reserved 
 		t.Fatalf("fake peer handshake: %v", err)
 	}
 	c.SetDeadline(time.Time{})
-	fp := &FakePeer{t: t, Conn: c, Remote: h}
+	fp := &FakePeer{t: t, Conn: c, Remote: h, r: r}
 	return fp
 }
 
@@ -90,4 +91,26 @@ func (l *LogBuffer) String() string {
 // Logger returns a debug-level logger writing to l.
 func (l *LogBuffer) Logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// Expect reads messages until one satisfies match or d passes; it returns the
+// messages read (copies) and whether one matched.
+func (fp *FakePeer) Expect(d time.Duration, match func(wire.Message) bool) ([]wire.Message, bool) {
+	fp.Conn.SetReadDeadline(time.Now().Add(d))
+	defer fp.Conn.SetReadDeadline(time.Time{})
+	if fp.r == nil {
+		fp.r = wire.NewReader(fp.Conn, wire.Limits{})
+	}
+	var got []wire.Message
+	for {
+		m, err := fp.r.ReadMessage()
+		if err != nil {
+			return got, false
+		}
+		m.Payload = bytes.Clone(m.Payload)
+		got = append(got, m)
+		if match(m) {
+			return got, true
+		}
+	}
 }

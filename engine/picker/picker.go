@@ -48,6 +48,11 @@ type Picker struct {
 	order  []int             // wanted pieces sorted by (deadline, availability, index); rebuilt lazily
 	dirty  bool
 	active map[int]*activePiece
+
+	// Late, if set, tells whether a request outstanding at holder for age is
+	// late by that peer's usual delivery time. Blocks of urgent pieces (deadline
+	// passed: a read waits) that are late are duplicated to other peers.
+	Late func(holder PeerKey, age time.Duration) bool
 }
 
 type activePiece struct {
@@ -352,17 +357,40 @@ func (p *Picker) sortOrder() {
 // which has returns true. Earliest deadline first; within a piece, blocks in order.
 // When nothing new is left, endgame duplicates are handed out.
 func (p *Picker) Pick(peer PeerKey, has func(int) bool, max int, now time.Time) []Block {
+	return p.pick(peer, has, max, now, false)
+}
+
+// PickUrgent is Pick restricted to urgent pieces (deadline passed: a read
+// waits), for a peer whose pipeline is already full of readahead: an urgent
+// block may go beyond the usual depth rather than wait behind it.
+func (p *Picker) PickUrgent(peer PeerKey, has func(int) bool, max int, now time.Time) []Block {
+	return p.pick(peer, has, max, now, true)
+}
+
+func (p *Picker) pick(peer PeerKey, has func(int) bool, max int, now time.Time, urgentOnly bool) []Block {
 	if max <= 0 || len(p.wants) == 0 {
 		return nil
 	}
 	p.sortOrder()
 	var out []Block
 	for _, i := range p.order {
+		if urgentOnly && p.wants[i].After(now) {
+			return out // sorted by deadline: the rest is not urgent
+		}
 		if !has(i) {
 			continue
 		}
 		ap := p.activate(i)
-		if ap.unasked == 0 || (ap.exclusive && ap.owner != 0 && ap.owner != peer) {
+		if ap.exclusive && ap.owner != 0 && ap.owner != peer {
+			continue
+		}
+		if ap.unasked == 0 {
+			if p.Late != nil && !ap.exclusive && !p.wants[i].After(now) {
+				out = p.duplicateLate(out, peer, i, ap, max, now)
+				if len(out) >= max {
+					return out
+				}
+			}
 			continue
 		}
 		if ap.exclusive {
@@ -384,9 +412,12 @@ func (p *Picker) Pick(peer PeerKey, has func(int) bool, max int, now time.Time) 
 			return out
 		}
 	}
-	// Endgame: duplicate blocks in flight at other peers, for the few most urgent
-	// pieces only, so a peer with free slots rescues a read stuck on a slow peer
-	// without scanning every block of a large window on each call.
+	// Endgame, at the end of a download (a few pieces left, every block asked):
+	// a peer with free slots duplicates blocks in flight at others. Before the
+	// end only late blocks of urgent pieces are duplicated (above).
+	if len(out) > 0 || len(p.wants) > EndgamePieces || urgentOnly {
+		return out // not the end of a download
+	}
 	seen := 0
 	for _, i := range p.order {
 		if len(out) >= max || seen >= EndgamePieces {
@@ -408,6 +439,24 @@ func (p *Picker) Pick(peer PeerKey, has func(int) bool, max int, now time.Time) 
 			bs.reqs = append(bs.reqs, request{peer, now})
 			out = append(out, p.block(i, b))
 		}
+	}
+	return out
+}
+
+// duplicateLate asks peer for blocks of urgent piece i that another peer holds
+// longer than its usual delivery time (Late says so): the first copy to arrive
+// wins and the engine cancels the other.
+func (p *Picker) duplicateLate(out []Block, peer PeerKey, i int, ap *activePiece, max int, now time.Time) []Block {
+	for b := range ap.blocks {
+		if len(out) >= max {
+			break
+		}
+		bs := &ap.blocks[b]
+		if bs.received || len(bs.reqs) != 1 || bs.reqs[0].peer == peer || !p.Late(bs.reqs[0].peer, now.Sub(bs.reqs[0].at)) {
+			continue
+		}
+		bs.reqs = append(bs.reqs, request{peer, now})
+		out = append(out, p.block(i, b))
 	}
 	return out
 }

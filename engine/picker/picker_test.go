@@ -180,3 +180,40 @@ func TestExclusiveRefetch(t *testing.T) {
 		t.Fatalf("after the owner left, peer 2 got %v", b)
 	}
 }
+
+// A block of an urgent piece held too long by a slow peer is asked of a faster
+// one; blocks of readahead pieces (deadline in the future) are left alone.
+func TestLateBlockDuplicatedToAnotherPeer(t *testing.T) {
+	p := New(6, 2*bt.BlockSize, 12*bt.BlockSize)
+	p.Late = func(holder PeerKey, age time.Duration) bool { return holder == 1 && age > time.Second }
+	p.Want(0, t0) // a blocked read
+	for i := 1; i < 6; i++ {
+		p.Want(i, t0.Add(time.Minute)) // readahead
+	}
+	slow := p.Pick(1, all, 20, t0)
+	if len(slow) != 12 {
+		t.Fatalf("slow peer got %v", slow)
+	}
+	if got := p.Pick(2, all, 10, t0.Add(500*time.Millisecond)); len(got) != 0 {
+		t.Fatalf("not late yet, but peer 2 got %v", got)
+	}
+	got := p.Pick(2, all, 10, t0.Add(2*time.Second))
+	if len(got) != 2 || got[0].Piece != 0 || got[1].Piece != 0 {
+		t.Fatalf("late blocks of the urgent piece: peer 2 got %v, want both blocks of piece 0", got)
+	}
+	r := p.Received(2, got[0])
+	if !r.First || len(r.CancelAt) != 1 || r.CancelAt[0] != 1 {
+		t.Fatalf("the fast copy: %+v, want first and a cancel at the slow peer", r)
+	}
+}
+
+func TestPickUrgentOnlyTakesWaitedPieces(t *testing.T) {
+	p := New(3, bt.BlockSize, 3*bt.BlockSize)
+	p.Want(0, t0.Add(time.Minute))
+	p.Want(1, t0.Add(-time.Second))
+	p.Want(2, t0.Add(time.Second))
+	got := p.PickUrgent(1, all, 10, t0)
+	if len(got) != 1 || got[0].Piece != 1 {
+		t.Fatalf("urgent pick got %v, want piece 1 only", got)
+	}
+}

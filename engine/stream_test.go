@@ -1,0 +1,124 @@
+package engine_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/hyperblow/hyperblow/engine"
+	"github.com/hyperblow/hyperblow/engine/bt"
+	"github.com/hyperblow/hyperblow/engine/enginetest"
+	"github.com/hyperblow/hyperblow/engine/wire"
+)
+
+func readerWindow(t *testing.T, tor *engine.Torrent) int64 {
+	t.Helper()
+	rs := tor.Stats().Readers
+	if len(rs) != 1 {
+		t.Fatalf("%d readers in stats, want 1", len(rs))
+	}
+	return rs[0].WindowBytes
+}
+
+// The readahead window grows while reads are sequential and collapses on a seek.
+func TestWindowGrowsAndCollapsesOnSeek(t *testing.T) {
+	data := enginetest.RandomBytes(11, 48<<20)
+	mt, all := enginetest.Torrent(t, "v.bin", 256<<10, []enginetest.File{{Data: data}})
+	seeder := enginetest.Seed(t, mt, all)
+	_, tor := enginetest.Leecher(t, mt, engine.Config{CacheSize: 256 << 20, Readahead: 32 << 20}, seeder)
+	r := tor.NewReader(mt.Info.Files[0])
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	buf := make([]byte, 128<<10)
+	if _, err := r.ReadAt(ctx, buf, 0); err != nil {
+		t.Fatal(err)
+	}
+	first := readerWindow(t, tor)
+	for off := int64(len(buf)); off < 8<<20; off += int64(len(buf)) {
+		if _, err := r.ReadAt(ctx, buf, off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	grown := readerWindow(t, tor)
+	if grown < 4*first {
+		t.Fatalf("window after 8 MiB of sequential reads: %d bytes; first %d: it should grow", grown, first)
+	}
+	if _, err := r.ReadAt(ctx, buf, 40<<20); err != nil {
+		t.Fatal(err)
+	}
+	if after := readerWindow(t, tor); after >= grown/2 {
+		t.Fatalf("window after a seek: %d bytes, was %d: it should collapse", after, grown)
+	}
+	// Slightly out of order reads inside the window are not seeks.
+	if _, err := r.ReadAt(ctx, buf, 40<<20+512<<10); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.ReadAt(ctx, buf, 40<<20+256<<10); err != nil {
+		t.Fatal(err)
+	}
+	if w := readerWindow(t, tor); w < 2<<20 {
+		t.Fatalf("window %d after out-of-order reads", w)
+	}
+}
+
+// Requests for a region the reader left are cancelled (CANCEL on the wire).
+func TestSeekCancelsAbandonedRequests(t *testing.T) {
+	data := enginetest.RandomBytes(12, 16<<20)
+	mt, _ := enginetest.Torrent(t, "v.bin", 64<<10, []enginetest.File{{Data: data}})
+	c, tor := enginetest.Leecher(t, mt, engine.Config{Listen: "127.0.0.1:0", CacheSize: 64 << 20})
+	fp := enginetest.DialFake(t, c.ListenAddr(), mt, wire.Reserved{})
+	full := bt.NewBitfield(mt.Info.NumPieces)
+	full.SetAll()
+	fp.Send(wire.Message{ID: wire.Bitfield, Payload: full.Bytes()}, wire.Message{ID: wire.Unchoke})
+	r := tor.NewReader(mt.Info.Files[0])
+	defer r.Close()
+	// A read at 4 MiB (past the head that opening primes): the peer, which never
+	// answers, is asked for its pieces.
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	r.ReadAt(ctx, make([]byte, 4096), 4<<20)
+	cancel()
+	firstPiece := uint32((4 << 20) / (64 << 10))
+	if _, ok := fp.Expect(5*time.Second, func(m wire.Message) bool { return m.ID == wire.Request && m.Index == firstPiece }); !ok {
+		t.Fatal("no request for the piece under the read")
+	}
+	// Seek far away: the old window's requests are cancelled.
+	ctx, cancel = context.WithTimeout(context.Background(), 300*time.Millisecond)
+	r.ReadAt(ctx, make([]byte, 4096), 9<<20)
+	cancel()
+	msgs, ok := fp.Expect(5*time.Second, func(m wire.Message) bool { return m.ID == wire.Cancel && m.Index == firstPiece+1 })
+	if !ok {
+		t.Fatalf("no CANCEL for the abandoned readahead; got %d messages", len(msgs))
+	}
+}
+
+// Two readers of one file keep their own windows.
+func TestTwoReadersKeepTheirOwnWindows(t *testing.T) {
+	data := enginetest.RandomBytes(13, 32<<20)
+	mt, all := enginetest.Torrent(t, "v.bin", 256<<10, []enginetest.File{{Data: data}})
+	seeder := enginetest.Seed(t, mt, all)
+	_, tor := enginetest.Leecher(t, mt, engine.Config{CacheSize: 128 << 20}, seeder)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, b := tor.NewReader(mt.Info.Files[0]), tor.NewReader(mt.Info.Files[0])
+	defer a.Close()
+	defer b.Close()
+	buf := make([]byte, 256<<10)
+	for k := int64(0); k < 16; k++ {
+		if _, err := a.ReadAt(ctx, buf, k*int64(len(buf))); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.ReadAt(ctx, buf, 20<<20+k*int64(len(buf))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rs := tor.Stats().Readers
+	if len(rs) != 2 {
+		t.Fatalf("%d readers, want 2", len(rs))
+	}
+	for _, r := range rs {
+		if r.WindowBytes <= 2<<20 {
+			t.Fatalf("reader %d window %d: interleaved sequential readers must not reset each other", r.ID, r.WindowBytes)
+		}
+	}
+}
