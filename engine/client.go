@@ -238,9 +238,10 @@ func (c *Client) acceptLoop() {
 // connConfig is what all our connections share.
 func (c *Client) connConfig() peerconn.Config {
 	cfg := peerconn.Config{
-		PeerID:   c.peerID,
-		Reserved: wire.Reserved{}.WithFast(),
-		Logger:   c.log,
+		PeerID:     c.peerID,
+		Reserved:   wire.Reserved{}.WithFast(),
+		BlockAlloc: allocBlock,
+		Logger:     c.log,
 	}
 	if c.upload != nil {
 		cfg.UploadLimiter = c.upload

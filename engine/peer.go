@@ -307,7 +307,9 @@ func (t *Torrent) handlePeerMsg(p *peer, m wire.Message, now time.Time) error {
 	case wire.Request:
 		return t.handleRequest(p, m)
 	case wire.Piece:
-		return t.handlePiece(p, m, now)
+		err := t.handlePiece(p, m, now)
+		freeBlock(m.Payload) // copied into the piece buffer, or dropped
+		return err
 	case wire.Cancel:
 		p.conn.CancelQueued(func(q wire.Message) bool {
 			return q.ID == wire.Piece && q.Index == m.Index && q.Begin == m.Begin

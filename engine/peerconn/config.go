@@ -51,6 +51,10 @@ type Config struct {
 	// called from many goroutines at once.
 	Lookup func(bt.InfoHash) (t Torrent, ok bool)
 
+	// BlockAlloc, if set, returns the n-byte buffers that PIECE payloads are
+	// copied into (a pool: the owner copies the block on and recycles it).
+	BlockAlloc func(n int) []byte
+
 	// UploadLimiter, if set, paces the PIECE payloads this connection writes
 	// (--max-upload-rate); one limiter is shared by every connection.
 	UploadLimiter Limiter

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/hyperblow/hyperblow/engine/wire"
 	"io"
 	"os"
 )
@@ -31,9 +32,14 @@ func (c *Conn) readLoop(events chan<- Event) {
 			continue // the read itself refreshed the idle deadline
 		}
 		if len(m.Payload) > 0 {
-			// The Reader's buffer is reused by the next read; the owner keeps blocks
-			// until their piece is hashed.
-			m.Payload = bytes.Clone(m.Payload)
+			// The Reader's buffer is reused by the next read: the owner gets a copy.
+			if m.ID == wire.Piece && c.cfg.BlockAlloc != nil {
+				b := c.cfg.BlockAlloc(len(m.Payload))
+				copy(b, m.Payload)
+				m.Payload = b
+			} else {
+				m.Payload = bytes.Clone(m.Payload)
+			}
 		}
 		select {
 		case events <- Msg{Conn: c, M: m}:
