@@ -18,6 +18,8 @@
 //     component and to the torrent's name, and unique.go for how colliding paths are made
 //     distinct. BEP 47 padding files stay in Files (they take part in offsets) and are
 //     left out of VisibleFiles.
+//   - Magnet URIs (ParseMagnet, magnet.go) are capped at MaxMagnetLen bytes and
+//     MaxMagnetParams parameters; only the v1 info-hash is required, the rest are hints.
 //   - Memory: parsing never decodes what it does not keep (benc.Value navigation), so it
 //     allocates a bounded multiple of its input; the worst case measured and tested is
 //     about 30 bytes per input byte, for thousands of unique 64-deep directories.

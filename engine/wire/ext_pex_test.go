@@ -113,6 +113,11 @@ func TestParsePexTruncates(t *testing.T) {
 			PexMsg{Added: v4peers(3)},
 		},
 		{
+			"too many flags dropped",
+			"d5:added" + bs(compact(v4peers(2), 4)) + "7:added.f" + bs("\x01\x02\x03") + "e",
+			PexMsg{Added: v4peers(2)},
+		},
+		{
 			"wrong types and unknown keys ignored",
 			"d5:addedi1e7:added.fle1:xi1e7:dropped" + bs(compact(v4peers(1), 4)) + "e",
 			PexMsg{Dropped: v4peers(1)},
