@@ -155,6 +155,9 @@ type TorrentOptions struct {
 	Storage io.ReaderAt
 	// NoTrackers skips the torrent's trackers.
 	NoTrackers bool
+	// UploadOnly announces BEP 21 upload_only: we do not intend to download the
+	// whole torrent (a mount that only streams). Seeding implies it.
+	UploadOnly bool
 }
 
 // AddTorrent starts a torrent. With opts.Storage, its pieces are verified first
@@ -239,7 +242,7 @@ func (c *Client) acceptLoop() {
 func (c *Client) connConfig() peerconn.Config {
 	cfg := peerconn.Config{
 		PeerID:     c.peerID,
-		Reserved:   wire.Reserved{}.WithFast(),
+		Reserved:   wire.Reserved{}.WithFast().WithExtended(),
 		BlockAlloc: allocBlock,
 		Logger:     c.log,
 	}

@@ -16,18 +16,19 @@ import (
 
 // Reasons a peer is disconnected, for logs and tests.
 var (
-	errBanned          = errors.New("banned: sent a piece that failed the hash check, alone")
-	errDuplicate       = errors.New("duplicate connection to the same peer")
-	errSecondBitfield  = errors.New("protocol: a second BITFIELD (or HAVE_ALL/HAVE_NONE)")
-	errLateBitfield    = errors.New("protocol: BITFIELD after other messages")
-	errBadRequest      = errors.New("protocol: REQUEST out of range")
-	errBadHave         = errors.New("protocol: HAVE out of range")
-	errBadPiece        = errors.New("protocol: PIECE out of range")
-	errUnrequested     = errors.New("protocol: PIECE for a block never requested")
-	errFastWithoutBit  = errors.New("protocol: fast-extension message without the fast extension")
-	errRequestFlood    = errors.New("request flood: too many requests while choked or queued")
-	errSnubbed         = errors.New("snubbed: no block delivered while requests were outstanding")
-	errConnectionLimit = errors.New("connection limit reached")
+	errBanned             = errors.New("banned: sent a piece that failed the hash check, alone")
+	errDuplicate          = errors.New("duplicate connection to the same peer")
+	errSecondBitfield     = errors.New("protocol: a second BITFIELD (or HAVE_ALL/HAVE_NONE), or one after HAVE")
+	errLateBitfield       = errors.New("protocol: BITFIELD after other messages")
+	errBadRequest         = errors.New("protocol: REQUEST out of range")
+	errBadHave            = errors.New("protocol: HAVE out of range")
+	errBadPiece           = errors.New("protocol: PIECE out of range")
+	errUnrequested        = errors.New("protocol: PIECE for a block never requested")
+	errFastWithoutBit     = errors.New("protocol: fast-extension message without the fast extension")
+	errExtendedWithoutBit = errors.New("protocol: extended message without the extension protocol")
+	errRequestFlood       = errors.New("request flood: too many requests while choked or queued")
+	errSnubbed            = errors.New("snubbed: no block delivered while requests were outstanding")
+	errConnectionLimit    = errors.New("connection limit reached")
 )
 
 // Limits on what one peer may make us do (LIMITS.md: incoming requests).
@@ -45,7 +46,6 @@ type peer struct {
 	fast bool // both sides support BEP 6
 
 	gotBitfield    bool // BITFIELD, HAVE_ALL or HAVE_NONE, or any HAVE seen
-	sawMessage     bool // any message after the handshake
 	peerChoking    bool
 	peerInterested bool
 	amChoking      bool
@@ -69,6 +69,9 @@ type peer struct {
 	// pipeline depth and for telling late blocks.
 	rate     float64
 	tickDown int64
+
+	ext  wire.ExtHandshake // the peer's BEP 10 handshake, if any
+	reqq int               // requests the peer accepts (its reqq), 0 = unknown
 }
 
 // addrState is what we know of a peer address.
@@ -202,6 +205,9 @@ func (t *Torrent) addConn(m connMsg, now time.Time) {
 	case n > 0:
 		p.conn.Send(wire.Message{ID: wire.Bitfield, Payload: t.have.Clone().Bytes()})
 	}
+	if p.conn.Reserved().Extended() {
+		t.sendExtHandshake(p)
+	}
 	m.conn.Start(t.events)
 }
 
@@ -268,8 +274,6 @@ func (t *Torrent) handlePeerMsg(p *peer, m wire.Message, now time.Time) error {
 	if m.Keepalive {
 		return nil
 	}
-	first := !p.sawMessage
-	p.sawMessage = true
 	switch m.ID {
 	case wire.Choke:
 		p.peerChoking = true
@@ -303,7 +307,7 @@ func (t *Torrent) handlePeerMsg(p *peer, m wire.Message, now time.Time) error {
 			t.fill(p, now)
 		}
 	case wire.Bitfield, wire.HaveAll, wire.HaveNone:
-		return t.handleBitfield(p, m, first, now)
+		return t.handleBitfield(p, m, now)
 	case wire.Request:
 		return t.handleRequest(p, m)
 	case wire.Piece:
@@ -327,16 +331,21 @@ func (t *Torrent) handlePeerMsg(p *peer, m wire.Message, now time.Time) error {
 		if !p.fast {
 			return errFastWithoutBit
 		}
+	case wire.Extended:
+		if !p.conn.Reserved().Extended() {
+			return errExtendedWithoutBit
+		}
+		return t.handleExtended(p, m, now)
 	}
 	return nil
 }
 
-func (t *Torrent) handleBitfield(p *peer, m wire.Message, first bool, now time.Time) error {
+// handleBitfield takes BITFIELD, HAVE_ALL or HAVE_NONE. Real clients send their
+// BEP 10 extension handshake before it, so it need not be the very first
+// message; but it must come before any HAVE and only once.
+func (t *Torrent) handleBitfield(p *peer, m wire.Message, now time.Time) error {
 	if p.gotBitfield {
 		return errSecondBitfield
-	}
-	if !first {
-		return errLateBitfield
 	}
 	switch m.ID {
 	case wire.Bitfield:
@@ -463,14 +472,14 @@ func (t *Torrent) cancelRequest(o picker.Outstanding) {
 // fill tops up a peer's pipeline of requests: up to its depth, and beyond it
 // (to maxDepth) for urgent blocks that a read waits on.
 func (t *Torrent) fill(p *peer, now time.Time) {
-	if p.peerChoking || !p.amInterested || p.inflight >= maxDepth {
+	if p.peerChoking || !p.amInterested || p.inflight >= p.maxDepth() {
 		return
 	}
 	var blocks []picker.Block
 	if depth := p.depth(); p.inflight < depth {
 		blocks = t.pk.Pick(p.key, p.bf.Has, depth-p.inflight, now)
 	} else {
-		blocks = t.pk.PickUrgent(p.key, p.bf.Has, maxDepth-p.inflight, now)
+		blocks = t.pk.PickUrgent(p.key, p.bf.Has, p.maxDepth()-p.inflight, now)
 	}
 	if len(blocks) > 0 && p.inflight == 0 && !p.expired {
 		p.progressAt = now // the snub clock starts with the first outstanding request
@@ -518,7 +527,15 @@ const (
 )
 
 func (p *peer) depth() int {
-	return max(minDepth, min(maxDepth, int(p.rate*0.5/bt.BlockSize)))
+	return min(p.maxDepth(), max(minDepth, int(p.rate*0.5/bt.BlockSize)))
+}
+
+// maxDepth is maxDepth, or less if the peer said it accepts fewer (reqq).
+func (p *peer) maxDepth() int {
+	if p.reqq > 0 {
+		return min(maxDepth, p.reqq)
+	}
+	return maxDepth
 }
 
 // expectedDelivery is how long the peer should take to deliver what it has been

@@ -1,0 +1,83 @@
+package engine
+
+import (
+	"errors"
+	"time"
+
+	"github.com/hyperblow/hyperblow/engine/wire"
+)
+
+// Our BEP 10 extended message ids: peers send us ut_metadata messages with this
+// id. (Ids are chosen by the receiver; each peer tells us its own in M.)
+const ourMetadataID = 1
+
+// clientName is what we announce in the extension handshake (v).
+const clientName = "Hyperblow 0.1"
+
+// sendExtHandshake sends our BEP 10 handshake: the extensions we speak, our
+// listen port, the request queue we accept, the metadata size (BEP 9) so peers
+// can fetch the info dictionary from us, and BEP 21 upload_only when we do not
+// intend to complete the torrent.
+func (t *Torrent) sendExtHandshake(p *peer) {
+	h := wire.ExtHandshake{
+		M:            map[string]uint8{wire.ExtMetadata: ourMetadataID},
+		MetadataSize: int64(len(t.mt.RawInfo)),
+		V:            clientName,
+		ReqQ:         maxIncomingRequests,
+		Port:         t.c.ListenAddr().Port(),
+		UploadOnly:   t.uploadOnly(),
+	}
+	p.conn.Send(wire.Message{ID: wire.Extended, ExtID: wire.ExtHandshakeID, Payload: wire.AppendExtHandshake(nil, h)})
+}
+
+// uploadOnly: we seed, or (a mount that only streams) we do not intend to
+// download the whole torrent.
+func (t *Torrent) uploadOnly() bool {
+	return t.storage != nil || t.opts.UploadOnly
+}
+
+// maxIncomingRequests is the request queue we accept from one peer (reqq).
+const maxIncomingRequests = 250
+
+func (t *Torrent) handleExtended(p *peer, m wire.Message, now time.Time) error {
+	switch m.ExtID {
+	case wire.ExtHandshakeID:
+		h, err := wire.ParseExtHandshake(m.Payload)
+		if err != nil {
+			return err
+		}
+		p.ext = h
+		if h.ReqQ > 0 {
+			p.reqq = h.ReqQ
+		}
+		t.log.Debug("extension handshake", "addr", p.addr, "client", h.V, "reqq", h.ReqQ, "upload_only", h.UploadOnly)
+		return nil
+	case ourMetadataID:
+		return t.handleMetadataMsg(p, m.Payload)
+	}
+	return nil // an extension we did not offer: ignored
+}
+
+// handleMetadataMsg serves BEP 9 requests for our info dictionary.
+func (t *Torrent) handleMetadataMsg(p *peer, payload []byte) error {
+	mm, err := wire.ParseMetadataMsg(payload)
+	if errors.Is(err, wire.ErrUnknownMetadataType) {
+		return nil // BEP 9: ignore
+	}
+	if err != nil {
+		return err
+	}
+	id, ok := p.ext.M[wire.ExtMetadata]
+	if !ok || id == 0 || mm.Type != wire.MetadataRequest {
+		return nil
+	}
+	raw := t.mt.RawInfo
+	reply := wire.MetadataMsg{Type: wire.MetadataReject, Piece: mm.Piece}
+	if mm.Piece < wire.MetadataPieces(int64(len(raw))) {
+		size := wire.MetadataPieceSize(int64(len(raw)), mm.Piece)
+		start := mm.Piece * wire.MetadataPieceLen
+		reply = wire.MetadataMsg{Type: wire.MetadataData, Piece: mm.Piece, TotalSize: int64(len(raw)), Data: raw[start : start+size]}
+	}
+	p.conn.Send(wire.Message{ID: wire.Extended, ExtID: id, Payload: wire.AppendMetadataMsg(nil, reply)})
+	return nil
+}
