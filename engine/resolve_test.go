@@ -1,0 +1,100 @@
+package engine_test
+
+import (
+	"bytes"
+	"context"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hyperblow/hyperblow/engine"
+	"github.com/hyperblow/hyperblow/engine/enginetest"
+	"github.com/hyperblow/hyperblow/engine/metainfo"
+)
+
+// A magnet with only the info-hash and a peer resolves to the same torrent, which
+// then reads like one from a .torrent file.
+func TestResolveMagnetFromPeer(t *testing.T) {
+	var files []enginetest.File
+	for i := 0; i < 300; i++ {
+		files = append(files, enginetest.File{Path: []string{"d", strings.Repeat("n", 40) + string(rune('A'+i%26)) + string(rune('A'+i/26))}, Data: enginetest.RandomBytes(byte(i), 1000+i)})
+	}
+	mt, all := enginetest.Torrent(t, "magnet-test", 16<<10, files)
+	seeder := enginetest.Seed(t, mt, all)
+	c, err := engine.NewClient(engine.Config{CacheSize: 8 << 20, Logger: enginetest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	m, err := metainfo.ParseMagnet("magnet:?xt=urn:btih:" + mt.InfoHash.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Resolve(context.Background(), m, engine.ResolveOptions{Peers: []netip.AddrPort{seeder}, NoTrackers: true, Timeout: 20 * time.Second})
+	select {
+	case <-r.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("resolution did not end")
+	}
+	got, err := r.Result()
+	if err != nil {
+		t.Fatalf("resolve: %v (status %+v)", err, r.Status())
+	}
+	if got.InfoHash != mt.InfoHash || !bytes.Equal(got.RawInfo, mt.RawInfo) || len(got.Info.Files) != len(files) {
+		t.Fatalf("resolved torrent differs")
+	}
+	if st := r.Status(); st.State != engine.Resolved || st.PiecesHave != st.PiecesTotal || st.PiecesTotal < 2 {
+		t.Fatalf("status %+v", st)
+	}
+	tor, err := c.AddTorrent(got, engine.TorrentOptions{Peers: r.Peers(), NoTrackers: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := tor.Info().VisibleFiles()[7]
+	if data := readAll(t, tor, f, 4096); !bytes.Equal(data, files[7].Data) {
+		t.Fatal("content differs")
+	}
+}
+
+// With no peer at all the resolution fails after its timeout and says why.
+func TestResolveTimeoutSaysWhy(t *testing.T) {
+	c, err := engine.NewClient(engine.Config{CacheSize: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	m, _ := metainfo.ParseMagnet("magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567")
+	r := c.Resolve(context.Background(), m, engine.ResolveOptions{NoTrackers: true, Timeout: 300 * time.Millisecond})
+	<-r.Done()
+	_, err = r.Result()
+	if err == nil || !strings.Contains(err.Error(), "no peers found") {
+		t.Fatalf("err %v, want a timeout that says no peers were found", err)
+	}
+	if r.Status().State != engine.ResolveFailed {
+		t.Fatalf("state %v", r.Status().State)
+	}
+}
+
+// A peer that sends metadata not matching the info-hash is dropped; the honest
+// peer's metadata wins.
+func TestResolveDropsPeerWithWrongMetadata(t *testing.T) {
+	mt, all := enginetest.Torrent(t, "real", 16<<10, []enginetest.File{{Data: enginetest.RandomBytes(1, 100000)}})
+	// A different torrent under the same info-hash: a seeder of "fake" whose
+	// handshake claims mt's info-hash is not something our seeder does, so use a
+	// seeder of mt (honest) and check the result against mt.
+	honest := enginetest.Seed(t, mt, all)
+	c, err := engine.NewClient(engine.Config{CacheSize: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	m, _ := metainfo.ParseMagnet("magnet:?xt=urn:btih:" + mt.InfoHash.String())
+	bad := enginetest.StartBadMetadataPeer(t, mt)
+	r := c.Resolve(context.Background(), m, engine.ResolveOptions{Peers: []netip.AddrPort{bad.Addr, honest}, NoTrackers: true, Timeout: 20 * time.Second})
+	<-r.Done()
+	got, err := r.Result()
+	if err != nil || got.InfoHash != mt.InfoHash {
+		t.Fatalf("resolve with a lying peer: %v", err)
+	}
+}
