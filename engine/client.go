@@ -64,10 +64,11 @@ type Client struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu       sync.Mutex // guards torrents, nextID, closed
-	torrents map[bt.InfoHash]*Torrent
-	nextID   uint32
-	closed   bool
+	mu        sync.Mutex // guards torrents, nextID, closed
+	torrents  map[bt.InfoHash]*Torrent
+	resolvers map[bt.InfoHash]*Resolver
+	nextID    uint32
+	closed    bool
 }
 
 // NewClient starts a client; Close stops it.
@@ -101,13 +102,14 @@ func NewClient(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		peerID:   cfg.PeerID,
-		cache:    ch,
-		trk:      tracker.NewClient(cfg.Tracker),
-		hashes:   make(chan struct{}, runtime.GOMAXPROCS(0)),
-		torrents: make(map[bt.InfoHash]*Torrent),
+		cfg:       cfg,
+		log:       cfg.Logger,
+		peerID:    cfg.PeerID,
+		cache:     ch,
+		trk:       tracker.NewClient(cfg.Tracker),
+		hashes:    make(chan struct{}, runtime.GOMAXPROCS(0)),
+		torrents:  make(map[bt.InfoHash]*Torrent),
+		resolvers: make(map[bt.InfoHash]*Resolver),
 	}
 	if cfg.MaxUploadRate > 0 {
 		c.upload = newTokenBucket(cfg.MaxUploadRate)
@@ -252,26 +254,30 @@ func (c *Client) connConfig() peerconn.Config {
 	return cfg
 }
 
-func (c *Client) torrentByHash(h bt.InfoHash) *Torrent {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.torrents[h]
-}
 
 func (c *Client) handleIncoming(nc net.Conn) {
 	var t *Torrent
+	var r *Resolver
 	cfg := c.connConfig()
 	cfg.Lookup = func(h bt.InfoHash) (peerconn.Torrent, bool) {
-		t = c.torrentByHash(h)
-		if t == nil {
-			return peerconn.Torrent{}, false
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if t = c.torrents[h]; t != nil {
+			return t.connTorrent(), true
 		}
-		return t.connTorrent(), true
+		if r = c.resolvers[h]; r != nil {
+			return peerconn.Torrent{InfoHash: h}, true // a magnet being resolved
+		}
+		return peerconn.Torrent{}, false
 	}
 	conn, err := peerconn.Accept(c.ctx, nc, cfg)
 	if err != nil {
 		c.log.Debug("incoming connection refused", "addr", nc.RemoteAddr(), "err", err)
 		return
 	}
-	t.incoming(conn)
+	if t != nil {
+		t.incoming(conn)
+	} else {
+		r.accept(conn)
+	}
 }

@@ -68,6 +68,7 @@ type Resolver struct {
 	done chan struct{}
 
 	newAddrs chan []netip.AddrPort
+	incoming chan *peerconn.Conn
 
 	mu     sync.Mutex // guards status, result, err
 	status ResolveStatus
@@ -85,14 +86,34 @@ func (c *Client) Resolve(ctx context.Context, m *metainfo.Magnet, opts ResolveOp
 		c: c, m: m, opts: opts,
 		done:     make(chan struct{}),
 		newAddrs: make(chan []netip.AddrPort, 16),
+		incoming: make(chan *peerconn.Conn),
 		status:   ResolveStatus{State: Resolving, Name: name, InfoHash: m.InfoHash, Started: time.Now()},
 	}
+	c.mu.Lock()
+	c.resolvers[m.InfoHash] = r
+	c.mu.Unlock()
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
+		defer func() {
+			c.mu.Lock()
+			if c.resolvers[m.InfoHash] == r {
+				delete(c.resolvers, m.InfoHash)
+			}
+			c.mu.Unlock()
+		}()
 		r.run(ctx)
 	}()
 	return r
+}
+
+// accept hands the resolver a peer that connected to us for its info-hash.
+func (r *Resolver) accept(conn *peerconn.Conn) {
+	select {
+	case r.incoming <- conn:
+	case <-r.done:
+		conn.Close(ErrClosed)
+	}
 }
 
 // Status returns a snapshot.
@@ -206,6 +227,8 @@ func (r *Resolver) run(ctx context.Context) {
 			rr.dialMore(ctx, time.Now())
 		case d := <-rr.results:
 			rr.dialed(d)
+		case conn := <-r.incoming:
+			rr.accepted(conn)
 		case ev := <-rr.events:
 			if mt := rr.handle(ev); mt != nil {
 				rr.publish()
@@ -305,17 +328,35 @@ func (rr *resolveRun) dialed(d dialResult) {
 		}
 		return
 	}
-	if !d.conn.Reserved().Extended() {
-		d.conn.Close(errors.New("no extension protocol: cannot send metadata"))
+	if rr.start(d.conn, d.addr) {
+		st.connected = true
+	} else {
 		st.failed(time.Now())
+	}
+}
+
+// accepted takes a peer that connected to us.
+func (rr *resolveRun) accepted(conn *peerconn.Conn) {
+	if len(rr.conns) >= resolveMaxConns {
+		conn.Close(errConnectionLimit)
 		return
 	}
-	st.connected = true
-	mp := &metaPeer{conn: d.conn, addr: d.addr, pending: map[int]time.Time{}, refused: map[int]bool{}}
-	rr.conns[d.conn] = mp
+	rr.start(conn, conn.AddrPort())
+}
+
+// start sends our extension handshake and starts the connection; a peer without
+// the extension protocol cannot send metadata.
+func (rr *resolveRun) start(conn *peerconn.Conn, addr netip.AddrPort) bool {
+	if !conn.Reserved().Extended() {
+		conn.Close(errors.New("no extension protocol: cannot send metadata"))
+		return false
+	}
+	mp := &metaPeer{conn: conn, addr: addr, pending: map[int]time.Time{}, refused: map[int]bool{}}
+	rr.conns[conn] = mp
 	h := wire.ExtHandshake{M: map[string]uint8{wire.ExtMetadata: ourMetadataID}, V: clientName, Port: rr.r.c.ListenAddr().Port()}
-	d.conn.Send(wire.Message{ID: wire.Extended, ExtID: wire.ExtHandshakeID, Payload: wire.AppendExtHandshake(nil, h)})
-	d.conn.Start(rr.events)
+	conn.Send(wire.Message{ID: wire.Extended, ExtID: wire.ExtHandshakeID, Payload: wire.AppendExtHandshake(nil, h)})
+	conn.Start(rr.events)
+	return true
 }
 
 // handle processes a connection event; it returns the torrent when the

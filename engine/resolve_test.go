@@ -98,3 +98,30 @@ func TestResolveDropsPeerWithWrongMetadata(t *testing.T) {
 		t.Fatalf("resolve with a lying peer: %v", err)
 	}
 }
+
+// A peer that connects to us while we resolve (it found us through a tracker)
+// is asked for the metadata too.
+func TestResolveFromIncomingPeer(t *testing.T) {
+	mt, all := enginetest.Torrent(t, "incoming", 16<<10, []enginetest.File{{Data: enginetest.RandomBytes(3, 50000)}})
+	c, err := engine.NewClient(engine.Config{Listen: "127.0.0.1:0", CacheSize: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	m, _ := metainfo.ParseMagnet("magnet:?xt=urn:btih:" + mt.InfoHash.String())
+	r := c.Resolve(context.Background(), m, engine.ResolveOptions{NoTrackers: true, Timeout: 20 * time.Second})
+	seeder, err := engine.NewClient(engine.Config{Listen: "127.0.0.1:0", CacheSize: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seeder.Close()
+	st, err := seeder.AddTorrent(mt, engine.TorrentOptions{Storage: bytes.NewReader(all), NoTrackers: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.AddPeers([]netip.AddrPort{c.ListenAddr()}) // the seeder dials us
+	<-r.Done()
+	if got, err := r.Result(); err != nil || got.InfoHash != mt.InfoHash {
+		t.Fatalf("resolve from an incoming peer: %v", err)
+	}
+}

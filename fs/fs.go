@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path"
+	"sync"
 	"syscall"
 	"time"
 
@@ -28,9 +29,17 @@ type Options struct {
 // Root is the root directory of a mounted torrent.
 type Root struct {
 	dir
-	t    *engine.Torrent
 	opts Options
+
+	mu     sync.Mutex // guards t, status, built
+	t      *engine.Torrent
+	status func() string // content of StatusFile while the metadata resolves
+	built  bool
 }
+
+// StatusFile is the file a magnet mount shows at its root until the metadata
+// arrives: what is happening (peers tried, metadata progress), or why it failed.
+const StatusFile = ".hyperblow-status"
 
 var (
 	_ gofs.NodeOnAdder   = (*Root)(nil)
@@ -51,8 +60,47 @@ func NewRoot(t *engine.Torrent, opts Options) *Root {
 	return r
 }
 
-// OnAdd builds the whole tree: a persistent inode per folder and file.
+// NewPendingRoot returns a root for a torrent whose metadata is still coming (a
+// magnet link): it shows StatusFile, whose content status gives, until Attach.
+func NewPendingRoot(status func() string, opts Options) *Root {
+	r := &Root{status: status, opts: opts}
+	r.dir.opts = &r.opts
+	return r
+}
+
+// OnAdd builds the tree, or the status file of a pending root.
 func (r *Root) OnAdd(ctx context.Context) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.t != nil {
+		r.build(ctx)
+		return
+	}
+	in := r.NewPersistentInode(ctx, &statusFile{status: r.status, opts: &r.opts}, gofs.StableAttr{Mode: syscall.S_IFREG})
+	r.AddChild(StatusFile, in, false)
+}
+
+// Attach shows torrent t's files in a pending root, once its metadata is here,
+// and removes the status file. The kernel is told, so a name it looked up in
+// vain before now resolves.
+func (r *Root) Attach(t *engine.Torrent) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.built {
+		return
+	}
+	r.t = t
+	r.build(context.Background())
+	r.RmChild(StatusFile)
+	r.NotifyEntry(StatusFile)
+	for name := range r.Children() {
+		r.NotifyEntry(name)
+	}
+}
+
+// build adds a persistent inode per folder and file. Call with r.mu held.
+func (r *Root) build(ctx context.Context) {
+	r.built = true
 	info := r.t.Info()
 	dirs := map[string]*gofs.Inode{"": r.EmbeddedInode()}
 	var mkdir func(p string) *gofs.Inode
@@ -68,8 +116,7 @@ func (r *Root) OnAdd(ctx context.Context) {
 	}
 	for _, f := range info.VisibleFiles() {
 		comps := f.Path // relative to the torrent's folder; the mount point is that folder
-		dirPath := path.Join(comps[:len(comps)-1]...)
-		parent := mkdir(dirPath)
+		parent := mkdir(path.Join(comps[:len(comps)-1]...))
 		node := &file{t: r.t, f: f, opts: &r.opts}
 		in := parent.NewPersistentInode(ctx, node, gofs.StableAttr{Mode: syscall.S_IFREG})
 		parent.AddChild(comps[len(comps)-1], in, false)

@@ -32,11 +32,13 @@ const maxRead = 1 << 20
 // Mount mounts root at mountpoint and returns the serving server. Content is
 // immutable, so the kernel may cache entries, attributes and data for long.
 func Mount(mountpoint string, root gofs.InodeEmbedder, mo MountOptions) (*fuse.Server, error) {
-	long := 24 * time.Hour
+	long, short := 24*time.Hour, time.Second
 	opts := &gofs.Options{
-		EntryTimeout:    &long,
-		AttrTimeout:     &long,
-		NegativeTimeout: &long,
+		EntryTimeout: &long,
+		AttrTimeout:  &long,
+		// Names may appear when a magnet's metadata arrives; the kernel is told,
+		// but a failed lookup is only remembered briefly anyway.
+		NegativeTimeout: &short,
 		MountOptions: fuse.MountOptions{
 			FsName:       "hyperblow",
 			Name:         "hyperblow",

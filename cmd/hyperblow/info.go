@@ -5,20 +5,31 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/netip"
+	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
+	"github.com/hyperblow/hyperblow/cache"
+	"github.com/hyperblow/hyperblow/engine"
 	"github.com/hyperblow/hyperblow/engine/metainfo"
 )
 
 const infoUsage = `Usage: hyperblow info [--json] SOURCE
 
 Show what a torrent holds: name, info-hash, piece length and count, total size,
-trackers and the file tree. Nothing is downloaded.
+trackers and the file tree. For a .torrent nothing is downloaded; for a magnet
+link the metadata (the info dictionary) is fetched from peers first (BEP 9),
+from its trackers, its x.pe peers, or --peer.
 
 Examples:
   hyperblow info ubuntu.torrent
   hyperblow info --json ubuntu.torrent | jq .files
+  hyperblow info 'magnet:?xt=urn:btih:...&tr=udp://tracker.example:6969'
+  hyperblow info --peer 192.0.2.7:6881 0123456789abcdef0123456789abcdef01234567
 
 Flags:
 `
@@ -45,6 +56,9 @@ type infoFileJSON struct {
 func runInfo(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("info", infoUsage, stdout)
 	asJSON := fs.Bool("json", false, "print JSON for machines")
+	var peers peersFlag
+	fs.Var(&peers, "peer", "HOST:PORT of a peer to ask for a magnet link's metadata (repeatable)")
+	timeout := fs.Duration("metadata-timeout", 2*time.Minute, "give up fetching a magnet link's metadata after this long")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -52,9 +66,16 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 1 {
 		return usagef("info: want one SOURCE, got %d arguments (see hyperblow info --help)", len(pos))
 	}
-	t, err := loadSource(context.Background(), pos[0])
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	t, m, err := parseSource(ctx, pos[0])
 	if err != nil {
 		return err
+	}
+	if m != nil {
+		if t, err = fetchMetadata(ctx, m, peers, *timeout); err != nil {
+			return err
+		}
 	}
 	info := t.Info
 	out := infoJSON{
@@ -135,4 +156,16 @@ func safe(s string) string {
 		}
 	}
 	return s
+}
+
+// fetchMetadata resolves a magnet link with a client that only dials out.
+func fetchMetadata(ctx context.Context, m *metainfo.Magnet, peers []netip.AddrPort, timeout time.Duration) (*metainfo.Torrent, error) {
+	c, err := engine.NewClient(engine.Config{CacheSize: cache.MinSize})
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	r := c.Resolve(ctx, m, engine.ResolveOptions{Peers: peers, Timeout: timeout})
+	<-r.Done()
+	return r.Result()
 }

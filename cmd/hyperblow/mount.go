@@ -10,9 +10,12 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/hyperblow/hyperblow/engine"
 	"github.com/hyperblow/hyperblow/engine/metainfo"
 	hfs "github.com/hyperblow/hyperblow/fs"
@@ -25,11 +28,15 @@ unmounted (Ctrl-C, SIGTERM, "fusermount3 -u MOUNTPOINT" or "umount MOUNTPOINT").
 Files are listed at once; reading a file fetches its pieces from the swarm,
 verifies them, and serves them from a memory cache bounded by --cache-size.
 
-A single-file torrent's file appears at the root of MOUNTPOINT; a multi-file
-torrent's files and folders appear at the root as laid out in the torrent.
+SOURCE is a .torrent file, an http(s) URL of one, a magnet link, or a bare
+info-hash (40 hex digits). A single-file torrent's file appears at the root of
+MOUNTPOINT; a multi-file torrent's files and folders appear at the root as laid
+out in the torrent. A magnet link mounts at once: until its metadata arrives
+the mount shows only .hyperblow-status, which tells what is happening.
 
 Examples:
   hyperblow mount video.torrent ~/mnt
+  hyperblow mount 'magnet:?xt=urn:btih:...&tr=udp://tracker.example:6969' ~/mnt
   hyperblow mount --cache-size 1GiB --peer 192.0.2.7:51413 video.torrent ~/mnt
   hyperblow mount https://example.org/file.torrent /mnt/t
 
@@ -50,6 +57,8 @@ type mountFlags struct {
 	fuseDebug   bool
 	cpuProfile  string
 	maxUpload   sizeFlag
+
+	metadataTimeout time.Duration
 }
 
 func (m *mountFlags) register(fs *flag.FlagSet, listenDefault string) {
@@ -66,6 +75,7 @@ func (m *mountFlags) register(fs *flag.FlagSet, listenDefault string) {
 	fs.BoolVar(&m.quiet, "quiet", false, "only warnings and errors")
 	fs.BoolVar(&m.fuseDebug, "fuse-debug", false, "log every FUSE request")
 	fs.StringVar(&m.cpuProfile, "cpuprofile", "", "write a CPU profile (pprof) to this file while mounted")
+	fs.DurationVar(&m.metadataTimeout, "metadata-timeout", 5*time.Minute, "give up fetching a magnet link's metadata after this long")
 	fs.Var(&m.maxUpload, "max-upload-rate", "cap upload to peers, in bytes per second (e.g. 1MiB; 0: no cap)")
 }
 
@@ -97,9 +107,12 @@ func runMount(args []string, stdout, stderr io.Writer) error {
 	log := mf.logger(stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	t, err := loadSource(ctx, src)
+	t, m, err := parseSource(ctx, src)
 	if err != nil {
 		return err
+	}
+	if m != nil {
+		return serveMagnet(ctx, stop, log, &mf, m, mnt, stdout)
 	}
 	return serveThen(ctx, stop, log, &mf, t, engine.TorrentOptions{Peers: mf.peers}, mnt, stdout, nil)
 }
@@ -115,21 +128,15 @@ func checkMountpoint(mnt string) error {
 	return nil
 }
 
-// serve starts an engine client with the torrent, mounts it, and blocks until it
-// is unmounted or ctx is cancelled (a signal); then it unmounts and stops cleanly.
-// onMounted, if set, runs once the mount is live.
+// serveThen starts an engine client with the torrent, mounts it, and blocks until
+// it is unmounted or ctx is cancelled (a signal); then it unmounts and stops
+// cleanly. onMounted, if set, runs once the mount is live.
 func serveThen(ctx context.Context, stopSignals func(), log *slog.Logger, mf *mountFlags, mt *metainfo.Torrent, topts engine.TorrentOptions, mnt string, stdout io.Writer, onMounted func()) error {
-	if mf.cpuProfile != "" {
-		f, err := os.Create(mf.cpuProfile)
-		if err != nil {
-			return fmt.Errorf("cpu profile: %w", err)
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("cpu profile: %w", err)
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startProfile(mf)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	client, err := newClient(log, mf)
 	if err != nil {
 		return err
@@ -139,12 +146,11 @@ func serveThen(ctx context.Context, stopSignals func(), log *slog.Logger, mf *mo
 		client.Close()
 		return err
 	}
-	uid, gid := uint32(os.Getuid()), uint32(os.Getgid())
 	modTime := time.Now()
 	if mt.CreationDate > 0 {
 		modTime = time.Unix(mt.CreationDate, 0)
 	}
-	root := hfs.NewRoot(t, hfs.Options{ReadTimeout: mf.readTimeout, ModTime: modTime, UID: uid, GID: gid})
+	root := hfs.NewRoot(t, fsOptions(mf, modTime))
 	server, err := hfs.Mount(mnt, root, hfs.MountOptions{AllowOther: mf.allowOther, Debug: mf.fuseDebug, Logger: log})
 	if err != nil {
 		client.Close()
@@ -155,12 +161,102 @@ func serveThen(ctx context.Context, stopSignals func(), log *slog.Logger, mf *mo
 	if onMounted != nil {
 		onMounted()
 	}
+	defer logStats(log, t)
+	return waitUnmount(ctx, stopSignals, log, client, server, mnt)
+}
+
+// serveMagnet mounts at once with a status file, fetches the metadata in the
+// background, and then shows the torrent's files.
+func serveMagnet(ctx context.Context, stopSignals func(), log *slog.Logger, mf *mountFlags, m *metainfo.Magnet, mnt string, stdout io.Writer) error {
+	stopProfile, err := startProfile(mf)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
+	client, err := newClient(log, mf)
+	if err != nil {
+		return err
+	}
+	res := client.Resolve(ctx, m, engine.ResolveOptions{Peers: mf.peers, Timeout: mf.metadataTimeout})
+	root := hfs.NewPendingRoot(func() string { return resolveStatusText(res.Status()) }, fsOptions(mf, time.Now()))
+	server, err := hfs.Mount(mnt, root, hfs.MountOptions{AllowOther: mf.allowOther, Debug: mf.fuseDebug, Logger: log})
+	if err != nil {
+		client.Close()
+		return err
+	}
+	log.Info("mounted; fetching metadata", "info_hash", m.InfoHash.String(), "name", m.Name, "mountpoint", mnt,
+		"listen", client.ListenAddr().String())
+	var torrent atomic.Pointer[engine.Torrent]
+	go func() {
+		<-res.Done()
+		mt, err := res.Result()
+		if err != nil {
+			log.Error("metadata not fetched", "info_hash", m.InfoHash.String(), "err", err)
+			return
+		}
+		t, err := client.AddTorrent(mt, engine.TorrentOptions{Peers: append(mf.peers, res.Peers()...)})
+		if err != nil {
+			log.Error("starting the torrent", "info_hash", m.InfoHash.String(), "err", err)
+			return
+		}
+		torrent.Store(t)
+		root.Attach(t)
+		log.Info("metadata fetched", "torrent", mt.Info.Name, "files", len(mt.Info.VisibleFiles()), "size", mt.Info.TotalLength)
+	}()
+	defer func() {
+		if t := torrent.Load(); t != nil {
+			logStats(log, t)
+		}
+	}()
+	return waitUnmount(ctx, stopSignals, log, client, server, mnt)
+}
+
+// resolveStatusText is the status file of a magnet mount.
+func resolveStatusText(st engine.ResolveStatus) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Hyperblow is fetching this torrent's metadata (magnet link).\n")
+	fmt.Fprintf(&b, "name:      %s\ninfo-hash: %s\n", safe(st.Name), st.InfoHash)
+	fmt.Fprintf(&b, "state:     %s for %v\n", st.State, time.Since(st.Started).Round(time.Second))
+	fmt.Fprintf(&b, "peers:     %d known, %d tried, %d connected, %d offering metadata\n",
+		st.PeersKnown, st.PeersTried, st.PeersConnected, st.PeersOffering)
+	if st.MetadataSize > 0 {
+		fmt.Fprintf(&b, "metadata:  %d of %d pieces (%d bytes)\n", st.PiecesHave, st.PiecesTotal, st.MetadataSize)
+	} else {
+		fmt.Fprintf(&b, "metadata:  size not known yet\n")
+	}
+	if st.Err != nil {
+		fmt.Fprintf(&b, "error:     %s\n", st.Err)
+	}
+	return b.String()
+}
+
+func fsOptions(mf *mountFlags, modTime time.Time) hfs.Options {
+	return hfs.Options{ReadTimeout: mf.readTimeout, ModTime: modTime, UID: uint32(os.Getuid()), GID: uint32(os.Getgid())}
+}
+
+func startProfile(mf *mountFlags) (stop func(), err error) {
+	if mf.cpuProfile == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(mf.cpuProfile)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// waitUnmount blocks until the mount is unmounted from outside or ctx ends (a
+// signal); then it stops the engine and unmounts, leaving nothing mounted.
+func waitUnmount(ctx context.Context, stopSignals func(), log *slog.Logger, client *engine.Client, server *fuse.Server, mnt string) error {
 	unmounted := make(chan struct{})
 	go func() {
 		server.Wait()
 		close(unmounted)
 	}()
-	defer logStats(log, t)
 	select {
 	case <-unmounted:
 		log.Info("unmounted from outside; stopping")
@@ -177,10 +273,9 @@ func serveThen(ctx context.Context, stopSignals func(), log *slog.Logger, mf *mo
 	if err := hfs.Unmount(server, mnt); err != nil {
 		return err
 	}
-	log.Debug("unmounted")
 	select {
 	case <-unmounted:
-		log.Debug("server done")
+		log.Debug("unmounted")
 	case <-time.After(10 * time.Second):
 		// Detached lazily: gone from the namespace; a process still holds a file
 		// open. Exiting closes the FUSE connection.

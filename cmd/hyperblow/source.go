@@ -12,14 +12,41 @@ import (
 	"github.com/hyperblow/hyperblow/engine/metainfo"
 )
 
-// loadSource turns a SOURCE argument into a parsed torrent. Errors name the source.
+// loadSource turns a SOURCE argument into a parsed torrent; a magnet link is an
+// error here (see parseSource). Errors name the source.
 func loadSource(ctx context.Context, src string) (*metainfo.Torrent, error) {
-	switch {
-	case strings.HasPrefix(src, "magnet:"):
-		return nil, fmt.Errorf("%s: magnet links are not supported yet; use a .torrent file", src)
-	case strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://"):
-		return fetchTorrent(ctx, src)
+	mt, m, err := parseSource(ctx, src)
+	if err == nil && m != nil {
+		return nil, fmt.Errorf("%s: a magnet link has no data description yet; use a .torrent file", src)
 	}
+	return mt, err
+}
+
+// parseSource turns a SOURCE argument into a parsed torrent, or a magnet link
+// whose metadata must still be fetched (a magnet URI, or a bare info-hash in
+// hex or base32).
+func parseSource(ctx context.Context, src string) (*metainfo.Torrent, *metainfo.Magnet, error) {
+	if strings.HasPrefix(src, "magnet:") {
+		m, err := metainfo.ParseMagnet(src)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", src, err)
+		}
+		return nil, m, nil
+	}
+	if strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://") {
+		mt, err := fetchTorrent(ctx, src)
+		return mt, nil, err
+	}
+	if _, err := os.Stat(src); err != nil {
+		if m, merr := metainfo.ParseSource(src); merr == nil {
+			return nil, m, nil // a bare info-hash
+		}
+	}
+	mt, err := loadFile(src)
+	return mt, nil, err
+}
+
+func loadFile(src string) (*metainfo.Torrent, error) {
 	st, err := os.Stat(src)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", src, err)
