@@ -254,7 +254,6 @@ func (c *Client) connConfig() peerconn.Config {
 	return cfg
 }
 
-
 func (c *Client) handleIncoming(nc net.Conn) {
 	var t *Torrent
 	var r *Resolver
