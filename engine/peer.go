@@ -224,7 +224,13 @@ func (t *Torrent) handleConnEvent(ev peerconn.Event) {
 		delete(t.peers, ev.Conn)
 		delete(t.byKey, p.key)
 		t.stats.peers.Store(int64(len(t.peers)))
-		t.log.Debug("peer disconnected", "addr", p.addr, "reason", ev.Err)
+		if p.closing || errors.Is(ev.Err, peerconn.ErrPeerClosed) || errors.Is(ev.Err, ErrClosed) {
+			t.log.Debug("peer disconnected", "addr", p.addr, "reason", ev.Err)
+		} else {
+			// The connection caught it (a bad length, an index out of range,
+			// a timeout): as visible as what the owner catches.
+			t.log.Info("peer disconnected", "addr", p.addr, "peer_id", p.conn.PeerID(), "reason", ev.Err)
+		}
 		t.pk.PeerGone(p.key, p.bf)
 		if !p.amChoking {
 			t.unchoked--
@@ -547,15 +553,20 @@ func (p *peer) expectedDelivery() time.Duration {
 	return time.Duration(float64(p.inflight*bt.BlockSize) / p.rate * float64(time.Second))
 }
 
-// lateAt reports whether a request outstanding at the peer for age is late:
-// beyond twice its expected delivery time, and at least a second.
+// lateAt reports whether a request outstanding at the peer for age is late: at
+// least a second old, and either the peer has delivered nothing for a second
+// (frozen: its smoothed rate decays too slowly to tell) or the request is past
+// twice the peer's expected delivery time.
 func (t *Torrent) lateAt(holder picker.PeerKey, age time.Duration) bool {
-	if age < time.Second {
+	if age < lateAfter {
 		return false
 	}
 	q := t.peerByKey(holder)
-	return q == nil || q.rate < 1 || age > 2*q.expectedDelivery()
+	return q == nil || q.rate < 1 || time.Since(q.progressAt) >= lateAfter || age > 2*q.expectedDelivery()
 }
+
+// lateAfter is the least age of a late request.
+const lateAfter = time.Second
 
 // updateRates refreshes the peers' smoothed download rates.
 func (t *Torrent) updateRates(dt time.Duration) {
