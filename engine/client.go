@@ -39,6 +39,11 @@ type Config struct {
 	UploadSlots int
 	// MaxUploadRate caps upload in bytes per second across all torrents (0: none).
 	MaxUploadRate int64
+	// Fetch says what is fetched besides what readers need: FetchLazy (only
+	// that, the default), FetchFile (every opened file, whole) or FetchAll (the
+	// whole torrent), in the background: rarest first, below readers' deadlines,
+	// a bounded part of the cache at a time.
+	Fetch Fetch
 	// SnubTimeout drops a peer that delivers no block for this long while our
 	// requests are outstanding (default 60 s).
 	SnubTimeout time.Duration
@@ -46,6 +51,29 @@ type Config struct {
 	Tracker tracker.Config
 	// Logger receives the engine's logs; nil discards them.
 	Logger *slog.Logger
+}
+
+// Fetch is a background download policy.
+type Fetch int
+
+// Fetch policies.
+const (
+	FetchLazy Fetch = iota
+	FetchFile
+	FetchAll
+)
+
+// ParseFetch parses "lazy", "file" or "all".
+func ParseFetch(s string) (Fetch, error) {
+	switch s {
+	case "lazy":
+		return FetchLazy, nil
+	case "file":
+		return FetchFile, nil
+	case "all":
+		return FetchAll, nil
+	}
+	return 0, fmt.Errorf("fetch mode %q: want lazy, file or all", s)
 }
 
 // Client runs torrents: it owns the listener, the tracker client, the hashing

@@ -46,6 +46,8 @@ type (
 		d     *download
 	}
 	statsMsg struct{ reply chan ownerStats }
+	// backgroundMsg queues pieces [lo, hi) for background fetching.
+	backgroundMsg struct{ lo, hi int }
 )
 
 func (acquireMsg) ownerMsg()    {}
@@ -56,6 +58,7 @@ func (connMsg) ownerMsg()       {}
 func (dialFailedMsg) ownerMsg() {}
 func (hashedMsg) ownerMsg()     {}
 func (statsMsg) ownerMsg()      {}
+func (backgroundMsg) ownerMsg() {}
 
 // future is a piece a reader waits for. done is closed once data (verified) or
 // err is set; both are immutable afterwards.
@@ -158,6 +161,12 @@ func (t *Torrent) handleMsg(m ownerMsg) {
 		t.connectMore(now)
 	case hashedMsg:
 		t.hashed(m, now)
+	case backgroundMsg:
+		for i := m.lo; i < m.hi; i++ {
+			t.bgQueue = append(t.bgQueue, i)
+		}
+		t.topUpBackground()
+		t.fillAll(now)
 	case statsMsg:
 		st := ownerStats{have: t.have.Count(), wanted: t.pk.NumWanted()}
 		for id, w := range t.windows {
@@ -335,7 +344,11 @@ func (t *Torrent) hashed(m hashedMsg, now time.Time) {
 	}
 	data := m.d.buf
 	t.c.cache.Put(t.cacheKey(i), data)
+	if t.pk.Background(i) {
+		t.bgMarked -= t.info.PieceLen(i)
+	}
 	t.pk.PieceDone(i)
+	t.topUpBackground()
 	for _, p := range t.peers {
 		if !p.bf.Has(i) {
 			p.conn.Send(wire.Message{ID: wire.Have, Index: uint32(i)})
@@ -388,4 +401,20 @@ type ReaderStats struct {
 	Piece       int     // the piece under its last read
 	WindowBytes int64   // readahead window
 	Rate        float64 // bytes per second it reads, sequentially
+}
+
+// topUpBackground hands queued background pieces to the picker while the bytes
+// handed out and not yet verified stay within a quarter of the cache, so what is
+// fetched ahead is still cached when it is read.
+func (t *Torrent) topUpBackground() {
+	budget := t.c.cfg.CacheSize / 4
+	for len(t.bgQueue) > 0 && t.bgMarked < budget {
+		i := t.bgQueue[0]
+		t.bgQueue = t.bgQueue[1:]
+		if t.pk.Background(i) || t.c.cache.Has(t.cacheKey(i)) {
+			continue
+		}
+		t.pk.SetBackground(i, true)
+		t.bgMarked += t.info.PieceLen(i)
+	}
 }

@@ -1,11 +1,13 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/hyperblow/hyperblow/engine/bt"
@@ -498,9 +500,11 @@ func (t *Torrent) fill(p *peer, now time.Time) {
 	}
 }
 
-// fillAll tops up every peer, in random order so no peer is always first.
+// fillAll tops up every peer, those with the shortest expected delivery time
+// (outstanding bytes / measured rate) first, so the most urgent blocks go to
+// the peers that will deliver them soonest; ties in random order.
 func (t *Torrent) fillAll(now time.Time) {
-	if t.pk.NumWanted() == 0 {
+	if t.pk.NumWanted() == 0 && t.pk.NumBackground() == 0 {
 		return
 	}
 	ps := make([]*peer, 0, len(t.peers))
@@ -508,6 +512,7 @@ func (t *Torrent) fillAll(now time.Time) {
 		ps = append(ps, p)
 	}
 	rand.Shuffle(len(ps), func(i, j int) { ps[i], ps[j] = ps[j], ps[i] })
+	slices.SortStableFunc(ps, func(a, b *peer) int { return cmp.Compare(a.expectedDelivery(), b.expectedDelivery()) })
 	for _, p := range ps {
 		t.fill(p, now)
 	}

@@ -47,6 +47,10 @@ const primeSize = 2 << 20
 // file's first and last primeSize bytes at once.
 func (t *Torrent) NewReader(f metainfo.File) *Reader {
 	r := &Reader{t: t, id: t.nextReader.Add(1) << 2, off: f.Offset, length: f.Length, ahead: minReadahead}
+	if f.Length > 0 && t.c.cfg.Fetch == FetchFile {
+		info := t.info
+		t.trySend(backgroundMsg{int(f.Offset / info.PieceLength), int((f.Offset+f.Length-1)/info.PieceLength) + 1})
+	}
 	if f.Length > 0 {
 		info := t.info
 		piece := func(off int64) int { return int(off / info.PieceLength) }

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -120,5 +121,45 @@ func TestTwoReadersKeepTheirOwnWindows(t *testing.T) {
 		if r.WindowBytes <= 2<<20 {
 			t.Fatalf("reader %d window %d: interleaved sequential readers must not reset each other", r.ID, r.WindowBytes)
 		}
+	}
+}
+
+// --fetch=all downloads the whole torrent in the background, with no reader.
+func TestFetchAllInBackground(t *testing.T) {
+	data := enginetest.RandomBytes(14, 6<<20)
+	mt, all := enginetest.Torrent(t, "v.bin", 64<<10, []enginetest.File{{Data: data}})
+	seeder := enginetest.Seed(t, mt, all)
+	_, tor := enginetest.Leecher(t, mt, engine.Config{CacheSize: 64 << 20, Fetch: engine.FetchAll}, seeder)
+	deadline := time.Now().Add(20 * time.Second)
+	for tor.Stats().PiecesHave < mt.Info.NumPieces {
+		if time.Now().After(deadline) {
+			t.Fatalf("fetch=all: %d of %d pieces after 20 s", tor.Stats().PiecesHave, mt.Info.NumPieces)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := readAll(t, tor, mt.Info.Files[0], 1<<20); !bytes.Equal(got, data) {
+		t.Fatal("content differs")
+	}
+}
+
+// --fetch=file downloads an opened file whole, and nothing else.
+func TestFetchFileInBackground(t *testing.T) {
+	a, b := enginetest.RandomBytes(15, 3<<20), enginetest.RandomBytes(16, 3<<20)
+	mt, all := enginetest.Torrent(t, "two", 64<<10, []enginetest.File{{Path: []string{"a"}, Data: a}, {Path: []string{"b"}, Data: b}})
+	seeder := enginetest.Seed(t, mt, all)
+	_, tor := enginetest.Leecher(t, mt, engine.Config{CacheSize: 64 << 20, Fetch: engine.FetchFile}, seeder)
+	r := tor.NewReader(mt.Info.Files[0])
+	defer r.Close()
+	half := mt.Info.NumPieces / 2
+	deadline := time.Now().Add(20 * time.Second)
+	for tor.Stats().PiecesHave < half {
+		if time.Now().After(deadline) {
+			t.Fatalf("fetch=file: %d of %d pieces of the opened file", tor.Stats().PiecesHave, half)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if st := tor.Stats(); st.PiecesHave > half+1 {
+		t.Fatalf("fetch=file fetched %d pieces; the opened file has %d", st.PiecesHave, half)
 	}
 }

@@ -68,6 +68,8 @@ type Torrent struct {
 	bannedIDs  map[bt.PeerID]bool
 	lastChoke  time.Time
 	lastTick   time.Time
+	bgQueue    []int // pieces to fetch in the background, in order
+	bgMarked   int64 // bytes of background pieces handed to the picker, not yet verified
 	lastOptim  time.Time
 }
 
@@ -154,6 +156,9 @@ func (t *Torrent) start() {
 		defer t.wg.Done()
 		t.run()
 	}()
+	if t.c.cfg.Fetch == FetchAll && t.storage == nil {
+		t.send(backgroundMsg{0, t.info.NumPieces})
+	}
 }
 
 // close stops the owner, the announcer (which sends "stopped") and every

@@ -59,6 +59,7 @@ type mountFlags struct {
 	maxUpload   sizeFlag
 
 	metadataTimeout time.Duration
+	fetch           string
 }
 
 func (m *mountFlags) register(fs *flag.FlagSet, listenDefault string) {
@@ -75,6 +76,7 @@ func (m *mountFlags) register(fs *flag.FlagSet, listenDefault string) {
 	fs.BoolVar(&m.quiet, "quiet", false, "only warnings and errors")
 	fs.BoolVar(&m.fuseDebug, "fuse-debug", false, "log every FUSE request")
 	fs.StringVar(&m.cpuProfile, "cpuprofile", "", "write a CPU profile (pprof) to this file while mounted")
+	fs.StringVar(&m.fetch, "fetch", "lazy", "what to download besides what is read: lazy (only that), file (opened files, whole) or all (the torrent), in the background")
 	fs.DurationVar(&m.metadataTimeout, "metadata-timeout", 5*time.Minute, "give up fetching a magnet link's metadata after this long")
 	fs.Var(&m.maxUpload, "max-upload-rate", "cap upload to peers, in bytes per second (e.g. 1MiB; 0: no cap)")
 }
@@ -288,7 +290,12 @@ func newClient(log *slog.Logger, mf *mountFlags) (*engine.Client, error) {
 	// The cache is most of the heap: a soft limit near it keeps the garbage
 	// collector from letting the process grow to twice the cache.
 	debug.SetMemoryLimit(int64(mf.cacheSize) + int64(mf.cacheSize)/8 + 96<<20)
+	fetch, err := engine.ParseFetch(mf.fetch)
+	if err != nil {
+		return nil, usagef("--fetch: %v", err)
+	}
 	cfg := engine.Config{
+		Fetch:         fetch,
 		Listen:        mf.listen,
 		CacheSize:     int64(mf.cacheSize),
 		Readahead:     int64(mf.readahead),

@@ -9,15 +9,15 @@ import (
 
 var (
 	// ErrClosed is returned by a Node's methods after Close.
-	ErrClosed = errors.New("dht: node closed")
+	ErrClosed = errors.New("dht node closed")
 	// ErrTimeout is returned when a queried node does not answer within
 	// Config.QueryTimeout.
-	ErrTimeout = errors.New("dht: query timed out")
-	// ErrNoNodes is returned by a lookup when the routing table is empty and no
-	// bootstrap node answers.
-	ErrNoNodes = errors.New("dht: no nodes to query")
+	ErrTimeout = errors.New("no reply in time")
+	// ErrNoNodes is returned by a lookup (and Bootstrap) when there is no node to ask
+	// or none of those asked answered.
+	ErrNoNodes = errors.New("no node answered")
 	// ErrNotAnnounced is returned by Announce when no node accepted announce_peer.
-	ErrNotAnnounced = errors.New("dht: no node accepted the announce")
+	ErrNotAnnounced = errors.New("no node accepted the announcement")
 )
 
 // Error is a KRPC error reply (BEP 5): a code (201 generic, 202 server, 203 protocol,
@@ -27,7 +27,7 @@ type Error struct {
 	Msg  string
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("dht: remote error %d: %s", e.Code, e.Msg) }
+func (e *Error) Error() string { return fmt.Sprintf("KRPC error %d: %s", e.Code, e.Msg) }
 
 // cleanText makes remote text safe to print: at most maxErrorText bytes, valid UTF-8,
 // control characters replaced by '?'.

@@ -38,17 +38,6 @@ func xor(a, b ID) ID {
 	return d
 }
 
-// closer reports whether a is strictly closer to target than b.
-func closer(target, a, b ID) bool {
-	for i := range target {
-		da, db := a[i]^target[i], b[i]^target[i]
-		if da != db {
-			return da < db
-		}
-	}
-	return false
-}
-
 // cmpDistance orders a and b by distance to target (-1, 0, +1), for slices.SortFunc.
 func cmpDistance(target, a, b ID) int {
 	da, db := xor(target, a), xor(target, b)

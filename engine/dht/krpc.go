@@ -71,15 +71,12 @@ func parseMethod(b []byte) method {
 	return methodUnknown
 }
 
-// BEP 5 error codes.
+// BEP 5 error codes, the first element of an error's "e" list.
 const (
-	CodeGeneric        = 201
-	CodeServer         = 202
-	CodeProtocol       = 203
-	CodeMethodUnknown  = 204
-	codeStoreFull      = CodeServer
-	codeBadToken       = CodeProtocol
-	codeInvalidRequest = CodeProtocol
+	CodeGeneric       = 201 // generic error
+	CodeServer        = 202 // server error (ours: the peer store is full)
+	CodeProtocol      = 203 // protocol error: malformed packet, invalid arguments or bad token
+	CodeMethodUnknown = 204 // method unknown
 )
 
 // message is one decoded KRPC message. Byte slices alias the packet, so a message must
@@ -95,6 +92,9 @@ type message struct {
 	Text string
 	// Requester is BEP 42's "ip": the address the responder saw our query come from.
 	Requester netip.AddrPort
+	// ReadOnly is BEP 43's "ro": the querier answers no queries, so it must not enter
+	// routing tables.
+	ReadOnly bool
 }
 
 // queryArgs are the "a" arguments of a query. Target holds find_node's "target" or
@@ -181,6 +181,9 @@ func parseMessage(b []byte) (message, error) {
 			e = val
 		case "ip":
 			ip = val
+		case "ro":
+			ro, _ := val.Int()
+			m.ReadOnly = ro == 1
 		}
 	}
 	ys, _ := y.Bytes()

@@ -72,7 +72,7 @@ func (n *Node) lookup(ctx context.Context, target ID, meth method, seeds []candi
 	results := make(chan lookupResult, alpha)
 	inflight, asked := 0, 0
 	for {
-		for inflight < alpha && asked < maxLookupQueries && ctx.Err() == nil {
+		for inflight < alpha && asked < maxLookupQueries && ctx.Err() == nil && n.ctx.Err() == nil {
 			c := l.next()
 			if c == nil {
 				break

@@ -42,15 +42,19 @@ func (n *Node) handlePacket(b []byte, from netip.AddrPort, now time.Time) {
 	}
 	switch m.Type {
 	case typeResponse, typeError:
-		if !n.deliver(m, from) {
+		p := n.waiter(m, from)
+		if p == nil {
 			n.stats.droppedUnsolicited.Add(1)
 			return
 		}
+		// The table learns of the reply before the query does, so that a lookup that
+		// has just finished finds its nodes in the table.
 		if m.Type == typeResponse {
 			n.mu.Lock()
 			n.table.seen(NodeInfo{ID: m.Reply.ID, Addr: from}, now, true)
 			n.mu.Unlock()
 		}
+		p.deliver(m)
 	case typeQuery:
 		if !n.allow(from, now) {
 			n.stats.droppedRate.Add(1)
@@ -74,7 +78,9 @@ func (n *Node) answer(m message, from netip.AddrPort, now time.Time) {
 	var toPing *NodeInfo
 	var verifyFrom bool
 	n.mu.Lock()
-	_, toPing = n.table.seen(NodeInfo{ID: m.Args.ID, Addr: from}, now, false)
+	if !m.ReadOnly {
+		_, toPing = n.table.seen(NodeInfo{ID: m.Args.ID, Addr: from}, now, false)
+	}
 	querier := n.table.byAddr[from]
 	verified := querier != nil && querier.ID == m.Args.ID && querier.verified()
 	verifyFrom = querier != nil && querier.ID == m.Args.ID && !querier.verified()

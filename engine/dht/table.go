@@ -103,8 +103,8 @@ func (t *table) find(id ID) *tableNode {
 // afterwards, and possibly a node to ping: when n's bucket is full of nodes not known
 // to be bad, the least recently seen questionable one, which the caller should ping and
 // report with failed if it does not answer (BEP 5). A node whose id is known under
-// another address, or whose address is taken by another id, is not let in: a spoofed
-// packet must not move or shadow a node.
+// another address is not moved, and an address taken by another id is only given to
+// a new id that replied from it: a spoofed packet must not move or shadow a node.
 func (t *table) seen(n NodeInfo, now time.Time, replied bool) (inTable bool, ping *NodeInfo) {
 	if n.ID == t.self || !usableAddr(n.Addr) {
 		return false, nil
@@ -121,7 +121,8 @@ func (t *table) seen(n NodeInfo, now time.Time, replied bool) (inTable bool, pin
 		return true, nil
 	}
 	if other := t.byAddr[n.Addr]; other != nil {
-		if other.state(now) != stateBad {
+		// A reply proves the address: the node there has a new id (it restarted).
+		if other.state(now) != stateBad && !replied {
 			return false, nil
 		}
 		t.remove(other.ID)
@@ -278,12 +279,13 @@ func (t *table) closest(target ID, count int, now time.Time, verifiedOnly bool) 
 	return all[:min(count, len(all))]
 }
 
-// staleBuckets returns the indices of buckets not changed within interval, and marks
-// them changed at now, so that each gets one refresh lookup per interval (BEP 5).
-func (t *table) staleBuckets(now time.Time, interval time.Duration) []int {
+// staleBuckets returns the indices of up to max buckets not changed within interval,
+// and marks them changed at now, so that each gets one refresh lookup per interval
+// (BEP 5).
+func (t *table) staleBuckets(now time.Time, interval time.Duration, max int) []int {
 	var out []int
 	for i, b := range t.buckets {
-		if now.Sub(b.lastChanged) >= interval {
+		if len(out) < max && now.Sub(b.lastChanged) >= interval {
 			out = append(out, i)
 			b.lastChanged = now
 		}

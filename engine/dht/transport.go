@@ -50,20 +50,24 @@ func (n *Node) send(b []byte, to netip.AddrPort) error {
 	return err
 }
 
-// deliver hands a response or error to the query waiting for its transaction id, if
-// it came from the address that query went to. It reports whether one was waiting.
-func (n *Node) deliver(m message, from netip.AddrPort) bool {
+// waiter returns the query waiting for m's transaction id, if m came from the address
+// that query went to.
+func (n *Node) waiter(m message, from netip.AddrPort) *pendingQuery {
 	n.txMu.Lock()
 	p := n.pending[string(m.TID)]
 	n.txMu.Unlock()
 	if p == nil || p.to != from {
-		return false
+		return nil
 	}
+	return p
+}
+
+// deliver hands a response or error to its waiting query.
+func (p *pendingQuery) deliver(m message) {
 	select {
 	case p.reply <- m.clone():
 	default: // a duplicate; the first reply is still waiting to be read
 	}
-	return true
 }
 
 // query sends one query to addr and waits for its reply, at most QueryTimeout. A KRPC
@@ -104,7 +108,7 @@ func (n *Node) query(ctx context.Context, to netip.AddrPort, meth method, args q
 	}
 	n.stats.queriesSent.Add(1)
 	if err := n.send(b, to); err != nil {
-		return message{}, fmt.Errorf("dht: send %s to %s: %w", meth, to, err)
+		return message{}, fmt.Errorf("send %s to %s: %w", meth, to, err)
 	}
 	timer := time.NewTimer(n.cfg.QueryTimeout)
 	defer timer.Stop()
@@ -121,7 +125,7 @@ func (n *Node) query(ctx context.Context, to netip.AddrPort, meth method, args q
 			n.table.failed(e.ID, time.Now())
 		}
 		n.mu.Unlock()
-		return message{}, fmt.Errorf("dht: %s to %s: %w", meth, to, ErrTimeout)
+		return message{}, fmt.Errorf("%s to %s: %w", meth, to, ErrTimeout)
 	case <-ctx.Done():
 		return message{}, ctx.Err()
 	case <-n.ctx.Done():

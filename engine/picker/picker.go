@@ -49,6 +49,9 @@ type Picker struct {
 	dirty  bool
 	active map[int]*activePiece
 
+	background    bt.Bitfield // pieces wanted with no deadline
+	numBackground int
+
 	// Late, if set, tells whether a request outstanding at holder for age is
 	// late by that peer's usual delivery time. Blocks of urgent pieces (deadline
 	// passed: a read waits) that are late are duplicated to other peers.
@@ -295,6 +298,7 @@ type ReceiveResult struct {
 // PieceDone removes a verified piece from the plan.
 func (p *Picker) PieceDone(i int) {
 	delete(p.active, i)
+	p.SetBackground(i, false)
 	if _, ok := p.wants[i]; ok {
 		delete(p.wants, i)
 		p.dirty = true
@@ -368,7 +372,7 @@ func (p *Picker) PickUrgent(peer PeerKey, has func(int) bool, max int, now time.
 }
 
 func (p *Picker) pick(peer PeerKey, has func(int) bool, max int, now time.Time, urgentOnly bool) []Block {
-	if max <= 0 || len(p.wants) == 0 {
+	if max <= 0 || (len(p.wants) == 0 && p.numBackground == 0) {
 		return nil
 	}
 	p.sortOrder()
@@ -415,7 +419,13 @@ func (p *Picker) pick(peer PeerKey, has func(int) bool, max int, now time.Time, 
 	// Endgame, at the end of a download (a few pieces left, every block asked):
 	// a peer with free slots duplicates blocks in flight at others. Before the
 	// end only late blocks of urgent pieces are duplicated (above).
-	if len(out) > 0 || len(p.wants) > EndgamePieces || urgentOnly {
+	if urgentOnly {
+		return out
+	}
+	if len(out) < max {
+		out = p.pickBackground(out, peer, has, max, now)
+	}
+	if len(out) > 0 || len(p.wants) > EndgamePieces || p.numBackground > EndgamePieces {
 		return out // not the end of a download
 	}
 	seen := 0

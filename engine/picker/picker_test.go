@@ -217,3 +217,33 @@ func TestPickUrgentOnlyTakesWaitedPieces(t *testing.T) {
 		t.Fatalf("urgent pick got %v, want piece 1 only", got)
 	}
 }
+
+func TestBackgroundRarestFirstBelowDeadlines(t *testing.T) {
+	p := New(4, bt.BlockSize, 4*bt.BlockSize)
+	for i := 0; i < 4; i++ {
+		p.SetBackground(i, true)
+	}
+	// Piece 2 is the rarest: one peer has it; the others two each.
+	for _, i := range []int{0, 0, 1, 1, 2, 3, 3} {
+		p.PeerHas(i)
+	}
+	p.Want(3, t0) // a reader's deadline beats the background
+	got := p.Pick(1, all, 2, t0)
+	if len(got) != 2 || got[0].Piece != 3 || got[1].Piece != 2 {
+		t.Fatalf("got %v, want the deadline piece 3, then the rarest background piece 2", got)
+	}
+	if p.NumBackground() != 4 {
+		t.Fatalf("%d background pieces", p.NumBackground())
+	}
+	r := p.Received(1, got[1])
+	if !r.Complete {
+		t.Fatal("not complete")
+	}
+	p.PieceDone(2)
+	if p.Background(2) || p.NumBackground() != 3 {
+		t.Fatal("a verified piece stays in the background set")
+	}
+	if got := p.PickUrgent(1, all, 10, t0); len(got) != 0 {
+		t.Fatalf("urgent pick took background pieces: %v", got)
+	}
+}
