@@ -32,7 +32,8 @@ const (
 	minReadahead = 2 << 20
 	// seekSlack: a read this close behind or ahead of the expected position is
 	// not a seek (the kernel issues READs slightly out of order).
-	seekSlack = 4 << 20
+	seekSlack  = 4 << 20
+	seekBehind = 16 << 20
 	// readaheadHorizon is how far ahead, in time at the reader's pace, the
 	// window reaches.
 	readaheadHorizon = 8 * time.Second
@@ -109,7 +110,10 @@ func (r *Reader) track(start, end int64) {
 		return
 	}
 	now := time.Now()
-	if r.started.IsZero() || start < r.next-seekSlack || start > r.next+seekSlack {
+	// Not a seek: a read up to seekBehind behind the furthest read so far (the
+	// kernel's readahead sends 1 MiB READs out of order, some many MiB behind),
+	// or ahead of it but inside the readahead window.
+	if r.started.IsZero() || start < r.next-seekBehind || start > r.next+max(seekSlack, r.ahead) {
 		// A seek (or the first read): start small from here.
 		r.ahead = minReadahead
 		r.started = now
