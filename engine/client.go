@@ -14,6 +14,7 @@ import (
 
 	"github.com/hyperblow/hyperblow/cache"
 	"github.com/hyperblow/hyperblow/engine/bt"
+	"github.com/hyperblow/hyperblow/engine/dht"
 	"github.com/hyperblow/hyperblow/engine/metainfo"
 	"github.com/hyperblow/hyperblow/engine/peerconn"
 	"github.com/hyperblow/hyperblow/engine/tracker"
@@ -44,6 +45,13 @@ type Config struct {
 	// whole torrent), in the background: rarest first, below readers' deadlines,
 	// a bounded part of the cache at a time.
 	Fetch Fetch
+	// DHT turns on the BEP 5 DHT: peers for torrents and magnets are looked up
+	// and our torrents announced. DHTBootstrap lists host:port of nodes to join
+	// through (dht.DefaultBootstrap() for the public DHT); DHTStateFile keeps
+	// the node table across runs.
+	DHT          bool
+	DHTBootstrap []string
+	DHTStateFile string
 	// SnubTimeout drops a peer that delivers no block for this long while our
 	// requests are outstanding (default 60 s).
 	SnubTimeout time.Duration
@@ -87,6 +95,9 @@ type Client struct {
 	ln     net.Listener
 	hashes chan struct{} // hashing slots: at most GOMAXPROCS pieces hashed at once
 	upload *tokenBucket  // nil: no upload limit
+	dht    *dht.Node     // nil without the DHT
+	// dhtReady is closed once the DHT has bootstrapped (or failed to).
+	dhtReady chan struct{}
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -153,6 +164,13 @@ func NewClient(cfg Config) (*Client, error) {
 		c.ln = ln
 		c.wg.Add(1)
 		go c.acceptLoop()
+	}
+	c.dhtReady = make(chan struct{})
+	if cfg.DHT {
+		if err := c.startDHT(); err != nil {
+			c.Close()
+			return nil, err
+		}
 	}
 	return c, nil
 }
@@ -244,6 +262,9 @@ func (c *Client) Close() error {
 	if c.ln != nil {
 		c.ln.Close()
 	}
+	if c.dht != nil {
+		c.dht.Close() // saves the node table
+	}
 	c.wg.Wait()
 	c.trk.Close()
 	c.cache.Close()
@@ -270,9 +291,13 @@ func (c *Client) acceptLoop() {
 
 // connConfig is what all our connections share.
 func (c *Client) connConfig() peerconn.Config {
+	res := wire.Reserved{}.WithFast().WithExtended()
+	if c.dht != nil {
+		res = res.WithDHT()
+	}
 	cfg := peerconn.Config{
 		PeerID:     c.peerID,
-		Reserved:   wire.Reserved{}.WithFast().WithExtended(),
+		Reserved:   res,
 		BlockAlloc: allocBlock,
 		Logger:     c.log,
 	}

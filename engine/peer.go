@@ -210,6 +210,9 @@ func (t *Torrent) addConn(m connMsg, now time.Time) {
 	if p.conn.Reserved().Extended() {
 		t.sendExtHandshake(p)
 	}
+	if t.c.dht != nil && p.conn.Reserved().DHT() {
+		p.conn.Send(wire.Message{ID: wire.Port, Port: t.c.dht.Addr().Port()}) // BEP 5
+	}
 	m.conn.Start(t.events)
 }
 
@@ -339,6 +342,8 @@ func (t *Torrent) handlePeerMsg(p *peer, m wire.Message, now time.Time) error {
 		if !p.fast {
 			return errFastWithoutBit
 		}
+	case wire.Port:
+		t.c.addDHTNode(p.addr.Addr(), m.Port)
 	case wire.Extended:
 		if !p.conn.Reserved().Extended() {
 			return errExtendedWithoutBit

@@ -214,6 +214,10 @@ func (r *Resolver) run(ctx context.Context) {
 		rr.wg.Add(1)
 		go func() { defer rr.wg.Done(); a.Run(ctx) }()
 	}
+	if r.c.dht != nil {
+		rr.wg.Add(1)
+		go func() { defer rr.wg.Done(); r.c.dhtLoop(ctx, r.m.InfoHash, r.AddPeers, false, dhtResolveEvery) }()
+	}
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	rr.dialMore(ctx, time.Now())

@@ -151,6 +151,13 @@ func (t *Torrent) start() {
 			t.announcer.Run(t.ctx)
 		}()
 	}
+	if t.c.dht != nil && !t.info.Private {
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			t.c.dhtLoop(t.ctx, t.mt.InfoHash, t.AddPeers, true, dhtLookupEvery)
+		}()
+	}
 	t.wg.Add(1)
 	go func() {
 		defer t.wg.Done()

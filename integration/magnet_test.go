@@ -60,7 +60,7 @@ func TestMagnetWithPeer(t *testing.T) {
 	tr.Allow(t, tor.InfoHash)
 	peer := seedLibtorrent(t, tor)
 
-	info := run(t, 60*time.Second, procOpts{}, bin, "info", "--json", "--peer", peer, tor.InfoHash)
+	info := run(t, 60*time.Second, procOpts{}, bin, "info", "--no-dht", "--json", "--peer", peer, tor.InfoHash)
 	if info.code != 0 || !strings.Contains(info.stdout, `"info_hash": "`+tor.InfoHash+`"`) {
 		t.Fatalf("hyperblow info --peer %s %s: %v", peer, tor.InfoHash, info)
 	}
@@ -74,6 +74,37 @@ func TestMagnetWithPeer(t *testing.T) {
 			t.Fatalf("metadata did not arrive:\n%s", tail(m.Stderr(), 4000))
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	checkMountedTorrent(t, m, tor)
+	m.Unmount(t)
+}
+
+// TestMagnetThroughDHT: a python3-libtorrent session on 127.0.0.1 with its DHT on
+// seeds a torrent; Hyperblow mounts a magnet carrying only the info-hash, its DHT
+// bootstrapped from that libtorrent node (no tracker, no x.pe, no --peer). The
+// metadata arrives, the files are listed, and cp is byte-identical.
+func TestMagnetThroughDHT(t *testing.T) {
+	buildBinary(t)
+	requireLibtorrent(t)
+	data := sharedData(t)
+	tor := makeTorrent(t, data.Tree, nil, 64<<10)
+	p := startProc(t, "libtorrent-dht-seed", procOpts{}, python(), ltHelper(t), "seed", "--dht", "--port", "0", tor.Path, tor.SaveDir)
+	line := p.waitStdout(t, "READY ", 150*time.Second)
+	port := strings.TrimSpace(strings.TrimPrefix(line, "READY "))
+	node := "127.0.0.1:" + port
+
+	m := startMount(t, mountOpts{dht: true}, "--dht-bootstrap", node, "--metadata-timeout", "2m", "magnet:?xt=urn:btih:"+tor.InfoHash)
+	status := filepath.Join(m.Dir, ".hyperblow-status")
+	deadline := time.Now().Add(100 * time.Second)
+	for {
+		if _, err := os.Stat(status); os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(status)
+			t.Fatalf("metadata did not arrive through the DHT; status:\n%s\nhyperblow stderr:\n%s\nlibtorrent:\n%s", b, tail(m.Stderr(), 4000), p.describe())
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	checkMountedTorrent(t, m, tor)
 	m.Unmount(t)

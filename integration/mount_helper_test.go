@@ -27,6 +27,7 @@ type mountOpts struct {
 	env    []string
 	wrap   []string // a command that execs the rest, as prlimit does
 	noWait bool     // return at once, without waiting for the mount to appear
+	dht    bool     // leave the DHT on (give --dht-bootstrap with a loopback node)
 }
 
 // mount runs `hyperblow mount --no-dht --listen 127.0.0.1:0 ARGS... MNT` in its
@@ -58,7 +59,11 @@ func startMount(t testing.TB, o mountOpts, args ...string) *Mount {
 	if isMounted(dir) {
 		t.Fatalf("%s is already a mountpoint", dir)
 	}
-	argv := slices.Concat(o.wrap, []string{bin, "mount", "--no-dht", "--listen", "127.0.0.1:0"}, args, []string{dir})
+	dhtFlag := []string{"--no-dht"}
+	if o.dht {
+		dhtFlag = nil
+	}
+	argv := slices.Concat(o.wrap, []string{bin, "mount"}, dhtFlag, []string{"--listen", "127.0.0.1:0"}, args, []string{dir})
 	// SIGTERM, not SIGKILL, if the test process dies: Hyperblow then unmounts itself.
 	p := startProc(t, "hyperblow mount", procOpts{pdeathsig: syscall.SIGTERM, cred: o.cred, env: o.env}, argv...)
 	m := &Mount{Dir: dir, p: p, t: t}

@@ -47,6 +47,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		return usagef("demo: want MOUNTPOINT, got %d arguments (see hyperblow demo --help)", len(pos))
 	}
 	mnt := pos[0]
+	mf.noDHT = true // offline: nothing leaves this machine
 	if err := checkMountpoint(mnt); err != nil {
 		return err
 	}

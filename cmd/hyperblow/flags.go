@@ -127,3 +127,13 @@ func (p *peersFlag) Set(v string) error {
 	*p = append(*p, ap)
 	return nil
 }
+
+// stringsFlag collects a repeatable string flag.
+type stringsFlag []string
+
+func (s *stringsFlag) String() string { return fmt.Sprint([]string(*s)) }
+
+func (s *stringsFlag) Set(v string) error {
+	*s = append(*s, v)
+	return nil
+}

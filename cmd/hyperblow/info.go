@@ -59,6 +59,9 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 	var peers peersFlag
 	fs.Var(&peers, "peer", "HOST:PORT of a peer to ask for a magnet link's metadata (repeatable)")
 	timeout := fs.Duration("metadata-timeout", 2*time.Minute, "give up fetching a magnet link's metadata after this long")
+	var mf mountFlags
+	fs.BoolVar(&mf.noDHT, "no-dht", false, "do not use the DHT (BEP 5) to find peers for a magnet link")
+	fs.Var(&mf.dhtBootstrap, "dht-bootstrap", "HOST:PORT of a DHT node to join through (repeatable; default: the public routers)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -73,7 +76,7 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if m != nil {
-		if t, err = fetchMetadata(ctx, m, peers, *timeout); err != nil {
+		if t, err = fetchMetadata(ctx, m, peers, *timeout, &mf); err != nil {
 			return err
 		}
 	}
@@ -159,8 +162,9 @@ func safe(s string) string {
 }
 
 // fetchMetadata resolves a magnet link with a client that only dials out.
-func fetchMetadata(ctx context.Context, m *metainfo.Magnet, peers []netip.AddrPort, timeout time.Duration) (*metainfo.Torrent, error) {
-	c, err := engine.NewClient(engine.Config{CacheSize: cache.MinSize})
+func fetchMetadata(ctx context.Context, m *metainfo.Magnet, peers []netip.AddrPort, timeout time.Duration, mf *mountFlags) (*metainfo.Torrent, error) {
+	dhtOn, boot, state := mf.dhtSettings()
+	c, err := engine.NewClient(engine.Config{CacheSize: cache.MinSize, DHT: dhtOn, DHTBootstrap: boot, DHTStateFile: state})
 	if err != nil {
 		return nil, err
 	}

@@ -17,9 +17,11 @@ Usage:
   hyperblow mount [flags] SOURCE MOUNTPOINT   mount a torrent (foreground until unmounted)
   hyperblow info [--json] SOURCE              show what a torrent holds
   hyperblow demo [flags] MOUNTPOINT           offline demo: sample files seeded on loopback, mounted
+  hyperblow create [flags] PATH               make a .torrent from a file or folder
+  hyperblow seed [flags] TORRENT DATA         serve a torrent's complete data to the swarm
   hyperblow help COMMAND                      help on a command
 
-SOURCE is a path to a .torrent file or an http(s) URL of one.
+SOURCE is a .torrent file, an http(s) URL of one, a magnet link, or an info-hash.
 Run "hyperblow COMMAND --help" for a command's flags and examples.
 `
 
@@ -31,9 +33,11 @@ func (e usageError) Error() string { return e.msg }
 func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
 
 var commands = map[string]func(args []string, stdout, stderr io.Writer) error{
-	"mount": runMount,
-	"info":  runInfo,
-	"demo":  runDemo,
+	"mount":  runMount,
+	"info":   runInfo,
+	"demo":   runDemo,
+	"create": runCreate,
+	"seed":   runSeed,
 }
 
 func main() {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/hyperblow/hyperblow/engine"
+	"github.com/hyperblow/hyperblow/engine/dht"
 	"github.com/hyperblow/hyperblow/engine/metainfo"
 	hfs "github.com/hyperblow/hyperblow/fs"
 )
@@ -60,6 +62,7 @@ type mountFlags struct {
 
 	metadataTimeout time.Duration
 	fetch           string
+	dhtBootstrap    stringsFlag
 }
 
 func (m *mountFlags) register(fs *flag.FlagSet, listenDefault string) {
@@ -69,7 +72,8 @@ func (m *mountFlags) register(fs *flag.FlagSet, listenDefault string) {
 	fs.Var(&m.readahead, "readahead", "largest readahead window of one reader (e.g. 64MiB)")
 	fs.StringVar(&m.listen, "listen", listenDefault, "HOST:PORT for incoming peers (port 0: any free port)")
 	fs.Var(&m.peers, "peer", "HOST:PORT of a peer to connect to (repeatable)")
-	fs.BoolVar(&m.noDHT, "no-dht", false, "do not use the DHT (not implemented yet: the DHT is always off)")
+	fs.BoolVar(&m.noDHT, "no-dht", false, "do not use the DHT (BEP 5) to find peers")
+	fs.Var(&m.dhtBootstrap, "dht-bootstrap", "HOST:PORT of a DHT node to join through (repeatable; default: the public routers)")
 	fs.DurationVar(&m.readTimeout, "read-timeout", 0, "fail a read with EIO if its data does not come in time (0: wait)")
 	fs.BoolVar(&m.allowOther, "allow-other", false, "let other users read the mount (needs user_allow_other in /etc/fuse.conf when not root)")
 	fs.BoolVar(&m.verbose, "v", false, "verbose: debug logs")
@@ -294,7 +298,11 @@ func newClient(log *slog.Logger, mf *mountFlags) (*engine.Client, error) {
 	if err != nil {
 		return nil, usagef("--fetch: %v", err)
 	}
+	dhtOn, boot, state := mf.dhtSettings()
 	cfg := engine.Config{
+		DHT:           dhtOn,
+		DHTBootstrap:  boot,
+		DHTStateFile:  state,
 		Fetch:         fetch,
 		Listen:        mf.listen,
 		CacheSize:     int64(mf.cacheSize),
@@ -318,4 +326,23 @@ func logStats(log *slog.Logger, t *engine.Torrent) {
 		"served_to_readers", st.ServedToReaders, "wasted", st.Wasted,
 		"pieces_verified", st.PiecesVerified, "hash_failures", st.HashFailures,
 		"peers_banned", st.PeersBanned)
+}
+
+// dhtSettings: the DHT is on unless --no-dht, joined through --dht-bootstrap or
+// the public routers, its node table kept in the user's cache folder.
+func (m *mountFlags) dhtSettings() (on bool, bootstrap []string, stateFile string) {
+	if m.noDHT {
+		return false, nil, ""
+	}
+	bootstrap = m.dhtBootstrap
+	if len(bootstrap) == 0 {
+		bootstrap = dht.DefaultBootstrap()
+	}
+	if dir, err := os.UserCacheDir(); err == nil {
+		dir = filepath.Join(dir, "hyperblow")
+		if os.MkdirAll(dir, 0o700) == nil {
+			stateFile = filepath.Join(dir, "dht-nodes")
+		}
+	}
+	return true, bootstrap, stateFile
 }

@@ -8,7 +8,7 @@ Subcommands (every socket is bound to 127.0.0.1; DHT, LSD, UPnP and NAT-PMP are 
       --pad aligns files to pieces with BEP 47 padding files. Prints the info JSON.
   info TORRENT
       Print what libtorrent reads from TORRENT as JSON (the reference for `info --json`).
-  seed [--port N] TORRENT SAVE_PATH
+  seed [--port N] [--dht] TORRENT SAVE_PATH
       Check the data under SAVE_PATH, then seed it. Prints "READY <port>" once the
       torrent is seeding and listening, then runs until killed or its parent dies.
   get [--port N] [--peer HOST:PORT]... [--timeout S] TORRENT SAVE_PATH
@@ -78,7 +78,7 @@ def cmd_info(a):
     print(json.dumps(info_json(lt.torrent_info(a.torrent))))
 
 
-def new_session(port):
+def new_session(port, dht=False):
     settings = {
         "listen_interfaces": "127.0.0.1:%d" % port,
         "outgoing_interfaces": "127.0.0.1",
@@ -99,6 +99,20 @@ def new_session(port):
         | lt.alert.category_t.status_notification
         | lt.alert.category_t.tracker_notification,
     }
+    if dht:
+        # A DHT on 127.0.0.1 only: no bootstrap routers; every node shares one IP,
+        # which libtorrent's defaults treat as suspicious; announce often.
+        settings.update({
+            "enable_dht": True,
+            "dht_bootstrap_nodes": "",
+            "dht_restrict_routing_ips": False,
+            "dht_restrict_search_ips": False,
+            "dht_ignore_dark_internet": False,
+            "dht_enforce_node_id": False,
+            "dht_block_ratelimit": 1000,
+            "dht_upload_rate_limit": 1000000,
+            "dht_announce_interval": 2,
+        })
     return lt.session(settings)
 
 
@@ -129,7 +143,7 @@ def add(ses, torrent, save_path, peers=()):
 
 def cmd_seed(a):
     ppid = os.getppid()
-    ses = new_session(a.port)
+    ses = new_session(a.port, dht=a.dht)
     h = add(ses, a.torrent, os.path.abspath(a.save_path))
     deadline = time.time() + 120
     while True:
@@ -180,6 +194,7 @@ def main():
     i.add_argument("torrent")
     s = sub.add_parser("seed")
     s.add_argument("--port", type=int, default=0)
+    s.add_argument("--dht", action="store_true", help="DHT on, on 127.0.0.1 only (its node listens on the same port)")
     s.add_argument("torrent")
     s.add_argument("save_path")
     g = sub.add_parser("get")

@@ -1,0 +1,289 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hyperblow/hyperblow/engine/metainfo"
+)
+
+const createUsage = `Usage: hyperblow create [flags] PATH
+
+Make a .torrent (BitTorrent v1) from a file or a folder. A file makes a
+single-file torrent; a folder makes a multi-file torrent of the regular files
+under it, in sorted order (symbolic links and special files are skipped).
+
+Trackers: each --tracker is its own tier (BEP 12: clients try tier 1 first,
+then tier 2...). A comma-separated list in one --tracker is one tier of several
+trackers, which clients try in random order:
+  --tracker http://a/announce --tracker udp://b:6969   two tiers
+  --tracker http://a/announce,http://b/announce       one tier of two
+
+The torrent is written to -o FILE, by default NAME.torrent in the current
+folder; an existing file is kept unless --force. At the end it prints the
+info-hash and a magnet link.
+
+Examples:
+  hyperblow create ~/Videos/holiday.mkv
+  hyperblow create --tracker udp://tracker.example.org:6969/announce -o album.torrent ~/Music/album
+  hyperblow create --piece-length 4MiB --private --comment "team only" \
+      --tracker https://tracker.example.org/announce ./dataset
+  hyperblow create --web-seed https://example.org/files/ --name dataset-v2 ./dataset
+
+Flags:
+`
+
+// tiersFlag collects --tracker: one tier per use, commas separate trackers of a tier.
+type tiersFlag [][]string
+
+func (f *tiersFlag) String() string { return fmt.Sprint([][]string(*f)) }
+
+func (f *tiersFlag) Set(v string) error {
+	var tier []string
+	for _, u := range strings.Split(v, ",") {
+		u = strings.TrimSpace(u)
+		if u == "" {
+			continue
+		}
+		if err := checkURL(u, "tracker", "http", "https", "udp"); err != nil {
+			return err
+		}
+		tier = append(tier, u)
+	}
+	if len(tier) == 0 {
+		return fmt.Errorf("empty tracker %q", v)
+	}
+	*f = append(*f, tier)
+	return nil
+}
+
+// urlsFlag collects repeated --web-seed URLs.
+type urlsFlag []string
+
+func (f *urlsFlag) String() string { return strings.Join(*f, ",") }
+
+func (f *urlsFlag) Set(v string) error {
+	if err := checkURL(v, "web seed", "http", "https"); err != nil {
+		return err
+	}
+	*f = append(*f, v)
+	return nil
+}
+
+// checkURL accepts an absolute URL with a host and one of the schemes.
+func checkURL(v, what string, schemes ...string) error {
+	u, err := url.Parse(v)
+	if err == nil && u.Host != "" && strings.TrimSpace(v) == v {
+		for _, s := range schemes {
+			if strings.EqualFold(u.Scheme, s) {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("invalid %s %q: want a URL with a host and the scheme %s", what, v, strings.Join(schemes, ", "))
+}
+
+func runCreate(args []string, stdout, stderr io.Writer) error {
+	fset := newFlagSet("create", createUsage, stdout)
+	var (
+		trackers    tiersFlag
+		webSeeds    urlsFlag
+		pieceLength sizeFlag
+	)
+	out := fset.String("o", "", "write the torrent to this `FILE` (default: NAME.torrent in the current folder)")
+	force := fset.Bool("force", false, "overwrite the output file if it exists")
+	fset.Var(&trackers, "tracker", "announce `URL` (http, https, udp); repeatable, one tier each; commas make one tier of several")
+	fset.Var(&webSeeds, "web-seed", "BEP 19 web seed `URL` (http, https); repeatable")
+	fset.Var(&pieceLength, "piece-length", "piece `SIZE`, 16KiB..64MiB (default: automatic, about 1000-2000 pieces)")
+	private := fset.Bool("private", false, "BEP 27 private torrent: peers only from its trackers (no DHT, no PEX)")
+	comment := fset.String("comment", "", "a comment stored in the torrent")
+	name := fset.String("name", "", "the torrent's name (default: PATH's base name)")
+	noDate := fset.Bool("no-date", false, "leave out the creation date, so the same input gives the same file")
+	pos, err := parseFlags(fset, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("create: want one PATH, got %d arguments (see hyperblow create --help)", len(pos))
+	}
+	if pl := int64(pieceLength); pl != 0 && (pl < metainfo.MinPieceLength || pl > metainfo.MaxPieceLength) {
+		return usagef("create: --piece-length %s is not in 16KiB..64MiB (see hyperblow create --help)", formatSize(pl))
+	}
+	if pl := int64(pieceLength); pl != 0 && pl&(pl-1) != 0 {
+		fmt.Fprintf(stderr, "hyperblow: note: --piece-length %s is not a power of two; some clients refuse such torrents\n", formatSize(pl))
+	}
+	path := pos[0]
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("create: %s: %w", path, err)
+	}
+	files, size, err := measure(abs)
+	if err != nil {
+		return fmt.Errorf("create: %s: %w", path, err)
+	}
+	tname := *name
+	if tname == "" {
+		tname = filepath.Base(abs)
+	}
+	dest := *out
+	if dest == "" {
+		dest = tname + ".torrent"
+	}
+	if _, err := os.Lstat(dest); err == nil && !*force {
+		return fmt.Errorf("create: %s exists: use --force to overwrite it, or -o to write elsewhere", dest)
+	}
+	if d, err := filepath.Abs(dest); err == nil && strings.HasPrefix(d, abs+string(filepath.Separator)) {
+		fmt.Fprintf(stderr, "hyperblow: note: %s is inside %s; a later create of %s would include it\n", dest, path, path)
+	}
+
+	opts := metainfo.CreateOptions{
+		PieceLength: int64(pieceLength),
+		Trackers:    trackers,
+		WebSeeds:    webSeeds,
+		Private:     *private,
+		Comment:     *comment,
+		CreatedBy:   "hyperblow",
+		Name:        *name,
+	}
+	if !*noDate {
+		opts.CreationDate = time.Now().Unix()
+	}
+	// metainfo.Create has no progress hook: a line before and one after.
+	fmt.Fprintf(stderr, "hashing %s: %s in %d files...\n", safe(path), humanSize(size), files)
+	start := time.Now()
+	raw, err := metainfo.Create(abs, opts)
+	if err != nil {
+		return fmt.Errorf("create: %w", err)
+	}
+	took := time.Since(start)
+	fmt.Fprintf(stderr, "hashed %s in %v (%s/s)\n", humanSize(size), took.Round(time.Millisecond), humanSize(int64(float64(size)/max(took.Seconds(), 1e-3))))
+	mt, err := metainfo.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("create: internal error: the new torrent does not parse: %w", err)
+	}
+	if err := writeTorrent(dest, raw, *force); err != nil {
+		return fmt.Errorf("create: %w", err)
+	}
+	printCreated(stdout, dest, mt)
+	return nil
+}
+
+// measure counts the regular files under root (root itself may be a file or a
+// symlink to one) and their bytes, as metainfo.Create will see them.
+func measure(root string) (files int, size int64, err error) {
+	st, err := os.Stat(root)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return 0, 0, err
+	}
+	if st.Mode().IsRegular() {
+		return 1, st.Size(), nil
+	}
+	if !st.IsDir() {
+		return 0, 0, errors.New("not a regular file or a folder")
+	}
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			files++
+			size += fi.Size()
+		}
+		return nil
+	})
+	if err == nil && files == 0 {
+		err = errors.New("no regular files in this folder: nothing to share")
+	}
+	return files, size, err
+}
+
+// writeTorrent writes b to dest: without force only if dest does not exist (checked
+// atomically); with force through a temporary file renamed over dest.
+func writeTorrent(dest string, b []byte, force bool) error {
+	if !force {
+		f, err := os.OpenFile(dest, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("%s exists: use --force to overwrite it, or -o to write elsewhere", dest)
+			}
+			return err
+		}
+		_, err = f.Write(b)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(dest)
+		}
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(dest), ".hyperblow-*.torrent")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(b)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), dest)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+	}
+	return err
+}
+
+// printCreated prints what was made: a summary, the info-hash and a magnet link.
+func printCreated(w io.Writer, dest string, mt *metainfo.Torrent) {
+	info := mt.Info
+	files := len(info.VisibleFiles())
+	fmt.Fprintf(w, "created %s\n", dest)
+	fmt.Fprintf(w, "name:      %s\n", safe(info.Name))
+	fmt.Fprintf(w, "info-hash: %s\n", mt.InfoHash)
+	fmt.Fprintf(w, "size:      %s (%d bytes) in %d file(s), %d pieces of %s\n", humanSize(info.TotalLength), info.TotalLength, files, info.NumPieces, humanSize(info.PieceLength))
+	for i, tier := range mt.AnnounceList {
+		fmt.Fprintf(w, "tracker:   tier %d: %s\n", i+1, safe(strings.Join(tier, ", ")))
+	}
+	for _, u := range mt.URLList {
+		fmt.Fprintf(w, "web seed:  %s\n", safe(u))
+	}
+	if info.Private {
+		fmt.Fprintf(w, "private:   yes\n")
+	}
+	fmt.Fprintf(w, "magnet:    %s\n", magnetLink(mt))
+}
+
+// magnetLink is a BEP 9 magnet URI: info-hash, name, trackers and web seeds.
+func magnetLink(mt *metainfo.Torrent) string {
+	var b strings.Builder
+	b.WriteString("magnet:?xt=urn:btih:" + mt.InfoHash.String())
+	b.WriteString("&dn=" + url.QueryEscape(mt.Info.Name))
+	for _, tier := range mt.AnnounceList {
+		for _, u := range tier {
+			b.WriteString("&tr=" + url.QueryEscape(u))
+		}
+	}
+	for _, u := range mt.URLList {
+		b.WriteString("&ws=" + url.QueryEscape(u))
+	}
+	return b.String()
+}
