@@ -19,8 +19,12 @@ const clientName = "Hyperblow 0.1"
 // can fetch the info dictionary from us, and BEP 21 upload_only when we do not
 // intend to complete the torrent.
 func (t *Torrent) sendExtHandshake(p *peer) {
+	m := map[string]uint8{wire.ExtMetadata: ourMetadataID}
+	if !t.info.Private {
+		m[wire.ExtPex] = ourPexID
+	}
 	h := wire.ExtHandshake{
-		M:            map[string]uint8{wire.ExtMetadata: ourMetadataID},
+		M:            m,
 		MetadataSize: int64(len(t.mt.RawInfo)),
 		V:            clientName,
 		ReqQ:         maxIncomingRequests,
@@ -54,6 +58,8 @@ func (t *Torrent) handleExtended(p *peer, m wire.Message, now time.Time) error {
 		return nil
 	case ourMetadataID:
 		return t.handleMetadataMsg(p, m.Payload)
+	case ourPexID:
+		return t.handlePex(p, m.Payload, now)
 	}
 	return nil // an extension we did not offer: ignored
 }

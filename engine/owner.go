@@ -292,6 +292,7 @@ func (t *Torrent) tick(now time.Time) {
 		}
 	}
 	t.checkSnubbed(now)
+	t.sendPex(now)
 	if now.Sub(t.lastChoke) >= rechokeEvery {
 		rotate := now.Sub(t.lastOptim) >= optimisticEvery
 		if rotate {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -74,6 +75,11 @@ type peer struct {
 
 	ext  wire.ExtHandshake // the peer's BEP 10 handshake, if any
 	reqq int               // requests the peer accepts (its reqq), 0 = unknown
+
+	incoming  bool
+	pexSent   map[netip.AddrPort]bool // addresses we told it about (BEP 11)
+	pexSentAt time.Time
+	pexGotAt  time.Time
 }
 
 // addrState is what we know of a peer address.
@@ -169,13 +175,21 @@ func (t *Torrent) addConn(m connMsg, now time.Time) {
 		return
 	}
 	for _, p := range t.peers {
-		if p.conn.PeerID() == m.conn.PeerID() {
-			if st != nil {
-				st.connected = true // connected already, the other way
-			}
-			reject(errDuplicate)
-			return
+		if p.conn.PeerID() != m.conn.PeerID() || p.closing {
+			continue
 		}
+		// Both sides dialled each other at once: both keep the connection
+		// initiated by the side with the smaller peer id, so exactly one stays.
+		if t.keepNew(p.incoming, m.incoming, m.conn.PeerID()) {
+			p.closing = true
+			p.conn.Close(errDuplicate)
+			break
+		}
+		if st != nil {
+			st.connected = true // connected already, the other way
+		}
+		reject(errDuplicate)
+		return
 	}
 	if len(t.peers) >= t.c.cfg.MaxPeers {
 		reject(errConnectionLimit)
@@ -192,6 +206,7 @@ func (t *Torrent) addConn(m connMsg, now time.Time) {
 		addr:        m.addr,
 		bf:          bt.NewBitfield(t.info.NumPieces),
 		fast:        m.conn.Reserved().Fast(),
+		incoming:    m.incoming,
 		peerChoking: true,
 		amChoking:   true,
 	}
@@ -588,4 +603,15 @@ func (t *Torrent) updateRates(dt time.Duration) {
 		p.tickDown = p.down
 		p.rate = 0.7*p.rate + 0.3*inst
 	}
+}
+
+// keepNew decides between an existing connection and a new one to the same
+// peer: the one initiated by the side with the smaller peer id is kept.
+func (t *Torrent) keepNew(oldIncoming, newIncoming bool, remote bt.PeerID) bool {
+	if oldIncoming == newIncoming {
+		return false // same direction twice: keep the first
+	}
+	weInitiateNew := !newIncoming
+	weAreSmaller := bytes.Compare(t.c.peerID[:], remote[:]) < 0
+	return weInitiateNew == weAreSmaller
 }
