@@ -82,3 +82,19 @@ func TestAbsentSeeder(t *testing.T) {
 		})
 	}
 }
+
+// TestReadTimeout: with --read-timeout a read whose data cannot come fails with
+// EIO instead of waiting, and the mount still stops cleanly.
+func TestReadTimeout(t *testing.T) {
+	buildBinary(t)
+	src := filepath.Join(t.TempDir(), "lonely.bin")
+	writeRandomFile(t, src, 1<<20, 8)
+	tor := makeTorrent(t, src, nil, 64<<10)
+	m := mount(t, "--read-timeout", "1s", tor.Path)
+	r := run(t, 30*time.Second, procOpts{}, "cat", filepath.Join(m.Dir, "lonely.bin"))
+	if r.timeout || r.code == 0 || !strings.Contains(r.stderr, "Input/output error") {
+		t.Fatalf("cat with --read-timeout 1s and no seeder: want an Input/output error, got %v", r)
+	}
+	t.Logf("cat failed after %v", r.elapsed.Round(time.Millisecond))
+	m.Unmount(t)
+}
