@@ -8,7 +8,7 @@ import (
 // The upload limiter lets a burst through at once and then makes senders wait;
 // a waiting sender is released when its connection closes.
 func TestTokenBucketBlocksBeyondBurst(t *testing.T) {
-	b := newTokenBucket(64 << 10) // 64 KiB/s, burst 64 KiB
+	b := newTokenBucket(1 << 10) // 1 KiB/s, burst 64 KiB: a 48 KiB take waits ~48 s
 	done := make(chan struct{})
 	for i := 0; i < 4; i++ {
 		if !b.Take(16<<10, done) {
