@@ -230,3 +230,50 @@ func TestNoGoroutineLeak(t *testing.T) {
 		t.Fatalf("%d goroutines before, %d after:\n%s", before, n, buf[:runtime.Stack(buf, true)])
 	}
 }
+
+// A reader interrupted again and again (a Go program reading the mount is
+// interrupted by its own runtime and retries) is not starved: each interrupt
+// withdraws its wait but keeps what is in flight, so the retries finish.
+func TestRepeatedInterruptsDoNotStarve(t *testing.T) {
+	data := enginetest.RandomBytes(21, 8<<20)
+	mt, all := enginetest.Torrent(t, "slow.bin", 256<<10, []enginetest.File{{Data: data}})
+	seeder, err := engine.NewClient(engine.Config{Listen: "127.0.0.1:0", CacheSize: 16 << 20, MaxUploadRate: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seeder.Close()
+	if _, err := seeder.AddTorrent(mt, engine.TorrentOptions{Storage: bytes.NewReader(all), NoTrackers: true}); err != nil {
+		t.Fatal(err)
+	}
+	_, tor := enginetest.Leecher(t, mt, engine.Config{}, seeder.ListenAddr())
+	r := tor.NewReader(mt.Info.Files[0])
+	defer r.Close()
+	buf := make([]byte, 64<<10)
+	interrupts := 0
+	// Read 2 MiB from 2 MiB on, 64 KiB at a time, each attempt interrupted after
+	// 20 ms: at 1 MiB/s most attempts are interrupted, and every retry must
+	// find the progress of the ones before.
+	for off := int64(2 << 20); off < 4<<20; {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		n, err := r.ReadAt(ctx, buf, off)
+		cancel()
+		if err == nil {
+			if !bytes.Equal(buf[:n], data[off:off+int64(n)]) {
+				t.Fatal("content differs")
+			}
+			off += int64(n)
+			continue
+		}
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("read: %v", err)
+		}
+		interrupts++
+		if interrupts > 3000 { // a minute of 20 ms attempts
+			t.Fatalf("still reading after %d interrupted reads: the retries are starved", interrupts)
+		}
+	}
+	if interrupts == 0 {
+		t.Fatal("the read was never interrupted: the test did not test anything")
+	}
+	t.Logf("done after %d interrupts", interrupts)
+}
