@@ -296,10 +296,12 @@ func (c *Client) connConfig() peerconn.Config {
 		res = res.WithDHT()
 	}
 	cfg := peerconn.Config{
-		PeerID:     c.peerID,
-		Reserved:   res,
-		BlockAlloc: allocBlock,
-		Logger:     c.log,
+		// Room for a full reqq of blocks plus our own messages.
+		MaxQueueBytes: maxQueuedUpload + 4<<20,
+		PeerID:        c.peerID,
+		Reserved:      res,
+		BlockAlloc:    allocBlock,
+		Logger:        c.log,
 	}
 	if c.upload != nil {
 		cfg.UploadLimiter = c.upload

@@ -41,7 +41,10 @@ func (t *Torrent) uploadOnly() bool {
 }
 
 // maxIncomingRequests is the request queue we accept from one peer (reqq).
-const maxIncomingRequests = 250
+// Some clients (Transmission) top up their queue about once a second, so this
+// bounds their rate from us to reqq blocks a second; 1000 blocks is 16 MiB,
+// which is also what one peer can make us hold in its send queue.
+const maxIncomingRequests = 1000
 
 func (t *Torrent) handleExtended(p *peer, m wire.Message, now time.Time) error {
 	switch m.ExtID {

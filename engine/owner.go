@@ -167,6 +167,8 @@ func (t *Torrent) handleMsg(m ownerMsg) {
 		}
 		t.topUpBackground()
 		t.fillAll(now)
+	case inspectMsg:
+		t.inspect(m)
 	case statsMsg:
 		st := ownerStats{have: t.have.Count(), wanted: t.pk.NumWanted()}
 		for id, w := range t.windows {

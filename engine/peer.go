@@ -21,7 +21,7 @@ import (
 var (
 	errBanned             = errors.New("banned: sent a piece that failed the hash check, alone")
 	errDuplicate          = errors.New("duplicate connection to the same peer")
-	errSecondBitfield     = errors.New("protocol: a second BITFIELD (or HAVE_ALL/HAVE_NONE), or one after HAVE")
+	errSecondBitfield     = errors.New("protocol: a later BITFIELD (or HAVE_NONE) takes back pieces the peer announced")
 	errLateBitfield       = errors.New("protocol: BITFIELD after other messages")
 	errBadRequest         = errors.New("protocol: REQUEST out of range")
 	errBadHave            = errors.New("protocol: HAVE out of range")
@@ -36,8 +36,8 @@ var (
 
 // Limits on what one peer may make us do (LIMITS.md: incoming requests).
 const (
-	maxQueuedUpload   = 250 * bt.BlockSize // PIECE bytes waiting in one peer's send queue
-	maxIgnoredRequest = 1000               // requests dropped (choked, flood) before we disconnect
+	maxQueuedUpload   = maxIncomingRequests * bt.BlockSize // PIECE bytes waiting in one peer's send queue
+	maxIgnoredRequest = 1000                               // requests dropped (choked, flood) before we disconnect
 )
 
 // peer is the owner's view of one connection.
@@ -370,30 +370,43 @@ func (t *Torrent) handlePeerMsg(p *peer, m wire.Message, now time.Time) error {
 
 // handleBitfield takes BITFIELD, HAVE_ALL or HAVE_NONE. Real clients send their
 // BEP 10 extension handshake before it, so it need not be the very first
-// message; but it must come before any HAVE and only once.
+// message; and some (aria2) send a whole BITFIELD again, or HAVE_ALL once
+// complete, where others would send HAVEs. A later one may only add pieces: one
+// that takes back a piece the peer announced is a protocol violation.
 func (t *Torrent) handleBitfield(p *peer, m wire.Message, now time.Time) error {
-	if p.gotBitfield {
-		return errSecondBitfield
-	}
+	var bf bt.Bitfield
 	switch m.ID {
 	case wire.Bitfield:
-		bf, err := bt.BitfieldFromBytes(m.Payload, t.info.NumPieces)
-		if err != nil {
+		var err error
+		if bf, err = bt.BitfieldFromBytes(m.Payload, t.info.NumPieces); err != nil {
 			return err
 		}
-		p.bf = bf
 	case wire.HaveAll:
 		if !p.fast {
 			return errFastWithoutBit
 		}
-		p.bf.SetAll()
+		bf = bt.NewBitfield(t.info.NumPieces)
+		bf.SetAll()
 	case wire.HaveNone:
 		if !p.fast {
 			return errFastWithoutBit
 		}
+		bf = bt.NewBitfield(t.info.NumPieces)
+	}
+	if p.gotBitfield {
+		for i := 0; i < t.info.NumPieces; i++ {
+			if p.bf.Has(i) && !bf.Has(i) {
+				return errSecondBitfield
+			}
+		}
 	}
 	p.gotBitfield = true
-	t.pk.PeerHasBitfield(p.bf)
+	for i := 0; i < t.info.NumPieces; i++ {
+		if bf.Has(i) && !p.bf.Has(i) {
+			p.bf.Set(i)
+			t.pk.PeerHas(i)
+		}
+	}
 	t.updateInterest(p)
 	t.fill(p, now)
 	return nil

@@ -92,9 +92,14 @@ func (c *Client) Resolve(ctx context.Context, m *metainfo.Magnet, opts ResolveOp
 	c.mu.Lock()
 	c.resolvers[m.InfoHash] = r
 	c.mu.Unlock()
+	// The resolution ends with the client too (Close waits for it).
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(c.ctx, cancel)
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
+		defer stop()
+		defer cancel()
 		defer func() {
 			c.mu.Lock()
 			if c.resolvers[m.InfoHash] == r {

@@ -35,8 +35,7 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.Usage()
-				return nil, errHelp
+				return nil, errHelp // the flag package has printed fs.Usage
 			}
 			return nil, usagef("%s: %v (see hyperblow %s --help)", fs.Name(), err, fs.Name())
 		}

@@ -19,6 +19,7 @@ Usage:
   hyperblow demo [flags] MOUNTPOINT           offline demo: sample files seeded on loopback, mounted
   hyperblow create [flags] PATH               make a .torrent from a file or folder
   hyperblow seed [flags] TORRENT DATA         serve a torrent's complete data to the swarm
+  hyperblow status [--json] ADDR              what a mount started with --status ADDR is doing
   hyperblow help COMMAND                      help on a command
 
 SOURCE is a .torrent file, an http(s) URL of one, a magnet link, or an info-hash.
@@ -38,6 +39,7 @@ var commands = map[string]func(args []string, stdout, stderr io.Writer) error{
 	"demo":   runDemo,
 	"create": runCreate,
 	"seed":   runSeed,
+	"status": runStatus,
 }
 
 func main() {

@@ -63,6 +63,7 @@ type mountFlags struct {
 	metadataTimeout time.Duration
 	fetch           string
 	dhtBootstrap    stringsFlag
+	status          string
 }
 
 func (m *mountFlags) register(fs *flag.FlagSet, listenDefault string) {
@@ -83,6 +84,7 @@ func (m *mountFlags) register(fs *flag.FlagSet, listenDefault string) {
 	fs.StringVar(&m.fetch, "fetch", "lazy", "what to download besides what is read: lazy (only that), file (opened files, whole) or all (the torrent), in the background")
 	fs.DurationVar(&m.metadataTimeout, "metadata-timeout", 5*time.Minute, "give up fetching a magnet link's metadata after this long")
 	fs.Var(&m.maxUpload, "max-upload-rate", "cap upload to peers, in bytes per second (e.g. 1MiB; 0: no cap)")
+	fs.StringVar(&m.status, "status", "", "serve JSON status at http://ADDR/status and Prometheus metrics at /metrics; ADDR is HOST:PORT or :PORT (127.0.0.1); a non-loopback IP must be given explicitly, e.g. 0.0.0.0:9100")
 }
 
 func (m *mountFlags) logger(stderr io.Writer) *slog.Logger {
@@ -152,6 +154,12 @@ func serveThen(ctx context.Context, stopSignals func(), log *slog.Logger, mf *mo
 		client.Close()
 		return err
 	}
+	stopStatus, err := startStatus(log, mf.status, client, nil)
+	if err != nil {
+		client.Close()
+		return err
+	}
+	defer stopStatus()
 	modTime := time.Now()
 	if mt.CreationDate > 0 {
 		modTime = time.Unix(mt.CreationDate, 0)
@@ -184,6 +192,13 @@ func serveMagnet(ctx context.Context, stopSignals func(), log *slog.Logger, mf *
 		return err
 	}
 	res := client.Resolve(ctx, m, engine.ResolveOptions{Peers: mf.peers, Timeout: mf.metadataTimeout})
+	stopStatus, err := startStatus(log, mf.status, client, res)
+	if err != nil {
+		stopSignals() // cancels ctx: the resolution ends, so Close does not wait for it
+		client.Close()
+		return err
+	}
+	defer stopStatus()
 	root := hfs.NewPendingRoot(func() string { return resolveStatusText(res.Status()) }, fsOptions(mf, time.Now()))
 	server, err := hfs.Mount(mnt, root, hfs.MountOptions{AllowOther: mf.allowOther, Debug: mf.fuseDebug, Logger: log})
 	if err != nil {
