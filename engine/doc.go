@@ -11,8 +11,8 @@
 //     closed set of message types (ownerMsg) and peerconn's typed events. No lock
 //     guards torrent state; the few atomics are counters for Stats.
 //   - A Reader reads one file; the filesystem keeps one per open handle. It tells
-//     the owner where it reads (a readahead window that doubles while reads stay
-//     sequential and falls back to a small one on a seek) and waits on futures for
+//     the owner where it reads (a readahead window twice what it read sequentially,
+//     capped, which falls back to a small one on a seek) and waits on futures for
 //     the pieces a read needs.
 //   - The picker (engine/picker) decides which blocks to request from whom: the
 //     pieces under blocked reads first, then readahead by deadline.

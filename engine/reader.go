@@ -27,9 +27,9 @@ type Reader struct {
 	lastWin window
 }
 
-// Readahead bounds: a new reader starts small and doubles while sequential.
+// Readahead bounds: a new reader starts small and grows while sequential.
 const (
-	minReadahead = 2 << 20
+	minReadahead = 1 << 20
 	// seekSlack: a read this close behind or ahead of the expected position is
 	// not a seek (the kernel issues READs slightly out of order).
 	seekSlack  = 4 << 20
@@ -42,7 +42,7 @@ const (
 // primeSize is how much of a file's head and tail is wanted as soon as it is
 // opened: MP4 'moov' boxes and MKV cues live there, so players and ffprobe
 // start without a round trip per seek.
-const primeSize = 2 << 20
+const primeSize = 1 << 20
 
 // NewReader returns a reader for file f of the torrent. Opening it wants the
 // file's first and last primeSize bytes at once.
@@ -124,7 +124,10 @@ func (r *Reader) track(start, end int64) {
 			r.seqRead += end - max(start, r.next)
 			r.next = end
 		}
-		r.ahead = min(r.ahead*2, r.t.maxReadahead())
+		// Twice what was read sequentially since the last seek: a cp reaches
+		// the cap within tens of MiB, a player reading a little after a seek
+		// does not make the swarm send many MiB it will not read.
+		r.ahead = min(max(minReadahead, 2*r.seqRead), r.t.maxReadahead())
 		if el := now.Sub(r.started); el > time.Second {
 			// Enough to cover readaheadHorizon at the reader's own pace: a cp
 			// reaches the cap, a 5 Mbit/s video stays at a few MiB.
