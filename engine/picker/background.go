@@ -91,7 +91,8 @@ func (p *Picker) rarestBackground(has func(int) bool) int {
 	return best
 }
 
-// askBlocks hands out the unasked blocks of an active piece.
+// askBlocks hands out the unasked blocks of an active piece, in order (an
+// exclusive piece becomes the peer's).
 func (p *Picker) askBlocks(out []Block, peer PeerKey, i int, ap *activePiece, max int, now time.Time) []Block {
 	if ap.exclusive {
 		ap.owner = peer

@@ -397,21 +397,7 @@ func (p *Picker) pick(peer PeerKey, has func(int) bool, max int, now time.Time, 
 			}
 			continue
 		}
-		if ap.exclusive {
-			ap.owner = peer
-		}
-		for b := ap.firstFree; b < len(ap.blocks) && len(out) < max; b++ {
-			bs := &ap.blocks[b]
-			if bs.received || len(bs.reqs) > 0 {
-				if b == ap.firstFree {
-					ap.firstFree++
-				}
-				continue
-			}
-			bs.reqs = append(bs.reqs, request{peer, now})
-			ap.unasked--
-			out = append(out, p.block(i, b))
-		}
+		out = p.askBlocks(out, peer, i, ap, max, now)
 		if len(out) >= max {
 			return out
 		}
