@@ -244,20 +244,31 @@ class Mount:
         self.started = time.monotonic()
         self.proc = Proc(spec, argv, logpath)
         self.peak_anon = self.peak_rss = self.hwm = 0
+        self.ok = False  # set by the test when it succeeded: only then are its figures kept
         self._stop = threading.Event()
         self._sampler = threading.Thread(target=self._sample, daemon=True)
         self._sampler.start()
+        # Ready: mounted, and the torrent's files visible. btfs's mount goes live a few
+        # milliseconds before it has added the torrent and shows its files.
         deadline = time.monotonic() + 30
-        while not is_mounted(self.mnt):
+        while not (is_mounted(self.mnt) and self._visible()):
             if not self.proc.alive():
                 self.close()
                 raise Failed("%s exited with %s before %s was mounted:\n%s" % (client, self.proc.p.returncode, self.mnt, self.proc.tail()))
             if time.monotonic() > deadline:
                 self.close()
-                raise Failed("%s: %s not mounted after 30 s:\n%s" % (client, self.mnt, self.proc.tail()))
+                raise Failed("%s: %s not mounted with its files after 30 s:\n%s" % (client, self.mnt, self.proc.tail()))
             time.sleep(0.002)
         self.mounted_after = time.monotonic() - self.started
         self.t_mounted = time.time()
+
+    def _visible(self):
+        try:
+            if self.torrent["file"]:
+                return os.path.exists(os.path.join(self.mnt, self.torrent["file"]))
+            return bool(os.listdir(self.mnt))
+        except OSError:
+            return False
 
     def _sample(self):
         path = "/proc/%d/status" % self.proc.pid
@@ -363,7 +374,8 @@ class Run:
 
     def finish(self, m, torrent, test, read_bytes=None):
         """Unmounts; records the bytes fetched from the swarm for the test (per byte
-        read when read_bytes is known) and the peak memory of the filesystem process."""
+        read when read_bytes is known) and the peak memory of the filesystem process,
+        unless the test failed (m.ok unset)."""
         before = self._base
         code, how = m.close()
         if how == "forced" or (self.client == "hyperblow" and code != 0):
@@ -371,8 +383,9 @@ class Run:
         elif how == "signalled":
             self.notes.append("round %d, %s, %s: %s" % (self.round, self.client, test, m.why))
             log("note: %s %s: %s" % (self.client, test, m.why))
-        self.put("rss_hwm_MiB." + test, m.hwm / MiB)
-        self.put("rss_anon_MiB." + test, m.peak_anon / MiB)
+        if m.ok:
+            self.put("rss_hwm_MiB." + test, m.hwm / MiB)
+            self.put("rss_anon_MiB." + test, m.peak_anon / MiB)
         self._settled.pop(torrent["infohash"], None)
         try:
             now = self.swarm.uploaded(torrent["infohash"], m.t_closed)
@@ -380,6 +393,8 @@ class Run:
             self.fail(test, e)
             return
         self._settled[torrent["infohash"]] = now
+        if not m.ok:
+            return
         seeded = now - before
         fetched = seeded
         if self.client == "hyperblow":
@@ -442,6 +457,7 @@ class Run:
             self.put("ttfb_zero_s." + variant, self.dd(m, t, 0))
             warm = [self.dd(m, t, off) for off in offs[1:]]
             self.put("ttfb_warm_random_s." + variant, statistics.median(warm))
+            m.ok = True
         finally:
             self.finish(m, t, test, read_bytes=READ * len(offs))
         # Fresh mount B: the first read at a random offset.
@@ -450,6 +466,7 @@ class Run:
         m = self.mount(t, test)
         try:
             self.put("ttfb_fresh_random_s." + variant, self.dd(m, t, offs[0]))
+            m.ok = True
         finally:
             self.finish(m, t, test, read_bytes=READ)
 
@@ -473,6 +490,7 @@ class Run:
             self.put("cp_MBps." + variant, got / took / 1e6)
             if rc is None:
                 self.put("cp_partial." + variant, 1)
+            m.ok = True
         finally:
             self.finish(m, t, test, read_bytes=got or None)
         # The sha256 check, outside the timing: the whole file, or the prefix that was copied.
@@ -492,6 +510,7 @@ class Run:
         t = self.spec["torrents"]["video"]
         path = lambda m: os.path.join(m.mnt, t["file"])
         test = "ffprobe"
+        rchar = None
         self.baseline(t)
         m = self.mount(t, test)
         try:
@@ -504,10 +523,12 @@ class Run:
                 raise Failed("ffprobe says the duration is %r, want %r" % (out.decode().strip(), t["duration"]))
             self.put("ffprobe_s", took)
             self.put("read_MB." + test, (rchar or 0) / 1e6)
+            m.ok = True
         finally:
             self.finish(m, t, test, read_bytes=rchar)
         test = "seek"
         png = os.path.join(self.scratch, "mid.png")
+        rchar = None
         self.baseline(t)
         m = self.mount(t, test)
         try:
@@ -520,6 +541,7 @@ class Run:
                     raise Failed("the frame decoded at %s s differs from the one decoded from the source" % t["mid"])
             self.put("seek_decode_s", took)
             self.put("read_MB." + test, (rchar or 0) / 1e6)
+            m.ok = True
         finally:
             self.finish(m, t, test, read_bytes=rchar)
 
@@ -529,12 +551,6 @@ class Run:
             self.baseline(t)
             m = self.mount(t, test)
             try:
-                # Both list their root at once; btfs may need a moment to add the torrent.
-                deadline = time.monotonic() + 30
-                while not os.listdir(m.mnt):
-                    if time.monotonic() > deadline:
-                        raise Failed("the mount's root is still empty after 30 s\n%s" % m.proc.tail())
-                    time.sleep(0.005)
                 took, rc, out, err, _ = timed([m.mnt if x == "{}" else x for x in argv], self.spec["timeouts"]["tree"],
                                               stdout=subprocess.PIPE)
                 if rc != 0:
@@ -550,6 +566,7 @@ class Run:
                     if n != t["files"]:
                         raise Failed("ls -lR lists %d files, want %d" % (n, t["files"]))
                 self.put(test + "_s", took)
+                m.ok = True
             finally:
                 self.finish(m, t, test)
 
@@ -647,7 +664,37 @@ class Ceilings(Run):
         finally:
             subprocess.run(["rm", "-rf", dst], timeout=60)
 
+    def floors(self):
+        """The same commands on the local source files (in the page cache): what the
+        tools cost by themselves on this machine, without FUSE or a network. Every
+        figure of a mount includes this much."""
+        t = self.spec["torrents"]["big-" + self.spec["variants"][0]]
+        xs = []
+        for off in self.offsets(t, "floor", 5):
+            took, rc, _, err, _ = timed(["dd", "if=" + t["source"], "of=/dev/stdout", "bs=64k", "count=1",
+                                         "skip=%d" % (off // READ), "status=none"], 30, stdout=subprocess.PIPE)
+            if rc != 0:
+                raise Failed("dd of the local file: exit %s: %s" % (rc, err))
+            xs.append(took)
+        self.put("floor_dd_s", statistics.median(xs))
+        video, tree = self.spec["torrents"]["video"]["source"], self.spec["torrents"]["multi"]["source"]
+        png = os.path.join(self.scratch, "floor.png")
+        for key, argv in (
+                ("floor_ffprobe_s", ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "default=nw=1:nk=1", video]),
+                ("floor_seek_decode_s", ["ffmpeg", "-nostdin", "-v", "error", "-ss", self.spec["torrents"]["video"]["mid"],
+                                         "-i", video, "-frames:v", "1", "-y", png]),
+                ("floor_find_s", ["find", tree]),
+                ("floor_lsR_s", ["ls", "-lR", tree])):
+            xs = []
+            for _ in range(3):
+                took, rc, _, err, _ = timed(argv, 60, stdout=subprocess.PIPE)
+                if rc != 0:
+                    raise Failed("%s on the local files: exit %s: %s" % (argv[0], rc, err))
+                xs.append(took)
+            self.put(key, statistics.median(xs))
+
     def all(self):
+        self.guarded("local floors", self.floors)
         self.guarded("tcp ceiling", lambda: self.put("tcp_MBps", self.helper("tcp") / 1e6))
         self.guarded("sha1 ceiling", lambda: self.put("sha1_MBps", self.helper("sha1") / 1e6))
         self.guarded("fuse ceiling", self.fuse)

@@ -14,6 +14,10 @@ import subprocess
 
 MiB = 1024 * 1024
 
+# The figure (a prefix of its id) -> the same command run on the local source files.
+FLOORS = {"ttfb_": "floor_dd_s", "ffprobe_s": "floor_ffprobe_s", "seek_decode_s": "floor_seek_decode_s",
+          "find_s": "floor_find_s", "lsR_s": "floor_lsR_s"}
+
 
 def sh(argv, default="?"):
     try:
@@ -83,7 +87,7 @@ def spread(f, who, key, unit):
 def main():
     ap = argparse.ArgumentParser()
     for a in ("results", "spec", "out", "mode", "rounds", "seeders", "cache-size", "failures", "btfs-why", "netns",
-              "elapsed", "root"):
+              "elapsed", "root", "nice"):
         ap.add_argument("--" + a, default="")
     ap.add_argument("--load", action="append", default=[])
     a = ap.parse_args()
@@ -122,7 +126,7 @@ def main():
         tt, fp = f.med(H, "ttfb_fresh_random_s." + v), f.med(C, "plain_first_piece_s." + v)
         lim = 10 * fp if fp else None
         target("first byte at a random offset, fresh mount, %s pieces ≤ 10 × plain client's first piece (after it connects)" % v, tt, lim, True,
-               "%s vs 10 × %s = %s" % (fmt(tt, "s"), fmt(fp, "s"), fmt(lim, "s")))
+               "%s vs 10 × %s = %s (`dd` of a local file alone: %s)" % (fmt(tt, "s"), fmt(fp, "s"), fmt(lim, "s"), fmt(f.med(C, "floor_dd_s"), "s")))
     for key, name, div in (("ffprobe_s", "`ffprobe` ≤ 1/20 of btfs", 20),
                            ("seek_decode_s", "seek-and-decode (`ffmpeg -ss`) ≤ 1/20 of btfs", 20),
                            ("fetched_MB.seek", "bytes fetched for one seek-and-decode ≤ 1/4 of btfs", 4),
@@ -130,7 +134,9 @@ def main():
         hv, bv = f.med(H, key), f.med(B, key)
         unit = "MB" if "MB" in key else "s"
         lim = bv / div if bv is not None else None
-        target(name, hv, lim, True, "%s vs %s / %d = %s" % (fmt(hv, unit), fmt(bv, unit), div, fmt(lim, unit)))
+        floor = f.med(C, FLOORS.get(key, ""))
+        target(name, hv, lim, True, "%s vs %s / %d = %s%s" % (fmt(hv, unit), fmt(bv, unit), div, fmt(lim, unit),
+                                                              " (the command alone, on the local files: %s)" % fmt(floor, "s") if floor else ""))
     for v in variants:
         rss = f.max(H, "rss_hwm_MiB.cp." + v)
         target("peak RSS while copying %s (%s pieces) ≤ --cache-size + 64 MiB" % (bigname, v), rss, cache_mib + 64, True,
@@ -159,7 +165,7 @@ def main():
         ("bytes ffmpeg read for the seek-and-decode (rchar)", "read_MB.seek", "MB", ""),
         ("`find` over the multi-file torrent, fresh mount", "find_s", "s", ""),
         ("`ls -lR` over the multi-file torrent, fresh mount", "lsR_s", "s", ""),
-        ("time to mount (start to mountpoint live), cp test (%s)" % variants[-1], "mount_s.cp." + variants[-1], "s", ""),
+        ("time to mount (start to the file visible), cp test (%s)" % variants[-1], "mount_s.cp." + variants[-1], "s", ""),
     ]
 
     def ratio(key):
@@ -202,6 +208,11 @@ def main():
     for name, res, how, _ in targets:
         L.append("| %s | %s | %s |" % (name, res, how))
     L.append("")
+    loads = [float(x) for r in recs for x in r.get("load", [])]
+    if loads and max(loads) > 0.75 * (os.cpu_count() or 1):
+        L.append("The machine was shared while this ran: the 1-minute load average went up to %.1f on %d cores "
+                 "(per run in *Every value, per round*), so times carry noise from other work." % (max(loads), os.cpu_count()))
+        L.append("")
     if not have_btfs:
         L.append("btfs was not measured: %s." % (a.btfs_why or "see the failures below"))
         L.append("")
@@ -212,11 +223,12 @@ def main():
              "Hyperblow's median as a fraction of the slowest of the ceilings below; for a first byte, "
              "the plain client's time to its first piece divided by Hyperblow's time.")
     L.append("")
-    L.append("| figure | Hyperblow | btfs | Hyperblow/btfs | of the slowest ceiling |")
-    L.append("|---|---|---|---|---|")
+    L.append("| figure | Hyperblow | btfs | Hyperblow/btfs | of the slowest ceiling | the command on the local files |")
+    L.append("|---|---|---|---|---|---|")
     for label, key, unit, kind in rows:
-        L.append("| %s | %s | %s | %s | %s |" % (label, spread(f, H, key, unit), spread(f, B, key, unit), ratio(key),
-                                                  fraction(key, kind)))
+        floor = next((v for k, v in FLOORS.items() if key.startswith(k)), None)
+        L.append("| %s | %s | %s | %s | %s | %s |" % (label, spread(f, H, key, unit), spread(f, B, key, unit), ratio(key),
+                                                       fraction(key, kind), spread(f, C, floor, "s") if floor else ""))
     worst = [f.max(w, k) for w in (H,) for k in [x for (_, x) in f.v if _ == H and x.startswith("rss_hwm_MiB.")]]
     L.append("")
     hw = max([x for x in worst if x is not None], default=None)
@@ -239,6 +251,16 @@ def main():
         L.append("| the same: time to its first piece, from adding the torrent (libtorrent waits ~0.5 s before announcing) | %s |" % spread(f, C, "plain_first_piece_from_start_s." + v, "s"))
         L.append("| the same: peak RSS of the client | %s |" % spread(f, C, "plain_rss_MiB." + v, "MiB"))
     L.append("")
+    L.append("The commands by themselves, on the local source files (in the page cache), without FUSE or "
+             "a network: every figure of a mount includes this much (process start-up is slow on this VM).")
+    L.append("")
+    L.append("| command, on the local files | median (min–max) |")
+    L.append("|---|---|")
+    for label, key in (("`dd bs=64k count=1` at a random offset", "floor_dd_s"), ("`ffprobe` of the video", "floor_ffprobe_s"),
+                       ("`ffmpeg -ss MIDDLE -frames:v 1` of the video", "floor_seek_decode_s"),
+                       ("`find` over the tree", "floor_find_s"), ("`ls -lR` over the tree", "floor_lsR_s")):
+        L.append("| %s | %s |" % (label, spread(f, C, key, "s")))
+    L.append("")
     L.append("## Machine")
     L.append("")
     mem = open("/proc/meminfo").readline().split()[1]
@@ -256,7 +278,7 @@ def main():
     L.append("| btfs | %s |" % sh(["sh", "-c", "btfs --version 2>&1 | grep -i 'btfs version\\|libtorrent version' | tr '\\n' ' '"]))
     L.append("| python3-libtorrent (seeders, plain client) | %s |" % sh(["/usr/bin/python3", "-c", "import libtorrent; print(libtorrent.__version__)"]))
     L.append("| network | %s |" % ("a private network namespace holding only `lo`" if a.netns == "1" else "the host's loopback"))
-    L.append("| whole run | %s s, mode %s |" % (a.elapsed, a.mode))
+    L.append("| whole run | %s s, mode %s, nice %s |" % (a.elapsed, a.mode, a.nice or "0"))
     L.append("")
     notes = [n for r in recs for n in r.get("notes", [])]
     fails = [l.strip() for l in open(a.failures)] if a.failures and os.path.exists(a.failures) else []
