@@ -135,8 +135,11 @@ def main():
         unit = "MB" if "MB" in key else "s"
         lim = bv / div if bv is not None else None
         floor = f.med(C, FLOORS.get(key, ""))
-        target(name, hv, lim, True, "%s vs %s / %d = %s%s" % (fmt(hv, unit), fmt(bv, unit), div, fmt(lim, unit),
-                                                              " (the command alone, on the local files: %s)" % fmt(floor, "s") if floor else ""))
+        note = ""
+        if floor:
+            note = " (the command alone, on the local files: %s%s)" % (
+                fmt(floor, "s"), "; no filesystem can meet this limit here" if lim is not None and lim < floor else "")
+        target(name, hv, lim, True, "%s vs %s / %d = %s%s" % (fmt(hv, unit), fmt(bv, unit), div, fmt(lim, unit), note))
     for v in variants:
         rss = f.max(H, "rss_hwm_MiB.cp." + v)
         target("peak RSS while copying %s (%s pieces) ≤ --cache-size + 64 MiB" % (bigname, v), rss, cache_mib + 64, True,
