@@ -17,7 +17,8 @@ const clientName = "Hyperblow 0.1"
 // sendExtHandshake sends our BEP 10 handshake: the extensions we speak, our
 // listen port, the request queue we accept, the metadata size (BEP 9) so peers
 // can fetch the info dictionary from us, and BEP 21 upload_only when we do not
-// intend to complete the torrent.
+// intend to complete the torrent (see wantUploadOnly). It is sent again when
+// upload_only changes for the peer (BEP 10 allows later handshakes).
 func (t *Torrent) sendExtHandshake(p *peer) {
 	m := map[string]uint8{wire.ExtMetadata: ourMetadataID}
 	if !t.info.Private {
@@ -29,15 +30,37 @@ func (t *Torrent) sendExtHandshake(p *peer) {
 		V:            clientName,
 		ReqQ:         maxIncomingRequests,
 		Port:         t.c.ListenAddr().Port(),
-		UploadOnly:   t.uploadOnly(),
+		UploadOnly:   t.wantUploadOnly(p),
 	}
+	p.extSent, p.sentUploadOnly = true, h.UploadOnly
 	p.conn.Send(wire.Message{ID: wire.Extended, ExtID: wire.ExtHandshakeID, Payload: wire.AppendExtHandshake(nil, h)})
 }
 
-// uploadOnly: we seed, or (a mount that only streams) we do not intend to
-// download the whole torrent.
-func (t *Torrent) uploadOnly() bool {
-	return t.storage != nil || t.opts.UploadOnly
+// wantUploadOnly says whether we announce BEP 21 upload_only to peer p. A seed
+// (or TorrentOptions.UploadOnly) announces it to everyone. A mount that fetches
+// only what is read (--fetch lazy or file) does not intend to complete the
+// torrent, so it is a partial seed, and says so to every peer that is not a
+// seed itself. Not to seeds: a seed drops a connection on which both sides are
+// upload-only (libtorrent does, measured), and the seeds are what a reader's
+// next read needs at once; a reconnect would cost it seconds.
+func (t *Torrent) wantUploadOnly(p *peer) bool {
+	if t.storage != nil || t.opts.UploadOnly {
+		return true
+	}
+	if t.c.cfg.Fetch == FetchAll || t.have.Count() == t.info.NumPieces {
+		return false
+	}
+	return p.gotBitfield && p.bf.Count() < t.info.NumPieces
+}
+
+// updateUploadOnly re-announces upload_only to p when what we want to say has
+// changed since our last extension handshake: the peer's pieces are known now,
+// or it became a seed.
+func (t *Torrent) updateUploadOnly(p *peer) {
+	if !p.extSent || p.closing || t.wantUploadOnly(p) == p.sentUploadOnly {
+		return
+	}
+	t.sendExtHandshake(p)
 }
 
 // maxIncomingRequests is the request queue we accept from one peer (reqq).

@@ -76,6 +76,9 @@ type peer struct {
 	ext  wire.ExtHandshake // the peer's BEP 10 handshake, if any
 	reqq int               // requests the peer accepts (its reqq), 0 = unknown
 
+	extSent        bool // we sent it our BEP 10 handshake
+	sentUploadOnly bool // ... announcing BEP 21 upload_only
+
 	incoming  bool
 	pexSent   map[netip.AddrPort]bool // addresses we told it about (BEP 11)
 	pexSentAt time.Time
@@ -330,6 +333,7 @@ func (t *Torrent) handlePeerMsg(p *peer, m wire.Message, now time.Time) error {
 			p.bf.Set(i)
 			t.pk.PeerHas(i)
 			t.updateInterest(p)
+			t.updateUploadOnly(p)
 			t.fill(p, now)
 		}
 	case wire.Bitfield, wire.HaveAll, wire.HaveNone:
@@ -408,6 +412,7 @@ func (t *Torrent) handleBitfield(p *peer, m wire.Message, now time.Time) error {
 		}
 	}
 	t.updateInterest(p)
+	t.updateUploadOnly(p)
 	t.fill(p, now)
 	return nil
 }

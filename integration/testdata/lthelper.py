@@ -14,6 +14,9 @@ Subcommands (every socket is bound to 127.0.0.1; DHT, LSD, UPnP and NAT-PMP are 
   get [--port N] [--peer HOST:PORT]... [--timeout S] TORRENT SAVE_PATH
       Download into SAVE_PATH (from the trackers and the given peers) and exit 0 once
       complete; exit 1 on timeout.
+  probe --peer HOST:PORT [--seconds S] [--want-bytes N] TORRENT SAVE_PATH
+      Leech from that one peer for up to S seconds (until libtorrent sees it as
+      upload-only and got N bytes from it) and print how libtorrent sees it, as JSON.
 
 It prints libtorrent's errors and tracker replies to stderr so a failing test shows why.
 """
@@ -181,6 +184,33 @@ def cmd_get(a):
     sys.exit("lthelper: download timed out at %.1f%% with %d peers" % (st.progress * 100, st.num_peers))
 
 
+def cmd_probe(a):
+    """Leech from one peer for a while and report how libtorrent sees it (JSON)."""
+    ses = new_session(a.port)
+    h = add(ses, a.torrent, os.path.abspath(a.save_path), [a.peer])
+    deadline = time.time() + a.seconds
+    seen = {}
+    while time.time() < deadline:
+        drain(ses)
+        for pi in h.get_peer_info():
+            if "%s:%d" % pi.ip != a.peer:
+                continue
+            seen = {
+                "connected": True,
+                "upload_only": bool(pi.flags & lt.peer_info.upload_only),
+                "seed": bool(pi.flags & lt.peer_info.seed),
+                "client": pi.client.decode("utf-8", "replace") if isinstance(pi.client, bytes) else pi.client,
+                "pieces": sum(1 for x in pi.pieces if x),
+                "downloaded": pi.total_download,
+            }
+        if seen.get("upload_only") and seen.get("downloaded", 0) >= a.want_bytes:
+            break
+        time.sleep(0.1)
+    st = h.status()
+    seen["total_done"] = st.total_done
+    print(json.dumps(seen), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(prog="lthelper")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -203,8 +233,15 @@ def main():
     g.add_argument("--timeout", type=float, default=120)
     g.add_argument("torrent")
     g.add_argument("save_path")
+    pr = sub.add_parser("probe")
+    pr.add_argument("--port", type=int, default=0)
+    pr.add_argument("--peer", required=True)
+    pr.add_argument("--seconds", type=float, default=20)
+    pr.add_argument("--want-bytes", type=int, default=1)
+    pr.add_argument("torrent")
+    pr.add_argument("save_path")
     a = ap.parse_args()
-    {"make": cmd_make, "info": cmd_info, "seed": cmd_seed, "get": cmd_get}[a.cmd](a)
+    {"make": cmd_make, "info": cmd_info, "seed": cmd_seed, "get": cmd_get, "probe": cmd_probe}[a.cmd](a)
 
 
 if __name__ == "__main__":
