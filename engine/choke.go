@@ -34,6 +34,12 @@ func (t *Torrent) choke(p *peer) {
 		return false
 	})
 	p.conn.Send(wire.Message{ID: wire.Choke})
+	if p.fast {
+		for _, m := range p.upPending {
+			p.conn.Send(wire.Message{ID: wire.Reject, Index: m.Index, Begin: m.Begin, Length: m.Length})
+		}
+	}
+	p.upPending = nil
 	for _, m := range dropped {
 		t.stats.uploaded.Add(-int64(len(m.Payload)))
 		p.up -= int64(len(m.Payload))

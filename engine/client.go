@@ -297,7 +297,7 @@ func (c *Client) connConfig() peerconn.Config {
 	}
 	cfg := peerconn.Config{
 		// Room for a full reqq of blocks plus our own messages.
-		MaxQueueBytes: maxQueuedUpload + 4<<20,
+		MaxQueueBytes: upQueueBytes + 4<<20,
 		PeerID:        c.peerID,
 		Reserved:      res,
 		BlockAlloc:    allocBlock,

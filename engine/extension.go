@@ -65,9 +65,10 @@ func (t *Torrent) updateUploadOnly(p *peer) {
 
 // maxIncomingRequests is the request queue we accept from one peer (reqq).
 // Some clients (Transmission) top up their queue about once a second, so this
-// bounds their rate from us to reqq blocks a second; 1000 blocks is 16 MiB,
-// which is also what one peer can make us hold in its send queue.
-const maxIncomingRequests = 1000
+// bounds their rate from us to reqq blocks a second: 4000 blocks is 64 MiB/s.
+// Requests wait as requests (peer.upPending); only upQueueBytes of them are
+// read into the send queue at a time, so what one peer makes us hold is small.
+const maxIncomingRequests = 4000
 
 func (t *Torrent) handleExtended(p *peer, m wire.Message, now time.Time) error {
 	switch m.ExtID {

@@ -99,6 +99,10 @@ func (t *Torrent) run() {
 			t.handleMsg(m)
 		case ev := <-t.events:
 			t.handleConnEvent(ev)
+		case c := <-t.drained:
+			if p := t.peers[c]; p != nil {
+				t.feedUploads(p)
+			}
 		case now := <-tick.C:
 			t.tick(now)
 		}
@@ -295,6 +299,9 @@ func (t *Torrent) tick(now time.Time) {
 	}
 	t.checkSnubbed(now)
 	t.sendPex(now)
+	for _, p := range t.peers {
+		t.feedUploads(p) // in case a drain notice was dropped
+	}
 	if now.Sub(t.lastChoke) >= rechokeEvery {
 		rotate := now.Sub(t.lastOptim) >= optimisticEvery
 		if rotate {

@@ -36,8 +36,11 @@ var (
 
 // Limits on what one peer may make us do (LIMITS.md: incoming requests).
 const (
-	maxQueuedUpload   = maxIncomingRequests * bt.BlockSize // PIECE bytes waiting in one peer's send queue
-	maxIgnoredRequest = 1000                               // requests dropped (choked, flood) before we disconnect
+	// upQueueBytes bounds the PIECE bytes in one peer's send queue; the rest of
+	// what it asked for waits in peer.upPending as requests (a few bytes each)
+	// and is read from the cache as the queue drains.
+	upQueueBytes      = 4 << 20
+	maxIgnoredRequest = 1000 // requests dropped (choked, flood) before we disconnect
 )
 
 // peer is the owner's view of one connection.
@@ -75,6 +78,10 @@ type peer struct {
 
 	ext  wire.ExtHandshake // the peer's BEP 10 handshake, if any
 	reqq int               // requests the peer accepts (its reqq), 0 = unknown
+
+	// upPending holds the peer's requests that are not yet in the send queue,
+	// oldest first (at most maxIncomingRequests); see feedUploads.
+	upPending []wire.Message
 
 	extSent        bool // we sent it our BEP 10 handshake
 	sentUploadOnly bool // ... announcing BEP 21 upload_only
@@ -231,6 +238,7 @@ func (t *Torrent) addConn(m connMsg, now time.Time) {
 	if t.c.dht != nil && p.conn.Reserved().DHT() {
 		p.conn.Send(wire.Message{ID: wire.Port, Port: t.c.dht.Addr().Port()}) // BEP 5
 	}
+	m.conn.NotifyDrain(t.drained)
 	m.conn.Start(t.events)
 }
 
@@ -345,6 +353,9 @@ func (t *Torrent) handlePeerMsg(p *peer, m wire.Message, now time.Time) error {
 		freeBlock(m.Payload) // copied into the piece buffer, or dropped
 		return err
 	case wire.Cancel:
+		p.upPending = slices.DeleteFunc(p.upPending, func(q wire.Message) bool {
+			return q.Index == m.Index && q.Begin == m.Begin && q.Length == m.Length
+		})
 		p.conn.CancelQueued(func(q wire.Message) bool {
 			return q.ID == wire.Piece && q.Index == m.Index && q.Begin == m.Begin
 		})
@@ -443,21 +454,50 @@ func (t *Torrent) handleRequest(p *peer, m wire.Message) error {
 		}
 		return nil // BEP 3: left unanswered
 	}
-	if p.amChoking || !t.have.Has(i) {
+	if p.amChoking || !t.have.Has(i) || len(p.upPending) >= maxIncomingRequests {
 		return refuse()
 	}
-	if _, queued := p.conn.Queued(); queued > maxQueuedUpload {
-		return refuse()
-	}
-	data, ok := t.readBlock(i, begin, length)
-	if !ok {
-		return refuse() // evicted from the cache since: never send anything else
-	}
-	if p.conn.Send(wire.Message{ID: wire.Piece, Index: m.Index, Begin: m.Begin, Payload: data}) {
-		t.stats.uploaded.Add(int64(length))
-		p.up += int64(length)
-	}
+	p.upPending = append(p.upPending, m)
+	t.feedUploads(p)
 	return nil
+}
+
+// feedUploads moves p's pending requests into its send queue, as PIECEs read
+// from the cache, while the queue holds less than upQueueBytes. It runs when a
+// request comes, when the writer has written a batch (NotifyDrain), and every
+// tick. A piece evicted from the cache since it was announced is rejected
+// (BEP 6) or left unanswered (BEP 3): never anything but verified bytes.
+func (t *Torrent) feedUploads(p *peer) {
+	if len(p.upPending) == 0 || p.closing {
+		return
+	}
+	_, queued := p.conn.Queued()
+	n := 0
+	for n < len(p.upPending) && queued < upQueueBytes {
+		m := p.upPending[n]
+		n++
+		data, ok := t.readBlock(int(m.Index), int(m.Begin), int(m.Length))
+		if !ok {
+			if p.fast {
+				p.conn.Send(wire.Message{ID: wire.Reject, Index: m.Index, Begin: m.Begin, Length: m.Length})
+			}
+			continue
+		}
+		if !p.conn.Send(wire.Message{ID: wire.Piece, Index: m.Index, Begin: m.Begin, Payload: data}) {
+			p.upPending = nil // closed; its Closed event is on the way
+			return
+		}
+		queued += len(data) + 13
+		t.stats.uploaded.Add(int64(len(data)))
+		p.up += int64(len(data))
+	}
+	clear(p.upPending[:n])
+	p.upPending = p.upPending[n:]
+	if len(p.upPending) == 0 {
+		p.upPending = p.upPending[:0:0]
+		return
+	}
+	p.conn.ArmDrain() // the queue is full: more when the writer has written some
 }
 
 func (t *Torrent) handlePiece(p *peer, m wire.Message, now time.Time) error {

@@ -46,6 +46,8 @@ type Torrent struct {
 
 	msgs   chan ownerMsg       // from readers, dialers, hashers, the announcer
 	events chan peerconn.Event // from connections
+	// drained receives a connection whose writer wrote a batch (NotifyDrain).
+	drained chan *peerconn.Conn
 
 	stats      counters
 	nextReader atomic.Uint64
@@ -110,6 +112,7 @@ func newTorrent(c *Client, id uint32, mt *metainfo.Torrent, opts TorrentOptions)
 		done:       make(chan struct{}),
 		msgs:       make(chan ownerMsg, 256),
 		events:     make(chan peerconn.Event, 256),
+		drained:    make(chan *peerconn.Conn, 64),
 		pk:         picker.New(info.NumPieces, info.PieceLength, info.TotalLength),
 		have:       bt.NewBitfield(info.NumPieces),
 		peers:      make(map[*peerconn.Conn]*peer),

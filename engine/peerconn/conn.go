@@ -33,6 +33,8 @@ type Conn struct {
 
 	done       chan struct{} // closed by Close
 	wake       chan struct{} // capacity 1: the queue has messages for the writer
+	drain      chan<- *Conn  // see NotifyDrain; nil: no notices
+	drainArmed atomic.Bool   // see ArmDrain
 	writerDone chan struct{} // closed when the writer goroutine has returned
 
 	mu          sync.Mutex

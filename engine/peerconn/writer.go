@@ -61,6 +61,16 @@ func (c *Conn) CancelQueued(drop func(wire.Message) bool) int {
 	return removed
 }
 
+// NotifyDrain sets where drain notices go: once armed with ArmDrain, the writer
+// sends c on ch, without blocking, after it has written its next batch. The owner
+// can then top up the send queue from requests it holds back (so that what is
+// queued stays small while a peer may ask for much). A notice is dropped when ch
+// is full; the owner must also poll. Call it before Start.
+func (c *Conn) NotifyDrain(ch chan<- *Conn) { c.drain = ch }
+
+// ArmDrain asks for one drain notice (see NotifyDrain).
+func (c *Conn) ArmDrain() { c.drainArmed.Store(true) }
+
 // Queued returns the number of messages and encoded bytes waiting in the send queue
 // (not counting a batch the writer is writing).
 func (c *Conn) Queued() (msgs, bytes int) {
@@ -105,6 +115,12 @@ func (c *Conn) writeLoop() {
 			return
 		}
 		keepalive.Reset(c.cfg.KeepaliveInterval)
+		if d := c.drain; d != nil && c.drainArmed.Swap(false) {
+			select {
+			case d <- c:
+			default: // the owner's channel is full: it also polls
+			}
+		}
 	}
 }
 
