@@ -229,11 +229,19 @@ func (c *Client) AddTorrent(mt *metainfo.Torrent, opts TorrentOptions) (*Torrent
 	return t, nil
 }
 
-// RemoveTorrent stops a torrent and forgets it.
+// RemoveTorrent stops a torrent and forgets it. After Close it does nothing
+// (Close stopped it); Close waits for a removal under way before it closes the
+// cache.
 func (c *Client) RemoveTorrent(t *Torrent) {
 	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
 	delete(c.torrents, t.InfoHash())
+	c.wg.Add(1)
 	c.mu.Unlock()
+	defer c.wg.Done()
 	t.close()
 	c.cache.Drop(t.id, t.info.NumPieces)
 }

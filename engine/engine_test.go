@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/netip"
@@ -276,4 +277,29 @@ func TestRepeatedInterruptsDoNotStarve(t *testing.T) {
 		t.Fatal("the read was never interrupted: the test did not test anything")
 	}
 	t.Logf("done after %d interrupts", interrupts)
+}
+
+// RemoveTorrent racing Close neither panics nor blocks: Close waits for the
+// removal before closing the cache, and a removal after Close does nothing.
+func TestRemoveTorrentDuringClose(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		mt, _ := enginetest.Torrent(t, fmt.Sprintf("rm-%d.bin", i), 16<<10, []enginetest.File{{Data: enginetest.RandomBytes(byte(i), 64<<10)}})
+		c, err := engine.NewClient(engine.Config{Listen: "127.0.0.1:0", CacheSize: 1 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tor, err := c.AddTorrent(mt, engine.TorrentOptions{NoTrackers: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { c.RemoveTorrent(tor); close(done) }()
+		c.Close()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("RemoveTorrent did not return")
+		}
+		c.RemoveTorrent(tor) // after Close: nothing
+	}
 }
