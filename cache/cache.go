@@ -112,7 +112,10 @@ func (c *Cache) Get(k Key) ([]byte, bool) {
 	return nil, false
 }
 
-// Has reports whether the piece is present without counting a hit or miss.
+// Has reports whether the piece is present, without counting a hit or miss and
+// without touching ristretto's admission policy (a ristretto Get counts as an
+// access; asking whether a piece is here — stat, du, xattrs, status — must not
+// make it look popular). GetTTL looks the key up and nothing else.
 func (c *Cache) Has(k Key) bool {
 	key := k.u64()
 	c.mu.Lock()
@@ -121,7 +124,7 @@ func (c *Cache) Has(k Key) bool {
 	if ok {
 		return true
 	}
-	_, ok = c.rc.Get(key)
+	_, ok = c.rc.GetTTL(key)
 	return ok
 }
 

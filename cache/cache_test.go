@@ -99,3 +99,53 @@ func BenchmarkPut(b *testing.B) {
 		c.Put(Key{1, uint32(i)}, data)
 	}
 }
+
+// Has agrees with what the cache holds, through evictions, rejections and Drop,
+// and counts no hit or miss.
+func TestHasTracksRistretto(t *testing.T) {
+	c, err := New(8 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	data := bytes.Repeat([]byte{1}, 256<<10)
+	const n = 200 // 50 MiB through an 8 MiB cache
+	for i := 0; i < n; i++ {
+		c.Put(Key{1, uint32(i)}, data)
+		if i%16 == 0 {
+			c.rc.Wait()
+		}
+	}
+	c.rc.Wait()
+	held := 0
+	for i := 0; i < n; i++ {
+		k := Key{1, uint32(i)}
+		has := c.Has(k)
+		_, inRistretto := c.rc.Get(k.u64())
+		c.mu.Lock()
+		_, hot := c.hotIndex[k.u64()]
+		c.mu.Unlock()
+		if has != (hot || inRistretto) {
+			t.Fatalf("piece %d: Has %v, hot %v, ristretto %v", i, has, hot, inRistretto)
+		}
+		if has {
+			held++
+		}
+	}
+	if held == 0 || held*len(data) > 8<<20 {
+		t.Fatalf("%d pieces held of %d: want some, within 8 MiB", held, n)
+	}
+	hits, misses := c.hits.Load(), c.misses.Load()
+	for i := 0; i < n; i++ {
+		c.Has(Key{1, uint32(i)})
+	}
+	if c.hits.Load() != hits || c.misses.Load() != misses {
+		t.Fatal("Has counted hits or misses")
+	}
+	c.Drop(1, n)
+	for i := 0; i < n; i++ {
+		if c.Has(Key{1, uint32(i)}) {
+			t.Fatalf("piece %d still there after Drop", i)
+		}
+	}
+}
