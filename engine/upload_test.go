@@ -35,6 +35,9 @@ func TestUploadRequestsBeyondTheSendQueue(t *testing.T) {
 		cancels = append(cancels, wire.Message{ID: wire.Cancel, Index: uint32(i), Length: bt.BlockSize})
 	}
 	fp.Send(cancels...)
+	// Let the seed take the CANCELs before we read: reading drains the socket,
+	// and the seed feeds its send queue from what is still pending.
+	time.Sleep(1500 * time.Millisecond)
 	got := map[uint32]bool{}
 	for len(got) < total-cancelled {
 		msgs, ok := fp.Expect(20*time.Second, func(m wire.Message) bool { return m.ID == wire.Piece })
