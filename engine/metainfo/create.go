@@ -26,6 +26,11 @@ type CreateOptions struct {
 	CreationDate int64 // Unix seconds; 0 leaves it out, which keeps output reproducible
 	// Name is the torrent's name; the default is the base name of the path for Create.
 	Name string
+	// Progress, if set, is called from the hashing loop with the bytes hashed so far
+	// and the total: after each piece, with done never decreasing and the last call
+	// having done == total. It runs on the goroutine that hashes, so it must be cheap
+	// (store the numbers; draw elsewhere).
+	Progress func(done, total int64)
 }
 
 // InputFile is one file for CreateFromFiles.
@@ -114,7 +119,7 @@ func create(name string, files []InputFile, opts CreateOptions) ([]byte, error) 
 		}
 	}
 
-	pieces, err := hashPieces(files, pl, total)
+	pieces, err := hashPieces(files, pl, total, opts.Progress)
 	if err != nil {
 		return nil, err
 	}

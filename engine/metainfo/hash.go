@@ -9,12 +9,14 @@ import (
 )
 
 // hashPieces reads the files in order as one stream and returns the SHA-1 of each
-// piece, concatenated. It holds one piece in memory.
-func hashPieces(files []InputFile, pl, total int64) ([]byte, error) {
+// piece, concatenated. It holds one piece in memory. progress, if not nil, is called
+// after each piece with the bytes hashed so far.
+func hashPieces(files []InputFile, pl, total int64, progress func(done, total int64)) ([]byte, error) {
 	numPieces := (total + pl - 1) / pl
 	pieces := make([]byte, 0, 20*numPieces)
 	buf := make([]byte, min(pl, total))
 	fill := 0
+	var done int64
 	for i, f := range files {
 		if err := f.readInto(func(r io.Reader) error {
 			for left := f.Length; left > 0; {
@@ -30,7 +32,11 @@ func hashPieces(files []InputFile, pl, total int64) ([]byte, error) {
 				if fill == len(buf) {
 					sum := sha1.Sum(buf)
 					pieces = append(pieces, sum[:]...)
+					done += int64(fill)
 					fill = 0
+					if progress != nil {
+						progress(done, total)
+					}
 				}
 			}
 			return nil
@@ -41,6 +47,10 @@ func hashPieces(files []InputFile, pl, total int64) ([]byte, error) {
 	if fill > 0 {
 		sum := sha1.Sum(buf[:fill])
 		pieces = append(pieces, sum[:]...)
+		done += int64(fill)
+		if progress != nil {
+			progress(done, total)
+		}
 	}
 	return pieces, nil
 }
