@@ -57,6 +57,9 @@ type Config struct {
 	SnubTimeout time.Duration
 	// Tracker configures tracker announces; Tracker.Logger defaults to Logger.
 	Tracker tracker.Config
+	// Encryption is the policy for Message Stream Encryption toward peers
+	// (default EncryptionPreferPlain: dial plain, accept both).
+	Encryption Encryption
 	// Logger receives the engine's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -309,6 +312,8 @@ func (c *Client) connConfig() peerconn.Config {
 		PeerID:        c.peerID,
 		Reserved:      res,
 		BlockAlloc:    allocBlock,
+		Encryption:    c.cfg.Encryption,
+		InfoHashes:    c.servedInfoHashes,
 		Logger:        c.log,
 	}
 	if c.upload != nil {

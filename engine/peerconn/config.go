@@ -51,6 +51,15 @@ type Config struct {
 	// called from many goroutines at once.
 	Lookup func(bt.InfoHash) (t Torrent, ok bool)
 
+	// Encryption is the policy for Message Stream Encryption; the zero value
+	// is EncryptionPreferPlain.
+	Encryption Encryption
+	// InfoHashes lists the torrents Lookup serves, for Accept to recognise the
+	// info-hash an MSE handshake asks for (it is sent hashed); nil: incoming MSE
+	// is not recognised and every handshake is read as plain. It may be called
+	// from many goroutines at once.
+	InfoHashes func() []bt.InfoHash
+
 	// BlockAlloc, if set, returns the n-byte buffers that PIECE payloads are
 	// copied into (a pool: the owner copies the block on and recycles it).
 	BlockAlloc func(n int) []byte

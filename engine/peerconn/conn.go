@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/hyperblow/hyperblow/engine/bt"
+	"github.com/hyperblow/hyperblow/engine/mse"
 	"github.com/hyperblow/hyperblow/engine/wire"
 )
 
@@ -22,6 +23,7 @@ type Conn struct {
 	infoHash bt.InfoHash
 	peerID   bt.PeerID
 	reserved wire.Reserved
+	mse      *mse.Conn // nil: a plain handshake
 
 	in  *deadlineReader
 	out *deadlineWriter

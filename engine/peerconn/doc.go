@@ -13,6 +13,18 @@
 // waits on the owner after the Conn is closed. A Conn that is never started must be
 // closed by whoever holds it.
 //
+// # Encryption
+//
+// Config.Encryption chooses whether the BitTorrent handshake is preceded by Message
+// Stream Encryption (package mse). The default, [EncryptionPreferPlain], dials
+// plain — no extra round trips before the first block — and, if the peer closes
+// that handshake (it requires encryption), dials once more with MSE, sending our
+// handshake as its initial payload. [Accept] reads the first 20 bytes: a plain
+// handshake starts with 19 "BitTorrent protocol", anything else is taken for MSE
+// and answered for one of Config.InfoHashes. HandshakeTimeout covers the whole
+// exchange, MSE included; [Conn.Encryption] says what was negotiated. The MSE
+// bytes are not counted in BytesRead and BytesWritten.
+//
 // # Concurrency
 //
 // [Conn.Send], [Conn.CancelQueued], [Conn.Close] and the accessors are safe from any

@@ -13,27 +13,61 @@ import (
 
 // Dial connects to addr over TCP within cfg.ConnectTimeout and performs the
 // handshake for t, as [Initiate]. ctx bounds the whole operation.
+//
+// cfg.Encryption says whether the first attempt uses MSE and whether a handshake
+// that fails (the peer closes it: it may require, or not know, encryption) is
+// retried once on a new connection the other way.
 func Dial(ctx context.Context, addr string, t Torrent, cfg Config) (*Conn, error) {
 	cfg = cfg.withDefaults()
+	encrypted, retry := cfg.Encryption.attempts()
+	c, err := dialOnce(ctx, addr, t, cfg, encrypted)
+	if err == nil || !retry || !retryable(ctx, err) {
+		return c, err
+	}
+	c, err2 := dialOnce(ctx, addr, t, cfg, !encrypted)
+	if err2 != nil {
+		return nil, fmt.Errorf("%w; retried %s: %w", err, attemptName(!encrypted), err2)
+	}
+	return c, nil
+}
+
+func attemptName(encrypted bool) string {
+	if encrypted {
+		return "with encryption"
+	}
+	return "plain"
+}
+
+func dialOnce(ctx context.Context, addr string, t Torrent, cfg Config, encrypted bool) (*Conn, error) {
 	dctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()
 	var d net.Dialer
 	nc, err := d.DialContext(dctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("peerconn: dial %s: %w", addr, err)
+		return nil, errConnect{fmt.Errorf("peerconn: dial %s: %w", addr, err)}
 	}
-	return Initiate(ctx, nc, t, cfg)
+	return initiate(ctx, nc, t, cfg, encrypted)
 }
 
 // Initiate performs the initiator's side of the BEP 3 handshake on nc: send ours,
-// read the peer's, check that it names t's info-hash and is not ourselves. On error
-// nc is closed.
+// read the peer's, check that it names t's info-hash and is not ourselves. With
+// cfg.Encryption EncryptionPrefer or EncryptionRequire, an MSE handshake comes
+// first and carries ours. On error nc is closed.
 func Initiate(ctx context.Context, nc net.Conn, t Torrent, cfg Config) (*Conn, error) {
 	cfg = cfg.withDefaults()
+	encrypted, _ := cfg.Encryption.attempts()
+	return initiate(ctx, nc, t, cfg, encrypted)
+}
+
+func initiate(ctx context.Context, nc net.Conn, t Torrent, cfg Config, encrypted bool) (*Conn, error) {
 	c := newConn(nc, cfg)
 	c.setTorrent(t)
 	err := c.handshake(ctx, func() error {
-		if err := c.writeHandshake(); err != nil {
+		if encrypted {
+			if err := c.initiateMSE(ctx); err != nil { // sends our handshake too
+				return err
+			}
+		} else if err := c.writeHandshake(); err != nil {
 			return err
 		}
 		h, err := c.rd.ReadHandshake()
@@ -64,8 +98,14 @@ func Accept(ctx context.Context, nc net.Conn, cfg Config) (*Conn, error) {
 	}
 	c := newConn(nc, cfg)
 	err := c.handshake(ctx, func() error {
+		if err := c.detect(ctx); err != nil {
+			return err
+		}
 		h, err := c.rd.ReadHandshakeHeader()
 		if err != nil {
+			return err
+		}
+		if err := c.checkSKEY(h.InfoHash); err != nil {
 			return err
 		}
 		t, ok := cfg.Lookup(h.InfoHash)
@@ -108,9 +148,10 @@ var aLongTimeAgo = time.Unix(1, 0)
 // handshake runs exchange under the handshake timeout and ctx, then clears the
 // deadlines. On failure it closes the socket and returns the error with context.
 func (c *Conn) handshake(ctx context.Context, exchange func() error) error {
-	err := c.nc.SetDeadline(time.Now().Add(c.cfg.HandshakeTimeout))
+	raw := c.nc // exchange may wrap c.nc (MSE); the socket stays the same
+	err := raw.SetDeadline(time.Now().Add(c.cfg.HandshakeTimeout))
 	if err == nil {
-		stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(aLongTimeAgo) })
+		stop := context.AfterFunc(ctx, func() { raw.SetDeadline(aLongTimeAgo) })
 		err = exchange()
 		if !stop() {
 			err = context.Cause(ctx)
@@ -126,6 +167,6 @@ func (c *Conn) handshake(ctx context.Context, exchange func() error) error {
 		c.nc.Close()
 		return fmt.Errorf("peerconn: handshake with %v: %w", c.nc.RemoteAddr(), err)
 	}
-	c.log.Debug("peer handshake done", "peer_id", c.peerID.String(), "reserved", c.reserved.String())
+	c.log.Debug("peer handshake done", "peer_id", c.peerID.String(), "reserved", c.reserved.String(), "encryption", c.Encryption())
 	return nil
 }

@@ -7,7 +7,8 @@ import (
 )
 
 // TestImports holds the architecture's import rule: peerconn imports the standard
-// library, engine/bt and engine/wire only.
+// library, engine/bt, engine/wire and engine/mse (the MSE handshake under the
+// BitTorrent one) only.
 func TestImports(t *testing.T) {
 	pkg, err := build.ImportDir(".", 0)
 	if err != nil {
@@ -16,6 +17,7 @@ func TestImports(t *testing.T) {
 	allowed := map[string]bool{
 		"github.com/hyperblow/hyperblow/engine/bt":   true,
 		"github.com/hyperblow/hyperblow/engine/wire": true,
+		"github.com/hyperblow/hyperblow/engine/mse":  true,
 	}
 	for _, imp := range pkg.Imports {
 		first, _, _ := strings.Cut(imp, "/")
