@@ -6,8 +6,10 @@
 // validated file list: every directory and file is a persistent inode, so lookup,
 // readdir and getattr are answered from memory in O(1) per entry and never wait on
 // the network. Sizes and modes are right before a byte is fetched. Content is
-// immutable, so entries and attributes are cached by the kernel for a long time and
-// files are opened with FOPEN_KEEP_CACHE.
+// immutable, so entries are cached by the kernel for a long time and files are
+// opened with FOPEN_KEEP_CACHE; attributes are kept for a second only, because a
+// file's st_blocks follows the bytes held (blocks.go). Options.UID, GID and Umask
+// set owner and modes, which the kernel enforces (default_permissions).
 //
 // # Reads
 //

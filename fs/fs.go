@@ -24,6 +24,9 @@ type Options struct {
 	ModTime time.Time
 	// UID and GID own every node.
 	UID, GID uint32
+	// Umask clears permission bits of every node's mode (folders 0555, files
+	// 0444), as the umask= mount option of other filesystems does.
+	Umask uint32
 }
 
 // Root is the root directory of a mounted torrent.
@@ -35,6 +38,8 @@ type Root struct {
 	t      *engine.Torrent
 	status func() string // content of StatusFile while the metadata resolves
 	built  bool
+
+	open openCount // the open handles of its files (see MultiRoot.Remove)
 }
 
 // StatusFile is the file a magnet mount shows at its root until the metadata
@@ -117,7 +122,7 @@ func (r *Root) build(ctx context.Context) {
 	for _, f := range info.VisibleFiles() {
 		comps := f.Path // relative to the torrent's folder; the mount point is that folder
 		parent := mkdir(path.Join(comps[:len(comps)-1]...))
-		node := &file{t: r.t, f: f, opts: &r.opts}
+		node := &file{t: r.t, f: f, opts: &r.opts, root: r}
 		in := parent.NewPersistentInode(ctx, node, gofs.StableAttr{Mode: syscall.S_IFREG})
 		parent.AddChild(comps[len(comps)-1], in, false)
 	}
@@ -148,14 +153,18 @@ type file struct {
 	t    *engine.Torrent
 	f    metainfo.File
 	opts *Options
+	root *Root
+	held heldMemo // blocks.go: bytes held, remembered briefly for big files
 }
 
+// Getattr: st_blocks counts the bytes of the file that are verified and held
+// now (blocks.go), so du shows what a mount holds; st_size is the whole file.
 func (f *file) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	out.Mode = syscall.S_IFREG | 0o444
 	out.Nlink = 1
 	out.Size = uint64(f.f.Length)
 	out.Blksize = 1 << 16
-	out.Blocks = (uint64(f.f.Length) + 511) / 512
+	out.Blocks = (uint64(f.heldBytes()) + 511) / 512
 	setCommon(&out.Attr, f.opts)
 	return 0
 }
@@ -166,6 +175,7 @@ func (f *file) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 }
 
 func setCommon(a *fuse.Attr, o *Options) {
+	a.Mode &^= o.Umask & 0o777
 	a.Uid, a.Gid = o.UID, o.GID
 	t := o.ModTime
 	a.SetTimes(&t, &t, &t)
@@ -176,12 +186,16 @@ func (f *file) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
 		return nil, 0, syscall.EROFS
 	}
-	return &handle{r: f.t.NewReader(f.f), opts: f.opts}, fuse.FOPEN_KEEP_CACHE, 0
+	if !f.root.open.acquire() {
+		return nil, 0, syscall.ENOENT // its folder was removed and its torrent stopped
+	}
+	return &handle{r: f.t.NewReader(f.f), opts: f.opts, root: f.root}, fuse.FOPEN_KEEP_CACHE, 0
 }
 
 type handle struct {
 	r    *engine.Reader
 	opts *Options
+	root *Root
 }
 
 func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
@@ -203,6 +217,7 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 
 func (h *handle) Release(ctx context.Context) syscall.Errno {
 	h.r.Close()
+	h.root.open.release()
 	return 0
 }
 

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -20,6 +22,41 @@ type MountOptions struct {
 	AllowOther bool
 	Debug      bool
 	Logger     *slog.Logger
+	// FsName is the mount's source, the first column of /proc/mounts and df
+	// (the type column is always fuse.hyperblow): best the SOURCE the mount
+	// was made from, so that mounts can be told apart and mount(8) recognizes
+	// an fstab line as mounted. It passes through SafeFsName; empty: "hyperblow".
+	FsName string
+	// NoExec mounts with noexec: no program on the mount can be executed.
+	NoExec bool
+}
+
+// FileAttrTimeout is how long the kernel may keep a node's attributes. A
+// file's st_blocks follows the pieces held (blocks.go), so it must not be kept
+// for long; names and sizes never change, so entries are kept for a day.
+const FileAttrTimeout = time.Second
+
+// SafeFsName makes s fit the source column of /proc/mounts and mount options:
+// characters that split or escape fields there (space, tab, newline, comma,
+// backslash, '#', other control characters) become '_', and it is cut to 255
+// bytes at a character boundary. Empty gives "hyperblow".
+func SafeFsName(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if b.Len()+utf8.RuneLen(r) > 255 {
+			break
+		}
+		switch {
+		case r == utf8.RuneError, unicode.IsControl(r), unicode.IsSpace(r), r == ',', r == '\\', r == '#':
+			b.WriteByte('_')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	if b.Len() == 0 {
+		return "hyperblow"
+	}
+	return b.String()
 }
 
 // ReadAheadKB is what the mount's backing device readahead is raised to (as root):
@@ -30,23 +67,30 @@ const ReadAheadKB = 4096
 const maxRead = 1 << 20
 
 // Mount mounts root at mountpoint and returns the serving server. Content is
-// immutable, so the kernel may cache entries, attributes and data for long.
+// immutable, so the kernel may cache entries and data for long; attributes
+// for FileAttrTimeout.
 func Mount(mountpoint string, root gofs.InodeEmbedder, mo MountOptions) (*fuse.Server, error) {
-	long, short := 24*time.Hour, time.Second
+	long, short, attr := 24*time.Hour, time.Second, FileAttrTimeout
+	kernelOpts := []string{"ro", "default_permissions"} // the kernel checks the modes (Options.Umask)
+	if mo.NoExec {
+		kernelOpts = append(kernelOpts, "noexec")
+	}
 	opts := &gofs.Options{
 		EntryTimeout: &long,
-		AttrTimeout:  &long,
+		AttrTimeout:  &attr,
 		// Names may appear when a magnet's metadata arrives; the kernel is told,
 		// but a failed lookup is only remembered briefly anyway.
 		NegativeTimeout: &short,
+		// A mode of 0 (umask=0777) stays 0 instead of becoming 0644.
+		NullPermissions: true,
 		MountOptions: fuse.MountOptions{
-			FsName:       "hyperblow",
-			Name:         "hyperblow",
+			FsName:       SafeFsName(mo.FsName),
+			Name:         "hyperblow", // the type: fuse.hyperblow, both direct and through fusermount3
 			AllowOther:   mo.AllowOther,
 			MaxWrite:     maxRead,
 			MaxReadAhead: maxRead,
 			DirectMount:  os.Geteuid() == 0,
-			Options:      []string{"ro"},
+			Options:      kernelOpts,
 			Debug:        mo.Debug,
 			// Data is served from memory; splicing 1 MiB READs needs bigger pipes
 			// than the default and buys nothing here.

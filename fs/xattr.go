@@ -92,12 +92,13 @@ func (d *dir) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno
 	return putXattr(dest, xattrList(XattrInfoHash))
 }
 
-// torrent finds the torrent of the mount the folder belongs to through the
-// tree's root, and whether the folder is that root; nil while a magnet resolves.
+// torrent finds the torrent the folder belongs to through its torrent's root
+// (the mount's root, or a torrent's folder in a MultiRoot), and whether the
+// folder is that root; nil while a magnet resolves.
 func (d *dir) torrent() (*engine.Torrent, bool) {
 	in := d.EmbeddedInode()
-	root, ok := in.Root().Operations().(*Root)
-	if !ok {
+	root := rootOf(in)
+	if root == nil {
 		return nil, false
 	}
 	root.mu.Lock()
