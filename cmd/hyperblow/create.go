@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hyperblow/hyperblow/engine/metainfo"
@@ -155,10 +156,19 @@ func runCreate(args []string, stdout, stderr io.Writer) error {
 	if !*noDate {
 		opts.CreationDate = time.Now().Unix()
 	}
-	// metainfo.Create has no progress hook: a line before and one after.
 	fmt.Fprintf(stderr, "hashing %s: %s in %d files...\n", safe(path), humanSize(size), files)
 	start := time.Now()
+	var hashed atomic.Int64
+	opts.Progress = func(done, _ int64) { hashed.Store(done) }
+	bar := startProgress(newProgressOut(stderr, isTerminalWriter(stderr)), progressOptions{
+		Label: "hashing", Total: size, Done: hashed.Load, PlainEvery: 2 * time.Second,
+		Plain: func(s progressStat) {
+			fmt.Fprintf(stderr, "hashing: %.0f%%, %s of %s, %s\n", 100*float64(s.Done)/float64(max(s.Total, 1)),
+				humanSize(s.Done), humanSize(s.Total), formatRate(s.Rate))
+		},
+	})
 	raw, err := metainfo.Create(abs, opts)
+	bar.Stop()
 	if err != nil {
 		return fmt.Errorf("create: %w", err)
 	}

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 
 	"github.com/hyperblow/hyperblow/engine"
 	"github.com/hyperblow/hyperblow/engine/metainfo"
@@ -52,7 +51,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := mf.logger(stderr)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), mountSignals()...) // tty.go: SIGHUP too
 	defer stop()
 
 	tmp, err := os.MkdirTemp("", "hyperblow-demo-")

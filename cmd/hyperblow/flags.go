@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/hyperblow/hyperblow/engine"
 )
 
 // errHelp means --help was asked for and printed.
@@ -135,4 +137,23 @@ func (s *stringsFlag) String() string { return fmt.Sprint([]string(*s)) }
 func (s *stringsFlag) Set(v string) error {
 	*s = append(*s, v)
 	return nil
+}
+
+// encryptionFlag is --encryption: prefer-plain, prefer, require or off.
+type encryptionFlag engine.Encryption
+
+func (e *encryptionFlag) String() string { return engine.Encryption(*e).String() }
+
+func (e *encryptionFlag) Set(v string) error {
+	p, err := engine.ParseEncryption(v)
+	if err != nil {
+		return err
+	}
+	*e = encryptionFlag(p)
+	return nil
+}
+
+// registerEncryption registers --encryption, shared by mount, seed and get.
+func registerEncryption(fs *flag.FlagSet, e *encryptionFlag) {
+	fs.Var(e, "encryption", "Message Stream Encryption (MSE/PE) toward peers: prefer-plain (default: dial plain, retry encrypted if the peer refuses; accept both), prefer (dial encrypted first), require (only RC4-encrypted connections) or off (plain only)")
 }

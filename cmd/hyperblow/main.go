@@ -14,15 +14,19 @@ import (
 const usageText = `hyperblow mounts a BitTorrent torrent as a read-only folder.
 
 Usage:
-  hyperblow mount [flags] SOURCE MOUNTPOINT   mount a torrent (foreground until unmounted)
+  hyperblow mount [flags] SOURCE... MOUNTPOINT
+                                              mount torrents (foreground until unmounted;
+                                              --daemon: in the background, as mount(8) wants)
   hyperblow info [--json] SOURCE              show what a torrent holds
   hyperblow demo [flags] MOUNTPOINT           offline demo: sample files seeded on loopback, mounted
   hyperblow create [flags] PATH               make a .torrent from a file or folder
   hyperblow seed [flags] TORRENT DATA         serve a torrent's complete data to the swarm
+  hyperblow get [flags] SOURCE DIR            download a torrent into a folder, with a progress bar
   hyperblow status [--json] ADDR              what a mount started with --status ADDR is doing
   hyperblow help COMMAND                      help on a command
 
-SOURCE is a .torrent file, an http(s) URL of one, a magnet link, or an info-hash.
+SOURCE is a .torrent file, an http(s) URL of one, a magnet link, or an info-hash;
+for mount also a folder of .torrent and .magnet files, which is watched.
 Run "hyperblow COMMAND --help" for a command's flags and examples.
 `
 
@@ -39,10 +43,14 @@ var commands = map[string]func(args []string, stdout, stderr io.Writer) error{
 	"demo":   runDemo,
 	"create": runCreate,
 	"seed":   runSeed,
+	"get":    runGet,
 	"status": runStatus,
 }
 
 func main() {
+	if isHelperName(os.Args[0]) { // run by mount(8) as /sbin/mount.fuse.hyperblow (daemon.go)
+		os.Exit(runMountHelper(os.Args[1:], os.Stdout, os.Stderr))
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -61,6 +69,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprint(stdout, usageText)
 		return 0
+	}
+	if isFuseHelperCall(args) { // run by mount.fuse3: hyperblow SOURCE MOUNTPOINT -o OPTIONS (daemon.go)
+		return runMountHelper(args, stdout, stderr)
 	}
 	cmd, ok := commands[name]
 	if !ok {

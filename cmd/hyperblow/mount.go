@@ -13,7 +13,6 @@ import (
 	"runtime/pprof"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -23,7 +22,7 @@ import (
 	hfs "github.com/hyperblow/hyperblow/fs"
 )
 
-const mountUsage = `Usage: hyperblow mount [flags] SOURCE MOUNTPOINT
+const mountUsage = `Usage: hyperblow mount [flags] SOURCE... MOUNTPOINT
 
 Mount a torrent as a read-only folder and stay in the foreground until it is
 unmounted (Ctrl-C, SIGTERM, "fusermount3 -u MOUNTPOINT" or "umount MOUNTPOINT").
@@ -36,11 +35,37 @@ MOUNTPOINT; a multi-file torrent's files and folders appear at the root as laid
 out in the torrent. A magnet link mounts at once: until its metadata arrives
 the mount shows only .hyperblow-status, which tells what is happening.
 
+Several SOURCEs mount several torrents: the root of MOUNTPOINT then holds one
+folder per torrent, named after it (a single-file torrent's folder holds its
+file; a magnet's folder shows .hyperblow-status until its metadata arrives).
+Two torrents of the same name get "name" and "name (2)"; the same torrent given
+twice shows once. A SOURCE that is a folder is watched: every *.torrent file in
+it, and every *.magnet file (a text file holding a magnet link or an
+info-hash), shows as a folder within a second or two of being written; a file
+removed takes its folder away (files still open keep working until closed);
+a file that is not a valid torrent is logged and skipped until it changes.
+
+On a terminal (and without --quiet) a live view below the log lines shows each
+torrent's progress, rates, peers, bytes served to readers, what reads wait
+for, and the cache; --view off gives plain log lines, --view on forces it.
+
+-o OPTIONS takes mount options as mount(8) and /etc/fstab do (allow_other,
+uid=N, gid=N, umask=027, noexec, and any flag below as NAME=VALUE, e.g.
+cache-size=1GiB,no-dht). --daemon returns once the mount is live and leaves a
+background process serving it until "umount MOUNTPOINT"; that is how fstab
+lines and systemd mount units of type fuse.hyperblow work (docs/mounting.md).
+
 Examples:
   hyperblow mount video.torrent ~/mnt
+  hyperblow mount -o allow_other,uid=1000,gid=1000,umask=022 video.torrent /mnt/v
+  hyperblow mount --daemon -o cache-size=1GiB video.torrent /mnt/v; umount /mnt/v
   hyperblow mount 'magnet:?xt=urn:btih:...&tr=udp://tracker.example:6969' ~/mnt
   hyperblow mount --cache-size 1GiB --peer 192.0.2.7:51413 video.torrent ~/mnt
   hyperblow mount https://example.org/file.torrent /mnt/t
+  hyperblow mount --view off video.torrent ~/mnt     # plain log lines, no live view
+  hyperblow mount a.torrent b.torrent 'magnet:?xt=urn:btih:...' ~/mnt  # a folder each
+  hyperblow mount ~/torrents ~/mnt        # then: cp x.torrent ~/torrents/; ls ~/mnt
+  echo 'magnet:?xt=urn:btih:...' > ~/torrents/film.magnet   # with the above
 
 Flags:
 `
@@ -59,11 +84,17 @@ type mountFlags struct {
 	fuseDebug   bool
 	cpuProfile  string
 	maxUpload   sizeFlag
+	encryption  encryptionFlag // --encryption: the MSE policy
 
 	metadataTimeout time.Duration
 	fetch           string
 	dhtBootstrap    stringsFlag
 	status          string
+
+	view viewFlag // --view: the live status view on a terminal (tty.go)
+	term *termOut // where the view draws, when it is on; set by logger
+
+	fuse fuseOptions // -o options that are not flags: uid, gid, umask, ... (options.go)
 }
 
 func (m *mountFlags) register(fs *flag.FlagSet, listenDefault string) {
@@ -84,6 +115,9 @@ func (m *mountFlags) register(fs *flag.FlagSet, listenDefault string) {
 	fs.StringVar(&m.fetch, "fetch", "lazy", "what to download besides what is read: lazy (only that), file (opened files, whole) or all (the torrent), in the background")
 	fs.DurationVar(&m.metadataTimeout, "metadata-timeout", 5*time.Minute, "give up fetching a magnet link's metadata after this long")
 	fs.Var(&m.maxUpload, "max-upload-rate", "cap upload to peers, in bytes per second (e.g. 1MiB; 0: no cap)")
+	registerEncryption(fs, &m.encryption)
+	m.view = "auto"
+	fs.Var(&m.view, "view", "live status view on the terminal, redrawn below the log lines: auto (when stderr is a terminal and not --quiet), on (always), off (plain log lines)")
 	fs.StringVar(&m.status, "status", "", "serve JSON status at http://ADDR/status and Prometheus metrics at /metrics; ADDR is HOST:PORT or :PORT (127.0.0.1); a non-loopback IP must be given explicitly, e.g. 0.0.0.0:9100")
 }
 
@@ -94,6 +128,7 @@ func (m *mountFlags) logger(stderr io.Writer) *slog.Logger {
 	} else if m.quiet {
 		level = slog.LevelWarn
 	}
+	stderr = m.viewOutput(stderr) // tty.go: log lines go above the status view when it is on
 	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 }
 
@@ -101,19 +136,34 @@ func runMount(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("mount", mountUsage, stdout)
 	var mf mountFlags
 	mf.register(fs, ":6881")
+	mf.registerOptions(fs) // options.go: -o OPTIONS
+	var dm daemonFlags
+	dm.register(fs) // daemon.go: --daemon
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 2 {
+	if len(pos) < 2 {
 		return usagef("mount: want SOURCE and MOUNTPOINT, got %d arguments (see hyperblow mount --help)", len(pos))
+	}
+	if err := mf.checkAllowOther(); err != nil {
+		return err
+	}
+	if mf.fuse.fsname == "" {
+		mf.fuse.fsname = fsNameOf(pos[0]) // the source column of df and /proc/mounts
+	}
+	if dm.daemon && !daemonChild() {
+		return startDaemon(args, pos, &dm, stdout) // daemon.go: returns once mounted
+	}
+	if len(pos) > 2 || isFolder(pos[0]) {
+		return runMultiMount(&mf, pos[:len(pos)-1], pos[len(pos)-1], stdout, stderr) // multi.go
 	}
 	src, mnt := pos[0], pos[1]
 	if err := checkMountpoint(mnt); err != nil {
 		return err
 	}
 	log := mf.logger(stderr)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), mountSignals()...) // tty.go: SIGHUP too
 	defer stop()
 	t, m, err := parseSource(ctx, src)
 	if err != nil {
@@ -165,7 +215,7 @@ func serveThen(ctx context.Context, stopSignals func(), log *slog.Logger, mf *mo
 		modTime = time.Unix(mt.CreationDate, 0)
 	}
 	root := hfs.NewRoot(t, fsOptions(mf, modTime))
-	server, err := hfs.Mount(mnt, root, hfs.MountOptions{AllowOther: mf.allowOther, Debug: mf.fuseDebug, Logger: log})
+	server, err := hfs.Mount(mnt, root, mf.mountOptions(log))
 	if err != nil {
 		client.Close()
 		return err
@@ -176,6 +226,8 @@ func serveThen(ctx context.Context, stopSignals func(), log *slog.Logger, mf *mo
 		onMounted()
 	}
 	defer logStats(log, t)
+	stopView := mf.startView(mnt, client, nil) // tty.go; its final frame comes before "stopped"
+	defer stopView()
 	return waitUnmount(ctx, stopSignals, log, client, server, mnt)
 }
 
@@ -200,7 +252,7 @@ func serveMagnet(ctx context.Context, stopSignals func(), log *slog.Logger, mf *
 	}
 	defer stopStatus()
 	root := hfs.NewPendingRoot(func() string { return resolveStatusText(res.Status()) }, fsOptions(mf, time.Now()))
-	server, err := hfs.Mount(mnt, root, hfs.MountOptions{AllowOther: mf.allowOther, Debug: mf.fuseDebug, Logger: log})
+	server, err := hfs.Mount(mnt, root, mf.mountOptions(log))
 	if err != nil {
 		client.Close()
 		return err
@@ -229,6 +281,8 @@ func serveMagnet(ctx context.Context, stopSignals func(), log *slog.Logger, mf *
 			logStats(log, t)
 		}
 	}()
+	stopView := mf.startView(mnt, client, oneMagnet(res)) // tty.go; its final frame comes before "stopped"
+	defer stopView()
 	return waitUnmount(ctx, stopSignals, log, client, server, mnt)
 }
 
@@ -252,7 +306,9 @@ func resolveStatusText(st engine.ResolveStatus) string {
 }
 
 func fsOptions(mf *mountFlags, modTime time.Time) hfs.Options {
-	return hfs.Options{ReadTimeout: mf.readTimeout, ModTime: modTime, UID: uint32(os.Getuid()), GID: uint32(os.Getgid())}
+	o := hfs.Options{ReadTimeout: mf.readTimeout, ModTime: modTime, UID: uint32(os.Getuid()), GID: uint32(os.Getgid())}
+	mf.fuse.apply(&o) // -o uid=,gid=,umask= (options.go)
+	return o
 }
 
 func startProfile(mf *mountFlags) (stop func(), err error) {
@@ -325,6 +381,7 @@ func newClient(log *slog.Logger, mf *mountFlags) (*engine.Client, error) {
 		CacheSize:     int64(mf.cacheSize),
 		Readahead:     int64(mf.readahead),
 		MaxUploadRate: int64(mf.maxUpload),
+		Encryption:    engine.Encryption(mf.encryption),
 		Logger:        log,
 	}
 	c, err := engine.NewClient(cfg)

@@ -58,6 +58,7 @@ func runSeed(args []string, stdout, stderr io.Writer) error {
 	fset.BoolVar(&mf.noDHT, "no-dht", false, "do not use the DHT (BEP 5) to announce the torrent")
 	fset.Var(&mf.dhtBootstrap, "dht-bootstrap", "HOST:PORT of a DHT node to join through (repeatable; default: the public routers)")
 	fset.Var(&mf.maxUpload, "max-upload-rate", "cap upload to peers, in bytes per second (e.g. 1MiB; 0: no cap)")
+	registerEncryption(fset, &mf.encryption)
 	noTrackers := fset.Bool("no-trackers", false, "do not announce to the torrent's trackers (peers come from --peer or connect to us)")
 	fset.BoolVar(&mf.verbose, "v", false, "verbose: debug logs")
 	fset.BoolVar(&mf.quiet, "quiet", false, "only warnings and errors")

@@ -8,12 +8,18 @@ Subcommands (every socket is bound to 127.0.0.1; DHT, LSD, UPnP and NAT-PMP are 
       --pad aligns files to pieces with BEP 47 padding files. Prints the info JSON.
   info TORRENT
       Print what libtorrent reads from TORRENT as JSON (the reference for `info --json`).
-  seed [--port N] [--dht] TORRENT SAVE_PATH
+  seed [--port N] [--dht] [--encryption forced] TORRENT SAVE_PATH
       Check the data under SAVE_PATH, then seed it. Prints "READY <port>" once the
       torrent is seeding and listening, then runs until killed or its parent dies.
-  get [--port N] [--peer HOST:PORT]... [--timeout S] TORRENT SAVE_PATH
+  get [--port N] [--peer HOST:PORT]... [--timeout S] [--encryption forced] TORRENT SAVE_PATH
       Download into SAVE_PATH (from the trackers and the given peers) and exit 0 once
-      complete; exit 1 on timeout.
+      complete; exit 1 on timeout. With --encryption it also prints, after DONE, one
+      "PEER HOST:PORT rc4|plaintext|none" line per peer it downloaded from: how that
+      connection was encrypted.
+
+--encryption forced: every connection, in and out, must use Message Stream
+Encryption with RC4 (out_enc_policy = in_enc_policy = pe_forced, allowed_enc_level
+= pe_rc4); libtorrent drops plain handshakes.
   probe --peer HOST:PORT [--seconds S] [--want-bytes N] TORRENT SAVE_PATH
       Leech from that one peer for up to S seconds (until libtorrent sees it as
       upload-only and got N bytes from it) and print how libtorrent sees it, as JSON.
@@ -81,7 +87,7 @@ def cmd_info(a):
     print(json.dumps(info_json(lt.torrent_info(a.torrent))))
 
 
-def new_session(port, dht=False):
+def new_session(port, dht=False, encryption=None):
     settings = {
         "listen_interfaces": "127.0.0.1:%d" % port,
         "outgoing_interfaces": "127.0.0.1",
@@ -102,6 +108,13 @@ def new_session(port, dht=False):
         | lt.alert.category_t.status_notification
         | lt.alert.category_t.tracker_notification,
     }
+    if encryption == "forced":
+        settings.update({
+            "out_enc_policy": int(lt.enc_policy.pe_forced),
+            "in_enc_policy": int(lt.enc_policy.pe_forced),
+            "allowed_enc_level": int(lt.enc_level.pe_rc4),
+            "prefer_rc4": True,
+        })
     if dht:
         # A DHT on 127.0.0.1 only: no bootstrap routers; every node shares one IP,
         # which libtorrent's defaults treat as suspicious; announce often.
@@ -146,7 +159,7 @@ def add(ses, torrent, save_path, peers=()):
 
 def cmd_seed(a):
     ppid = os.getppid()
-    ses = new_session(a.port, dht=a.dht)
+    ses = new_session(a.port, dht=a.dht, encryption=a.encryption)
     h = add(ses, a.torrent, os.path.abspath(a.save_path))
     deadline = time.time() + 120
     while True:
@@ -167,17 +180,32 @@ def cmd_seed(a):
     log("parent gone, exiting")
 
 
+def peer_encryption(pi):
+    if pi.flags & lt.peer_info.rc4_encrypted:
+        return "rc4"
+    if pi.flags & lt.peer_info.plaintext_encrypted:
+        return "plaintext"
+    return "none"
+
+
 def cmd_get(a):
-    ses = new_session(a.port)
+    ses = new_session(a.port, encryption=a.encryption)
     h = add(ses, a.torrent, os.path.abspath(a.save_path), a.peer)
     deadline = time.time() + a.timeout
+    peers = {}  # "host:port" -> encryption, of peers we downloaded from
     while time.time() < deadline:
         drain(ses)
+        if a.encryption:
+            for pi in h.get_peer_info():
+                if pi.total_download > 0:
+                    peers["%s:%d" % pi.ip] = peer_encryption(pi)
         st = h.status()
         if st.errc.value() != 0:
             sys.exit("lthelper: torrent error: %s" % st.errc.message())
         if st.is_seeding:
             print("DONE %d" % st.total_done, flush=True)
+            for addr in sorted(peers):
+                print("PEER %s %s" % (addr, peers[addr]), flush=True)
             return
         time.sleep(0.05)
     st = h.status()
@@ -225,12 +253,14 @@ def main():
     s = sub.add_parser("seed")
     s.add_argument("--port", type=int, default=0)
     s.add_argument("--dht", action="store_true", help="DHT on, on 127.0.0.1 only (its node listens on the same port)")
+    s.add_argument("--encryption", choices=["forced"], help="only RC4-encrypted (MSE) connections")
     s.add_argument("torrent")
     s.add_argument("save_path")
     g = sub.add_parser("get")
     g.add_argument("--port", type=int, default=0)
     g.add_argument("--peer", action="append", default=[])
     g.add_argument("--timeout", type=float, default=120)
+    g.add_argument("--encryption", choices=["forced"], help="only RC4-encrypted (MSE) connections")
     g.add_argument("torrent")
     g.add_argument("save_path")
     pr = sub.add_parser("probe")
