@@ -175,7 +175,20 @@ func TestFstab(t *testing.T) {
 		installLink(t, bin, "/usr/local/sbin/hyperblow")
 		fstabMount(t, bin, d, false)
 	})
+	// A systemd mount unit (docs/mounting.md) makes systemd run
+	// `mount WHAT WHERE -t TYPE -o OPTIONS` to start and `umount WHERE -c` to
+	// stop: the same helper, called as systemd calls it (systemd itself does
+	// not run in this test's container).
+	t.Run("systemd unit", func(t *testing.T) {
+		installLink(t, bin, "/sbin/mount.fuse.hyperblow")
+		systemdMount = true
+		defer func() { systemdMount = false }()
+		fstabMount(t, bin, d, false)
+	})
 }
+
+// systemdMount makes fstabMount mount and unmount as a systemd mount unit does.
+var systemdMount bool
 
 // fstabMount mounts d through a temporary fstab, checks what a user and an
 // administrator see, and unmounts with umount(8). full: all the checks.
@@ -202,9 +215,13 @@ func fstabMount(t *testing.T, bin string, d fstabData, full bool) {
 	}
 
 	start := time.Now()
-	r := run(t, time.Minute, procOpts{}, "mount", "-v", "--fstab", fstab, mnt)
+	argv := []string{"mount", "-v", "--fstab", fstab, mnt}
+	if systemdMount {
+		argv = []string{"mount", d.tor.Path, mnt, "-t", "fuse.hyperblow", "-o", opts}
+	}
+	r := run(t, time.Minute, procOpts{}, argv...)
 	if r.code != 0 {
-		t.Fatalf("mount --fstab %s %s: %v", fstab, mnt, r)
+		t.Fatalf("%v: %v", argv, r)
 	}
 	t.Logf("mount returned after %v: %s", time.Since(start).Round(time.Millisecond), strings.TrimSpace(r.stdout+r.stderr))
 	if !isMounted(mnt) {
@@ -262,8 +279,12 @@ func fstabMount(t *testing.T, bin string, d fstabData, full bool) {
 		}
 	}
 
-	if r := run(t, 30*time.Second, procOpts{}, "umount", mnt); r.code != 0 {
-		t.Fatalf("umount %s: %v", mnt, r)
+	umount := []string{"umount", mnt}
+	if systemdMount {
+		umount = append(umount, "-c")
+	}
+	if r := run(t, 30*time.Second, procOpts{}, umount...); r.code != 0 {
+		t.Fatalf("%v: %v", umount, r)
 	}
 	if !waitGone(pid, 20*time.Second) {
 		t.Fatalf("hyperblow background process %d still running 20 s after umount", pid)
