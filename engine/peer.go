@@ -99,6 +99,7 @@ type addrState struct {
 	banned    bool
 	dialing   bool
 	connected bool
+	encrypted bool // our last connection to it went through MSE: dial that way first
 	failures  int
 	nextTry   time.Time
 }
@@ -140,12 +141,16 @@ func (t *Torrent) connectMore(now time.Time) {
 		}
 		st.dialing = true
 		t.dialing++
-		t.dial(a)
+		t.dial(a, st.encrypted)
 	}
 }
 
-func (t *Torrent) dial(a netip.AddrPort) {
+func (t *Torrent) dial(a netip.AddrPort, encrypted bool) {
 	cfg := t.c.connConfig()
+	if encrypted && cfg.Encryption == peerconn.EncryptionPreferPlain {
+		// It took MSE last time: do not spend a refused plain attempt again.
+		cfg.Encryption = peerconn.EncryptionPrefer
+	}
 	tc := t.connTorrent()
 	t.wg.Add(1)
 	go func() {
@@ -208,6 +213,7 @@ func (t *Torrent) addConn(m connMsg, now time.Time) {
 	if st != nil {
 		st.connected = true
 		st.failures = 0
+		st.encrypted = m.conn.Encryption() != ""
 	}
 	t.nextKey++
 	p := &peer{
