@@ -31,6 +31,9 @@ type PeerInfo struct {
 	Client   string // BEP 10 "v" (sanitized by wire); empty if the peer sent none
 	Incoming bool   // it connected to us
 	Fast     bool   // both sides speak BEP 6
+	// Encryption is the MSE method of the connection ("rc4" or "plaintext"),
+	// or "" for a plain BitTorrent connection.
+	Encryption string
 
 	AmChoking      bool // we do not upload to it
 	AmInterested   bool // it has pieces we want
@@ -109,6 +112,7 @@ func (t *Torrent) inspect(m inspectMsg) {
 			Client:         p.ext.V,
 			Incoming:       p.incoming,
 			Fast:           p.fast,
+			Encryption:     p.conn.Encryption(),
 			AmChoking:      p.amChoking,
 			AmInterested:   p.amInterested,
 			PeerChoking:    p.peerChoking,

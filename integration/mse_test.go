@@ -51,11 +51,15 @@ func TestMSEMountFromForcedLibtorrent(t *testing.T) {
 		args []string
 	}{{"default", nil}, {"require", []string{"--encryption", "require"}}} {
 		t.Run(tc.name, func(t *testing.T) {
-			args := append(tc.args, "-v", "--read-timeout", "60s", "--peer", addr, tor.Path)
+			args := append(tc.args, "-v", "--read-timeout", "60s", "--status", "127.0.0.1:0", "--peer", addr, tor.Path)
 			m := mount(t, args...)
 			start := time.Now()
 			checkMountedTorrent(t, m, tor)
 			t.Logf("read the torrent through the mount in %v", time.Since(start).Round(time.Millisecond))
+			st := getStatus(t, statusAddr(t, m))
+			if len(st.Torrents) != 1 || len(st.Torrents[0].Peers) == 0 || st.Torrents[0].Peers[0].Encryption != "rc4" {
+				t.Errorf("status JSON does not list the seeder as an RC4-encrypted peer: %+v", st.Torrents)
+			}
 			m.Unmount(t)
 			logs := m.Stderr()
 			if !strings.Contains(logs, "peer handshake done") || !strings.Contains(logs, "encryption=rc4") {

@@ -30,6 +30,7 @@ type statusJSON struct {
 			Client      string `json:"client"`
 			Incoming    bool   `json:"incoming"`
 			PeerChoking bool   `json:"peer_choking"`
+			Encryption  string `json:"encryption"`
 		} `json:"peers"`
 	} `json:"torrents"`
 	Magnets []struct {

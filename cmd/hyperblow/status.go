@@ -53,7 +53,8 @@ max_bytes). The same data is served at /metrics for Prometheus.
 
 Peer flags (--peers): C it chokes us, c we choke it, I it is interested,
 i we are interested, F fast extension (BEP 6), E it connected to us,
-O our optimistic unchoke, S snubbed (our requests to it timed out).
+O our optimistic unchoke, S snubbed (our requests to it timed out),
+X encrypted (MSE, RC4).
 
 Examples:
   hyperblow mount --status :9100 movie.torrent ~/mnt &
@@ -111,6 +112,7 @@ type peerStatusJSON struct {
 	Client          string  `json:"client"`
 	Incoming        bool    `json:"incoming"`
 	Fast            bool    `json:"fast"`
+	Encryption      string  `json:"encryption,omitempty"` // MSE: "rc4" or "plaintext"; absent for plain BitTorrent
 	AmChoking       bool    `json:"am_choking"`
 	AmInterested    bool    `json:"am_interested"`
 	PeerChoking     bool    `json:"peer_choking"`
@@ -340,7 +342,7 @@ func torrentStatus(t *engine.Torrent, s engine.Snapshot) torrentStatusJSON {
 	for _, p := range s.Peers {
 		ts.Peers = append(ts.Peers, peerStatusJSON{
 			Address: p.Addr.String(), PeerID: p.PeerID.String(), Client: p.Client,
-			Incoming: p.Incoming, Fast: p.Fast,
+			Incoming: p.Incoming, Fast: p.Fast, Encryption: p.Encryption,
 			AmChoking: p.AmChoking, AmInterested: p.AmInterested,
 			PeerChoking: p.PeerChoking, PeerInterested: p.PeerInterested,
 			Optimistic: p.Optimistic, Snubbed: p.Snubbed,
@@ -636,7 +638,7 @@ func peerFlags(p peerStatusJSON) string {
 		c  byte
 	}{
 		{p.PeerChoking, 'C'}, {p.AmChoking, 'c'}, {p.PeerInterested, 'I'}, {p.AmInterested, 'i'},
-		{p.Fast, 'F'}, {p.Incoming, 'E'}, {p.Optimistic, 'O'}, {p.Snubbed, 'S'},
+		{p.Fast, 'F'}, {p.Incoming, 'E'}, {p.Optimistic, 'O'}, {p.Snubbed, 'S'}, {p.Encryption == "rc4", 'X'},
 	} {
 		if f.on {
 			b = append(b, f.c)
