@@ -24,11 +24,13 @@ type (
 	}
 	// releaseMsg withdraws waits (the read was interrupted).
 	releaseMsg struct{ futures []*future }
-	// windowMsg sets a reader's readahead window; closed removes it.
+	// windowMsg sets a reader's readahead window; closed removes it. seek:
+	// the reader jumped (what the old window had on its way may be dropped).
 	windowMsg struct {
 		reader uint64
 		w      window
 		closed bool
+		seek   bool
 	}
 	peersMsg struct{ addrs []netip.AddrPort }
 	connMsg  struct {
@@ -231,7 +233,12 @@ func (t *Torrent) setWindow(m windowMsg, now time.Time) {
 				t.windowRefs[i]--
 				if t.windowRefs[i] <= 0 {
 					delete(t.windowRefs, i)
-					t.maybeUnwant(i)
+					// A piece on its way that a reader moving on left behind (the
+					// kernel's READs come out of order) is let finish: cancelling it
+					// would waste what is in flight, and its READ may come yet.
+					if m.closed || m.seek || (t.downloads[i] == nil && !t.pk.Active(i)) {
+						t.maybeUnwant(i)
+					}
 				}
 			}
 		}

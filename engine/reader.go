@@ -32,7 +32,10 @@ const (
 	minReadahead = 1 << 20
 	// seekSlack: a read this close behind or ahead of the expected position is
 	// not a seek (the kernel issues READs slightly out of order).
-	seekSlack  = 4 << 20
+	seekSlack = 4 << 20
+	// trailKeep is how far behind the furthest read the window starts: the
+	// kernel's readahead (read_ahead_kb 4096) leaves READs that far behind.
+	trailKeep  = 8 << 20
 	seekBehind = 16 << 20
 	// readaheadHorizon is how far ahead, in time at the reader's pace, the
 	// window reaches.
@@ -113,7 +116,8 @@ func (r *Reader) track(start, end int64) {
 	// Not a seek: a read up to seekBehind behind the furthest read so far (the
 	// kernel's readahead sends 1 MiB READs out of order, some many MiB behind),
 	// or ahead of it but inside the readahead window.
-	if r.started.IsZero() || start < r.next-seekBehind || start > r.next+max(seekSlack, r.ahead) {
+	seek := r.started.IsZero() || start < r.next-seekBehind || start > r.next+max(seekSlack, r.ahead)
+	if seek {
 		// A seek (or the first read): start small from here.
 		r.ahead = minReadahead
 		r.started = now
@@ -141,17 +145,34 @@ func (r *Reader) track(start, end int64) {
 	}
 	info := r.t.info
 	fileEnd := r.off + r.length
+	lo := start
+	if !seek {
+		// The kernel's readahead READs come out of order: one at the front does
+		// not mean the pieces just behind it were read. They stay in the window
+		// (held ones cost nothing), or their requests in flight would be
+		// cancelled and sent again when their READs come.
+		lo = max(r.off, min(start, r.next-trailKeep))
+	}
 	w := window{
-		pos:  int(start / info.PieceLength),
-		lo:   int(start / info.PieceLength),
-		hi:   int((min(end+r.ahead, fileEnd) + info.PieceLength - 1) / info.PieceLength),
+		pos: int(start / info.PieceLength),
+		lo:  int(lo / info.PieceLength),
+		// Ahead of the furthest read, not of this one: the kernel's readahead
+		// READs come out of order, and one a few MiB behind must not pull the
+		// window back (its pieces would be cancelled, in flight, and fetched
+		// again a moment later).
+		hi:   int((min(max(end, r.next)+r.ahead, fileEnd) + info.PieceLength - 1) / info.PieceLength),
 		rate: rate,
+	}
+	if !seek && w.hi < r.lastWin.hi {
+		// Nor does a slower pace take back what is on its way: between seeks the
+		// window's end only moves forward.
+		w.hi = r.lastWin.hi
 	}
 	changed := w.lo != r.lastWin.lo || w.hi != r.lastWin.hi
 	r.lastWin = w
 	r.mu.Unlock()
 	if changed {
-		r.t.trySend(windowMsg{reader: r.id, w: w})
+		r.t.trySend(windowMsg{reader: r.id, w: w, seek: seek})
 	}
 }
 

@@ -164,3 +164,36 @@ func TestFetchFileInBackground(t *testing.T) {
 		t.Fatalf("fetch=file fetched %d pieces; the opened file has %d", st.PiecesHave, half)
 	}
 }
+
+// The kernel's readahead sends READs out of order: a read a few MiB ahead of
+// one still waiting is not a seek, and must not cancel what the reader left
+// behind on its way (it would be fetched twice: wasted bytes).
+func TestOutOfOrderReadsKeepRequestsInFlight(t *testing.T) {
+	data := enginetest.RandomBytes(13, 16<<20)
+	mt, _ := enginetest.Torrent(t, "o.bin", 64<<10, []enginetest.File{{Data: data}})
+	c, tor := enginetest.Leecher(t, mt, engine.Config{Listen: "127.0.0.1:0", CacheSize: 64 << 20})
+	fp := enginetest.DialFake(t, c.ListenAddr(), mt, wire.Reserved{})
+	full := bt.NewBitfield(mt.Info.NumPieces)
+	full.SetAll()
+	fp.Send(wire.Message{ID: wire.Bitfield, Payload: full.Bytes()}, wire.Message{ID: wire.Unchoke})
+	r := tor.NewReader(mt.Info.Files[0])
+	defer r.Close()
+	read := func(off int64) {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		r.ReadAt(ctx, make([]byte, 128<<10), off) // the peer never answers: it times out
+	}
+	read(2 << 20)
+	piece := uint32((2 << 20) / (64 << 10))
+	if _, ok := fp.Expect(5*time.Second, func(m wire.Message) bool { return m.ID == wire.Request && m.Index == piece }); !ok {
+		t.Fatal("no request for the piece under the first read")
+	}
+	read(2<<20 + 128<<10) // sequential
+	read(5 << 20)         // ahead, as the kernel's readahead goes: not a seek
+	if msgs, ok := fp.Expect(time.Second, func(m wire.Message) bool { return m.ID == wire.Cancel }); ok {
+		t.Fatalf("a read ahead cancelled requests left behind: %v", msgs[len(msgs)-1])
+	}
+	if st := tor.Stats(); st.Wasted != 0 {
+		t.Fatalf("wasted %d bytes", st.Wasted)
+	}
+}

@@ -137,6 +137,10 @@ func (p *Picker) Unwant(i int) []Outstanding {
 // Wanted reports whether piece i is wanted.
 func (p *Picker) Wanted(i int) bool { _, ok := p.wants[i]; return ok }
 
+// Active reports whether piece i has blocks requested or received (its
+// download has started).
+func (p *Picker) Active(i int) bool { _, ok := p.active[i]; return ok }
+
 // NumWanted is the number of wanted pieces.
 func (p *Picker) NumWanted() int { return len(p.wants) }
 
