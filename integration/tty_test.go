@@ -222,10 +222,14 @@ func TestTTYMountView(t *testing.T) {
 			t.Errorf("want the mounted log line, then the final frame (%q), then the stopped log line; got:\n%s", final, all)
 		}
 		frame := all[max(iFinal, 0):]
-		for _, want := range []string{name + "  [", "100.0%", "served 64.0 MiB", "cache "} {
+		for _, want := range []string{name + "  [", "100.0%", "cache "} {
 			if !strings.Contains(frame, want) {
 				t.Errorf("the final frame lacks %q:\n%s", want, frame)
 			}
+		}
+		// The whole file was served; the kernel may read a few pages twice.
+		if !regexp.MustCompile(`served 64\.[0-2] MiB`).MatchString(frame) {
+			t.Errorf("the final frame does not show the 64 MiB file served:\n%s", frame)
 		}
 		// Every earlier frame was redrawn in place: none is left in the scrollback.
 		if n := strings.Count(all, "(Ctrl-C to unmount)"); n != 0 {

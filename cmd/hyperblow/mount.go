@@ -348,6 +348,14 @@ func waitUnmount(ctx context.Context, stopSignals func(), log *slog.Logger, clie
 	client.Close()
 	log.Debug("engine stopped; unmounting")
 	if err := hfs.Unmount(server, mnt); err != nil {
+		// Unmounted from outside at the same moment (umount, fusermount3 -u):
+		// nothing is left to unmount, and that is not a failure.
+		select {
+		case <-unmounted:
+			log.Info("unmounted from outside while stopping")
+			return nil
+		case <-time.After(2 * time.Second):
+		}
 		return err
 	}
 	select {
