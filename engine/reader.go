@@ -24,6 +24,7 @@ type Reader struct {
 	ahead   int64 // readahead window in bytes
 	started time.Time
 	seqRead int64 // bytes read sequentially since started
+	runFrom int64 // where the sequential run began (the last seek)
 	lastWin window
 }
 
@@ -123,6 +124,7 @@ func (r *Reader) track(start, end int64) {
 		r.started = now
 		r.seqRead = 0
 		r.next = end
+		r.runFrom = start
 	} else {
 		if end > r.next {
 			r.seqRead += end - max(start, r.next)
@@ -151,7 +153,9 @@ func (r *Reader) track(start, end int64) {
 		// not mean the pieces just behind it were read. They stay in the window
 		// (held ones cost nothing), or their requests in flight would be
 		// cancelled and sent again when their READs come.
-		lo = max(r.off, min(start, r.next-trailKeep))
+		// Never before where the run began: behind a seek nothing was read,
+		// and the window would fetch it.
+		lo = max(r.off, r.runFrom, min(start, r.next-trailKeep))
 	}
 	w := window{
 		pos: int(start / info.PieceLength),

@@ -197,3 +197,33 @@ func TestOutOfOrderReadsKeepRequestsInFlight(t *testing.T) {
 		t.Fatalf("wasted %d bytes", st.Wasted)
 	}
 }
+
+// After a seek, the window starts at the seek: nothing behind it is fetched,
+// however the reader goes on (a player reading on after a seek).
+func TestNothingFetchedBehindASeek(t *testing.T) {
+	data := enginetest.RandomBytes(14, 16<<20)
+	mt, _ := enginetest.Torrent(t, "s.bin", 64<<10, []enginetest.File{{Data: data}})
+	c, tor := enginetest.Leecher(t, mt, engine.Config{Listen: "127.0.0.1:0", CacheSize: 64 << 20})
+	fp := enginetest.DialFake(t, c.ListenAddr(), mt, wire.Reserved{})
+	full := bt.NewBitfield(mt.Info.NumPieces)
+	full.SetAll()
+	fp.Send(wire.Message{ID: wire.Bitfield, Payload: full.Bytes()}, wire.Message{ID: wire.Unchoke})
+	r := tor.NewReader(mt.Info.Files[0])
+	defer r.Close()
+	read := func(off int64) {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		r.ReadAt(ctx, make([]byte, 128<<10), off) // the peer never answers: it times out
+	}
+	const seekTo = 12 << 20
+	read(seekTo) // the first read: a seek from nowhere
+	read(seekTo + 128<<10)
+	read(seekTo + 256<<10)
+	lo, hi := uint32((2<<20)/(64<<10)), uint32(seekTo/(64<<10)) // past the 1 MiB head that opening fetches
+	msgs, _ := fp.Expect(time.Second, func(wire.Message) bool { return false })
+	for _, m := range msgs {
+		if m.ID == wire.Request && m.Index >= lo && m.Index < hi {
+			t.Fatalf("piece %d, behind the seek to piece %d, was requested", m.Index, hi)
+		}
+	}
+}
