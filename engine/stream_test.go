@@ -12,6 +12,27 @@ import (
 	"github.com/hyperblow/hyperblow/engine/wire"
 )
 
+// silentPeerReader starts a leecher of a 16 MiB torrent (64 KiB pieces) whose
+// one peer, fp, has every piece, unchokes, and never answers a request; read
+// reads 128 KiB at off through one Reader, giving up after 300 ms.
+func silentPeerReader(t *testing.T, seed byte) (fp *enginetest.FakePeer, tor *engine.Torrent, read func(off int64)) {
+	t.Helper()
+	mt, _ := enginetest.Torrent(t, "silent.bin", 64<<10, []enginetest.File{{Data: enginetest.RandomBytes(seed, 16<<20)}})
+	c, tor := enginetest.Leecher(t, mt, engine.Config{Listen: "127.0.0.1:0", CacheSize: 64 << 20})
+	fp = enginetest.DialFake(t, c.ListenAddr(), mt, wire.Reserved{})
+	full := bt.NewBitfield(mt.Info.NumPieces)
+	full.SetAll()
+	fp.Send(wire.Message{ID: wire.Bitfield, Payload: full.Bytes()}, wire.Message{ID: wire.Unchoke})
+	r := tor.NewReader(mt.Info.Files[0])
+	t.Cleanup(func() { r.Close() })
+	read = func(off int64) {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		r.ReadAt(ctx, make([]byte, 128<<10), off) // the peer never answers: it times out
+	}
+	return fp, tor, read
+}
+
 func readerWindow(t *testing.T, tor *engine.Torrent) int64 {
 	t.Helper()
 	rs := tor.Stats().Readers
@@ -169,20 +190,7 @@ func TestFetchFileInBackground(t *testing.T) {
 // one still waiting is not a seek, and must not cancel what the reader left
 // behind on its way (it would be fetched twice: wasted bytes).
 func TestOutOfOrderReadsKeepRequestsInFlight(t *testing.T) {
-	data := enginetest.RandomBytes(13, 16<<20)
-	mt, _ := enginetest.Torrent(t, "o.bin", 64<<10, []enginetest.File{{Data: data}})
-	c, tor := enginetest.Leecher(t, mt, engine.Config{Listen: "127.0.0.1:0", CacheSize: 64 << 20})
-	fp := enginetest.DialFake(t, c.ListenAddr(), mt, wire.Reserved{})
-	full := bt.NewBitfield(mt.Info.NumPieces)
-	full.SetAll()
-	fp.Send(wire.Message{ID: wire.Bitfield, Payload: full.Bytes()}, wire.Message{ID: wire.Unchoke})
-	r := tor.NewReader(mt.Info.Files[0])
-	defer r.Close()
-	read := func(off int64) {
-		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-		defer cancel()
-		r.ReadAt(ctx, make([]byte, 128<<10), off) // the peer never answers: it times out
-	}
+	fp, tor, read := silentPeerReader(t, 13)
 	read(2 << 20)
 	piece := uint32((2 << 20) / (64 << 10))
 	if _, ok := fp.Expect(5*time.Second, func(m wire.Message) bool { return m.ID == wire.Request && m.Index == piece }); !ok {
@@ -201,20 +209,7 @@ func TestOutOfOrderReadsKeepRequestsInFlight(t *testing.T) {
 // After a seek, the window starts at the seek: nothing behind it is fetched,
 // however the reader goes on (a player reading on after a seek).
 func TestNothingFetchedBehindASeek(t *testing.T) {
-	data := enginetest.RandomBytes(14, 16<<20)
-	mt, _ := enginetest.Torrent(t, "s.bin", 64<<10, []enginetest.File{{Data: data}})
-	c, tor := enginetest.Leecher(t, mt, engine.Config{Listen: "127.0.0.1:0", CacheSize: 64 << 20})
-	fp := enginetest.DialFake(t, c.ListenAddr(), mt, wire.Reserved{})
-	full := bt.NewBitfield(mt.Info.NumPieces)
-	full.SetAll()
-	fp.Send(wire.Message{ID: wire.Bitfield, Payload: full.Bytes()}, wire.Message{ID: wire.Unchoke})
-	r := tor.NewReader(mt.Info.Files[0])
-	defer r.Close()
-	read := func(off int64) {
-		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-		defer cancel()
-		r.ReadAt(ctx, make([]byte, 128<<10), off) // the peer never answers: it times out
-	}
+	fp, _, read := silentPeerReader(t, 14)
 	const seekTo = 12 << 20
 	read(seekTo) // the first read: a seek from nowhere
 	read(seekTo + 128<<10)

@@ -164,7 +164,7 @@ func TestFstab(t *testing.T) {
 
 	t.Run("mount.fuse.hyperblow", func(t *testing.T) {
 		installLink(t, bin, "/sbin/mount.fuse.hyperblow")
-		fstabMount(t, bin, d, true)
+		fstabMount(t, bin, d, true, false)
 	})
 	t.Run("mount.fuse3", func(t *testing.T) {
 		requireTool(t, "mount.fuse3")
@@ -173,7 +173,7 @@ func TestFstab(t *testing.T) {
 		}
 		// mount(8) runs helpers with PATH=/usr/local/sbin:/usr/local/bin:...
 		installLink(t, bin, "/usr/local/sbin/hyperblow")
-		fstabMount(t, bin, d, false)
+		fstabMount(t, bin, d, false, false)
 	})
 	// A systemd mount unit (docs/mounting.md) makes systemd run
 	// `mount WHAT WHERE -t TYPE -o OPTIONS` to start and `umount WHERE -c` to
@@ -181,18 +181,14 @@ func TestFstab(t *testing.T) {
 	// not run in this test's container).
 	t.Run("systemd unit", func(t *testing.T) {
 		installLink(t, bin, "/sbin/mount.fuse.hyperblow")
-		systemdMount = true
-		defer func() { systemdMount = false }()
-		fstabMount(t, bin, d, false)
+		fstabMount(t, bin, d, false, true)
 	})
 }
 
-// systemdMount makes fstabMount mount and unmount as a systemd mount unit does.
-var systemdMount bool
-
 // fstabMount mounts d through a temporary fstab, checks what a user and an
 // administrator see, and unmounts with umount(8). full: all the checks.
-func fstabMount(t *testing.T, bin string, d fstabData, full bool) {
+// systemdMount: mount and unmount as a systemd mount unit does.
+func fstabMount(t *testing.T, bin string, d fstabData, full, systemdMount bool) {
 	base := t.TempDir()
 	mnt := filepath.Join(base, "mnt")
 	if err := os.Mkdir(mnt, 0o755); err != nil {
