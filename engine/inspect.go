@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/hyperblow/hyperblow/engine/bt"
 )
@@ -46,6 +47,10 @@ type PeerInfo struct {
 
 	Pieces     int   // pieces it has
 	Requests   int   // our requests outstanding at it
+	// Depth is how many requests its pipeline may hold: its peak rate times
+	// its round trip plus a margin (RTT; 0 until its first block).
+	Depth int
+	RTT   time.Duration
 	Downloaded int64 // piece payload bytes it sent us since connecting
 	Uploaded   int64 // piece payload bytes we sent it
 	// DownloadRate is smoothed over about a second; UploadRate is measured
@@ -90,6 +95,7 @@ func (t *Torrent) Inspect(ctx context.Context) (Snapshot, error) {
 	s.Uploaded = t.stats.uploaded.Load()
 	s.ServedToReaders = t.stats.served.Load()
 	s.Wasted = t.stats.wasted.Load()
+	s.Duplicates = t.stats.duplicates.Load()
 	s.PiecesVerified = t.stats.verified.Load()
 	s.HashFailures = t.stats.hashFails.Load()
 	s.PeersBanned = int(t.stats.banned.Load())
@@ -121,6 +127,8 @@ func (t *Torrent) inspect(m inspectMsg) {
 			Snubbed:        p.expired && p.inflight > 0,
 			Pieces:         p.bf.Count(),
 			Requests:       p.inflight,
+			Depth:          p.depth(),
+			RTT:            p.rtt,
 			Downloaded:     p.down,
 			Uploaded:       p.up,
 			DownloadRate:   p.rate,

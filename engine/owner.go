@@ -73,10 +73,19 @@ type future struct {
 }
 
 // download is a piece being assembled from blocks.
+// got is how many bytes of the piece have arrived; 0 for a nil download.
+func (d *download) got() int64 {
+	if d == nil {
+		return 0
+	}
+	return d.recv
+}
+
 type download struct {
 	buf     []byte
 	senders map[picker.PeerKey]bool
-	hashing bool // complete and handed to a hasher; buf is read-only meanwhile
+	recv    int64 // bytes received so far
+	hashing bool  // complete and handed to a hasher; buf is read-only meanwhile
 }
 
 // window is a reader's readahead: pieces [lo, hi), with piece pos under the read
@@ -92,6 +101,7 @@ func (t *Torrent) run() {
 	defer t.shutdown()
 	tick := time.NewTicker(tickEvery)
 	defer tick.Stop()
+	t.pk.SetMissing(t.info.NumPieces - t.have.Count())
 	t.connectMore(time.Now())
 	for {
 		select {
@@ -236,7 +246,17 @@ func (t *Torrent) setWindow(m windowMsg, now time.Time) {
 					// A piece on its way that a reader moving on left behind (the
 					// kernel's READs come out of order) is let finish: cancelling it
 					// would waste what is in flight, and its READ may come yet.
-					if m.closed || m.seek || (t.downloads[i] == nil && !t.pk.Active(i)) {
+					// After a seek or a close, so is a piece more than half
+					// received, at the lowest priority: finishing it costs less than
+					// what throwing it away would waste. Anything else is withdrawn
+					// and its requests cancelled at once.
+					switch {
+					case t.downloads[i] == nil && !t.pk.Active(i):
+						t.maybeUnwant(i)
+					case !m.closed && !m.seek:
+					case 2*t.downloads[i].got() > int64(t.info.PieceLen(i)):
+						t.pk.SetDeadline(i, now.Add(finishLeftBehind))
+					default:
 						t.maybeUnwant(i)
 					}
 				}
@@ -272,6 +292,10 @@ func (t *Torrent) setWindow(m windowMsg, now time.Time) {
 	}
 }
 
+// finishLeftBehind is the deadline, from now, of a piece that no reader wants
+// any more but that is more than half received: after every piece a reader wants.
+const finishLeftBehind = time.Hour
+
 // maybeUnwant withdraws piece i unless a blocked read or a window still wants it.
 func (t *Torrent) maybeUnwant(i int) {
 	if f := t.futures[i]; f != nil && f.waiters > 0 {
@@ -290,7 +314,10 @@ func (t *Torrent) maybeUnwant(i int) {
 	for _, o := range t.pk.Unwant(i) {
 		t.cancelRequest(o)
 	}
-	delete(t.downloads, i)
+	if d := t.downloads[i]; d != nil {
+		t.stats.wasted.Add(d.recv) // received, and thrown away with the piece
+		delete(t.downloads, i)
+	}
 }
 
 func (t *Torrent) tick(now time.Time) {
@@ -352,6 +379,7 @@ func (t *Torrent) hashed(m hashedMsg, now time.Time) {
 	if !t.have.Has(i) {
 		t.have.Set(i)
 		t.stats.haveBytes.Add(t.info.PieceLen(i))
+		t.pk.SetMissing(t.info.NumPieces - t.have.Count())
 	}
 	if !t.completed && t.storage == nil && t.have.Full() {
 		t.completed = true

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -71,10 +72,21 @@ type peer struct {
 	down, up         int64 // piece payload bytes since connect
 	downRate, upRate float64
 
-	// rate is a smoothed download rate (bytes/s), updated every tick, for the
-	// pipeline depth and for telling late blocks.
+	// rate is a smoothed download rate (bytes/s), updated every tick, for
+	// telling late blocks; peakRate is the best recent rate (it decays slowly),
+	// for the pipeline depth: a peer that a slow reader keeps idle can still
+	// deliver at its peak when a seek comes.
 	rate     float64
+	peakRate float64
 	tickDown int64
+
+	// rtt is the least request-to-block time seen lately (see sampleRTT), 0
+	// until the first block; with peakRate it sizes the pipeline in time.
+	rtt             time.Duration
+	rttCur, rttPrev time.Duration // least samples of this and the last rttWindow
+	rttSince        time.Time
+	batches         [8]sendBatch // the last request batches sent, for sampleRTT
+	nbatch          int
 
 	ext  wire.ExtHandshake // the peer's BEP 10 handshake, if any
 	reqq int               // requests the peer accepts (its reqq), 0 = unknown
@@ -90,6 +102,12 @@ type peer struct {
 	pexSent   map[netip.AddrPort]bool // addresses we told it about (BEP 11)
 	pexSentAt time.Time
 	pexGotAt  time.Time
+}
+
+// sendBatch is requests sent at one time, behind ahead others in flight.
+type sendBatch struct {
+	at    time.Time
+	ahead int
 }
 
 // addrState is what we know of a peer address.
@@ -525,6 +543,7 @@ func (t *Torrent) handlePiece(p *peer, m wire.Message, now time.Time) error {
 	p.inflight = max(0, p.inflight-1)
 	p.progressAt = now
 	p.expired = false
+	p.sampleRTT(r.SentAt, now)
 	for _, k := range r.CancelAt {
 		if q := t.peerByKey(k); q != nil {
 			q.inflight = max(0, q.inflight-1)
@@ -541,6 +560,7 @@ func (t *Torrent) handlePiece(p *peer, m wire.Message, now time.Time) error {
 			t.downloads[i] = d
 		}
 		copy(d.buf[begin:], m.Payload)
+		d.recv += int64(len(m.Payload))
 		d.senders[p.key] = true
 		if r.Complete {
 			t.hashPiece(i, d)
@@ -561,21 +581,28 @@ func (t *Torrent) cancelRequest(o picker.Outstanding) {
 	p.conn.Send(wire.Message{ID: wire.Cancel, Index: uint32(o.Block.Piece), Begin: uint32(o.Block.Begin), Length: uint32(o.Block.Length)})
 }
 
-// fill tops up a peer's pipeline of requests: up to its depth, and beyond it
-// (to maxDepth) for urgent blocks that a read waits on.
+// fill tops up a peer's pipeline of requests: up to its depth, and a little
+// beyond it for urgent blocks that a read waits on.
 func (t *Torrent) fill(p *peer, now time.Time) {
-	if p.peerChoking || !p.amInterested || p.inflight >= p.maxDepth() {
+	if p.peerChoking || !p.amInterested || p.inflight >= p.urgentDepth() {
 		return
 	}
 	var blocks []picker.Block
+	dups := t.pk.Duplicates
+	defer func() { t.stats.duplicates.Add((t.pk.Duplicates - dups) * bt.BlockSize) }()
 	if depth := p.depth(); p.inflight < depth {
 		blocks = t.pk.Pick(p.key, p.bf.Has, depth-p.inflight, now)
 	} else {
-		blocks = t.pk.PickUrgent(p.key, p.bf.Has, p.maxDepth()-p.inflight, now)
+		blocks = t.pk.PickUrgent(p.key, p.bf.Has, p.urgentDepth()-p.inflight, now)
 	}
-	if len(blocks) > 0 && p.inflight == 0 && !p.expired {
+	if len(blocks) == 0 {
+		return
+	}
+	if p.inflight == 0 && !p.expired {
 		p.progressAt = now // the snub clock starts with the first outstanding request
 	}
+	p.batches[p.nbatch%len(p.batches)] = sendBatch{at: now, ahead: p.inflight}
+	p.nbatch++
 	for _, b := range blocks {
 		if !p.conn.Send(wire.Message{ID: wire.Request, Index: uint32(b.Piece), Begin: uint32(b.Begin), Length: uint32(b.Length)}) {
 			break
@@ -613,16 +640,38 @@ func (t *Torrent) checkSnubbed(now time.Time) {
 	}
 }
 
-// Pipeline depth bounds: enough requests in flight to cover about half a second
-// of the peer's measured rate, so a fast peer is never idle and a slow one does
-// not hoard blocks that an urgent read may need.
+// The pipeline of requests at a peer is sized in time, not in count: about
+// the peer's rate times its round trip plus a margin, so that it never idles
+// waiting for our next request, yet holds little that a seek would make stale
+// (what is queued at a peer cannot all be taken back: what it has already put
+// on the wire arrives anyway). The margin lets a peer whose rate is not known
+// yet grow by half again per round trip.
 const (
-	minDepth = 32
-	maxDepth = 250
+	floorDepth = 16  // while the rate or round trip is unknown: 256 KiB
+	minDepth   = 4   // even a slow peer has a few requests queued
+	maxDepth   = 250 // and a fast one no more than this (nor more than its reqq)
+
+	depthMargin  = 50 * time.Millisecond
+	maxQueueTime = time.Second // never much more than a second of the peer's delivery
+
+	rttWindow = 10 * time.Second // sampleRTT keeps the least sample of the last 10-20 s
 )
 
 func (p *peer) depth() int {
-	return min(p.maxDepth(), max(minDepth, int(p.rate*0.5/bt.BlockSize)))
+	if p.rtt == 0 || p.peakRate < 1 {
+		return min(p.maxDepth(), floorDepth)
+	}
+	target := min(p.rtt+p.rtt/2+depthMargin, maxQueueTime)
+	n := int(p.peakRate*target.Seconds()/bt.BlockSize) + 1
+	return min(p.maxDepth(), max(minDepth, n))
+}
+
+// urgentDepth is how far urgent blocks (a read waits) may go beyond depth: by
+// half of it, so an urgent piece is spread over the peers in proportion to their
+// rates rather than queued whole at the first.
+func (p *peer) urgentDepth() int {
+	d := p.depth()
+	return min(p.maxDepth(), d+d/2+2)
 }
 
 // maxDepth is maxDepth, or less if the peer said it accepts fewer (reqq).
@@ -631,6 +680,44 @@ func (p *peer) maxDepth() int {
 		return min(maxDepth, p.reqq)
 	}
 	return maxDepth
+}
+
+// sampleRTT takes the time a block took from its request (sent at sentAt) to
+// its arrival. A block asked into an empty pipeline measures the round trip
+// plus one block time; one queued behind a few others is corrected by their
+// delivery time at the peer's peak rate, which can only over-estimate (safe:
+// a deeper pipeline), and one behind many is ignored. The estimate is the least
+// sample of the last one or two rttWindows, so it follows a path that slows.
+func (p *peer) sampleRTT(sentAt, now time.Time) {
+	if sentAt.IsZero() {
+		return
+	}
+	ahead := -1
+	for _, b := range p.batches {
+		if b.at.Equal(sentAt) {
+			ahead = b.ahead
+			break
+		}
+	}
+	lat := now.Sub(sentAt)
+	switch {
+	case ahead == 0:
+	case ahead > 0 && ahead <= 4 && p.peakRate >= 1:
+		lat -= time.Duration(float64(ahead*bt.BlockSize) / p.peakRate * float64(time.Second))
+	default:
+		return
+	}
+	lat = max(lat, 100*time.Microsecond)
+	if now.Sub(p.rttSince) > rttWindow {
+		p.rttPrev, p.rttCur, p.rttSince = p.rttCur, 0, now
+	}
+	if p.rttCur == 0 || lat < p.rttCur {
+		p.rttCur = lat
+	}
+	p.rtt = p.rttCur
+	if p.rttPrev > 0 && p.rttPrev < p.rtt {
+		p.rtt = p.rttPrev
+	}
 }
 
 // expectedDelivery is how long the peer should take to deliver what it has been
@@ -666,6 +753,8 @@ func (t *Torrent) updateRates(dt time.Duration) {
 		inst := float64(p.down-p.tickDown) / dt.Seconds()
 		p.tickDown = p.down
 		p.rate = 0.7*p.rate + 0.3*inst
+		// The peak halves in about 8 s (at 4 ticks a second).
+		p.peakRate = max(p.rate, p.peakRate*math.Pow(0.98, dt.Seconds()/tickEvery.Seconds()))
 	}
 }
 

@@ -109,7 +109,11 @@ func TestSeekCancelsAbandonedRequests(t *testing.T) {
 	ctx, cancel = context.WithTimeout(context.Background(), 300*time.Millisecond)
 	r.ReadAt(ctx, make([]byte, 4096), 9<<20)
 	cancel()
-	msgs, ok := fp.Expect(5*time.Second, func(m wire.Message) bool { return m.ID == wire.Cancel && m.Index == firstPiece+1 })
+	// (The pipeline is sized in time: with a silent peer it holds a few
+	// blocks, those of the piece under the read among them.)
+	msgs, ok := fp.Expect(5*time.Second, func(m wire.Message) bool {
+		return m.ID == wire.Cancel && m.Index >= firstPiece && m.Index < firstPiece+4
+	})
 	if !ok {
 		t.Fatalf("no CANCEL for the abandoned readahead; got %d messages", len(msgs))
 	}

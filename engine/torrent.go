@@ -77,6 +77,7 @@ type Torrent struct {
 
 type counters struct {
 	downloaded, uploaded, served, wasted atomic.Int64
+	duplicates                           atomic.Int64 // bytes asked of a second peer (endgame, late blocks)
 	verified, hashFails                  atomic.Int64
 	peers                                atomic.Int64
 	haveBytes                            atomic.Int64 // bytes of distinct pieces verified once
@@ -88,7 +89,8 @@ type Stats struct {
 	Downloaded      int64 // piece payload bytes received
 	Uploaded        int64 // piece payload bytes sent
 	ServedToReaders int64 // bytes returned by Reader.ReadAt
-	Wasted          int64 // duplicate, unrequested, or hash-failed bytes
+	Wasted          int64 // duplicate, unrequested, or hash-failed bytes, and parts of pieces given up
+	Duplicates      int64 // bytes requested from a second peer (endgame, late blocks of a waited-for piece)
 	PiecesVerified  int64 // hash matches (a piece fetched twice counts twice)
 	HashFailures    int64
 	Peers           int
@@ -194,6 +196,7 @@ func (t *Torrent) Stats() Stats {
 		Uploaded:        t.stats.uploaded.Load(),
 		ServedToReaders: t.stats.served.Load(),
 		Wasted:          t.stats.wasted.Load(),
+		Duplicates:      t.stats.duplicates.Load(),
 		PiecesVerified:  t.stats.verified.Load(),
 		HashFailures:    t.stats.hashFails.Load(),
 		Peers:           int(t.stats.peers.Load()),

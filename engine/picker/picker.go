@@ -8,10 +8,15 @@
 //   - how many connected peers have each piece (availability), to break ties
 //     rarest first.
 //
-// Endgame: when every block of the wanted pieces is already requested, a peer with
-// free request slots may be given a duplicate of a block that another peer holds
-// (at most MaxDuplicates requests per block); the first copy to arrive wins and the
-// engine cancels the others.
+// Duplicates are spent only where they buy time. Endgame (a peer with free
+// request slots is given a duplicate of a block another peer holds, at most
+// MaxDuplicates requests per block) applies only at the end of the whole
+// download, when at most EndgamePieces pieces of the torrent are missing; a
+// streaming reader, which wants few pieces at a time, is never in endgame. Before
+// that, only blocks of urgent pieces (a read waits: the deadline has passed) that
+// their peer is late with (Late says so) are duplicated, at most
+// MaxLateDuplicates blocks of a piece at once. The first copy to arrive wins and
+// the engine cancels the others. Duplicates counts every duplicate request.
 package picker
 
 import (
@@ -34,8 +39,13 @@ type Block struct {
 // MaxDuplicates bounds how many peers may be asked for one block at once.
 const MaxDuplicates = 2
 
-// EndgamePieces is how many of the most urgent pieces endgame duplicates cover.
+// EndgamePieces is how many of the most urgent pieces endgame duplicates cover,
+// and how few pieces of the torrent may be missing for endgame to begin.
 const EndgamePieces = 4
+
+// MaxLateDuplicates bounds the blocks of one urgent piece that are duplicated
+// at once because their peer is late (16 blocks: 256 KiB).
+const MaxLateDuplicates = 16
 
 // Picker holds the download plan of one torrent.
 type Picker struct {
@@ -51,6 +61,15 @@ type Picker struct {
 
 	background    bt.Bitfield // pieces wanted with no deadline
 	numBackground int
+
+	// missing is how many pieces of the torrent are not verified yet (SetMissing);
+	// endgame waits until it is at most EndgamePieces. -1: unknown (endgame as
+	// soon as few pieces are wanted).
+	missing int
+
+	// Duplicates counts requests handed out for blocks already asked of another
+	// peer (endgame and late blocks).
+	Duplicates int64
 
 	// Late, if set, tells whether a request outstanding at holder for age is
 	// late by that peer's usual delivery time. Blocks of urgent pieces (deadline
@@ -88,8 +107,13 @@ func New(numPieces int, pieceLength, totalLength int64) *Picker {
 		avail:       make([]uint16, numPieces),
 		wants:       make(map[int]time.Time),
 		active:      make(map[int]*activePiece),
+		missing:     -1,
 	}
 }
+
+// SetMissing tells the picker how many pieces of the torrent are not verified
+// yet; endgame duplicates begin only when at most EndgamePieces are.
+func (p *Picker) SetMissing(n int) { p.missing = n }
 
 // PieceLen returns the length of piece i (the last one may be short).
 func (p *Picker) PieceLen(i int) int {
@@ -267,6 +291,7 @@ func (p *Picker) Received(peer PeerKey, blk Block) (r ReceiveResult) {
 	for _, q := range bs.reqs {
 		if q.peer == peer {
 			asked = true
+			r.SentAt = q.at
 		} else {
 			r.CancelAt = append(r.CancelAt, q.peer)
 		}
@@ -297,6 +322,7 @@ type ReceiveResult struct {
 	First    bool      // the first copy: store it
 	Complete bool      // every block of the piece has arrived
 	CancelAt []PeerKey // other peers asked for the same block
+	SentAt   time.Time // when this peer was asked for it
 }
 
 // PieceDone removes a verified piece from the plan.
@@ -415,7 +441,7 @@ func (p *Picker) pick(peer PeerKey, has func(int) bool, max int, now time.Time, 
 	if len(out) < max {
 		out = p.pickBackground(out, peer, has, max, now)
 	}
-	if len(out) > 0 || len(p.wants) > EndgamePieces || p.numBackground > EndgamePieces {
+	if len(out) > 0 || len(p.wants) > EndgamePieces || p.numBackground > EndgamePieces || p.missing > EndgamePieces {
 		return out // not the end of a download
 	}
 	seen := 0
@@ -437,6 +463,7 @@ func (p *Picker) pick(peer PeerKey, has func(int) bool, max int, now time.Time, 
 				continue
 			}
 			bs.reqs = append(bs.reqs, request{peer, now})
+			p.Duplicates++
 			out = append(out, p.block(i, b))
 		}
 	}
@@ -447,8 +474,14 @@ func (p *Picker) pick(peer PeerKey, has func(int) bool, max int, now time.Time, 
 // longer than its usual delivery time (Late says so): the first copy to arrive
 // wins and the engine cancels the other.
 func (p *Picker) duplicateLate(out []Block, peer PeerKey, i int, ap *activePiece, max int, now time.Time) []Block {
+	dups := 0
 	for b := range ap.blocks {
-		if len(out) >= max {
+		if len(ap.blocks[b].reqs) > 1 {
+			dups++
+		}
+	}
+	for b := range ap.blocks {
+		if len(out) >= max || dups >= MaxLateDuplicates {
 			break
 		}
 		bs := &ap.blocks[b]
@@ -456,6 +489,8 @@ func (p *Picker) duplicateLate(out []Block, peer PeerKey, i int, ap *activePiece
 			continue
 		}
 		bs.reqs = append(bs.reqs, request{peer, now})
+		dups++
+		p.Duplicates++
 		out = append(out, p.block(i, b))
 	}
 	return out

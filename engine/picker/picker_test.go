@@ -247,3 +247,69 @@ func TestBackgroundRarestFirstBelowDeadlines(t *testing.T) {
 		t.Fatalf("urgent pick took background pieces: %v", got)
 	}
 }
+
+// A streaming reader wants a few pieces at a time of a torrent that is far from
+// complete: that is not endgame, and a peer with free slots gets no duplicates
+// of blocks on their way from another peer.
+func TestNoEndgameWhileManyPiecesAreMissing(t *testing.T) {
+	p := New(100, 2*bt.BlockSize, 100*2*bt.BlockSize)
+	p.SetMissing(100)
+	p.Want(10, t0.Add(time.Second))
+	p.Want(11, t0.Add(2*time.Second))
+	if a := p.Pick(1, all, 10, t0); len(a) != 4 {
+		t.Fatalf("peer 1 got %v, want the 4 blocks", a)
+	}
+	if b := p.Pick(2, all, 10, t0); len(b) != 0 {
+		t.Fatalf("peer 2 got %v while 100 pieces are missing: a streaming window is not endgame", b)
+	}
+	if p.Duplicates != 0 {
+		t.Fatalf("Duplicates = %d, want 0", p.Duplicates)
+	}
+	// The last pieces of the download: endgame.
+	p.SetMissing(2)
+	if b := p.Pick(2, all, 10, t0); len(b) != 4 {
+		t.Fatalf("peer 2 got %v with 2 pieces missing, want 4 endgame duplicates", b)
+	}
+	if p.Duplicates != 4 {
+		t.Fatalf("Duplicates = %d, want 4", p.Duplicates)
+	}
+}
+
+// Late blocks of an urgent piece are duplicated, but only MaxLateDuplicates of
+// one piece at a time.
+func TestLateDuplicatesAreBounded(t *testing.T) {
+	const blocks = 64
+	p := New(10, blocks*bt.BlockSize, 10*blocks*bt.BlockSize)
+	p.SetMissing(10)
+	p.Late = func(PeerKey, time.Duration) bool { return true }
+	p.Want(3, t0.Add(-time.Hour)) // a read waits
+	if a := p.Pick(1, all, blocks, t0); len(a) != blocks {
+		t.Fatalf("peer 1 got %d blocks, want %d", len(a), blocks)
+	}
+	later := t0.Add(5 * time.Second)
+	b := p.Pick(2, all, blocks, later)
+	if len(b) != MaxLateDuplicates {
+		t.Fatalf("peer 2 got %d late duplicates, want %d", len(b), MaxLateDuplicates)
+	}
+	if c := p.Pick(3, all, blocks, later); len(c) != 0 {
+		t.Fatalf("peer 3 got %d more duplicates of the same piece, want 0", len(c))
+	}
+	// One duplicated block arrives: room for one more.
+	p.Received(2, b[0])
+	if c := p.Pick(3, all, blocks, later); len(c) != 1 {
+		t.Fatalf("peer 3 got %d duplicates after one arrived, want 1", len(c))
+	}
+	if p.Duplicates != MaxLateDuplicates+1 {
+		t.Fatalf("Duplicates = %d, want %d", p.Duplicates, MaxLateDuplicates+1)
+	}
+}
+
+// Received tells when the peer was asked, for its round-trip estimate.
+func TestReceivedTellsWhenAsked(t *testing.T) {
+	p := New(1, bt.BlockSize, bt.BlockSize)
+	p.Want(0, t0)
+	a := p.Pick(1, all, 1, t0.Add(time.Second))
+	if r := p.Received(1, a[0]); !r.SentAt.Equal(t0.Add(time.Second)) {
+		t.Fatalf("SentAt = %v, want %v", r.SentAt, t0.Add(time.Second))
+	}
+}
