@@ -24,6 +24,11 @@ type Config struct {
 	SocketBuffer int
 	// DialTimeout bounds the TCP connection to the target; 0 is 10 s.
 	DialTimeout time.Duration
+	// Source, when valid, is the address the relay's sockets to the target
+	// are bound to, so that a target sees its clients arrive from a chosen
+	// IP (libtorrent, by default, takes one connection per IP); unset, the
+	// kernel chooses.
+	Source netip.Addr
 }
 
 const (

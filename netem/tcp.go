@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -100,6 +101,9 @@ func (r *Relay) handle(client *net.TCPConn) {
 	r.tune(client)
 	ctx, cancel := context.WithTimeout(r.ctx, r.cfg.DialTimeout)
 	var d net.Dialer
+	if r.cfg.Source.IsValid() {
+		d.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(r.cfg.Source, 0))
+	}
 	sc, err := d.DialContext(ctx, "tcp", r.target)
 	cancel()
 	if err != nil {
@@ -166,7 +170,10 @@ func (p *tcpPair) read(src *net.TCPConn, pp *pipe) {
 func (p *tcpPair) deliverTo(dst *net.TCPConn, count *dirCounters) func(chunk) bool {
 	return func(c chunk) bool {
 		if c.end {
-			if c.err != nil || dst.CloseWrite() != nil {
+			if c.err != nil {
+				dst.SetLinger(0) // the source was reset: so is dst
+				p.abort()
+			} else if dst.CloseWrite() != nil {
 				p.abort()
 			}
 			return false

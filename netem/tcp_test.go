@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -519,5 +520,48 @@ func TestPipeArrivalsInOrder(t *testing.T) {
 			t.Fatalf("chunk %d arrives %v after it was sent, before %v", i, d, s.Delay-s.Jitter)
 		}
 		prev = a.at
+	}
+}
+
+// TestTCPReset: a client's reset reaches the target as a reset, after the
+// data sent before it.
+func TestTCPReset(t *testing.T) {
+	result := make(chan error, 1)
+	target := tcpTarget(t, func(c *net.TCPConn) {
+		buf := make([]byte, 5)
+		if _, err := io.ReadFull(c, buf); err != nil {
+			result <- err
+			return
+		}
+		_, err := c.Read(buf)
+		result <- err
+	})
+	s := Shape{Delay: 5 * time.Millisecond}
+	r := startRelay(t, target, shapes(s, s))
+	c := dial(t, r)
+	if _, err := c.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	c.SetLinger(0)
+	c.Close()
+	if err := <-result; err == nil || errors.Is(err, io.EOF) || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the target's read after the client's reset: %v, want a reset", err)
+	}
+}
+
+// TestTCPSource: the relay dials the target from Config.Source.
+func TestTCPSource(t *testing.T) {
+	from := make(chan string, 1)
+	target := tcpTarget(t, func(c *net.TCPConn) {
+		from <- c.RemoteAddr().(*net.TCPAddr).IP.String()
+		c.Write([]byte("x"))
+	})
+	r := startRelay(t, target, Config{Source: netip.MustParseAddr("127.0.0.5")})
+	c := dial(t, r)
+	if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if ip := <-from; ip != "127.0.0.5" {
+		t.Errorf("the target saw the relay come from %s, want 127.0.0.5", ip)
 	}
 }

@@ -99,7 +99,11 @@ func (r *Relay) peer(from netip.AddrPort, target *net.UDPAddr, down *pipe) *udpP
 	if r.closed() || len(r.peers) >= maxUDPPeers {
 		return nil
 	}
-	conn, err := net.DialUDP("udp", nil, target)
+	var src *net.UDPAddr
+	if r.cfg.Source.IsValid() {
+		src = net.UDPAddrFromAddrPort(netip.AddrPortFrom(r.cfg.Source, 0))
+	}
+	conn, err := net.DialUDP("udp", src, target)
 	if err != nil {
 		r.dialEr.Add(1)
 		return nil

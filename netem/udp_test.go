@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
+	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -87,7 +89,9 @@ func datagram(seq uint32, size int) []byte {
 func TestUDPDelay(t *testing.T) {
 	e := startUDPEcho(t)
 	s := Shape{Delay: 20 * time.Millisecond, Jitter: 5 * time.Millisecond}
-	r := startUDPRelay(t, e.conn.LocalAddr().String(), shapes(s, s))
+	cfg := shapes(s, s)
+	cfg.Source = netip.MustParseAddr("127.0.0.6")
+	r := startUDPRelay(t, e.conn.LocalAddr().String(), cfg)
 	a, b := udpClient(t, r), udpClient(t, r)
 	buf := make([]byte, 100)
 	for i := range 4 {
@@ -110,10 +114,14 @@ func TestUDPDelay(t *testing.T) {
 		}
 	}
 	e.mu.Lock()
-	senders := len(e.senders)
-	e.mu.Unlock()
-	if st := r.Stats(); senders != 2 || st.Conns != 2 {
-		t.Errorf("the target saw %d senders, the relay %d clients; want 2 each", senders, st.Conns)
+	defer e.mu.Unlock()
+	if st := r.Stats(); len(e.senders) != 2 || st.Conns != 2 {
+		t.Errorf("the target saw %d senders, the relay %d clients; want 2 each", len(e.senders), st.Conns)
+	}
+	for a := range e.senders {
+		if !strings.HasPrefix(a, "127.0.0.6:") {
+			t.Errorf("the target saw %s, want the relay's Source 127.0.0.6", a)
+		}
 	}
 }
 

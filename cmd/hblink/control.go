@@ -170,8 +170,8 @@ func queryKeys(raw string) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("query %q: %w", p, err)
 		}
-		if strings.HasPrefix(kv, "proto") {
-			return nil, fmt.Errorf("%q: the protocols of a link are fixed at start", kv)
+		if strings.HasPrefix(kv, "proto") || strings.HasPrefix(kv, "from") {
+			return nil, fmt.Errorf("%q: a link's protocols and source are fixed at start", kv)
 		}
 		kvs = append(kvs, kv)
 	}

@@ -41,6 +41,7 @@ Keys of --link (and of the control endpoint):
   loss=1%           UDP: the share of datagrams lost
   stall=1           forward nothing more, keep connections open (stall=0 resumes)
   proto=tcp         tcp (default), udp, or both (on the same port)
+  from=127.0.0.5    dial TARGET from this IP (a target may take one connection per IP)
   up.KEY=VALUE      one direction only: up is towards TARGET, down is back
   down.KEY=VALUE    (a download from a seeder at TARGET flows down)
 
@@ -168,6 +169,9 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 					return o, usageError{err.Error()}
 				}
 			}
+			if l.from.IsValid() && !l.from.IsLoopback() {
+				return o, usageError{fmt.Sprintf("from %s: not a loopback address; --allow-remote permits others", l.from)}
+			}
 		}
 		o.links = append(o.links, l)
 	}
@@ -262,7 +266,7 @@ func start(ctx context.Context, specs []linkSpec) (*linkSet, error) {
 	for i, spec := range specs {
 		l := &link{n: i, spec: spec}
 		set.links = append(set.links, l)
-		cfg := netem.Config{Up: spec.up, Down: spec.down}
+		cfg := netem.Config{Up: spec.up, Down: spec.down, Source: spec.from}
 		listen := spec.listen
 		if spec.tcp {
 			r, err := cfg.ListenTCP(context.WithoutCancel(ctx), listen, spec.target)

@@ -16,6 +16,7 @@ import (
 type linkSpec struct {
 	listen, target string
 	tcp, udp       bool
+	from           netip.Addr // the relay's source address towards target
 	up, down       netem.Shape
 }
 
@@ -44,6 +45,14 @@ func parseLink(v string) (linkSpec, error) {
 			default:
 				return linkSpec{}, fmt.Errorf("link %q: proto %q: want tcp, udp or both", v, val)
 			}
+			continue
+		}
+		if k == "from" {
+			a, err := netip.ParseAddr(val)
+			if err != nil {
+				return linkSpec{}, fmt.Errorf("link %q: from %q: want an IP address", v, val)
+			}
+			l.from = a
 			continue
 		}
 		kvs = append(kvs, kv)
@@ -116,7 +125,7 @@ func setKey(s *netem.Shape, k, v string) error {
 			err = fmt.Errorf("stall %q: want 1 or 0", v)
 		}
 	default:
-		return fmt.Errorf("unknown key %q (keys: delay, jitter, rate, queue, loss, stall, proto; up.KEY or down.KEY for one direction)", k)
+		return fmt.Errorf("unknown key %q (keys: delay, jitter, rate, queue, loss, stall, proto, from; up.KEY or down.KEY for one direction)", k)
 	}
 	return err
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +27,7 @@ func TestParseLink(t *testing.T) {
 			down: netem.Shape{Rate: 2_000_000, Queue: 32 << 10, Loss: 0.01},
 		}},
 		{"a:1=b:2,proto=udp,rate=unlimited,down.delay=0", linkSpec{listen: "a:1", target: "b:2", udp: true}},
+		{"a:1=b:2,from=127.0.0.5", linkSpec{listen: "a:1", target: "b:2", tcp: true, from: netip.MustParseAddr("127.0.0.5")}},
 	} {
 		got, err := parseLink(c.in)
 		if err != nil {
@@ -52,6 +54,7 @@ func TestParseLinkErrors(t *testing.T) {
 		{"a:1=b:2,proto=sctp", "proto"},
 		{"a:1=b:2,delay", "key=value"},
 		{"a:1=b:2,queue=2GiB", "queue"},
+		{"a:1=b:2,from=host", "from"},
 	} {
 		_, err := parseLink(c.in)
 		if err == nil || !strings.Contains(err.Error(), c.says) {
