@@ -107,7 +107,9 @@ func (r *Relay) handle(client *net.TCPConn) {
 	sc, err := d.DialContext(ctx, "tcp", r.target)
 	cancel()
 	if err != nil {
-		r.dialEr.Add(1)
+		if !r.closed() {
+			r.dialEr.Add(1)
+		}
 		client.Close()
 		return
 	}
