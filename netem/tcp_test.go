@@ -107,11 +107,29 @@ func testDelay(t *testing.T, s Shape) {
 
 // TestTCPRate: each direction carries about its own Rate over a long
 // enough transfer. The upper bound holds on any machine (the bucket allows
-// only a small burst); the lower bound is wide for a busy one.
+// only a small burst) and is checked on every attempt; the lower bound is
+// wide, and a machine starved for a moment gets two more attempts.
 func TestTCPRate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("moves 6 MiB at a limited rate")
 	}
+	for attempt := 1; ; attempt++ {
+		var slow []string
+		t.Run(fmt.Sprint("attempt", attempt), func(t *testing.T) { slow = rateOnce(t) })
+		if t.Failed() || len(slow) == 0 {
+			return
+		}
+		if attempt == 3 {
+			t.Fatalf("too slow three times: %v", slow)
+		}
+		t.Logf("too slow (%v): the machine may be busy; again", slow)
+	}
+}
+
+// rateOnce moves 4 MiB up and 2 MiB down at once through a relay with a
+// different Rate each way. It fails the test on a rate above 1.3x the
+// limit, and returns what was below 0.3x of it.
+func rateOnce(t *testing.T) (slow []string) {
 	const (
 		upRate, upN     = 4 << 20, 4 << 20
 		downRate, downN = 1 << 20, 2 << 20
@@ -146,20 +164,23 @@ func TestTCPRate(t *testing.T) {
 		t.Fatal("the target did not get every byte sent up")
 	}
 	for _, m := range []struct {
-		dir       string
-		n, rate   float64
-		took      time.Duration
-		inclusive bool
-	}{{"up", upN, upRate, upTook, false}, {"down", downN, downRate, downTook, true}} {
+		dir     string
+		n, rate float64
+		took    time.Duration
+	}{{"up", upN, upRate, upTook}, {"down", downN, downRate, downTook}} {
 		got := m.n / m.took.Seconds()
 		t.Logf("%s: %.0f bytes in %v: %.2f MiB/s, limit %.2f MiB/s", m.dir, m.n, m.took, got/(1<<20), m.rate/(1<<20))
-		if got > 1.3*m.rate || got < 0.3*m.rate {
-			t.Errorf("%s: measured %.0f B/s, want within [0.3, 1.3] x %.0f", m.dir, got, m.rate)
+		if got > 1.3*m.rate {
+			t.Errorf("%s: measured %.0f B/s, more than 1.3 x the limit %.0f", m.dir, got, m.rate)
+		}
+		if got < 0.3*m.rate {
+			slow = append(slow, fmt.Sprintf("%s %.0f B/s, limit %.0f", m.dir, got, m.rate))
 		}
 	}
 	if st := r.Stats(); st.Down.Out != downN || st.Up.In != upN {
 		t.Errorf("stats %+v: want down.out %d, up.in %d", st, downN, upN)
 	}
+	return slow
 }
 
 // TestTCPJitterKeepsOrder: jitter wider than the time between chunks
