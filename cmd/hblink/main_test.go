@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -88,9 +90,10 @@ func TestRun(t *testing.T) {
 	outR, outW := io.Pipe()
 	dump := make(chan struct{})
 	exited := make(chan int, 1)
+	statsFile := filepath.Join(t.TempDir(), "links.json")
 	go func() {
 		exited <- run(ctx, []string{
-			"--control", "127.0.0.1:0",
+			"--control", "127.0.0.1:0", "--stats", statsFile,
 			"--listen", "127.0.0.1:0", "--to", target.Addr().String(), "--delay", "5ms", "--rate", "4MB/s",
 			"--link", "127.0.0.1:0=127.0.0.1:1,proto=udp",
 		}, outW, io.Discard, dump)
@@ -174,6 +177,14 @@ func TestRun(t *testing.T) {
 	}
 	if code := <-exited; code != 0 {
 		t.Fatalf("exit code %d", code)
+	}
+	b, err := os.ReadFile(statsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r report
+	if err := json.Unmarshal(b, &r); err != nil || r.Event != "exit" || r.Links[0].DownBytes != int64(len(payload)) {
+		t.Fatalf("--stats file %s: %v", b, err)
 	}
 }
 
