@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"time"
@@ -217,7 +219,7 @@ func (t *Torrent) read(ctx context.Context, p []byte, start int64) (int, error) 
 	if len(missing) > 0 {
 		futs, err := t.acquireFutures(ctx, missing)
 		if err != nil {
-			return 0, err
+			return 0, t.waitErr(missing, err)
 		}
 		for k, f := range futs {
 			select {
@@ -229,7 +231,7 @@ func (t *Torrent) read(ctx context.Context, p []byte, start int64) (int, error) 
 				datas[missing[k]-first] = f.data
 			case <-ctx.Done():
 				t.release(futs[k:])
-				return 0, ctx.Err()
+				return 0, t.waitErr(missing[k:], ctx.Err())
 			}
 		}
 	}
@@ -241,6 +243,20 @@ func (t *Torrent) read(ctx context.Context, p []byte, start int64) (int, error) 
 		n += copy(p[n:], d[lo:hi])
 	}
 	return n, nil
+}
+
+// waitErr says what a read that ended before its data came was waiting for:
+// the pieces still missing, and how many peers there were. It wraps err (the
+// context's), so errors.Is still sees why the wait ended.
+func (t *Torrent) waitErr(missing []int, err error) error {
+	if errors.Is(err, ErrClosed) || len(missing) == 0 {
+		return err
+	}
+	what := fmt.Sprintf("piece %d", missing[0])
+	if len(missing) > 1 {
+		what = fmt.Sprintf("pieces %d-%d (%d missing)", missing[0], missing[len(missing)-1], len(missing))
+	}
+	return fmt.Errorf("%s of %d not verified yet, %d peers connected: %w", what, t.info.NumPieces, t.stats.peers.Load(), err)
 }
 
 func (t *Torrent) acquireFutures(ctx context.Context, pieces []int) ([]*future, error) {

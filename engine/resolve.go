@@ -76,7 +76,26 @@ type Resolver struct {
 	peers  []netip.AddrPort // every address learnt, handed to the torrent
 }
 
-// Resolve starts fetching the metadata of magnet m; ctx ends it early.
+// ErrNoPeerSource: a magnet cannot be resolved because nothing can find a peer
+// for it: it names no tracker and no peer, none was given, and the DHT is off.
+var ErrNoPeerSource = errors.New("no way to find peers")
+
+// CanFindPeers tells whether a resolution of m with opts has any way to find
+// a peer: the magnet's trackers (tr=) or peers (x.pe=), opts.Peers, or the
+// DHT. Without one it returns an error wrapping ErrNoPeerSource that says so.
+// A peer that connects to us on its own is not counted: without a tracker or
+// the DHT, nothing tells peers that we want this torrent.
+func (c *Client) CanFindPeers(m *metainfo.Magnet, opts ResolveOptions) error {
+	if len(opts.Peers) > 0 || len(m.Peers) > 0 || c.dht != nil || (!opts.NoTrackers && len(m.Trackers) > 0) {
+		return nil
+	}
+	return fmt.Errorf("metadata of %s: %w: the magnet link names no tracker (tr=) and no peer (x.pe=), no peer was given, and the DHT is off",
+		m.InfoHash, ErrNoPeerSource)
+}
+
+// Resolve starts fetching the metadata of magnet m; ctx ends it early. A
+// magnet with no way to find peers (CanFindPeers) fails at once when the
+// client does not listen either (no peer can come to us).
 func (c *Client) Resolve(ctx context.Context, m *metainfo.Magnet, opts ResolveOptions) *Resolver {
 	name := m.Name
 	if name == "" {
@@ -190,6 +209,10 @@ type dialResult struct {
 
 func (r *Resolver) run(ctx context.Context) {
 	defer close(r.done)
+	if err := r.c.CanFindPeers(r.m, r.opts); err != nil && r.c.ln == nil {
+		r.finish(nil, err)
+		return
+	}
 	if r.opts.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, r.opts.Timeout)

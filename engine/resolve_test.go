@@ -3,6 +3,7 @@ package engine_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/netip"
 	"strings"
 	"testing"
@@ -57,9 +58,11 @@ func TestResolveMagnetFromPeer(t *testing.T) {
 	}
 }
 
-// With no peer at all the resolution fails after its timeout and says why.
+// With no peer at all the resolution fails after its timeout and says why. (A
+// client that listens may get a peer that connects on its own; without a
+// listener it would fail at once: TestResolveNoPeerSource.)
 func TestResolveTimeoutSaysWhy(t *testing.T) {
-	c, err := engine.NewClient(engine.Config{CacheSize: 4 << 20})
+	c, err := engine.NewClient(engine.Config{Listen: "127.0.0.1:0", CacheSize: 4 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,5 +126,36 @@ func TestResolveFromIncomingPeer(t *testing.T) {
 	<-r.Done()
 	if got, err := r.Result(); err != nil || got.InfoHash != mt.InfoHash {
 		t.Fatalf("resolve from an incoming peer: %v", err)
+	}
+}
+
+// A magnet with no way to find peers (no tracker, no x.pe, none given, no DHT)
+// fails at once when nobody can connect to us either, and CanFindPeers says so
+// whatever the listener.
+func TestResolveNoPeerSource(t *testing.T) {
+	m, err := metainfo.ParseMagnet("magnet:?xt=urn:btih:" + strings.Repeat("ab", 20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := engine.NewClient(engine.Config{CacheSize: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.CanFindPeers(m, engine.ResolveOptions{}); !errors.Is(err, engine.ErrNoPeerSource) {
+		t.Errorf("CanFindPeers: %v, want ErrNoPeerSource", err)
+	}
+	withPeer := engine.ResolveOptions{Peers: []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:1")}}
+	if err := c.CanFindPeers(m, withPeer); err != nil {
+		t.Errorf("CanFindPeers with a peer: %v", err)
+	}
+	// No timeout: only the missing peer source can end it.
+	r := c.Resolve(context.Background(), m, engine.ResolveOptions{})
+	<-r.Done()
+	if _, err := r.Result(); !errors.Is(err, engine.ErrNoPeerSource) {
+		t.Fatalf("resolve with no way to find peers: %v, want ErrNoPeerSource", err)
+	}
+	if st := r.Status(); st.State != engine.ResolveFailed {
+		t.Errorf("state %v, want failed", st.State)
 	}
 }

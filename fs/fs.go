@@ -3,7 +3,10 @@ package fs
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"path"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -27,6 +30,18 @@ type Options struct {
 	// Umask clears permission bits of every node's mode (folders 0555, files
 	// 0444), as the umask= mount option of other filesystems does.
 	Umask uint32
+	// Life, when set, ends when the mount begins to stop: from then on every
+	// read fails at once with EIO, those already waiting for data too, and
+	// files no longer open. A stop ends Life before it unmounts, so that the
+	// readers let go and the unmount is not busy (control.go).
+	Life context.Context
+	// OnUnmount, set only in the options of the mount's root, is called when
+	// someone allowed asks the mount to stop through XattrUnmount (control.go:
+	// `hyperblow unmount`). It must not block.
+	OnUnmount func()
+	// Logger receives a warning for every read that fails because
+	// ReadTimeout passed; nil logs nothing.
+	Logger *slog.Logger
 }
 
 // Root is the root directory of a mounted torrent.
@@ -186,33 +201,114 @@ func (f *file) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
 		return nil, 0, syscall.EROFS
 	}
+	if f.opts.stopping() {
+		return nil, 0, syscall.EIO // the mount is stopping
+	}
 	if !f.root.open.acquire() {
 		return nil, 0, syscall.ENOENT // its folder was removed and its torrent stopped
 	}
-	return &handle{r: f.t.NewReader(f.f), opts: f.opts, root: f.root}, fuse.FOPEN_KEEP_CACHE, 0
+	return &handle{r: f.t.NewReader(f.f), opts: f.opts, root: f.root, path: strings.Join(f.f.Path, "/")}, fuse.FOPEN_KEEP_CACHE, 0
 }
 
 type handle struct {
 	r    *engine.Reader
 	opts *Options
 	root *Root
+	path string // the file's path in its torrent, for logs
+
+	mu       sync.Mutex // guards timedOut
+	timedOut timedOut   // the last read that failed by ReadTimeout
 }
 
+// timedOut is a read that failed because ReadTimeout passed: bytes [off, end)
+// of the file, waited for since since, failed at at.
+type timedOut struct {
+	off, end  int64
+	since, at time.Time
+}
+
+// retryWindow: a read of bytes that timed out on the same handle this
+// recently is the kernel asking again, not a new read. A buffered read(2)
+// whose readahead READ failed is retried once by the kernel with a READ of
+// its own page; without this a --read-timeout of 3 s failed read(2) after
+// 6 s. Such a retry fails at once, ReadTimeout after the first READ began.
+const retryWindow = time.Second
+
+// Errors a read's context ends with, to tell the causes apart.
+var (
+	errStopping    = errors.New("the mount is stopping")
+	errReadTimeout = errors.New("read timeout")
+)
+
 func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	rctx := ctx
-	if h.opts.ReadTimeout > 0 {
-		var cancel context.CancelFunc
-		rctx, cancel = context.WithTimeout(ctx, h.opts.ReadTimeout)
-		defer cancel()
+	o := h.opts
+	if o.stopping() {
+		return nil, syscall.EIO
+	}
+	rctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if o.Life != nil {
+		// The stop releases this read at once, whatever it waits for.
+		stop := context.AfterFunc(o.Life, func() { cancel(errStopping) })
+		defer stop()
+	}
+	start := time.Now()
+	since, retry := start, false
+	if o.ReadTimeout > 0 {
+		since, retry = h.waitingSince(off, int64(len(dest)), start)
+		var cancelT context.CancelFunc
+		rctx, cancelT = context.WithDeadlineCause(rctx, since.Add(o.ReadTimeout), errReadTimeout)
+		defer cancelT()
 	}
 	n, err := h.r.ReadAt(rctx, dest, off)
 	if err != nil && n == 0 {
-		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-			return nil, syscall.EIO // --read-timeout expired
+		if errors.Is(err, io.EOF) {
+			return fuse.ReadResultData(nil), 0
+		}
+		if ctx.Err() == nil { // not interrupted by the reader: why else?
+			switch cause := context.Cause(rctx); {
+			case errors.Is(cause, errStopping):
+				return nil, syscall.EIO
+			case errors.Is(cause, errReadTimeout):
+				h.timeout(off, off+int64(len(dest)), since, err, retry)
+				return nil, syscall.EIO
+			}
 		}
 		return nil, errno(err)
 	}
 	return fuse.ReadResultData(dest[:n]), 0
+}
+
+// waitingSince is when the wait for a read of [off, off+size) began: now, or,
+// for the kernel's retry of a read that just timed out, when that one began.
+func (h *handle) waitingSince(off, size int64, now time.Time) (time.Time, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t := h.timedOut
+	if !t.at.IsZero() && now.Sub(t.at) < retryWindow && off < t.end && off+size > t.off {
+		return t.since, true
+	}
+	return now, false
+}
+
+// timeout records a read that failed by ReadTimeout and logs it; the kernel's
+// retry of it is logged at debug level only.
+func (h *handle) timeout(off, end int64, since time.Time, err error, retry bool) {
+	now := time.Now()
+	h.mu.Lock()
+	h.timedOut = timedOut{off: off, end: end, since: since, at: now}
+	h.mu.Unlock()
+	log := h.opts.Logger
+	if log == nil {
+		return
+	}
+	args := []any{"file", h.path, "offset", off, "size", end - off,
+		"waited", now.Sub(since).Round(time.Millisecond), "read_timeout", h.opts.ReadTimeout, "waiting_for", err}
+	if retry {
+		log.Debug("the kernel's retry of a timed-out read failed at once", args...)
+		return
+	}
+	log.Warn("read failed: its data did not come within the read timeout", args...)
 }
 
 func (h *handle) Release(ctx context.Context) syscall.Errno {
@@ -220,6 +316,9 @@ func (h *handle) Release(ctx context.Context) syscall.Errno {
 	h.root.open.release()
 	return 0
 }
+
+// stopping reports whether the mount has begun to stop (Options.Life).
+func (o *Options) stopping() bool { return o.Life != nil && o.Life.Err() != nil }
 
 // errno maps engine errors to errno values; the one place this happens.
 func errno(err error) syscall.Errno {

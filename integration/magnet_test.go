@@ -109,33 +109,3 @@ func TestMagnetThroughDHT(t *testing.T) {
 	checkMountedTorrent(t, m, tor)
 	m.Unmount(t)
 }
-
-// TestMagnetMetadataTimeout: with nobody to ask, the status file says the
-// resolution failed and why once --metadata-timeout passes; the mount stays and
-// stops cleanly.
-func TestMagnetMetadataTimeout(t *testing.T) {
-	buildBinary(t)
-	m := mount(t, "--metadata-timeout", "2s", "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&dn=nobody")
-	status := filepath.Join(m.Dir, ".hyperblow-status")
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		b, err := os.ReadFile(status)
-		if err != nil {
-			t.Fatalf("status file: %v", err)
-		}
-		if strings.Contains(string(b), "failed") {
-			if !strings.Contains(string(b), "no peers found") {
-				t.Fatalf("status says it failed but not why:\n%s", b)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no failure after the metadata timeout; status:\n%s", b)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	if ls := run(t, 5*time.Second, procOpts{}, "ls", "-la", m.Dir); ls.code != 0 {
-		t.Fatalf("ls after a failed resolution: %v", ls)
-	}
-	m.Unmount(t)
-}

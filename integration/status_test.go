@@ -232,7 +232,7 @@ func TestStatusServerXattrs(t *testing.T) {
 func TestStatusMagnetResolving(t *testing.T) {
 	bin := buildBinary(t)
 	hash := strings.Repeat("5a", 20)
-	m := mount(t, "--status", "127.0.0.1:0", "--metadata-timeout", "5m", "magnet:?xt=urn:btih:"+hash+"&dn=pending")
+	m := mount(t, "--status", "127.0.0.1:0", "--metadata-timeout", "5m", "--peer", silentPeer(t), "magnet:?xt=urn:btih:"+hash+"&dn=pending")
 	addr := statusAddr(t, m)
 	st := getStatus(t, addr)
 	if len(st.Torrents) != 0 || len(st.Magnets) != 1 || st.Magnets[0].InfoHash != hash || st.Magnets[0].State != "resolving" {

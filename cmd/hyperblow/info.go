@@ -171,5 +171,6 @@ func fetchMetadata(ctx context.Context, m *metainfo.Magnet, peers []netip.AddrPo
 	defer c.Close()
 	r := c.Resolve(ctx, m, engine.ResolveOptions{Peers: peers, Timeout: timeout})
 	<-r.Done()
-	return r.Result()
+	mt, err := r.Result()
+	return mt, withPeerHint(err) // mount.go
 }

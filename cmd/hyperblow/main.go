@@ -23,6 +23,7 @@ Usage:
   hyperblow seed [flags] TORRENT DATA         serve a torrent's complete data to the swarm
   hyperblow get [flags] SOURCE DIR            download a torrent into a folder, with a progress bar
   hyperblow status [--json] ADDR              what a mount started with --status ADDR is doing
+  hyperblow unmount MOUNTPOINT                stop a mount, even with reads waiting on it
   hyperblow help COMMAND                      help on a command
 
 SOURCE is a .torrent file, an http(s) URL of one, a magnet link, or an info-hash;
@@ -38,13 +39,14 @@ func (e usageError) Error() string { return e.msg }
 func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
 
 var commands = map[string]func(args []string, stdout, stderr io.Writer) error{
-	"mount":  runMount,
-	"info":   runInfo,
-	"demo":   runDemo,
-	"create": runCreate,
-	"seed":   runSeed,
-	"get":    runGet,
-	"status": runStatus,
+	"mount":   runMount,
+	"info":    runInfo,
+	"demo":    runDemo,
+	"create":  runCreate,
+	"seed":    runSeed,
+	"get":     runGet,
+	"status":  runStatus,
+	"unmount": runUnmount,
 }
 
 func main() {

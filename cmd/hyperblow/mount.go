@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,7 +26,10 @@ import (
 const mountUsage = `Usage: hyperblow mount [flags] SOURCE... MOUNTPOINT
 
 Mount a torrent as a read-only folder and stay in the foreground until it is
-unmounted (Ctrl-C, SIGTERM, "fusermount3 -u MOUNTPOINT" or "umount MOUNTPOINT").
+unmounted ("hyperblow unmount MOUNTPOINT", Ctrl-C, SIGTERM, "umount MOUNTPOINT"
+or "fusermount3 -u MOUNTPOINT"). Stopping ends the reads that wait for data
+with an I/O error; a read that waits keeps the mount busy for umount and
+fusermount3 -u, as for any filesystem: "hyperblow unmount" always works.
 Files are listed at once; reading a file fetches its pieces from the swarm,
 verifies them, and serves them from a memory cache bounded by --cache-size.
 
@@ -39,7 +43,9 @@ Several SOURCEs mount several torrents: the root of MOUNTPOINT then holds one
 folder per torrent, named after it (a single-file torrent's folder holds its
 file; a magnet's folder shows .hyperblow-status until its metadata arrives).
 Two torrents of the same name get "name" and "name (2)"; the same torrent given
-twice shows once. A SOURCE that is a folder is watched: every *.torrent file in
+twice shows once. A magnet whose metadata is not found in time leaves its
+folder with .hyperblow-status saying why (the log says the same) and the other
+torrents serving. A SOURCE that is a folder is watched: every *.torrent file in
 it, and every *.magnet file (a text file holding a magnet link or an
 info-hash), shows as a folder within a second or two of being written; a file
 removed takes its folder away (files still open keep working until closed);
@@ -94,6 +100,9 @@ type mountFlags struct {
 	view viewFlag // --view: the live status view on a terminal (tty.go)
 	term *termOut // where the view draws, when it is on; set by logger
 
+	life *mountLife // how the mount ends; set by the serve functions
+	log  *slog.Logger
+
 	fuse fuseOptions // -o options that are not flags: uid, gid, umask, ... (options.go)
 }
 
@@ -113,7 +122,7 @@ func (m *mountFlags) register(fs *flag.FlagSet, listenDefault string) {
 	fs.BoolVar(&m.fuseDebug, "fuse-debug", false, "log every FUSE request")
 	fs.StringVar(&m.cpuProfile, "cpuprofile", "", "write a CPU profile (pprof) to this file while mounted")
 	fs.StringVar(&m.fetch, "fetch", "lazy", "what to download besides what is read: lazy (only that), file (opened files, whole) or all (the torrent), in the background")
-	fs.DurationVar(&m.metadataTimeout, "metadata-timeout", 5*time.Minute, "give up fetching a magnet link's metadata after this long")
+	fs.DurationVar(&m.metadataTimeout, "metadata-timeout", 5*time.Minute, "give up fetching a magnet link's metadata after this long, and stop (a mount of several torrents: that magnet's folder says it failed); 0: keep trying")
 	fs.Var(&m.maxUpload, "max-upload-rate", "cap upload to peers, in bytes per second (e.g. 1MiB; 0: no cap)")
 	registerEncryption(fs, &m.encryption)
 	m.view = "auto"
@@ -190,6 +199,7 @@ func checkMountpoint(mnt string) error {
 // it is unmounted or ctx is cancelled (a signal); then it unmounts and stops
 // cleanly. onMounted, if set, runs once the mount is live.
 func serveThen(ctx context.Context, stopSignals func(), log *slog.Logger, mf *mountFlags, mt *metainfo.Torrent, topts engine.TorrentOptions, mnt string, stdout io.Writer, onMounted func()) error {
+	mf.life, mf.log = newMountLife(ctx), log
 	stopProfile, err := startProfile(mf)
 	if err != nil {
 		return err
@@ -214,7 +224,7 @@ func serveThen(ctx context.Context, stopSignals func(), log *slog.Logger, mf *mo
 	if mt.CreationDate > 0 {
 		modTime = time.Unix(mt.CreationDate, 0)
 	}
-	root := hfs.NewRoot(t, fsOptions(mf, modTime))
+	root := hfs.NewRoot(t, mf.rootOptions(modTime))
 	server, err := hfs.Mount(mnt, root, mf.mountOptions(log))
 	if err != nil {
 		client.Close()
@@ -228,12 +238,14 @@ func serveThen(ctx context.Context, stopSignals func(), log *slog.Logger, mf *mo
 	defer logStats(log, t)
 	stopView := mf.startView(mnt, client, nil) // tty.go; its final frame comes before "stopped"
 	defer stopView()
-	return waitUnmount(ctx, stopSignals, log, client, server, mnt)
+	return waitUnmount(mf.life, stopSignals, log, client, server, mnt, nil)
 }
 
 // serveMagnet mounts at once with a status file, fetches the metadata in the
-// background, and then shows the torrent's files.
+// background, and then shows the torrent's files. Metadata not found (in
+// --metadata-timeout) stops the mount with an error.
 func serveMagnet(ctx context.Context, stopSignals func(), log *slog.Logger, mf *mountFlags, m *metainfo.Magnet, mnt string, stdout io.Writer) error {
+	mf.life, mf.log = newMountLife(ctx), log
 	stopProfile, err := startProfile(mf)
 	if err != nil {
 		return err
@@ -243,33 +255,46 @@ func serveMagnet(ctx context.Context, stopSignals func(), log *slog.Logger, mf *
 	if err != nil {
 		return err
 	}
-	res := client.Resolve(ctx, m, engine.ResolveOptions{Peers: mf.peers, Timeout: mf.metadataTimeout})
+	ropts := engine.ResolveOptions{Peers: mf.peers, Timeout: mf.metadataTimeout}
+	if err := client.CanFindPeers(m, ropts); err != nil {
+		client.Close()
+		return withPeerHint(err)
+	}
+	// The resolution ends when the mount begins to stop, so its end is then
+	// no failure to report.
+	res := client.Resolve(mf.life.ctx, m, ropts)
 	stopStatus, err := startStatus(log, mf.status, client, res)
 	if err != nil {
-		stopSignals() // cancels ctx: the resolution ends, so Close does not wait for it
+		mf.life.stop(nil) // the resolution ends, so Close does not wait for it
 		client.Close()
 		return err
 	}
 	defer stopStatus()
-	root := hfs.NewPendingRoot(func() string { return resolveStatusText(res.Status()) }, fsOptions(mf, time.Now()))
+	root := hfs.NewPendingRoot(func() string { return resolveStatusText(res.Status()) }, mf.rootOptions(time.Now()))
 	server, err := hfs.Mount(mnt, root, mf.mountOptions(log))
 	if err != nil {
+		mf.life.stop(nil)
 		client.Close()
 		return err
 	}
 	log.Info("mounted; fetching metadata", "info_hash", m.InfoHash.String(), "name", m.Name, "mountpoint", mnt,
-		"listen", client.ListenAddr().String())
+		"listen", client.ListenAddr().String(), "metadata_timeout", mf.metadataTimeout)
 	var torrent atomic.Pointer[engine.Torrent]
 	go func() {
 		<-res.Done()
 		mt, err := res.Result()
+		if mf.life.ctx.Err() != nil {
+			return // stopping anyway
+		}
 		if err != nil {
-			log.Error("metadata not fetched", "info_hash", m.InfoHash.String(), "err", err)
+			log.Error("metadata not fetched; stopping", "info_hash", m.InfoHash.String(), "err", err)
+			mf.life.stop(err)
 			return
 		}
 		t, err := client.AddTorrent(mt, engine.TorrentOptions{Peers: append(mf.peers, res.Peers()...)})
 		if err != nil {
-			log.Error("starting the torrent", "info_hash", m.InfoHash.String(), "err", err)
+			log.Error("starting the torrent; stopping", "info_hash", m.InfoHash.String(), "err", err)
+			mf.life.stop(fmt.Errorf("starting the torrent %s: %w", m.InfoHash, err))
 			return
 		}
 		torrent.Store(t)
@@ -283,13 +308,29 @@ func serveMagnet(ctx context.Context, stopSignals func(), log *slog.Logger, mf *
 	}()
 	stopView := mf.startView(mnt, client, oneMagnet(res)) // tty.go; its final frame comes before "stopped"
 	defer stopView()
-	return waitUnmount(ctx, stopSignals, log, client, server, mnt)
+	return waitUnmount(mf.life, stopSignals, log, client, server, mnt, nil)
+}
+
+// withPeerHint adds to an error that says a magnet has no way to find peers
+// (engine.ErrNoPeerSource) how to give it one.
+func withPeerHint(err error) error {
+	if errors.Is(err, engine.ErrNoPeerSource) {
+		return fmt.Errorf("%w (give --peer HOST:PORT, a magnet link with a tracker, or leave the DHT on)", err)
+	}
+	return err
 }
 
 // resolveStatusText is the status file of a magnet mount.
 func resolveStatusText(st engine.ResolveStatus) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Hyperblow is fetching this torrent's metadata (magnet link).\n")
+	switch st.State {
+	case engine.ResolveFailed:
+		fmt.Fprintf(&b, "Hyperblow could not fetch this torrent's metadata (magnet link); it gave up.\n")
+	case engine.Resolved:
+		fmt.Fprintf(&b, "Hyperblow has fetched this torrent's metadata (magnet link).\n")
+	default:
+		fmt.Fprintf(&b, "Hyperblow is fetching this torrent's metadata (magnet link).\n")
+	}
 	fmt.Fprintf(&b, "name:      %s\ninfo-hash: %s\n", safe(st.Name), st.InfoHash)
 	fmt.Fprintf(&b, "state:     %s for %v\n", st.State, time.Since(st.Started).Round(time.Second))
 	fmt.Fprintf(&b, "peers:     %d known, %d tried, %d connected, %d offering metadata\n",
@@ -306,8 +347,27 @@ func resolveStatusText(st engine.ResolveStatus) string {
 }
 
 func fsOptions(mf *mountFlags, modTime time.Time) hfs.Options {
-	o := hfs.Options{ReadTimeout: mf.readTimeout, ModTime: modTime, UID: uint32(os.Getuid()), GID: uint32(os.Getgid())}
+	o := hfs.Options{ReadTimeout: mf.readTimeout, ModTime: modTime, UID: uint32(os.Getuid()), GID: uint32(os.Getgid()),
+		Logger: mf.log}
+	if mf.life != nil {
+		o.Life = mf.life.ctx // a stop releases every read of the mount first
+	}
 	mf.fuse.apply(&o) // -o uid=,gid=,umask= (options.go)
+	return o
+}
+
+// rootOptions are fsOptions for the mount's root, which also takes
+// `hyperblow unmount` requests.
+func (mf *mountFlags) rootOptions(modTime time.Time) hfs.Options {
+	o := fsOptions(mf, modTime)
+	if l := mf.life; l != nil {
+		o.OnUnmount = func() {
+			if l.ctx.Err() == nil {
+				mf.log.Info("unmount requested (hyperblow unmount)")
+			}
+			l.stop(nil)
+		}
+	}
 	return o
 }
 
@@ -326,9 +386,51 @@ func startProfile(mf *mountFlags) (stop func(), err error) {
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
-// waitUnmount blocks until the mount is unmounted from outside or ctx ends (a
-// signal); then it stops the engine and unmounts, leaving nothing mounted.
-func waitUnmount(ctx context.Context, stopSignals func(), log *slog.Logger, client *engine.Client, server *fuse.Server, mnt string) error {
+// mountLife is how a mount ends: a signal (its parent context), `hyperblow
+// unmount` (stop(nil)), or a failure such as a magnet whose metadata was not
+// found (stop(err)). Its ctx ends as soon as the stop begins, and with it
+// every read of the mount (hfs.Options.Life).
+type mountLife struct {
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+}
+
+// errUnmountRequested is the cause of a stop asked for with `hyperblow unmount`.
+var errUnmountRequested = errors.New("unmount requested")
+
+func newMountLife(signals context.Context) *mountLife {
+	ctx, cancel := context.WithCancelCause(signals)
+	return &mountLife{ctx: ctx, cancel: cancel}
+}
+
+// stop begins the stop; err, if not nil, is the failure the process exits with.
+func (l *mountLife) stop(err error) {
+	if err == nil {
+		err = errUnmountRequested
+	}
+	l.cancel(err)
+}
+
+// failure is the error the mount ends with: nil after a signal or an unmount
+// request.
+func (l *mountLife) failure() error {
+	err := context.Cause(l.ctx)
+	if err == nil || errors.Is(err, errUnmountRequested) || errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// Bounds of a stop: the engine tells trackers "stopped" and closes its
+// connections; a stop never waits for ever for that.
+const engineStopWait = 15 * time.Second
+
+// waitUnmount blocks until the mount is unmounted from outside or its life
+// ends (a signal, `hyperblow unmount`, a failure); then it releases the
+// readers, unmounts (lazily if a file is still open), stops the engine, and
+// returns the failure, if any. Nothing is left mounted.
+// beforeClose, if set, runs once the stop begins, before the engine stops.
+func waitUnmount(life *mountLife, stopSignals func(), log *slog.Logger, client *engine.Client, server *fuse.Server, mnt string, beforeClose func()) error {
 	unmounted := make(chan struct{})
 	go func() {
 		server.Wait()
@@ -337,36 +439,61 @@ func waitUnmount(ctx context.Context, stopSignals func(), log *slog.Logger, clie
 	select {
 	case <-unmounted:
 		log.Info("unmounted from outside; stopping")
-		client.Close()
+		life.stop(nil) // nothing can read any more; resolutions stop
+		if beforeClose != nil {
+			beforeClose()
+		}
+		closeEngine(log, client)
 		return nil
-	case <-ctx.Done():
+	case <-life.ctx.Done():
 	}
 	stopSignals() // a second signal kills the process the default way
-	log.Info("stopping: releasing readers, telling trackers, unmounting")
-	// Close the engine first: blocked reads return EIO, files get closed, and the
-	// unmount below is not busy.
-	client.Close()
-	log.Debug("engine stopped; unmounting")
-	if err := hfs.Unmount(server, mnt); err != nil {
-		// Unmounted from outside at the same moment (umount, fusermount3 -u):
-		// nothing is left to unmount, and that is not a failure.
-		select {
-		case <-unmounted:
-			log.Info("unmounted from outside while stopping")
-			return nil
-		case <-time.After(2 * time.Second):
+	// life's end has released every read: their files close, the unmount is
+	// not busy. The engine stops meanwhile: trackers are told.
+	log.Info("stopping: releasing readers, unmounting, telling trackers")
+	closed := make(chan struct{})
+	go func() {
+		if beforeClose != nil {
+			beforeClose()
 		}
+		client.Close()
+		close(closed)
+	}()
+	err := hfs.Detach(mnt, unmounted, log)
+	log.Debug("unmounted; waiting for the engine to stop")
+	select {
+	case <-closed:
+	case <-time.After(engineStopWait):
+		log.Warn("the engine did not stop in time; exiting anyway", "waited", engineStopWait)
+		dumpGoroutines(log)
+	}
+	if err != nil {
 		return err
 	}
+	return life.failure()
+}
+
+// closeEngine stops the engine, waiting for it no more than engineStopWait.
+func closeEngine(log *slog.Logger, client *engine.Client) {
+	closed := make(chan struct{})
+	go func() {
+		client.Close()
+		close(closed)
+	}()
 	select {
-	case <-unmounted:
-		log.Debug("unmounted")
-	case <-time.After(10 * time.Second):
-		// Detached lazily: gone from the namespace; a process still holds a file
-		// open. Exiting closes the FUSE connection.
-		log.Warn("mount detached while files were still open", "mountpoint", mnt)
+	case <-closed:
+	case <-time.After(engineStopWait):
+		log.Warn("the engine did not stop in time; exiting anyway", "waited", engineStopWait)
+		dumpGoroutines(log)
 	}
-	return nil
+}
+
+// dumpGoroutines logs every goroutine's stack: what a stop that took too
+// long was waiting for (a bug to report).
+func dumpGoroutines(log *slog.Logger) {
+	var b strings.Builder
+	pprof.Lookup("goroutine").WriteTo(&b, 1)
+	log.Warn("goroutines of the stop that did not end", "stacks", b.String())
 }
 
 func newClient(log *slog.Logger, mf *mountFlags) (*engine.Client, error) {

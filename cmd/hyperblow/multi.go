@@ -99,6 +99,7 @@ func checkWatchDir(dir, mnt string) (string, error) {
 // serveMulti mounts a MultiRoot with the fixed sources' torrents and the
 // watched folders' files, and blocks until it is unmounted or ctx ends.
 func serveMulti(ctx context.Context, stopSignals func(), log *slog.Logger, mf *mountFlags, fixed []source, dirs []string, mnt string) error {
+	mf.life, mf.log = newMountLife(ctx), log
 	stopProfile, err := startProfile(mf)
 	if err != nil {
 		return err
@@ -116,7 +117,7 @@ func serveMulti(ctx context.Context, stopSignals func(), log *slog.Logger, mf *m
 		return err
 	}
 	defer stopStatus()
-	root := hfs.NewMultiRoot(fsOptions(mf, time.Now()))
+	root := hfs.NewMultiRoot(mf.rootOptions(time.Now()))
 	set := newTorrentSet(log, mf, client, root)
 	var watchers []*watcher
 	fail := func(err error) error {
@@ -146,23 +147,6 @@ func serveMulti(ctx context.Context, stopSignals func(), log *slog.Logger, mf *m
 	for _, w := range watchers {
 		go w.run(set.ctx)
 	}
-	// The set stops changing the engine before waitUnmount closes it.
-	wctx, wcancel := context.WithCancel(context.Background())
-	defer wcancel()
-	unmounted := make(chan struct{})
-	go func() {
-		server.Wait()
-		close(unmounted)
-	}()
-	go func() {
-		select {
-		case <-ctx.Done():
-			stopSignals() // a second signal kills the process the default way
-		case <-unmounted:
-		}
-		set.stop()
-		wcancel()
-	}()
 	defer func() {
 		for _, t := range client.Torrents() {
 			logStats(log.With("torrent", t.Info().Name), t)
@@ -170,7 +154,8 @@ func serveMulti(ctx context.Context, stopSignals func(), log *slog.Logger, mf *m
 	}()
 	stopView := mf.startView(mnt, client, set.magnets) // tty.go; its final frame comes before "stopped"
 	defer stopView()
-	return waitUnmount(wctx, stopSignals, log, client, server, mnt)
+	// The set stops changing the engine before the engine stops.
+	return waitUnmount(mf.life, stopSignals, log, client, server, mnt, set.stop)
 }
 
 // errRemoving: a torrent cannot be added again while its folder, removed, still
@@ -253,8 +238,12 @@ func (s *torrentSet) add(ref string, mt *metainfo.Torrent, m *metainfo.Magnet) e
 		e.root = hfs.NewRoot(t, fsOptions(s.mf, modTime))
 		want = mt.Info.Name
 	} else {
+		ropts := engine.ResolveOptions{Peers: s.mf.peers, Timeout: s.mf.metadataTimeout}
+		if err := s.client.CanFindPeers(m, ropts); err != nil {
+			return fmt.Errorf("%s: %w", ref, withPeerHint(err))
+		}
 		rctx, cancel := context.WithCancel(s.ctx)
-		res := s.client.Resolve(rctx, m, engine.ResolveOptions{Peers: s.mf.peers, Timeout: s.mf.metadataTimeout})
+		res := s.client.Resolve(rctx, m, ropts)
 		e.res, e.cancel = res, cancel
 		e.root = hfs.NewPendingRoot(func() string { return resolveStatusText(res.Status()) }, fsOptions(s.mf, time.Now()))
 		want = m.Name
@@ -296,7 +285,9 @@ func (s *torrentSet) resolved(e *setEntry, res *engine.Resolver, ref string) {
 		return
 	}
 	if err != nil {
-		s.log.Error("metadata not fetched", "source", safe(ref), "folder", safe(e.name), "info_hash", e.hash.String(), "err", err)
+		// The other torrents go on; the folder stays, its status file saying
+		// the same as this line, until its source is removed or the mount ends.
+		s.log.Error("metadata not fetched; the folder stays empty", "source", safe(ref), "folder", safe(e.name), "info_hash", e.hash.String(), "err", err)
 		return
 	}
 	t, err := s.client.AddTorrent(mt, engine.TorrentOptions{Peers: slices.Concat(s.mf.peers, res.Peers())})

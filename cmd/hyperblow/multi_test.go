@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -270,7 +271,16 @@ func TestTorrentSet(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	m, err := metainfo.ParseMagnet("magnet:?xt=urn:btih:" + strings.Repeat("cd", 20) + "&dn=film")
+	// A magnet with no way to find peers is refused at once; with one (x.pe,
+	// a closed port: it resolves until the test ends) it gets a folder.
+	lost, err := metainfo.ParseMagnet("magnet:?xt=urn:btih:" + strings.Repeat("ef", 20) + "&dn=lost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := set.add("lost.magnet", nil, lost); !errors.Is(err, engine.ErrNoPeerSource) {
+		t.Errorf("adding a magnet with no way to find peers: %v, want ErrNoPeerSource", err)
+	}
+	m, err := metainfo.ParseMagnet("magnet:?xt=urn:btih:" + strings.Repeat("cd", 20) + "&dn=film&x.pe=127.0.0.1:1")
 	if err != nil {
 		t.Fatal(err)
 	}
