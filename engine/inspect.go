@@ -45,12 +45,12 @@ type PeerInfo struct {
 	// is dropped once that lasts Config.SnubTimeout).
 	Snubbed bool
 
-	Pieces     int   // pieces it has
-	Requests   int   // our requests outstanding at it
+	Pieces   int // pieces it has
+	Requests int // our requests outstanding at it
 	// Depth is how many requests its pipeline may hold: its peak rate times
 	// its round trip plus a margin (RTT; 0 until its first block).
-	Depth int
-	RTT   time.Duration
+	Depth      int
+	RTT        time.Duration
 	Downloaded int64 // piece payload bytes it sent us since connecting
 	Uploaded   int64 // piece payload bytes we sent it
 	// DownloadRate is smoothed over about a second; UploadRate is measured

@@ -581,20 +581,19 @@ func (t *Torrent) cancelRequest(o picker.Outstanding) {
 	p.conn.Send(wire.Message{ID: wire.Cancel, Index: uint32(o.Block.Piece), Begin: uint32(o.Block.Begin), Length: uint32(o.Block.Length)})
 }
 
-// fill tops up a peer's pipeline of requests: up to its depth, and a little
-// beyond it for urgent blocks that a read waits on.
+// fill tops up a peer's pipeline of requests to its depth. Urgent blocks (a
+// read waits) come first in the picker's order; they do not go beyond the
+// depth, for a peer answers in order: a request queued behind a full pipeline
+// waits as long however early it is sent. They go instead to the peers whose
+// pipelines drain soonest (fillAll), spread over them by the depths.
 func (t *Torrent) fill(p *peer, now time.Time) {
-	if p.peerChoking || !p.amInterested || p.inflight >= p.urgentDepth() {
+	if p.peerChoking || !p.amInterested || p.inflight >= p.depth() {
 		return
 	}
 	var blocks []picker.Block
 	dups := t.pk.Duplicates
 	defer func() { t.stats.duplicates.Add((t.pk.Duplicates - dups) * bt.BlockSize) }()
-	if depth := p.depth(); p.inflight < depth {
-		blocks = t.pk.Pick(p.key, p.bf.Has, depth-p.inflight, now)
-	} else {
-		blocks = t.pk.PickUrgent(p.key, p.bf.Has, p.urgentDepth()-p.inflight, now)
-	}
+	blocks = t.pk.Pick(p.key, p.bf.Has, p.depth()-p.inflight, now)
 	if len(blocks) == 0 {
 		return
 	}
@@ -664,14 +663,6 @@ func (p *peer) depth() int {
 	target := min(p.rtt+p.rtt/2+depthMargin, maxQueueTime)
 	n := int(p.peakRate*target.Seconds()/bt.BlockSize) + 1
 	return min(p.maxDepth(), max(minDepth, n))
-}
-
-// urgentDepth is how far urgent blocks (a read waits) may go beyond depth: by
-// half of it, so an urgent piece is spread over the peers in proportion to their
-// rates rather than queued whole at the first.
-func (p *peer) urgentDepth() int {
-	d := p.depth()
-	return min(p.maxDepth(), d+d/2+2)
 }
 
 // maxDepth is maxDepth, or less if the peer said it accepts fewer (reqq).

@@ -391,26 +391,16 @@ func (p *Picker) sortOrder() {
 // which has returns true. Earliest deadline first; within a piece, blocks in order.
 // When nothing new is left, endgame duplicates are handed out.
 func (p *Picker) Pick(peer PeerKey, has func(int) bool, max int, now time.Time) []Block {
-	return p.pick(peer, has, max, now, false)
+	return p.pick(peer, has, max, now)
 }
 
-// PickUrgent is Pick restricted to urgent pieces (deadline passed: a read
-// waits), for a peer whose pipeline is already full of readahead: an urgent
-// block may go beyond the usual depth rather than wait behind it.
-func (p *Picker) PickUrgent(peer PeerKey, has func(int) bool, max int, now time.Time) []Block {
-	return p.pick(peer, has, max, now, true)
-}
-
-func (p *Picker) pick(peer PeerKey, has func(int) bool, max int, now time.Time, urgentOnly bool) []Block {
+func (p *Picker) pick(peer PeerKey, has func(int) bool, max int, now time.Time) []Block {
 	if max <= 0 || (len(p.wants) == 0 && p.numBackground == 0) {
 		return nil
 	}
 	p.sortOrder()
 	var out []Block
 	for _, i := range p.order {
-		if urgentOnly && p.wants[i].After(now) {
-			return out // sorted by deadline: the rest is not urgent
-		}
 		if !has(i) {
 			continue
 		}
@@ -435,9 +425,6 @@ func (p *Picker) pick(peer PeerKey, has func(int) bool, max int, now time.Time, 
 	// Endgame, at the end of a download (a few pieces left, every block asked):
 	// a peer with free slots duplicates blocks in flight at others. Before the
 	// end only late blocks of urgent pieces are duplicated (above).
-	if urgentOnly {
-		return out
-	}
 	if len(out) < max {
 		out = p.pickBackground(out, peer, has, max, now)
 	}

@@ -207,17 +207,6 @@ func TestLateBlockDuplicatedToAnotherPeer(t *testing.T) {
 	}
 }
 
-func TestPickUrgentOnlyTakesWaitedPieces(t *testing.T) {
-	p := New(3, bt.BlockSize, 3*bt.BlockSize)
-	p.Want(0, t0.Add(time.Minute))
-	p.Want(1, t0.Add(-time.Second))
-	p.Want(2, t0.Add(time.Second))
-	got := p.PickUrgent(1, all, 10, t0)
-	if len(got) != 1 || got[0].Piece != 1 {
-		t.Fatalf("urgent pick got %v, want piece 1 only", got)
-	}
-}
-
 func TestBackgroundRarestFirstBelowDeadlines(t *testing.T) {
 	p := New(4, bt.BlockSize, 4*bt.BlockSize)
 	for i := 0; i < 4; i++ {
@@ -242,9 +231,6 @@ func TestBackgroundRarestFirstBelowDeadlines(t *testing.T) {
 	p.PieceDone(2)
 	if p.Background(2) || p.NumBackground() != 3 {
 		t.Fatal("a verified piece stays in the background set")
-	}
-	if got := p.PickUrgent(1, all, 10, t0); len(got) != 0 {
-		t.Fatalf("urgent pick took background pieces: %v", got)
 	}
 }
 

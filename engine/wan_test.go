@@ -1,0 +1,144 @@
+package engine_test
+
+import (
+	"bytes"
+	"context"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/hyperblow/hyperblow/engine"
+	"github.com/hyperblow/hyperblow/engine/enginetest"
+	"github.com/hyperblow/hyperblow/engine/metainfo"
+	"github.com/hyperblow/hyperblow/engine/wire"
+	"github.com/hyperblow/hyperblow/netem"
+)
+
+// The link of the streaming scenario of issue 11: 2 MB/s per seeder, 40 ± 10
+// ms each way (about 80 ms round trip).
+var wanShape = netem.Shape{Delay: 40 * time.Millisecond, Jitter: 10 * time.Millisecond, Rate: 2 << 20}
+
+// wanSwarm starts a leecher of mt and n serving peers that reach it through
+// emulated links of the given shape (the data flows towards the leecher: the
+// relay's Up direction). honourCancel: see enginetest.ServingPeer.
+func wanSwarm(t *testing.T, mt *metainfo.Torrent, data []byte, n int, shape netem.Shape, honourCancel bool) (*engine.Torrent, []*enginetest.ServingPeer) {
+	t.Helper()
+	c, tor := enginetest.Leecher(t, mt, engine.Config{Listen: "127.0.0.1:0", CacheSize: 256 << 20, Readahead: 32 << 20})
+	back := shape
+	back.Rate = 0 // requests go the other way: only the delay applies
+	var peers []*enginetest.ServingPeer
+	for range n {
+		r, err := netem.Config{Up: shape, Down: back}.ListenTCP(context.Background(), "127.0.0.1:0", c.ListenAddr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		addr := netip.MustParseAddrPort(r.Addr().String())
+		peers = append(peers, enginetest.ServePeer(t, addr, mt, data, honourCancel))
+	}
+	return tor, peers
+}
+
+// After a seek on a slow link, what was queued for the old position is not
+// what the reader waits behind. Each peer's first request after the seek is
+// for the new position (nothing left behind is asked again first), the
+// abandoned requests are cancelled, and, from peers that send whatever they
+// were asked (CANCEL is advisory), the stale bytes that still arrive are only
+// what a pipeline sized in time held: about rate x (RTT + margin) per peer,
+// not the fixed depth of requests that made a seek wait seconds.
+func TestSeekOnSlowLink(t *testing.T) {
+	const pieceLen = 256 << 10
+	data := enginetest.RandomBytes(31, 40<<20)
+	mt, _ := enginetest.Torrent(t, "v.bin", pieceLen, []enginetest.File{{Data: data}})
+	tor, peers := wanSwarm(t, mt, data, 3, wanShape, false)
+	r := tor.NewReader(mt.Info.Files[0])
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	buf := make([]byte, 128<<10)
+	for off := int64(0); off < 6<<20; off += int64(len(buf)) {
+		if _, err := r.ReadAt(ctx, buf, off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const seekTo = 30 << 20
+	seekPiece := uint32(seekTo / pieceLen)
+	marks := make([]int, len(peers))
+	for k, p := range peers {
+		marks[k] = p.Mark()
+	}
+	wasted := tor.Stats().Wasted
+	if _, err := r.ReadAt(ctx, buf, seekTo); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf, data[seekTo:seekTo+len(buf)]) {
+		t.Fatal("wrong bytes after the seek")
+	}
+	stale := tor.Stats().Wasted - wasted
+	// The link keeps order: what a peer receives after the first CANCEL of
+	// the seek was sent after the engine took the seek in (a request sent just
+	// before it may arrive after the mark).
+	cancels := 0
+	for k, p := range peers {
+		seen := false
+		for _, m := range p.ReceivedSince(marks[k]) {
+			switch {
+			case m.Msg.ID == wire.Cancel && m.Msg.Index < seekPiece:
+				cancels++
+				seen = true
+			case m.Msg.ID == wire.Request && seen:
+				if m.Msg.Index < seekPiece {
+					t.Errorf("peer %d: the first request after the seek's CANCELs is for piece %d, behind the new position (piece %d)", k, m.Msg.Index, seekPiece)
+				}
+				seen = false // only the first one
+			}
+		}
+	}
+	if cancels == 0 {
+		t.Error("no CANCEL reached a peer for the requests the seek left behind")
+	}
+	// A pipeline of rate x (1.5 RTT + 50 ms) holds about 0.4 MB at 2 MB/s and
+	// 80 ms; a fixed depth of 64 to 250 blocks held 1 to 4 MiB per peer.
+	if limit := int64(len(peers)) * (640 << 10); stale > limit {
+		t.Errorf("%d stale bytes arrived after the seek from %d peers, want at most %d", stale, len(peers), limit)
+	}
+	t.Logf("stale bytes after the seek: %d; cancels: %d", stale, cancels)
+}
+
+// A reader that plays at a steady pace well under the swarm's rate is always
+// on time: nothing it causes is fetched twice (no endgame for a streaming
+// window, no late duplicates), and what arrives is what it reads.
+func TestPacedReaderWastesNothing(t *testing.T) {
+	const pieceLen = 256 << 10
+	data := enginetest.RandomBytes(32, 24<<20)
+	mt, _ := enginetest.Torrent(t, "v.bin", pieceLen, []enginetest.File{{Data: data}})
+	tor, _ := wanSwarm(t, mt, data, 3, wanShape, true)
+	r := tor.NewReader(mt.Info.Files[0])
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	// 1 MiB/s, a sixth of the swarm's rate, for 6 MiB: the pace is the
+	// scenario, not a measurement.
+	buf := make([]byte, 128<<10)
+	pace := time.NewTicker(125 * time.Millisecond)
+	defer pace.Stop()
+	for off := int64(0); off < 6<<20; off += int64(len(buf)) {
+		<-pace.C
+		if _, err := r.ReadAt(ctx, buf, off); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(buf, data[off:off+int64(len(buf))]) {
+			t.Fatalf("wrong bytes at %d", off)
+		}
+	}
+	st := tor.Stats()
+	t.Logf("downloaded %d, wasted %d, duplicates %d", st.Downloaded, st.Wasted, st.Duplicates)
+	if st.Wasted*100 > 3*st.Downloaded {
+		t.Errorf("wasted %d of %d bytes downloaded: more than 3 %%", st.Wasted, st.Downloaded)
+	}
+	// A block is duplicated only when its peer is late by a second or more: a
+	// loaded machine may make one or two so, not a steady stream of them.
+	if st.Duplicates > 8*16<<10 {
+		t.Errorf("%d bytes requested twice for a reader that was on time", st.Duplicates)
+	}
+}
