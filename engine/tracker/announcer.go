@@ -190,7 +190,7 @@ func (a *Announcer) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			wg.Wait() // the announces under way end with ctx
+			wg.Wait()              // the announces under way end with ctx
 			for len(results) > 0 { // answered just before the end: "stopped" is due
 				r := <-results
 				a.finish(ctx, &tiers[r.tier], r)
