@@ -69,6 +69,62 @@ func TestRenderFrame(t *testing.T) {
 	})
 }
 
+// TestRenderTrackers: each tracker's state shows under its torrent, ok with its
+// peers or failing with the reason, and the next try; many are summed up.
+func TestRenderTrackers(t *testing.T) {
+	f := sampleFrame()
+	f.Torrents[0].Peers, f.Torrents[0].Seeds = 0, 0
+	f.Torrents[0].Trackers = []trackerStatusJSON{
+		{URL: "http://127.0.0.1:1/announce", Tier: 1, State: "failing", Error: "connection refused", Failures: 2, NextAnnounceInSeconds: ptr(29.6)},
+		{URL: "udp://127.0.0.1:2/announce", Tier: 2, State: "failing", Announcing: true, Error: "no answer after 15s, still trying", Failures: 0},
+		{URL: "udp://tracker.invalid:6969/announce", Tier: 3, State: "failing", Error: "cannot resolve tracker.invalid: no such host", Failures: 1, NextAnnounceInSeconds: ptr(15.0)},
+	}
+	checkLines(t, renderFrame(f, 120, 30), []string{
+		"hyperblow  /mnt/t  (Ctrl-C to unmount)",
+		"movie.mkv  [#########.....................]  30.0%  192/640 pieces",
+		"  down 12.5 MiB/s  up 0 B/s  peers 0  served 60.0 MiB (2.0 MiB/s)",
+		"  waiting: 5 reads on pieces 120-123",
+		"  tracker http://127.0.0.1:1/announce  failing: connection refused (2 times); next try in 30s",
+		"  tracker udp://127.0.0.1:2/announce  failing: no answer after 15s, still trying",
+		"  tracker udp://tracker.invalid:6969/announce  failing: cannot resolve tracker.invalid: no such host; next try in 15s",
+		"cache 48.0 MiB held of 512.0 MiB  10 hits  2 misses",
+	})
+
+	f.Torrents[0].Trackers = append(f.Torrents[0].Trackers,
+		trackerStatusJSON{URL: "http://ok.example/announce", Tier: 4, State: "ok", Peers: 7, NextAnnounceInSeconds: ptr(1800.0)},
+		trackerStatusJSON{URL: "http://backup.example/announce", Tier: 4, State: "waiting"})
+	lines := renderFrame(f, 120, 30)
+	checkLines(t, lines[4:7], []string{
+		"  tracker http://127.0.0.1:1/announce  failing: connection refused (2 times); next try in 30s",
+		"  tracker udp://127.0.0.1:2/announce  failing: no answer after 15s, still trying",
+		"  and 3 more trackers: 1 ok (7 peers), 1 failing, 1 waiting",
+	})
+
+	// Many torrents on a small screen: one line each, trackers summed up.
+	lines = renderFrame(f, 120, 5)
+	if !strings.Contains(lines[1], "trackers 1/5 ok") {
+		t.Errorf("one-line torrent lacks its trackers: %q", lines[1])
+	}
+}
+
+func TestTrackerText(t *testing.T) {
+	for _, c := range []struct {
+		tr   trackerStatusJSON
+		want string
+	}{
+		{trackerStatusJSON{State: "ok", Peers: 1, NextAnnounceInSeconds: ptr(90.0)}, "ok: 1 peer; next announce in 1m30s"},
+		{trackerStatusJSON{State: "ok", Peers: 3, Announcing: true}, "ok: 3 peers; announcing"},
+		{trackerStatusJSON{State: "announcing", Announcing: true}, "announcing"},
+		{trackerStatusJSON{State: "waiting"}, "backup: asked if the trackers before it in its tier fail"},
+		{trackerStatusJSON{State: "failing", Error: "HTTP status 404", Failures: 1, Announcing: true}, "failing: HTTP status 404; trying again"},
+		{trackerStatusJSON{State: "failing", Error: "bad\x1bthing", Failures: 1, NextAnnounceInSeconds: ptr(0.0)}, `failing: bad\x1bthing; next try in 0s`},
+	} {
+		if got := trackerText(c.tr); got != c.want {
+			t.Errorf("trackerText(%+v) = %q, want %q", c.tr, got, c.want)
+		}
+	}
+}
+
 func TestRenderMagnetPending(t *testing.T) {
 	f := viewFrame{
 		Title: "/mnt/m",
