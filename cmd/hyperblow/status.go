@@ -296,8 +296,9 @@ type statusSource struct {
 //	                           peers_connected, peers_offering, metadata_size,
 //	                           metadata_pieces_have, metadata_pieces_total, error
 //	cache                      hits, misses, evictions, rejections (cumulative);
-//	                           held_bytes (all torrents' pieces_held bytes),
-//	                           hot_bytes (the LRU tier), max_bytes (--cache-size)
+//	                           held_bytes (piece data in memory now, all
+//	                           torrents; exact), hot_bytes (the LRU tier's
+//	                           share), max_bytes (--cache-size)
 //
 // Lists are never null. Fields may be added; none is renamed or removed.
 func (s *statusSource) statusHandler(w http.ResponseWriter, r *http.Request) {
@@ -329,6 +330,9 @@ func (s *statusSource) collect(ctx context.Context) (statusJSON, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	st := statusJSON{Time: time.Now().UTC().Format(time.RFC3339), Torrents: []torrentStatusJSON{}, Magnets: []magnetStatusJSON{}}
+	// The cache's figures first: its Stats waits for ristretto's buffers, so that
+	// what the torrents report held (PiecesHeld) is up to date as well.
+	cs := s.client.CacheStats()
 	running := map[string]bool{}
 	for _, t := range s.client.Torrents() {
 		snap, err := t.Inspect(ctx)
@@ -340,7 +344,6 @@ func (s *statusSource) collect(ctx context.Context) (statusJSON, error) {
 		}
 		ts := torrentStatus(t, snap, time.Now())
 		running[ts.InfoHash] = true
-		st.Cache.HeldBytes += ts.HeldBytes
 		st.Torrents = append(st.Torrents, ts)
 	}
 	if s.res != nil {
@@ -349,9 +352,8 @@ func (s *statusSource) collect(ctx context.Context) (statusJSON, error) {
 			st.Magnets = append(st.Magnets, magnetStatus(rs))
 		}
 	}
-	cs := s.client.CacheStats()
 	st.Cache.Hits, st.Cache.Misses, st.Cache.Evictions, st.Cache.Rejections = cs.Hits, cs.Misses, cs.Evictions, cs.Rejections
-	st.Cache.HotBytes, st.Cache.MaxBytes = cs.HotBytes, cs.MaxBytes
+	st.Cache.HeldBytes, st.Cache.HotBytes, st.Cache.MaxBytes = cs.HeldBytes, cs.HotBytes, cs.MaxBytes
 	return st, nil
 }
 

@@ -45,10 +45,6 @@ const (
 	viewEvery       = 250 * time.Millisecond // redraw interval (~4 Hz)
 	viewInspectWait = 150 * time.Millisecond // longest wait for the owners, per frame
 	viewRateTau     = 2 * time.Second        // smoothing of the rates (EWMA time constant)
-	viewHeldEvery   = time.Second            // how often the pieces in memory are counted
-	// viewHeldMaxPieces bounds the cache lookups of one count (one per piece):
-	// beyond it the cache line shows the hot tier only.
-	viewHeldMaxPieces = 1 << 17
 	viewBarMax        = 30 // widest progress bar, inside the brackets
 	viewBarMin        = 10
 	// viewTrackerLines is how many lines a torrent's trackers take at most; more
@@ -227,9 +223,7 @@ type statusView struct {
 	once sync.Once
 
 	// Owned by the draw goroutine, then by stop.
-	state  map[bt.InfoHash]*viewState
-	held   int64 // bytes of pieces in memory, all torrents; -1 when not counted
-	heldAt time.Time
+	state map[bt.InfoHash]*viewState
 }
 
 // viewState is what the view remembers of a torrent between frames.
@@ -246,7 +240,7 @@ func newStatusView(out *termOut, src viewSource, title string) *statusView {
 	return &statusView{
 		out: out, src: src, title: title, size: out.size, every: viewEvery,
 		quit: make(chan struct{}), done: make(chan struct{}),
-		state: map[bt.InfoHash]*viewState{}, held: -1,
+		state: map[bt.InfoHash]*viewState{},
 	}
 }
 
@@ -304,11 +298,9 @@ func (v *statusView) collect(now time.Time, final bool) viewFrame {
 
 	f := viewFrame{Title: v.title, Final: final, Cache: v.src.cache()}
 	running := make(map[bt.InfoHash]bool, len(ts))
-	pieces := 0
 	for i, t := range ts {
 		ih := t.InfoHash()
 		running[ih] = true
-		pieces += t.Info().NumPieces
 		st := v.state[ih]
 		if st == nil {
 			info := t.Info()
@@ -329,18 +321,6 @@ func (v *statusView) collect(now time.Time, final bool) viewFrame {
 			delete(v.state, ih)
 		}
 	}
-	if !final && now.Sub(v.heldAt) >= viewHeldEvery {
-		v.heldAt = now
-		v.held = -1
-		if pieces <= viewHeldMaxPieces {
-			v.held = 0
-			for _, t := range ts {
-				_, b := t.PiecesHeld(0, t.Info().NumPieces)
-				v.held += b
-			}
-		}
-	}
-	f.Held = v.held
 	if v.src.magnets != nil {
 		for _, rs := range v.src.magnets() {
 			if !running[rs.InfoHash] {
@@ -388,8 +368,7 @@ type viewFrame struct {
 	Final    bool   // the last frame: the mount has ended
 	Torrents []viewTorrent
 	Magnets  []magnetStatusJSON
-	Cache    cache.Stats
-	Held     int64 // bytes of verified pieces in memory, all torrents; -1: not counted
+	Cache    cache.Stats // HeldBytes: exact at every frame (see cache.Stats)
 }
 
 // viewTorrent is one torrent's figures in a frame.
@@ -450,7 +429,7 @@ func renderFrame(f viewFrame, width, height int) []string {
 	if len(items) == 0 {
 		lines = append(lines, "no torrents")
 	}
-	lines = append(lines, cacheLine(f.Cache, f.Held))
+	lines = append(lines, cacheLine(f.Cache))
 	lines = lines[:min(len(lines), rows)]
 	for i, l := range lines {
 		lines[i] = truncWidth(l, cut)
@@ -589,12 +568,8 @@ func metadataText(m magnetStatusJSON) string {
 	return "metadata size not known yet"
 }
 
-func cacheLine(c cache.Stats, held int64) string {
-	use := humanSize(held) + " held"
-	if held < 0 {
-		use = humanSize(c.HotBytes) + " in the hot tier"
-	}
-	return fmt.Sprintf("cache %s of %s  %d hits  %d misses", use, humanSize(c.MaxBytes), c.Hits, c.Misses)
+func cacheLine(c cache.Stats) string {
+	return fmt.Sprintf("cache %s held of %s  %d hits  %d misses", humanSize(c.HeldBytes), humanSize(c.MaxBytes), c.Hits, c.Misses)
 }
 
 // barLine is "NAME  [####....]  REST" in avail columns. The bar keeps at

@@ -30,8 +30,7 @@ func sampleFrame() viewFrame {
 			Peers: 3, Seeds: 1, Readers: 1,
 			Waiting: []engine.WaitingPiece{{Piece: 120, Waiters: 2}, {Piece: 121, Waiters: 1}, {Piece: 122, Waiters: 1}, {Piece: 123, Waiters: 1}},
 		}},
-		Cache: cache.Stats{Hits: 10, Misses: 2, HotBytes: 16 << 20, MaxBytes: 512 << 20},
-		Held:  48 << 20,
+		Cache: cache.Stats{Hits: 10, Misses: 2, HeldBytes: 48 << 20, HotBytes: 16 << 20, MaxBytes: 512 << 20},
 	}
 }
 
@@ -53,12 +52,11 @@ func TestRenderFrame(t *testing.T) {
 
 	f := sampleFrame()
 	f.Final = true
-	f.Held = -1
 	checkLines(t, renderFrame(f, 100, 30), []string{
 		"hyperblow  /mnt/t  stopped",
 		"movie.mkv  [#########.....................]  30.0%  192/640 pieces",
 		"  downloaded 48.0 MiB  uploaded 1.0 MiB  served 60.0 MiB",
-		"cache 16.0 MiB in the hot tier of 512.0 MiB  10 hits  2 misses",
+		"cache 48.0 MiB held of 512.0 MiB  10 hits  2 misses",
 	})
 
 	f = viewFrame{Title: "/mnt/t", Cache: cache.Stats{MaxBytes: 1 << 20}}
@@ -134,7 +132,6 @@ func TestRenderMagnetPending(t *testing.T) {
 			MetadataSize: 40000, MetadataPiecesHave: 1, MetadataPiecesTotal: 3,
 		}},
 		Cache: cache.Stats{MaxBytes: 512 << 20},
-		Held:  0,
 	}
 	checkLines(t, renderFrame(f, 120, 30), []string{
 		"hyperblow  /mnt/m  (Ctrl-C to unmount)",
@@ -453,8 +450,9 @@ func TestStatusViewEngine(t *testing.T) {
 	if tv.ServeRate != float64(len(data)) || tv.Down < float64(len(data)) {
 		t.Errorf("rates: served %.0f B/s, down %.0f B/s; want %d and at least that", tv.ServeRate, tv.Down, len(data))
 	}
-	if f.Held != mt.Info.TotalLength || f.Cache.MaxBytes == 0 {
-		t.Errorf("cache: held %d, want %d; %+v", f.Held, mt.Info.TotalLength, f.Cache)
+	// The cache figure is exact at once: no lag behind what was just read.
+	if f.Cache.HeldBytes != mt.Info.TotalLength || f.Cache.MaxBytes == 0 {
+		t.Errorf("cache: held %d, want %d; %+v", f.Cache.HeldBytes, mt.Info.TotalLength, f.Cache)
 	}
 	// Nothing new in the next second: the rate decays, smoothed, towards 0.
 	f = v.collect(t0.Add(2*time.Second), false)
