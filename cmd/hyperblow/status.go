@@ -99,8 +99,8 @@ type torrentStatusJSON struct {
 	DownloadRate         float64 `json:"download_rate"`
 	UploadRate           float64 `json:"upload_rate"`
 
-	Files   []fileStatusJSON    `json:"files"`
-	Peers   []peerStatusJSON    `json:"peers"`
+	Files    []fileStatusJSON    `json:"files"`
+	Peers    []peerStatusJSON    `json:"peers"`
 	Readers  []readerStatusJSON  `json:"readers"`
 	Waiting  []waitingStatusJSON `json:"waiting"`
 	Trackers []trackerStatusJSON `json:"trackers"`

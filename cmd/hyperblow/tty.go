@@ -45,8 +45,8 @@ const (
 	viewEvery       = 250 * time.Millisecond // redraw interval (~4 Hz)
 	viewInspectWait = 150 * time.Millisecond // longest wait for the owners, per frame
 	viewRateTau     = 2 * time.Second        // smoothing of the rates (EWMA time constant)
-	viewBarMax        = 30 // widest progress bar, inside the brackets
-	viewBarMin        = 10
+	viewBarMax      = 30                     // widest progress bar, inside the brackets
+	viewBarMin      = 10
 	// viewTrackerLines is how many lines a torrent's trackers take at most; more
 	// trackers are summed up in the last one.
 	viewTrackerLines = 3
