@@ -193,16 +193,18 @@ func (f *file) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 }
 
 type handle struct {
-	r    *engine.Reader
-	opts *Options
-	root *Root
+	r     *engine.Reader
+	opts  *Options
+	root  *Root
+	reads pendingReads // flush.go
 }
 
 func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	rctx := ctx
+	rctx, done := h.reads.start(ctx)
+	defer done()
 	if h.opts.ReadTimeout > 0 {
 		var cancel context.CancelFunc
-		rctx, cancel = context.WithTimeout(ctx, h.opts.ReadTimeout)
+		rctx, cancel = context.WithTimeout(rctx, h.opts.ReadTimeout)
 		defer cancel()
 	}
 	n, err := h.r.ReadAt(rctx, dest, off)
