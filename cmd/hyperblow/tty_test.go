@@ -478,6 +478,37 @@ func TestStatusViewEngine(t *testing.T) {
 	}
 }
 
+// TestViewCacheHeldAtOnce: a frame drawn right after a read shows the pieces
+// just read as held (it once showed "cache 0 B held" for up to a second, and
+// the final frame kept the figure of the last count).
+func TestViewCacheHeldAtOnce(t *testing.T) {
+	data := enginetest.RandomBytes(6, 2<<20)
+	mt, all := enginetest.Torrent(t, "held.bin", 64<<10, []enginetest.File{{Data: data}})
+	seeder := enginetest.Seed(t, mt, all)
+	client, tor := enginetest.Leecher(t, mt, engine.Config{CacheSize: 4 << 20}, seeder)
+	v := newStatusView(&termOut{w: &screen{}}, viewSource{torrents: client.Torrents, cache: client.CacheStats}, "/mnt/held")
+	t0 := time.Now()
+	if f := v.collect(t0, false); f.Cache.HeldBytes != 0 {
+		t.Fatalf("held %d before any read", f.Cache.HeldBytes)
+	}
+	r := tor.NewReader(mt.Info.Files[0])
+	defer r.Close()
+	buf := make([]byte, len(data))
+	if n, err := r.ReadAt(t.Context(), buf, 0); n != len(data) || err != nil {
+		t.Fatalf("ReadAt: %d, %v", n, err)
+	}
+	f := v.collect(t0.Add(10*time.Millisecond), false) // the next frame, at once
+	if f.Cache.HeldBytes != int64(len(data)) {
+		t.Errorf("a frame right after reading %d bytes shows %d held", len(data), f.Cache.HeldBytes)
+	}
+	if line := cacheLine(f.Cache); !strings.HasPrefix(line, "cache 2.0 MiB held of 4.0 MiB") {
+		t.Errorf("cache line %q", line)
+	}
+	if f := v.collect(t0.Add(20*time.Millisecond), true); f.Cache.HeldBytes != int64(len(data)) {
+		t.Errorf("the final frame shows %d held, want %d", f.Cache.HeldBytes, len(data))
+	}
+}
+
 // TestMountSignals: SIGHUP ends a mount, unless it was started under nohup.
 func TestMountSignals(t *testing.T) {
 	if signal.Ignored(syscall.SIGHUP) {
