@@ -35,8 +35,11 @@ const statusUsage = `Usage: hyperblow status [flags] ADDR
 
 Show what a running mount is doing, from the status server it started with
 "hyperblow mount --status ADDR": per torrent the progress (pieces verified),
-download and upload rates, peers, open readers and bytes served to them; the
-cache's counters; and magnet links whose metadata is still on its way.
+download and upload rates, peers, open readers and bytes served to them, and
+each tracker's state (ok with the peers of its last answer, or failing with the
+reason; when it is next asked); the cache's counters; and magnet links whose
+metadata is still on its way. ADDR must be that status server: anything else
+(a BitTorrent port, another web server) gets an error that says so.
 
 ADDR is HOST:PORT, :PORT (127.0.0.1) or an http:// URL. --json prints the
 server's JSON unchanged. Its fields (snake_case, stable): time; torrents[]:
@@ -684,12 +687,14 @@ func fetchStatus(u, addr string, timeout time.Duration) ([]byte, error) {
 			return nil, fmt.Errorf("status: nothing answers at %s: %v (is a mount running with --status %s?)", u, unwrapURLError(err), addr)
 		case timedOut:
 			return nil, notOurs(fmt.Sprintf("it accepted the connection but sent no HTTP answer within %v", timeout))
-		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
+		case strings.Contains(err.Error(), "malformed HTTP"):
+			// The error quotes what came back: never print it.
+			return nil, notOurs("its answer is not HTTP")
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET),
+			errors.Is(err, syscall.EPIPE), strings.Contains(err.Error(), "server closed idle connection"):
 			return nil, notOurs("it closed the connection without an HTTP answer")
 		}
-		// The error may quote what came back ("malformed HTTP response ..."):
-		// never print it.
-		return nil, notOurs("its answer is not HTTP")
+		return nil, notOurs("no HTTP answer: " + safe(unwrapURLError(err).Error()))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
