@@ -300,7 +300,7 @@ func (a *Announcer) finish(ctx context.Context, t *tierState, r tierResult) {
 	if r.resp.Warning != "" {
 		a.log.Warn("tracker: warning", "tracker", redactString(r.url), "warning", r.resp.Warning)
 	}
-	if len(r.resp.Peers) > 0 && a.cfg.OnPeers != nil {
+	if len(r.resp.Peers) > 0 && a.cfg.OnPeers != nil && ctx.Err() == nil { // none while shutting down: the receiver may be gone
 		a.cfg.OnPeers(r.resp.Peers)
 	}
 }
