@@ -35,11 +35,14 @@ func (k Key) u64() uint64 { return uint64(k.Torrent)<<32 | uint64(k.Piece) }
 // MinSize is the smallest budget New accepts.
 const MinSize = 1 << 20
 
-// Stats are cumulative counters.
+// Stats are cumulative counters, and what the cache holds now.
 type Stats struct {
 	Hits, Misses, Evictions, Rejections int64
-	HotBytes                            int64
-	MaxBytes                            int64
+	// HeldBytes is the piece data held now, in both tiers, exactly: the Puts and
+	// Drops made before Stats was called are counted.
+	HeldBytes int64
+	HotBytes  int64 // the hot tier's share of HeldBytes
+	MaxBytes  int64
 }
 
 // Cache is a byte-bounded store of verified pieces.
@@ -54,6 +57,11 @@ type Cache struct {
 	hotMax   int64
 
 	hits, misses, evictions, rejections atomic.Int64
+
+	// closeMu guards closed: Stats waits on ristretto's buffers, which must not
+	// happen once Close has stopped the goroutine that drains them.
+	closeMu sync.RWMutex
+	closed  bool
 }
 
 type entry struct {
@@ -180,17 +188,33 @@ func (c *Cache) Drop(torrent uint32, numPieces int) {
 	}
 }
 
-// Stats returns the counters.
+// Stats returns the counters and what is held. Ristretto applies Sets and
+// Deletes asynchronously, from buffers, and keeps its count of bytes only as it
+// applies them; so Stats first waits for the buffers to drain (normally
+// microseconds), which makes HeldBytes exact. It is meant for status pages, never
+// for the read path.
 func (c *Cache) Stats() Stats {
+	var rcBytes int64
+	c.closeMu.RLock()
+	if !c.closed {
+		c.rc.Wait()
+		rcBytes = c.rc.MaxCost() - c.rc.RemainingCost()
+	}
+	c.closeMu.RUnlock()
 	c.mu.Lock()
 	hb := c.hotBytes
 	c.mu.Unlock()
 	return Stats{
 		Hits: c.hits.Load(), Misses: c.misses.Load(),
 		Evictions: c.evictions.Load(), Rejections: c.rejections.Load(),
-		HotBytes: hb, MaxBytes: c.max,
+		HeldBytes: hb + rcBytes, HotBytes: hb, MaxBytes: c.max,
 	}
 }
 
 // Close releases ristretto's goroutines.
-func (c *Cache) Close() { c.rc.Close() }
+func (c *Cache) Close() {
+	c.closeMu.Lock()
+	c.closed = true
+	c.closeMu.Unlock()
+	c.rc.Close()
+}

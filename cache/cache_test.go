@@ -149,3 +149,37 @@ func TestHasTracksRistretto(t *testing.T) {
 		}
 	}
 }
+
+// TestStatsHeldExact: HeldBytes counts every piece put before Stats, at once,
+// though ristretto applies its Sets later; it matches the pieces Has finds, and
+// goes down with Drop.
+func TestStatsHeldExact(t *testing.T) {
+	c, err := New(64 << 20) // a 16 MiB hot tier, 48 MiB in ristretto
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const piece, n = 256 << 10, 160 // 40 MiB: both tiers
+	data := bytes.Repeat([]byte{9}, piece)
+	for i := range n {
+		c.Put(Key{1, uint32(i)}, data)
+	}
+	s := c.Stats() // straight after the Puts: no Wait by the caller
+	held := int64(0)
+	for i := range n {
+		if c.Has(Key{1, uint32(i)}) {
+			held += piece
+		}
+	}
+	if s.HeldBytes != held || s.HeldBytes != n*piece-s.Rejections*piece || s.HotBytes != 16<<20 {
+		t.Fatalf("held %d bytes (hot %d, %d rejected); Has finds %d; want all %d put", s.HeldBytes, s.HotBytes, s.Rejections, held, n*piece)
+	}
+	c.Drop(1, n)
+	if s := c.Stats(); s.HeldBytes != 0 || s.HotBytes != 0 {
+		t.Fatalf("after Drop: held %d, hot %d; want 0", s.HeldBytes, s.HotBytes)
+	}
+	c.Close()
+	if s := c.Stats(); s.HeldBytes != 0 || s.MaxBytes != 64<<20 {
+		t.Fatalf("Stats after Close: %+v", s) // and it does not hang
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hyperblow/hyperblow/engine/bt"
+	"github.com/hyperblow/hyperblow/engine/tracker"
 )
 
 // Read-only views of a running client for status pages and metrics: snapshots
@@ -23,7 +24,15 @@ type Snapshot struct {
 	Waiting []WaitingPiece
 	// DownloadRate and UploadRate sum the peers' rates, in bytes per second.
 	DownloadRate, UploadRate float64
+	// Trackers is what each of the torrent's trackers did last, in tier order;
+	// empty without trackers.
+	Trackers []TrackerStatus
 }
+
+// TrackerStatus is one tracker's state: waiting, announcing, ok (with the peers
+// of its last answer) or failing (with the reason), and when it is next asked.
+// See tracker.Status.
+type TrackerStatus = tracker.Status
 
 // PeerInfo describes one connected peer.
 type PeerInfo struct {
@@ -160,6 +169,9 @@ func (t *Torrent) inspect(m inspectMsg) {
 		}
 	}
 	slices.SortFunc(s.Waiting, func(a, b WaitingPiece) int { return cmp.Compare(a.Piece, b.Piece) })
+	if t.announcer != nil {
+		s.Trackers = t.announcer.Trackers()
+	}
 	m.reply <- s
 }
 

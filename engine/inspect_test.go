@@ -3,11 +3,16 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/hyperblow/hyperblow/engine"
 	"github.com/hyperblow/hyperblow/engine/enginetest"
+	"github.com/hyperblow/hyperblow/engine/tracker"
 )
 
 func TestInspectAndPieceHeld(t *testing.T) {
@@ -56,5 +61,55 @@ func TestInspectAndPieceHeld(t *testing.T) {
 	c.Close()
 	if _, err := tor.Inspect(context.Background()); !errors.Is(err, engine.ErrClosed) {
 		t.Errorf("Inspect after Close: %v, want ErrClosed", err)
+	}
+}
+
+// TestInspectTrackers: a torrent's snapshot carries each tracker's state, the
+// working one ok with the peers it gave, the refusing one failing with why.
+func TestInspectTrackers(t *testing.T) {
+	data := enginetest.RandomBytes(8, 300<<10)
+	mt, all := enginetest.Torrent(t, "trackers.bin", 64<<10, []enginetest.File{{Data: data}})
+	seeder := enginetest.Seed(t, mt, all)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ip := seeder.Addr().As4()
+		peer := append(ip[:], byte(seeder.Port()>>8), byte(seeder.Port()))
+		fmt.Fprintf(w, "d8:intervali3600e5:peers6:%se", peer)
+	}))
+	defer srv.Close()
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := "http://" + closed.Addr().String() + "/announce"
+	closed.Close()
+	mt.AnnounceList = [][]string{{srv.URL + "/announce"}, {refused}}
+
+	c, err := engine.NewClient(engine.Config{Listen: "127.0.0.1:0", CacheSize: 8 << 20, Logger: enginetest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	tor, err := c.AddTorrent(mt, engine.TorrentOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for {
+		s, err := tor.Inspect(ctx)
+		if err != nil {
+			t.Fatalf("trackers never settled: %v", err)
+		}
+		if len(s.Trackers) != 2 {
+			t.Fatalf("trackers %+v, want 2", s.Trackers)
+		}
+		ok, bad := s.Trackers[0], s.Trackers[1]
+		if ok.State == tracker.StateOK && bad.State == tracker.StateFailing {
+			if ok.Peers != 1 || bad.Err != "connection refused" || bad.Failures < 1 {
+				t.Fatalf("trackers %+v", s.Trackers)
+			}
+			return
+		}
+		time.Sleep(5 * time.Millisecond) // bounded by ctx: waits for the announces, not for a time
 	}
 }

@@ -211,10 +211,11 @@ func (f *file) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 }
 
 type handle struct {
-	r    *engine.Reader
-	opts *Options
-	root *Root
-	path string // the file's path in its torrent, for logs
+	r     *engine.Reader
+	opts  *Options
+	root  *Root
+	path  string       // the file's path in its torrent, for logs
+	reads pendingReads // flush.go
 
 	mu       sync.Mutex // guards timedOut
 	timedOut timedOut   // the last read that failed by ReadTimeout
@@ -245,7 +246,10 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 	if o.stopping() {
 		return nil, syscall.EIO
 	}
-	rctx, cancel := context.WithCancelCause(ctx)
+	// The process closing its descriptor cancels its own waiting reads (flush.go).
+	fctx, done := h.reads.start(ctx)
+	defer done()
+	rctx, cancel := context.WithCancelCause(fctx)
 	defer cancel(nil)
 	if o.Life != nil {
 		// The stop releases this read at once, whatever it waits for.

@@ -2,12 +2,14 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -32,6 +34,14 @@ type statusJSON struct {
 			PeerChoking bool   `json:"peer_choking"`
 			Encryption  string `json:"encryption"`
 		} `json:"peers"`
+		Readers []struct {
+			ID uint64 `json:"id"`
+		} `json:"readers"`
+		Waiting []struct {
+			Piece   int `json:"piece"`
+			Waiters int `json:"waiters"`
+		} `json:"waiting"`
+		Trackers []trackerJSON `json:"trackers"`
 	} `json:"torrents"`
 	Magnets []struct {
 		InfoHash string `json:"info_hash"`
@@ -41,6 +51,18 @@ type statusJSON struct {
 		Hits   int64 `json:"hits"`
 		Misses int64 `json:"misses"`
 	} `json:"cache"`
+}
+
+// trackerJSON is one tracker of /status.
+type trackerJSON struct {
+	URL        string   `json:"url"`
+	Tier       int      `json:"tier"`
+	State      string   `json:"state"`
+	Announcing bool     `json:"announcing"`
+	Peers      int      `json:"peers"`
+	Error      string   `json:"error"`
+	Failures   int      `json:"failures"`
+	Next       *float64 `json:"next_announce_in_seconds"`
 }
 
 var statusLine = regexp.MustCompile(`msg="status server" addr=(127\.0\.0\.1:\d+)`)
@@ -311,4 +333,174 @@ func parsePrometheus(t *testing.T, text string) map[string]float64 {
 		t.Fatalf("/metrics has no samples:\n%s", text)
 	}
 	return samples
+}
+
+// waitStatus polls /status until cond holds, for at most d: it waits for an
+// event inside the mount (an announce answered or failed, a read withdrawn),
+// and d only bounds a test that would otherwise hang.
+func waitStatus(t *testing.T, m *Mount, addr string, d time.Duration, what string, cond func(statusJSON) bool) statusJSON {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		st := getStatus(t, addr)
+		if cond(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after %v; /status: %+v\nhyperblow stderr:\n%s", what, d, st, tail(m.Stderr(), 4000))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestStatusTrackerStates: a torrent with three trackers, each in its own tier,
+// as in the field report: a UDP tracker on a closed loopback port (never
+// answers), one whose host name does not resolve (.invalid never leaves the
+// machine) and a working opentracker. /status tells each one's state: the bad
+// host failing with why at once, opentracker ok with its peer, the silent one
+// failing after BEP 15's first retransmission time (15 s), not after 60 s. The
+// first failure of each is logged at info (the mount runs without -v), and
+// /metrics and `hyperblow status` show the same.
+func TestStatusTrackerStates(t *testing.T) {
+	bin := buildBinary(t)
+	file := filepath.Join(t.TempDir(), "tracked.bin")
+	writeRandomFile(t, file, 1<<20, 77)
+	tr := startOpentracker(t)
+	silent := fmt.Sprintf("udp://127.0.0.1:%d/announce", freePort(t))
+	badHost := "udp://hyperblow-test.invalid:6969/announce"
+	tor := makeTorrent(t, file, []string{silent, badHost, tr.HTTP}, 64<<10)
+	tr.Allow(t, tor.InfoHash)
+	// A peer the tracker hands out: nothing listens on its port, which is fine.
+	if _, err := tr.announce(tor.InfoHash, "started"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	m := mount(t, "--status", "127.0.0.1:0", tor.Path)
+	addr := statusAddr(t, m)
+	byURL := func(st statusJSON) map[string]trackerJSON {
+		out := map[string]trackerJSON{}
+		if len(st.Torrents) == 1 {
+			for _, x := range st.Torrents[0].Trackers {
+				out[x.URL] = x
+			}
+		}
+		return out
+	}
+
+	st := waitStatus(t, m, addr, 30*time.Second, "the bad host fails and opentracker answers", func(st statusJSON) bool {
+		trs := byURL(st)
+		return trs[badHost].State == "failing" && trs[tr.HTTP].State == "ok" && trs[tr.HTTP].Next != nil
+	})
+	trs := byURL(st)
+	if len(trs) != 3 {
+		t.Fatalf("/status lists trackers %+v, want the torrent's 3", st.Torrents[0].Trackers)
+	}
+	if x := trs[badHost]; x.Tier != 2 || !strings.Contains(x.Error, "cannot resolve hyperblow-test.invalid") || x.Failures < 1 {
+		t.Errorf("the bad host: %+v", x)
+	}
+	// The peers it knows: the test's, and Hyperblow itself.
+	if x := trs[tr.HTTP]; x.Tier != 3 || x.Peers < 1 || x.Error != "" || *x.Next < 60 {
+		t.Errorf("opentracker: %+v, want ok with the peers it knows, next announce at its interval", x)
+	}
+	if x := trs[silent]; x.State != "announcing" && x.State != "failing" {
+		t.Errorf("the silent tracker while its first announce is under way: %+v", x)
+	}
+	logs := m.Stderr()
+	for _, want := range []string{
+		`level=INFO msg="tracker: announce failed"`,
+		`tracker=` + badHost + ` event=started reason="cannot resolve hyperblow-test.invalid`,
+		`level=INFO msg="tracker: first answer"`,
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the log lacks %q:\n%s", want, tail(logs, 4000))
+		}
+	}
+
+	st = waitStatus(t, m, addr, 45*time.Second, "the silent UDP tracker is reported", func(st statusJSON) bool {
+		return byURL(st)[silent].State == "failing"
+	})
+	took := time.Since(start)
+	if x := byURL(st)[silent]; !x.Announcing || !strings.Contains(x.Error, "no answer after 15s") {
+		t.Errorf("the silent tracker: %+v", x)
+	}
+	if took > 40*time.Second {
+		t.Errorf("the silent tracker was reported after %v, want about 15 s", took)
+	}
+	if !strings.Contains(m.Stderr(), `level=INFO msg="tracker: no answer yet, still trying"`) ||
+		!strings.Contains(m.Stderr(), "tracker="+silent) {
+		t.Errorf("the silent tracker is not in the log:\n%s", tail(m.Stderr(), 4000))
+	}
+
+	samples := parsePrometheus(t, statusGet(t, "http://"+addr+"/metrics"))
+	labels := func(u string) string {
+		return `{torrent="` + tor.Info.Name + `",info_hash="` + tor.InfoHash + `",tracker="` + u + `"}`
+	}
+	for name, want := range map[string]float64{
+		"hyperblow_tracker_up" + labels(tr.HTTP):    1,
+		"hyperblow_tracker_peers" + labels(tr.HTTP): float64(trs[tr.HTTP].Peers),
+		"hyperblow_tracker_up" + labels(badHost):    0,
+		"hyperblow_tracker_up" + labels(silent):     0,
+	} {
+		if got, ok := samples[name]; !ok || got != want {
+			t.Errorf("/metrics %s = %v (present: %v), want %v", name, got, ok, want)
+		}
+	}
+	r := run(t, 30*time.Second, procOpts{}, bin, "status", addr)
+	for _, want := range []string{
+		"tracker " + tr.HTTP, fmt.Sprintf("ok: %d peer", trs[tr.HTTP].Peers), "; next announce in",
+		"tracker " + badHost, "failing: cannot resolve hyperblow-test.invalid",
+		"tracker " + silent, "failing: no answer after 15s, still trying",
+	} {
+		if r.code != 0 || !strings.Contains(r.stdout, want) {
+			t.Errorf("hyperblow status lacks %q: %v", want, r)
+		}
+	}
+	m.Unmount(t)
+}
+
+// TestStatusReadersGone: Ctrl-C on a cp blocked on data no peer sends (the
+// torrent has no peer at all) leaves no reader and no waiting read in /status,
+// though the kernel's readahead READs it caused get no INTERRUPT. And `status`
+// pointed at the mount's BitTorrent port, which answers HTTP with handshake
+// bytes, says it is not a status server and prints none of them.
+func TestStatusReadersGone(t *testing.T) {
+	bin := buildBinary(t)
+	file := filepath.Join(t.TempDir(), "nobody-has-it.bin")
+	writeRandomFile(t, file, 4<<20, 78)
+	tor := makeTorrent(t, file, nil, 64<<10)
+	m := mount(t, "--status", "127.0.0.1:0", tor.Path)
+	addr := statusAddr(t, m)
+
+	cp := startProc(t, "cp", procOpts{}, "cp", filepath.Join(m.Dir, filepath.Base(file)), filepath.Join(t.TempDir(), "copy"))
+	waitStatus(t, m, addr, 30*time.Second, "cp blocks on the missing data", func(st statusJSON) bool {
+		return len(st.Torrents) == 1 && len(st.Torrents[0].Readers) == 1 && len(st.Torrents[0].Waiting) > 0
+	})
+	if err := cp.signal(syscall.SIGINT); err != nil { // Ctrl-C
+		t.Fatal(err)
+	}
+	if !cp.waitFor(30 * time.Second) {
+		t.Fatalf("cp did not end on SIGINT: %s", cp.describe())
+	}
+	st := waitStatus(t, m, addr, 30*time.Second, "the reader and its waits leave the status", func(st statusJSON) bool {
+		return len(st.Torrents) == 1 && len(st.Torrents[0].Readers) == 0 && len(st.Torrents[0].Waiting) == 0
+	})
+	if st.Torrents[0].PiecesHave != 0 {
+		t.Errorf("pieces_have %d with no peer", st.Torrents[0].PiecesHave)
+	}
+
+	listen := regexp.MustCompile(`msg=mounted .*listen=(127\.0\.0\.1:\d+)`).FindStringSubmatch(m.Stderr())
+	if listen == nil {
+		t.Fatalf("no listen address in the mounted line:\n%s", m.Stderr())
+	}
+	r := run(t, 30*time.Second, procOpts{}, bin, "status", "--timeout", "5s", listen[1])
+	if r.code != 1 || !strings.Contains(r.stderr, listen[1]+" is not a Hyperblow status server") {
+		t.Errorf("status on the BitTorrent port: %v", r)
+	}
+	for _, c := range r.stdout + r.stderr {
+		if c != '\n' && (c < 0x20 || c > 0x7e) {
+			t.Errorf("status on the BitTorrent port printed %q: %v", c, r)
+			break
+		}
+	}
+	m.Unmount(t)
 }

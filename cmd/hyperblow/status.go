@@ -14,6 +14,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -33,8 +35,11 @@ const statusUsage = `Usage: hyperblow status [flags] ADDR
 
 Show what a running mount is doing, from the status server it started with
 "hyperblow mount --status ADDR": per torrent the progress (pieces verified),
-download and upload rates, peers, open readers and bytes served to them; the
-cache's counters; and magnet links whose metadata is still on its way.
+download and upload rates, peers, open readers and bytes served to them, and
+each tracker's state (ok with the peers of its last answer, or failing with the
+reason; when it is next asked); the cache's counters; and magnet links whose
+metadata is still on its way. ADDR must be that status server: anything else
+(a BitTorrent port, another web server) gets an error that says so.
 
 ADDR is HOST:PORT, :PORT (127.0.0.1) or an http:// URL. --json prints the
 server's JSON unchanged. Its fields (snake_case, stable): time; torrents[]:
@@ -45,7 +50,9 @@ peers_banned, download_rate, upload_rate (bytes/s), files[] (path, length),
 peers[] (address, peer_id, client, incoming, fast, am_choking, am_interested,
 peer_choking, peer_interested, optimistic, snubbed, pieces, requests,
 downloaded_bytes, uploaded_bytes, download_rate, upload_rate), readers[] (id,
-piece, window_bytes, rate), waiting[] (piece, waiters); magnets[] (name,
+piece, window_bytes, rate), waiting[] (piece, waiters), trackers[] (url, tier,
+state: waiting|announcing|ok|failing, announcing, peers, seeders, leechers,
+error, failures, last_ok_seconds_ago, next_announce_in_seconds); magnets[] (name,
 info_hash, state, elapsed_seconds, peers_known, peers_tried, peers_connected,
 peers_offering, metadata_size, metadata_pieces_have, metadata_pieces_total,
 error); cache (hits, misses, evictions, rejections, held_bytes, hot_bytes,
@@ -95,10 +102,28 @@ type torrentStatusJSON struct {
 	DownloadRate         float64 `json:"download_rate"`
 	UploadRate           float64 `json:"upload_rate"`
 
-	Files   []fileStatusJSON    `json:"files"`
-	Peers   []peerStatusJSON    `json:"peers"`
-	Readers []readerStatusJSON  `json:"readers"`
-	Waiting []waitingStatusJSON `json:"waiting"`
+	Files    []fileStatusJSON    `json:"files"`
+	Peers    []peerStatusJSON    `json:"peers"`
+	Readers  []readerStatusJSON  `json:"readers"`
+	Waiting  []waitingStatusJSON `json:"waiting"`
+	Trackers []trackerStatusJSON `json:"trackers"`
+}
+
+// trackerStatusJSON is one tracker of a torrent (see statusHandler).
+type trackerStatusJSON struct {
+	URL        string `json:"url"`
+	Tier       int    `json:"tier"`
+	State      string `json:"state"`
+	Announcing bool   `json:"announcing"`
+	Peers      int    `json:"peers"`
+	Seeders    int    `json:"seeders"`
+	Leechers   int    `json:"leechers"`
+	Error      string `json:"error,omitempty"`
+	Failures   int    `json:"failures"`
+	// Absent when it never answered, and when no announce is planned (one is
+	// under way, or it is a backup).
+	LastOKSecondsAgo      *float64 `json:"last_ok_seconds_ago,omitempty"`
+	NextAnnounceInSeconds *float64 `json:"next_announce_in_seconds,omitempty"`
 }
 
 type fileStatusJSON struct {
@@ -258,14 +283,25 @@ type statusSource struct {
 //	  readers[]                open files being read: id, piece (under its last
 //	                           read), window_bytes (readahead), rate (bytes/s)
 //	  waiting[]                pieces blocked reads wait for: piece, waiters
+//	  trackers[]               in tier order: url (any query, such as a passkey,
+//	                           hidden), tier (from 1), state: waiting (not asked
+//	                           yet, or a backup behind one of its tier that
+//	                           answers), announcing (first announce under way),
+//	                           ok (last announce answered), failing (it failed,
+//	                           or has not answered for 15 s); announcing (one is
+//	                           under way now), peers, seeders, leechers (of its
+//	                           last answer), error (why it fails), failures (in
+//	                           a row), last_ok_seconds_ago,
+//	                           next_announce_in_seconds (absent when not planned)
 //	magnets[]                  magnet links still resolving (or failed): name,
 //	                           info_hash, state (resolving|resolved|failed),
 //	                           elapsed_seconds, peers_known, peers_tried,
 //	                           peers_connected, peers_offering, metadata_size,
 //	                           metadata_pieces_have, metadata_pieces_total, error
 //	cache                      hits, misses, evictions, rejections (cumulative);
-//	                           held_bytes (all torrents' pieces_held bytes),
-//	                           hot_bytes (the LRU tier), max_bytes (--cache-size)
+//	                           held_bytes (piece data in memory now, all
+//	                           torrents; exact), hot_bytes (the LRU tier's
+//	                           share), max_bytes (--cache-size)
 //
 // Lists are never null. Fields may be added; none is renamed or removed.
 func (s *statusSource) statusHandler(w http.ResponseWriter, r *http.Request) {
@@ -297,6 +333,9 @@ func (s *statusSource) collect(ctx context.Context) (statusJSON, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	st := statusJSON{Time: time.Now().UTC().Format(time.RFC3339), Torrents: []torrentStatusJSON{}, Magnets: []magnetStatusJSON{}}
+	// The cache's figures first: its Stats waits for ristretto's buffers, so that
+	// what the torrents report held (PiecesHeld) is up to date as well.
+	cs := s.client.CacheStats()
 	running := map[string]bool{}
 	for _, t := range s.client.Torrents() {
 		snap, err := t.Inspect(ctx)
@@ -306,9 +345,8 @@ func (s *statusSource) collect(ctx context.Context) (statusJSON, error) {
 		if err != nil {
 			return statusJSON{}, fmt.Errorf("torrent %s: no snapshot: %w", t.Info().Name, err)
 		}
-		ts := torrentStatus(t, snap)
+		ts := torrentStatus(t, snap, time.Now())
 		running[ts.InfoHash] = true
-		st.Cache.HeldBytes += ts.HeldBytes
 		st.Torrents = append(st.Torrents, ts)
 	}
 	if s.res != nil {
@@ -317,13 +355,12 @@ func (s *statusSource) collect(ctx context.Context) (statusJSON, error) {
 			st.Magnets = append(st.Magnets, magnetStatus(rs))
 		}
 	}
-	cs := s.client.CacheStats()
 	st.Cache.Hits, st.Cache.Misses, st.Cache.Evictions, st.Cache.Rejections = cs.Hits, cs.Misses, cs.Evictions, cs.Rejections
-	st.Cache.HotBytes, st.Cache.MaxBytes = cs.HotBytes, cs.MaxBytes
+	st.Cache.HeldBytes, st.Cache.HotBytes, st.Cache.MaxBytes = cs.HeldBytes, cs.HotBytes, cs.MaxBytes
 	return st, nil
 }
 
-func torrentStatus(t *engine.Torrent, s engine.Snapshot) torrentStatusJSON {
+func torrentStatus(t *engine.Torrent, s engine.Snapshot, now time.Time) torrentStatusJSON {
 	info := t.Info()
 	held, heldBytes := t.PiecesHeld(0, info.NumPieces)
 	ts := torrentStatusJSON{
@@ -335,6 +372,7 @@ func torrentStatus(t *engine.Torrent, s engine.Snapshot) torrentStatusJSON {
 		WastedBytes: s.Wasted, HashFailures: s.HashFailures, PeersBanned: s.PeersBanned,
 		DownloadRate: math.Round(s.DownloadRate), UploadRate: math.Round(s.UploadRate),
 		Files: []fileStatusJSON{}, Peers: []peerStatusJSON{}, Readers: []readerStatusJSON{}, Waiting: []waitingStatusJSON{},
+		Trackers: trackerStatuses(s.Trackers, now),
 	}
 	for _, f := range info.VisibleFiles() {
 		ts.Files = append(ts.Files, fileStatusJSON{Path: strings.Join(f.Path, "/"), Length: f.Length})
@@ -358,6 +396,70 @@ func torrentStatus(t *engine.Torrent, s engine.Snapshot) torrentStatusJSON {
 		ts.Waiting = append(ts.Waiting, waitingStatusJSON{Piece: w.Piece, Waiters: w.Waiters})
 	}
 	return ts
+}
+
+// trackerStatuses converts the engine's tracker states, with times relative to now.
+func trackerStatuses(trs []engine.TrackerStatus, now time.Time) []trackerStatusJSON {
+	out := make([]trackerStatusJSON, 0, len(trs))
+	secs := func(d time.Duration) *float64 {
+		v := math.Round(d.Seconds()*10) / 10
+		return &v
+	}
+	for _, tr := range trs {
+		j := trackerStatusJSON{
+			URL: tr.URL, Tier: tr.Tier + 1, State: tr.State.String(), Announcing: tr.Announcing,
+			Peers: tr.Peers, Seeders: tr.Seeders, Leechers: tr.Leechers, Error: tr.Err, Failures: tr.Failures,
+		}
+		if !tr.LastOK.IsZero() {
+			j.LastOKSecondsAgo = secs(max(now.Sub(tr.LastOK), 0))
+		}
+		if !tr.Next.IsZero() {
+			j.NextAnnounceInSeconds = secs(max(tr.Next.Sub(now), 0))
+		}
+		out = append(out, j)
+	}
+	return out
+}
+
+// trackerText says how a tracker stands, in a few words: "ok: 12 peers; next
+// announce in 29m0s", "failing: connection refused (3 times); next try in 30s".
+func trackerText(tr trackerStatusJSON) string {
+	next := func(what string) string {
+		if tr.NextAnnounceInSeconds == nil {
+			return ""
+		}
+		return fmt.Sprintf("; %s in %v", what, time.Duration(*tr.NextAnnounceInSeconds*float64(time.Second)).Round(time.Second))
+	}
+	switch tr.State {
+	case "ok":
+		peers := "peers"
+		if tr.Peers == 1 {
+			peers = "peer"
+		}
+		s := fmt.Sprintf("ok: %d %s", tr.Peers, peers)
+		if tr.Announcing {
+			return s + "; announcing"
+		}
+		return s + next("next announce")
+	case "failing":
+		s := "failing: " + safe(tr.Error)
+		if tr.Failures > 1 {
+			s += fmt.Sprintf(" (%d times)", tr.Failures)
+		}
+		if tr.Announcing {
+			if !strings.Contains(tr.Error, "still trying") {
+				s += "; trying again"
+			}
+			return s
+		}
+		return s + next("next try")
+	case "announcing":
+		return "announcing"
+	}
+	if tr.NextAnnounceInSeconds == nil {
+		return "backup: asked if the trackers before it in its tier fail"
+	}
+	return "waiting" + next("first announce")
 }
 
 func magnetStatus(rs engine.ResolveStatus) magnetStatusJSON {
@@ -422,6 +524,21 @@ func writeMetrics(w io.Writer, st statusJSON) error {
 		f := family(m.name, m.typ, m.help)
 		for _, t := range st.Torrents {
 			f.samples = append(f.samples, metricSample{[][2]string{{"torrent", t.Name}, {"info_hash", t.InfoHash}}, m.value(t)})
+		}
+	}
+	trackerUp := family("hyperblow_tracker_up", "gauge", "1 when the tracker answered its last announce, else 0.")
+	trackerPeers := family("hyperblow_tracker_peers", "gauge", "Peers in the tracker's last answer.")
+	trackerFailures := family("hyperblow_tracker_failures", "gauge", "The tracker's failed announces in a row.")
+	for _, t := range st.Torrents {
+		for _, tr := range t.Trackers {
+			labels := [][2]string{{"torrent", t.Name}, {"info_hash", t.InfoHash}, {"tracker", tr.URL}}
+			up := 0.0
+			if tr.State == "ok" {
+				up = 1
+			}
+			trackerUp.samples = append(trackerUp.samples, metricSample{labels, up})
+			trackerPeers.samples = append(trackerPeers.samples, metricSample{labels, float64(tr.Peers)})
+			trackerFailures.samples = append(trackerFailures.samples, metricSample{labels, float64(tr.Failures)})
 		}
 	}
 	resolving := family("hyperblow_magnet_resolving", "gauge", "1 while a magnet link's metadata is being fetched, 0 once it failed.")
@@ -518,22 +635,13 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	client := &http.Client{Timeout: *timeout}
-	resp, err := client.Get(u)
+	body, err := fetchStatus(u, pos[0], *timeout)
 	if err != nil {
-		return fmt.Errorf("status: nothing answers at %s: %v (is a mount running with --status %s?)", u, unwrapURLError(err), pos[0])
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
-	if err != nil {
-		return fmt.Errorf("status: reading the answer of %s: %w", u, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("status: %s answered %s: %s", u, resp.Status, safe(strings.TrimSpace(string(body[:min(len(body), 200)]))))
+		return err
 	}
 	var st statusJSON
-	if err := json.Unmarshal(body, &st); err != nil {
-		return fmt.Errorf("status: %s did not answer with Hyperblow's status JSON: %v", u, err)
+	if err := json.Unmarshal(body, &st); err != nil || st.Time == "" || st.Torrents == nil {
+		return fmt.Errorf("status: %s is not a Hyperblow status server: it answered HTTP, but not with Hyperblow's status JSON", pos[0])
 	}
 	if *asJSON {
 		_, err := stdout.Write(body)
@@ -541,6 +649,62 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 	}
 	printStatus(stdout, st, *peers)
 	return nil
+}
+
+// fetchStatus GETs the status JSON at u (the status command's addr), within
+// timeout. Whatever answers, its bytes never reach the terminal raw: something
+// that is not Hyperblow's status server (a BitTorrent port answers an HTTP
+// request with encryption handshake bytes) gets an error that says so.
+func fetchStatus(u, addr string, timeout time.Duration) ([]byte, error) {
+	var connected atomic.Bool
+	dialer := &net.Dialer{Timeout: timeout}
+	client := &http.Client{
+		Timeout: timeout,
+		Transport: &http.Transport{
+			DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
+				c, err := dialer.DialContext(ctx, network, a)
+				if err == nil {
+					connected.Store(true)
+				}
+				return c, err
+			},
+			TLSHandshakeTimeout:   timeout,
+			ResponseHeaderTimeout: timeout,
+		},
+	}
+	defer client.CloseIdleConnections()
+	notOurs := func(why string) error {
+		return fmt.Errorf("status: %s is not a Hyperblow status server: %s (is it the --status address of a running mount?)", addr, why)
+	}
+	resp, err := client.Get(u)
+	if err != nil {
+		var ne net.Error
+		timedOut := errors.As(err, &ne) && ne.Timeout()
+		switch {
+		case !connected.Load() && timedOut:
+			return nil, fmt.Errorf("status: nothing answers at %s within %v (is a mount running with --status %s?)", u, timeout, addr)
+		case !connected.Load():
+			return nil, fmt.Errorf("status: nothing answers at %s: %v (is a mount running with --status %s?)", u, unwrapURLError(err), addr)
+		case timedOut:
+			return nil, notOurs(fmt.Sprintf("it accepted the connection but sent no HTTP answer within %v", timeout))
+		case strings.Contains(err.Error(), "malformed HTTP"):
+			// The error quotes what came back: never print it.
+			return nil, notOurs("its answer is not HTTP")
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET),
+			errors.Is(err, syscall.EPIPE), strings.Contains(err.Error(), "server closed idle connection"):
+			return nil, notOurs("it closed the connection without an HTTP answer")
+		}
+		return nil, notOurs("no HTTP answer: " + safe(unwrapURLError(err).Error()))
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return nil, fmt.Errorf("status: reading the answer of %s: %v", u, unwrapURLError(err))
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, notOurs(fmt.Sprintf("%s answered %s", u, resp.Status))
+	}
+	return body, nil
 }
 
 // statusURL turns the status command's ADDR into the URL of /status.
@@ -595,6 +759,19 @@ func printStatus(w io.Writer, st statusJSON, peers bool) {
 			len(t.Peers), len(t.Readers), waiting, humanSize(t.ServedToReadersBytes))
 	}
 	tw.Flush()
+	for _, t := range st.Torrents {
+		if len(t.Trackers) == 0 {
+			continue
+		}
+		if len(st.Torrents) > 1 {
+			fmt.Fprintf(w, "trackers of %s:\n", safe(t.Name))
+		}
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, tr := range t.Trackers {
+			fmt.Fprintf(tw, "  tracker %s\ttier %d\t%s\n", safe(tr.URL), tr.Tier, trackerText(tr))
+		}
+		tw.Flush()
+	}
 	for _, m := range st.Magnets {
 		fmt.Fprintf(w, "magnet %s (%s): %s for %.0fs; peers %d known, %d connected, %d offering metadata",
 			safe(m.Name), m.InfoHash, m.State, m.ElapsedSeconds, m.PeersKnown, m.PeersConnected, m.PeersOffering)

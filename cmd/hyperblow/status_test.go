@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"slices"
 	"strconv"
@@ -33,11 +34,19 @@ func fakeStatus() statusJSON {
 			Peers:   []peerStatusJSON{{Address: "127.0.0.1:6881", PeerID: "-LT2080-xxxxxxxxxxxx", Client: "libtorrent/2.0.8", Fast: true, AmChoking: true, PeerInterested: true, Pieces: 8, Requests: 12, DownloadedBytes: 4 << 20, DownloadRate: 1.5e6}},
 			Readers: []readerStatusJSON{{ID: 1, Piece: 3, WindowBytes: 4 << 20, Rate: 2e6}},
 			Waiting: []waitingStatusJSON{{Piece: 3, Waiters: 2}},
+			Trackers: []trackerStatusJSON{
+				{URL: "http://tracker.example/announce", Tier: 1, State: "ok", Peers: 12, Seeders: 2, Leechers: 10,
+					LastOKSecondsAgo: ptr(30.0), NextAnnounceInSeconds: ptr(1770.0)},
+				{URL: "udp://dead.example:6969/announce", Tier: 2, State: "failing", Error: "no answer within 1m0s",
+					Failures: 3, NextAnnounceInSeconds: ptr(59.6)},
+			},
 		}},
 		Magnets: []magnetStatusJSON{{Name: "pending", InfoHash: strings.Repeat("cd", 20), State: "resolving", ElapsedSeconds: 1.5, PeersKnown: 3, PeersConnected: 1}},
 		Cache:   cacheStatusJSON{Hits: 10, Misses: 2, Evictions: 1, Rejections: 0, HeldBytes: 3 << 20, HotBytes: 3 << 20, MaxBytes: 512 << 20},
 	}
 }
+
+func ptr[T any](v T) *T { return &v }
 
 // promSample is one parsed sample line.
 type promSample struct {
@@ -153,6 +162,9 @@ func TestWriteMetrics(t *testing.T) {
 		"hyperblow_cache_held_bytes":       3 << 20,
 		"hyperblow_cache_max_bytes":        512 << 20,
 		"hyperblow_magnet_resolving":       1,
+		"hyperblow_tracker_up":             1,
+		"hyperblow_tracker_peers":          12,
+		"hyperblow_tracker_failures":       0,
 	}
 	for name, v := range want {
 		s, ok := findSample(samples, name)
@@ -173,6 +185,18 @@ func TestWriteMetrics(t *testing.T) {
 		if s.labels["torrent"] != wantName || len(s.labels["info_hash"]) != 40 {
 			t.Errorf("%s labels = %q", name, s.labels)
 		}
+		if strings.HasPrefix(name, "hyperblow_tracker_") && s.labels["tracker"] != "http://tracker.example/announce" {
+			t.Errorf("%s labels = %q", name, s.labels)
+		}
+	}
+	var dead []promSample
+	for _, s := range samples {
+		if s.labels["tracker"] == "udp://dead.example:6969/announce" {
+			dead = append(dead, s)
+		}
+	}
+	if len(dead) != 3 || dead[0].value != 0 || dead[2].value != 3 {
+		t.Errorf("failing tracker's samples %+v, want up 0, peers 0, failures 3", dead)
 	}
 	if types["hyperblow_peers"] != "gauge" || types["hyperblow_served_bytes_total"] != "counter" {
 		t.Errorf("types: %v", types)
@@ -229,7 +253,7 @@ func TestStatusJSONShape(t *testing.T) {
 		"pieces_have", "pieces_verified", "pieces_held", "pieces_wanted", "held_bytes",
 		"downloaded_bytes", "uploaded_bytes", "served_to_readers_bytes", "wasted_bytes",
 		"hash_failures", "peers_banned", "download_rate", "upload_rate",
-		"files", "peers", "readers", "waiting")
+		"files", "peers", "readers", "waiting", "trackers")
 	tm := tor.(map[string]any)
 	checkKeys(t, "file", tm["files"].([]any)[0], "path", "length")
 	checkKeys(t, "peer", tm["peers"].([]any)[0], "address", "peer_id", "client", "incoming", "fast",
@@ -237,6 +261,10 @@ func TestStatusJSONShape(t *testing.T) {
 		"pieces", "requests", "downloaded_bytes", "uploaded_bytes", "download_rate", "upload_rate")
 	checkKeys(t, "reader", tm["readers"].([]any)[0], "id", "piece", "window_bytes", "rate")
 	checkKeys(t, "waiting", tm["waiting"].([]any)[0], "piece", "waiters")
+	checkKeys(t, "tracker", tm["trackers"].([]any)[0], "url", "tier", "state", "announcing", "peers", "seeders",
+		"leechers", "failures", "last_ok_seconds_ago", "next_announce_in_seconds")
+	checkKeys(t, "failing tracker", tm["trackers"].([]any)[1], "url", "tier", "state", "announcing", "peers", "seeders",
+		"leechers", "error", "failures", "next_announce_in_seconds")
 	checkKeys(t, "magnet", v["magnets"].([]any)[0], "name", "info_hash", "state", "elapsed_seconds",
 		"peers_known", "peers_tried", "peers_connected", "peers_offering", "metadata_size",
 		"metadata_pieces_have", "metadata_pieces_total")
@@ -293,7 +321,9 @@ func TestPrintStatus(t *testing.T) {
 	var b bytes.Buffer
 	printStatus(&b, fakeStatus(), true)
 	out := b.String()
-	for _, want := range []string{`we\"ird\\na\nme`, "37.5%", "1.4 MiB/s", "magnet pending", "resolving", "libtorrent/2.0.8", "cIF", "cache: 3.0 MiB held of 512.0 MiB"} {
+	for _, want := range []string{`we\"ird\\na\nme`, "37.5%", "1.4 MiB/s", "magnet pending", "resolving", "libtorrent/2.0.8", "cIF", "cache: 3.0 MiB held of 512.0 MiB",
+		"tracker http://tracker.example/announce   tier 1  ok: 12 peers; next announce in 29m30s",
+		"tracker udp://dead.example:6969/announce  tier 2  failing: no answer within 1m0s (3 times); next try in 1m0s"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -316,6 +346,81 @@ func TestRunStatusNothingAnswers(t *testing.T) {
 	}
 	if code := run([]string{"status"}, &out, &errOut); code != 2 {
 		t.Errorf("status without ADDR: exit %d", code)
+	}
+}
+
+// TestRunStatusNotOurs: pointed at something that is not Hyperblow's status
+// server (a BitTorrent port answers with binary handshake bytes, another port
+// stays silent or hangs up, an HTTP server answers 404 or other JSON), status
+// fails with exit 1 and says so, and never prints what came back.
+func TestRunStatusNotOurs(t *testing.T) {
+	binary := make([]byte, 96) // what an MSE peer sends back: its DH public key
+	for i := range binary {
+		binary[i] = byte(0x80 + i*7)
+	}
+	binary[5], binary[9] = 0x1b, '\n' // an escape sequence and a line break among them
+	serveTCP := func(answer func(net.Conn)) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go answer(c)
+			}
+		}()
+		return ln.Addr().String()
+	}
+	held := make(chan net.Conn, 4)
+	t.Cleanup(func() {
+		for len(held) > 0 {
+			(<-held).Close()
+		}
+	})
+	httpSrv := func(h http.HandlerFunc) string {
+		srv := httptest.NewServer(h)
+		t.Cleanup(srv.Close)
+		return strings.TrimPrefix(srv.URL, "http://")
+	}
+	cases := []struct {
+		name, addr, want string
+	}{
+		{"binary answer", serveTCP(func(c net.Conn) {
+			buf := make([]byte, 512)
+			c.Read(buf)
+			c.Write(binary)
+			c.Close()
+		}), "its answer is not HTTP"},
+		{"silent", serveTCP(func(c net.Conn) { held <- c }), "sent no HTTP answer within 300ms"},
+		{"hangs up", serveTCP(func(c net.Conn) { c.Close() }), "closed the connection without an HTTP answer"},
+		{"404", httpSrv(http.NotFound), "answered 404 Not Found"},
+		{"other JSON", httpSrv(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{"hello":"world"}`)) }), "not with Hyperblow's status JSON"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := run([]string{"status", "--timeout", "300ms", c.addr}, &out, &errOut)
+			msg := errOut.String()
+			if code != 1 || !strings.Contains(msg, c.addr+" is not a Hyperblow status server") || !strings.Contains(msg, c.want) {
+				t.Errorf("exit %d, stderr %q; want 1 and %q", code, msg, c.want)
+			}
+			if out.Len() != 0 {
+				t.Errorf("stdout %q", out.String())
+			}
+			for _, r := range strings.TrimSuffix(msg, "\n") {
+				if r < 0x20 || r > 0x7e {
+					t.Fatalf("stderr holds %q: %q", r, msg)
+				}
+			}
+			if strings.Contains(msg, `\x`) {
+				t.Errorf("stderr quotes the bytes that came back: %q", msg)
+			}
+		})
 	}
 }
 

@@ -28,7 +28,9 @@ import (
 //
 // On a terminal, a compact frame below the log lines is redrawn in place a few
 // times a second: per torrent its progress, rates, peers, bytes served to
-// readers and what reads wait for; magnet links still resolving; the cache.
+// readers and what reads wait for, and how its trackers stand (ok with their
+// peer counts, or failing with the reason, and the next try); magnet links
+// still resolving; the cache.
 // Log lines go through the same writer (termOut), which lifts the frame, prints
 // the line, and puts the frame back below it, so warnings scroll up and stay
 // visible. No full-screen mode, no raw mode, no hidden cursor: whatever ends
@@ -43,12 +45,11 @@ const (
 	viewEvery       = 250 * time.Millisecond // redraw interval (~4 Hz)
 	viewInspectWait = 150 * time.Millisecond // longest wait for the owners, per frame
 	viewRateTau     = 2 * time.Second        // smoothing of the rates (EWMA time constant)
-	viewHeldEvery   = time.Second            // how often the pieces in memory are counted
-	// viewHeldMaxPieces bounds the cache lookups of one count (one per piece):
-	// beyond it the cache line shows the hot tier only.
-	viewHeldMaxPieces = 1 << 17
-	viewBarMax        = 30 // widest progress bar, inside the brackets
-	viewBarMin        = 10
+	viewBarMax      = 30                     // widest progress bar, inside the brackets
+	viewBarMin      = 10
+	// viewTrackerLines is how many lines a torrent's trackers take at most; more
+	// trackers are summed up in the last one.
+	viewTrackerLines = 3
 )
 
 // viewFlag is --view: auto (a terminal and not --quiet), on or off.
@@ -222,9 +223,7 @@ type statusView struct {
 	once sync.Once
 
 	// Owned by the draw goroutine, then by stop.
-	state  map[bt.InfoHash]*viewState
-	held   int64 // bytes of pieces in memory, all torrents; -1 when not counted
-	heldAt time.Time
+	state map[bt.InfoHash]*viewState
 }
 
 // viewState is what the view remembers of a torrent between frames.
@@ -241,7 +240,7 @@ func newStatusView(out *termOut, src viewSource, title string) *statusView {
 	return &statusView{
 		out: out, src: src, title: title, size: out.size, every: viewEvery,
 		quit: make(chan struct{}), done: make(chan struct{}),
-		state: map[bt.InfoHash]*viewState{}, held: -1,
+		state: map[bt.InfoHash]*viewState{},
 	}
 }
 
@@ -299,11 +298,9 @@ func (v *statusView) collect(now time.Time, final bool) viewFrame {
 
 	f := viewFrame{Title: v.title, Final: final, Cache: v.src.cache()}
 	running := make(map[bt.InfoHash]bool, len(ts))
-	pieces := 0
 	for i, t := range ts {
 		ih := t.InfoHash()
 		running[ih] = true
-		pieces += t.Info().NumPieces
 		st := v.state[ih]
 		if st == nil {
 			info := t.Info()
@@ -324,18 +321,6 @@ func (v *statusView) collect(now time.Time, final bool) viewFrame {
 			delete(v.state, ih)
 		}
 	}
-	if !final && now.Sub(v.heldAt) >= viewHeldEvery {
-		v.heldAt = now
-		v.held = -1
-		if pieces <= viewHeldMaxPieces {
-			v.held = 0
-			for _, t := range ts {
-				_, b := t.PiecesHeld(0, t.Info().NumPieces)
-				v.held += b
-			}
-		}
-	}
-	f.Held = v.held
 	if v.src.magnets != nil {
 		for _, rs := range v.src.magnets() {
 			if !running[rs.InfoHash] {
@@ -359,6 +344,7 @@ func (st *viewState) update(s engine.Snapshot, now time.Time) {
 	}
 	r.Readers = len(s.Readers)
 	r.Waiting = s.Waiting
+	r.Trackers = trackerStatuses(s.Trackers, now)
 	if !st.at.IsZero() {
 		if dt := now.Sub(st.at).Seconds(); dt > 0 {
 			a := 1 - math.Exp(-dt/viewRateTau.Seconds())
@@ -382,8 +368,7 @@ type viewFrame struct {
 	Final    bool   // the last frame: the mount has ended
 	Torrents []viewTorrent
 	Magnets  []magnetStatusJSON
-	Cache    cache.Stats
-	Held     int64 // bytes of verified pieces in memory, all torrents; -1: not counted
+	Cache    cache.Stats // HeldBytes: exact at every frame (see cache.Stats)
 }
 
 // viewTorrent is one torrent's figures in a frame.
@@ -396,6 +381,7 @@ type viewTorrent struct {
 	Peers, Seeds          int
 	Readers               int
 	Waiting               []engine.WaitingPiece
+	Trackers              []trackerStatusJSON
 	Stopped               bool
 }
 
@@ -443,7 +429,7 @@ func renderFrame(f viewFrame, width, height int) []string {
 	if len(items) == 0 {
 		lines = append(lines, "no torrents")
 	}
-	lines = append(lines, cacheLine(f.Cache, f.Held))
+	lines = append(lines, cacheLine(f.Cache))
 	lines = lines[:min(len(lines), rows)]
 	for i, l := range lines {
 		lines[i] = truncWidth(l, cut)
@@ -451,11 +437,14 @@ func renderFrame(f viewFrame, width, height int) []string {
 	return lines
 }
 
-// torrentLines is a torrent in three lines (two in the final frame):
+// torrentLines is a torrent in three lines (two in the final frame), and its
+// trackers below (at most viewTrackerLines):
 //
 //	movie.mkv  [#########.....................]  30.0%  192/640 pieces
 //	  down 12.3 MiB/s  up 0 B/s  peers 3 (1 seed)  served 60.0 MiB (12.0 MiB/s)
 //	  waiting: 3 reads on pieces 120-123
+//	  tracker udp://tracker.example:6969  failing: no answer after 15s, still trying
+//	  tracker http://other.example/announce  ok: 12 peers; next announce in 29m
 func torrentLines(t viewTorrent, final bool, avail int) []string {
 	first := barLine(safe(t.Name), t.PiecesHave, t.NumPieces,
 		fmt.Sprintf("%s  %d/%d pieces", percent(t.PiecesHave, t.NumPieces), t.PiecesHave, t.NumPieces), viewBarMax, avail)
@@ -465,7 +454,56 @@ func torrentLines(t viewTorrent, final bool, avail int) []string {
 	}
 	second := fmt.Sprintf("  down %s  up %s  peers %s  served %s (%s)",
 		viewRate(t.Down), viewRate(t.Up), peersText(t.Peers, t.Seeds), humanSize(t.Served), viewRate(t.ServeRate))
-	return []string{first, second, "  " + waitingText(t.Waiting, t.Readers)}
+	return append([]string{first, second, "  " + waitingText(t.Waiting, t.Readers)}, trackerLines(t.Trackers, avail)...)
+}
+
+// trackerLines is a line per tracker, in tier order; when there are more than
+// viewTrackerLines, the last line sums up the rest. The URL is cut first, so
+// that the state fits.
+func trackerLines(trs []trackerStatusJSON, avail int) []string {
+	show := trs
+	if len(trs) > viewTrackerLines {
+		show = trs[:viewTrackerLines-1]
+	}
+	var lines []string
+	for _, tr := range show {
+		text := trackerText(tr)
+		url := truncWidth(safe(tr.URL), max(avail-dispWidth(text)-12, 24))
+		lines = append(lines, "  tracker "+url+"  "+text)
+	}
+	if len(show) < len(trs) {
+		lines = append(lines, fmt.Sprintf("  and %d more trackers: %s", len(trs)-len(show), trackerCounts(trs[len(show):])))
+	}
+	return lines
+}
+
+// trackerCounts sums trackers up by state: "1 ok (12 peers), 2 failing".
+func trackerCounts(trs []trackerStatusJSON) string {
+	var n [4]int
+	peers := 0
+	for _, tr := range trs {
+		switch tr.State {
+		case "ok":
+			n[0]++
+			peers += tr.Peers
+		case "failing":
+			n[1]++
+		case "announcing":
+			n[2]++
+		default:
+			n[3]++
+		}
+	}
+	var parts []string
+	if n[0] > 0 {
+		parts = append(parts, fmt.Sprintf("%d ok (%d peers)", n[0], peers))
+	}
+	for i, name := range []string{"", "failing", "announcing", "waiting"} {
+		if i > 0 && n[i] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n[i], name))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // torrentLine is a torrent in one line, when many share the screen.
@@ -481,6 +519,15 @@ func torrentLine(t viewTorrent, final bool, avail int) string {
 			waiting = "reading"
 		}
 		rest += fmt.Sprintf("  down %s  up %s  peers %d  %s", viewRate(t.Down), viewRate(t.Up), t.Peers, waiting)
+		if len(t.Trackers) > 0 {
+			ok := 0
+			for _, tr := range t.Trackers {
+				if tr.State == "ok" {
+					ok++
+				}
+			}
+			rest += fmt.Sprintf("  trackers %d/%d ok", ok, len(t.Trackers))
+		}
 	}
 	return barLine(safe(t.Name), t.PiecesHave, t.NumPieces, rest, viewBarMin, avail)
 }
@@ -521,12 +568,8 @@ func metadataText(m magnetStatusJSON) string {
 	return "metadata size not known yet"
 }
 
-func cacheLine(c cache.Stats, held int64) string {
-	use := humanSize(held) + " held"
-	if held < 0 {
-		use = humanSize(c.HotBytes) + " in the hot tier"
-	}
-	return fmt.Sprintf("cache %s of %s  %d hits  %d misses", use, humanSize(c.MaxBytes), c.Hits, c.Misses)
+func cacheLine(c cache.Stats) string {
+	return fmt.Sprintf("cache %s held of %s  %d hits  %d misses", humanSize(c.HeldBytes), humanSize(c.MaxBytes), c.Hits, c.Misses)
 }
 
 // barLine is "NAME  [####....]  REST" in avail columns. The bar keeps at

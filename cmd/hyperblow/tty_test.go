@@ -30,8 +30,7 @@ func sampleFrame() viewFrame {
 			Peers: 3, Seeds: 1, Readers: 1,
 			Waiting: []engine.WaitingPiece{{Piece: 120, Waiters: 2}, {Piece: 121, Waiters: 1}, {Piece: 122, Waiters: 1}, {Piece: 123, Waiters: 1}},
 		}},
-		Cache: cache.Stats{Hits: 10, Misses: 2, HotBytes: 16 << 20, MaxBytes: 512 << 20},
-		Held:  48 << 20,
+		Cache: cache.Stats{Hits: 10, Misses: 2, HeldBytes: 48 << 20, HotBytes: 16 << 20, MaxBytes: 512 << 20},
 	}
 }
 
@@ -53,12 +52,11 @@ func TestRenderFrame(t *testing.T) {
 
 	f := sampleFrame()
 	f.Final = true
-	f.Held = -1
 	checkLines(t, renderFrame(f, 100, 30), []string{
 		"hyperblow  /mnt/t  stopped",
 		"movie.mkv  [#########.....................]  30.0%  192/640 pieces",
 		"  downloaded 48.0 MiB  uploaded 1.0 MiB  served 60.0 MiB",
-		"cache 16.0 MiB in the hot tier of 512.0 MiB  10 hits  2 misses",
+		"cache 48.0 MiB held of 512.0 MiB  10 hits  2 misses",
 	})
 
 	f = viewFrame{Title: "/mnt/t", Cache: cache.Stats{MaxBytes: 1 << 20}}
@@ -67,6 +65,62 @@ func TestRenderFrame(t *testing.T) {
 		"no torrents",
 		"cache 0 B held of 1.0 MiB  0 hits  0 misses",
 	})
+}
+
+// TestRenderTrackers: each tracker's state shows under its torrent, ok with its
+// peers or failing with the reason, and the next try; many are summed up.
+func TestRenderTrackers(t *testing.T) {
+	f := sampleFrame()
+	f.Torrents[0].Peers, f.Torrents[0].Seeds = 0, 0
+	f.Torrents[0].Trackers = []trackerStatusJSON{
+		{URL: "http://127.0.0.1:1/announce", Tier: 1, State: "failing", Error: "connection refused", Failures: 2, NextAnnounceInSeconds: ptr(29.6)},
+		{URL: "udp://127.0.0.1:2/announce", Tier: 2, State: "failing", Announcing: true, Error: "no answer after 15s, still trying", Failures: 0},
+		{URL: "udp://tracker.invalid:6969/announce", Tier: 3, State: "failing", Error: "cannot resolve tracker.invalid: no such host", Failures: 1, NextAnnounceInSeconds: ptr(15.0)},
+	}
+	checkLines(t, renderFrame(f, 120, 30), []string{
+		"hyperblow  /mnt/t  (Ctrl-C to unmount)",
+		"movie.mkv  [#########.....................]  30.0%  192/640 pieces",
+		"  down 12.5 MiB/s  up 0 B/s  peers 0  served 60.0 MiB (2.0 MiB/s)",
+		"  waiting: 5 reads on pieces 120-123",
+		"  tracker http://127.0.0.1:1/announce  failing: connection refused (2 times); next try in 30s",
+		"  tracker udp://127.0.0.1:2/announce  failing: no answer after 15s, still trying",
+		"  tracker udp://tracker.invalid:6969/announce  failing: cannot resolve tracker.invalid: no such host; next try in 15s",
+		"cache 48.0 MiB held of 512.0 MiB  10 hits  2 misses",
+	})
+
+	f.Torrents[0].Trackers = append(f.Torrents[0].Trackers,
+		trackerStatusJSON{URL: "http://ok.example/announce", Tier: 4, State: "ok", Peers: 7, NextAnnounceInSeconds: ptr(1800.0)},
+		trackerStatusJSON{URL: "http://backup.example/announce", Tier: 4, State: "waiting"})
+	lines := renderFrame(f, 120, 30)
+	checkLines(t, lines[4:7], []string{
+		"  tracker http://127.0.0.1:1/announce  failing: connection refused (2 times); next try in 30s",
+		"  tracker udp://127.0.0.1:2/announce  failing: no answer after 15s, still trying",
+		"  and 3 more trackers: 1 ok (7 peers), 1 failing, 1 waiting",
+	})
+
+	// Many torrents on a small screen: one line each, trackers summed up.
+	lines = renderFrame(f, 120, 5)
+	if !strings.Contains(lines[1], "trackers 1/5 ok") {
+		t.Errorf("one-line torrent lacks its trackers: %q", lines[1])
+	}
+}
+
+func TestTrackerText(t *testing.T) {
+	for _, c := range []struct {
+		tr   trackerStatusJSON
+		want string
+	}{
+		{trackerStatusJSON{State: "ok", Peers: 1, NextAnnounceInSeconds: ptr(90.0)}, "ok: 1 peer; next announce in 1m30s"},
+		{trackerStatusJSON{State: "ok", Peers: 3, Announcing: true}, "ok: 3 peers; announcing"},
+		{trackerStatusJSON{State: "announcing", Announcing: true}, "announcing"},
+		{trackerStatusJSON{State: "waiting"}, "backup: asked if the trackers before it in its tier fail"},
+		{trackerStatusJSON{State: "failing", Error: "HTTP status 404", Failures: 1, Announcing: true}, "failing: HTTP status 404; trying again"},
+		{trackerStatusJSON{State: "failing", Error: "bad\x1bthing", Failures: 1, NextAnnounceInSeconds: ptr(0.0)}, `failing: bad\x1bthing; next try in 0s`},
+	} {
+		if got := trackerText(c.tr); got != c.want {
+			t.Errorf("trackerText(%+v) = %q, want %q", c.tr, got, c.want)
+		}
+	}
 }
 
 func TestRenderMagnetPending(t *testing.T) {
@@ -78,7 +132,6 @@ func TestRenderMagnetPending(t *testing.T) {
 			MetadataSize: 40000, MetadataPiecesHave: 1, MetadataPiecesTotal: 3,
 		}},
 		Cache: cache.Stats{MaxBytes: 512 << 20},
-		Held:  0,
 	}
 	checkLines(t, renderFrame(f, 120, 30), []string{
 		"hyperblow  /mnt/m  (Ctrl-C to unmount)",
@@ -397,8 +450,9 @@ func TestStatusViewEngine(t *testing.T) {
 	if tv.ServeRate != float64(len(data)) || tv.Down < float64(len(data)) {
 		t.Errorf("rates: served %.0f B/s, down %.0f B/s; want %d and at least that", tv.ServeRate, tv.Down, len(data))
 	}
-	if f.Held != mt.Info.TotalLength || f.Cache.MaxBytes == 0 {
-		t.Errorf("cache: held %d, want %d; %+v", f.Held, mt.Info.TotalLength, f.Cache)
+	// The cache figure is exact at once: no lag behind what was just read.
+	if f.Cache.HeldBytes != mt.Info.TotalLength || f.Cache.MaxBytes == 0 {
+		t.Errorf("cache: held %d, want %d; %+v", f.Cache.HeldBytes, mt.Info.TotalLength, f.Cache)
 	}
 	// Nothing new in the next second: the rate decays, smoothed, towards 0.
 	f = v.collect(t0.Add(2*time.Second), false)
@@ -421,6 +475,37 @@ func TestStatusViewEngine(t *testing.T) {
 	}
 	if strings.Contains(got, "Ctrl-C") {
 		t.Errorf("an earlier frame was left on screen:\n%s", got)
+	}
+}
+
+// TestViewCacheHeldAtOnce: a frame drawn right after a read shows the pieces
+// just read as held (it once showed "cache 0 B held" for up to a second, and
+// the final frame kept the figure of the last count).
+func TestViewCacheHeldAtOnce(t *testing.T) {
+	data := enginetest.RandomBytes(6, 2<<20)
+	mt, all := enginetest.Torrent(t, "held.bin", 64<<10, []enginetest.File{{Data: data}})
+	seeder := enginetest.Seed(t, mt, all)
+	client, tor := enginetest.Leecher(t, mt, engine.Config{CacheSize: 4 << 20}, seeder)
+	v := newStatusView(&termOut{w: &screen{}}, viewSource{torrents: client.Torrents, cache: client.CacheStats}, "/mnt/held")
+	t0 := time.Now()
+	if f := v.collect(t0, false); f.Cache.HeldBytes != 0 {
+		t.Fatalf("held %d before any read", f.Cache.HeldBytes)
+	}
+	r := tor.NewReader(mt.Info.Files[0])
+	defer r.Close()
+	buf := make([]byte, len(data))
+	if n, err := r.ReadAt(t.Context(), buf, 0); n != len(data) || err != nil {
+		t.Fatalf("ReadAt: %d, %v", n, err)
+	}
+	f := v.collect(t0.Add(10*time.Millisecond), false) // the next frame, at once
+	if f.Cache.HeldBytes != int64(len(data)) {
+		t.Errorf("a frame right after reading %d bytes shows %d held", len(data), f.Cache.HeldBytes)
+	}
+	if line := cacheLine(f.Cache); !strings.HasPrefix(line, "cache 2.0 MiB held of 4.0 MiB") {
+		t.Errorf("cache line %q", line)
+	}
+	if f := v.collect(t0.Add(20*time.Millisecond), true); f.Cache.HeldBytes != int64(len(data)) {
+		t.Errorf("the final frame shows %d held, want %d", f.Cache.HeldBytes, len(data))
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/hyperblow/hyperblow/engine/bt"
@@ -17,6 +18,9 @@ const (
 	DefaultNumWant        = 50
 	DefaultAttemptTimeout = 60 * time.Second
 	DefaultStopTimeout    = 5 * time.Second
+	// DefaultSlowAfter is when a tracker that has not answered is reported as
+	// failing while its announce goes on: the first retransmission of BEP 15.
+	DefaultSlowAfter = DefaultUDPRetryBase
 
 	// defaultInterval is used when a tracker gives no interval.
 	defaultInterval = 30 * time.Minute
@@ -51,6 +55,9 @@ type AnnouncerConfig struct {
 	AttemptTimeout time.Duration
 	// StopTimeout bounds the "stopped" announce at shutdown; zero means 5 s.
 	StopTimeout time.Duration
+	// SlowAfter is how long an announce may go unanswered before its tracker is
+	// reported failing (and logged) while it is still tried; zero means 15 s.
+	SlowAfter time.Duration
 }
 
 // announceClient is what an Announcer needs from a Client (a seam for tests).
@@ -60,11 +67,21 @@ type announceClient interface {
 
 // Announcer decides when one torrent announces: "started" first, then regular
 // re-announces at the tracker's interval, "completed" when told, "stopped" at shutdown.
-// Each announce walks the BEP 12 tiers. All its state is owned by the Run goroutine.
+//
+// Every BEP 12 tier announces on its own schedule, at the same time as the others
+// (as Transmission and qBittorrent do): a tracker that does not answer delays no
+// other tier, and every tier's peers arrive as soon as it answers. Within a tier
+// the trackers are asked in order until one answers, and that one is asked first
+// next time (BEP 12).
+//
+// The scheduling state is owned by the Run goroutine; each tier's announce runs in
+// a goroutine of its own and reports back to Run. What each tracker did last is
+// kept in a table that Trackers copies, for status pages.
 type Announcer struct {
 	cfg       AnnouncerConfig
 	client    announceClient
 	tiers     *tierList
+	status    *statusTable
 	key       uint32 // BEP 7 key, constant for the session
 	log       *slog.Logger
 	now       func() time.Time
@@ -82,6 +99,7 @@ func NewAnnouncer(cfg AnnouncerConfig) *Announcer {
 	cfg.MaxBackoff = max(positiveOr(cfg.MaxBackoff, DefaultMaxBackoff), cfg.MinBackoff)
 	cfg.AttemptTimeout = positiveOr(cfg.AttemptTimeout, DefaultAttemptTimeout)
 	cfg.StopTimeout = positiveOr(cfg.StopTimeout, DefaultStopTimeout)
+	cfg.SlowAfter = positiveOr(cfg.SlowAfter, DefaultSlowAfter)
 	if cfg.NumWant <= 0 {
 		cfg.NumWant = DefaultNumWant
 	}
@@ -89,10 +107,12 @@ func NewAnnouncer(cfg AnnouncerConfig) *Announcer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	tiers := newTierList(cfg.Tiers, nil)
 	return &Announcer{
 		cfg:       cfg,
 		client:    cfg.Client,
-		tiers:     newTierList(cfg.Tiers, nil),
+		tiers:     tiers,
+		status:    newStatusTable(tiers.urls()),
 		key:       rand.Uint32(),
 		log:       log.With("infohash", cfg.InfoHash.String()),
 		now:       time.Now,
@@ -108,13 +128,13 @@ func positiveOr(d, def time.Duration) time.Duration {
 	return def
 }
 
-// Completed asks for a "completed" announce at the next opportunity (after "started"
-// has got through). It never blocks.
+// Completed asks for a "completed" announce at the next opportunity (in each tier,
+// after "started" has got through). It never blocks.
 func (a *Announcer) Completed() { poke(a.completed) }
 
-// NeedPeers asks for an early announce. It is rate-limited by the tracker's min
-// interval (or the interval, at most a minute, when none is given), and ignored until
-// "started" has got through or while failing. It never blocks.
+// NeedPeers asks for an early announce. In each tier it is rate-limited by the
+// tracker's min interval (or the interval, at most a minute, when none is given), and
+// ignored until "started" has got through or while failing. It never blocks.
 func (a *Announcer) NeedPeers() { poke(a.needPeers) }
 
 func poke(ch chan struct{}) {
@@ -124,17 +144,23 @@ func poke(ch chan struct{}) {
 	}
 }
 
-// announceState is the Run goroutine's state.
-type announceState struct {
+// Trackers returns the state of every tracker, in tier order. Safe for concurrent
+// use; it never waits for the network.
+func (a *Announcer) Trackers() []Status { return a.status.snapshot() }
+
+// tierState is one tier's schedule. Owned by the Run goroutine.
+type tierState struct {
 	started          bool // a "started" announce got through
 	completedPending bool // Completed was called and "completed" has not got through
 	failures         int  // failed rounds in a row
 	lastOK           time.Time
 	next             time.Time     // when the next regular announce is due
 	minGap           time.Duration // shortest allowed time between announces
+	busy             bool          // an announce is under way
+	early            bool          // NeedPeers came while busy
 }
 
-func (s *announceState) event() Event {
+func (s *tierState) event() Event {
 	switch {
 	case !s.started:
 		return EventStarted
@@ -144,81 +170,144 @@ func (s *announceState) event() Event {
 	return EventNone
 }
 
-// Run announces until ctx ends, then sends "stopped" (bounded by StopTimeout) if
-// "started" got through, and returns. Call it once.
+// tierResult is how one tier's announce ended, sent back to Run.
+type tierResult struct {
+	tier int
+	ev   Event
+	url  string // the tracker that answered
+	resp *AnnounceResponse
+	err  error // every tracker of the tier failed (joined), or ctx ended
+}
+
+// Run announces until ctx ends, then sends "stopped" (bounded by StopTimeout) to the
+// tiers where "started" got through, and returns. Call it once.
 func (a *Announcer) Run(ctx context.Context) {
-	var s announceState
+	tiers := make([]tierState, len(a.tiers.tiers))
+	results := make(chan tierResult, len(tiers)) // one announce per tier at a time: never blocks
+	var wg sync.WaitGroup
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			a.stop(ctx, &s)
+			wg.Wait()              // the announces under way end with ctx
+			for len(results) > 0 { // answered just before the end: "stopped" is due
+				r := <-results
+				a.finish(ctx, &tiers[r.tier], r)
+			}
+			a.stop(ctx, tiers)
 			return
 		case <-a.completed:
-			s.completedPending = true
-			if s.started {
-				timer.Reset(0)
+			now := a.now()
+			for i := range tiers {
+				t := &tiers[i]
+				t.completedPending = true
+				if t.started && !t.busy {
+					t.next = now
+				}
 			}
 		case <-a.needPeers:
-			if d, ok := a.earlyDelay(&s); ok {
-				timer.Reset(d)
+			for i := range tiers {
+				if tiers[i].busy {
+					tiers[i].early = true // decided when its announce ends
+					continue
+				}
+				a.earlier(&tiers[i])
 			}
+		case r := <-results:
+			a.finish(ctx, &tiers[r.tier], r)
 		case <-timer.C:
-			if ctx.Err() != nil {
-				continue // both were ready; shut down rather than announce
+		}
+		if ctx.Err() != nil {
+			continue // shut down rather than announce
+		}
+		now := a.now()
+		var wake time.Time
+		for i := range tiers {
+			t := &tiers[i]
+			if t.busy {
+				continue
 			}
-			a.announce(ctx, &s)
-			if ctx.Err() == nil {
-				timer.Reset(s.next.Sub(a.now()))
+			if !t.next.After(now) {
+				a.launch(ctx, i, t, results, &wg)
+				continue
 			}
+			if wake.IsZero() || t.next.Before(wake) {
+				wake = t.next
+			}
+		}
+		if !wake.IsZero() {
+			timer.Reset(wake.Sub(now))
+		} else {
+			timer.Stop()
 		}
 	}
 }
 
-// earlyDelay says how soon NeedPeers may announce, if earlier than the regular time.
-func (a *Announcer) earlyDelay(s *announceState) (time.Duration, bool) {
+// earlier brings a tier's next announce forward for NeedPeers, if it is allowed to
+// come earlier than its regular time.
+func (a *Announcer) earlier(s *tierState) {
 	if !s.started || s.failures > 0 {
-		return 0, false
+		return
 	}
 	at := s.lastOK.Add(s.minGap)
 	if !at.Before(s.next) {
-		return 0, false
-	}
-	return max(0, at.Sub(a.now())), true
-}
-
-// announce runs one round over the tiers and schedules the next one.
-func (a *Announcer) announce(ctx context.Context, s *announceState) {
-	ev := s.event()
-	resp, url, err := a.tiers.announce(ctx, func(ctx context.Context, u string) (*AnnounceResponse, error) {
-		return a.announceOne(ctx, u, ev)
-	})
-	now := a.now()
-	if err != nil {
-		if ctx.Err() != nil {
-			return
-		}
-		s.failures++
-		wait := backoff(a.cfg.MinBackoff, a.cfg.MaxBackoff, s.failures)
-		s.next = now.Add(wait)
-		a.log.Warn("tracker: announce failed", "event", ev.String(), "retry_in", wait, "err", err)
 		return
 	}
-	a.succeeded(s, ev, resp, now)
-	a.log.Debug("tracker: announced", "tracker", url, "event", ev.String(), "peers", len(resp.Peers),
-		"seeders", resp.Seeders, "leechers", resp.Leechers, "next_in", s.next.Sub(now))
-	if resp.Warning != "" {
-		a.log.Warn("tracker: warning", "tracker", url, "warning", resp.Warning)
+	if now := a.now(); at.Before(now) {
+		at = now
 	}
-	if len(resp.Peers) > 0 && a.cfg.OnPeers != nil {
-		a.cfg.OnPeers(resp.Peers)
+	s.next = at // as early as the min interval allows
+}
+
+// launch starts tier i's announce in a goroutine that reports on results.
+func (a *Announcer) launch(ctx context.Context, i int, t *tierState, results chan<- tierResult, wg *sync.WaitGroup) {
+	t.busy = true
+	ev := t.event()
+	urls := append([]string(nil), a.tiers.tiers[i]...)
+	wg.Go(func() {
+		resp, url, err := walkTier(ctx, urls, func(ctx context.Context, u string) (*AnnounceResponse, error) {
+			return a.announceOne(ctx, i, u, ev)
+		})
+		results <- tierResult{tier: i, ev: ev, url: url, resp: resp, err: err}
+	})
+}
+
+// finish takes a tier's result: the next announce is scheduled, peers are handed
+// on, and the one that answered moves to the front of its tier.
+func (a *Announcer) finish(ctx context.Context, t *tierState, r tierResult) {
+	t.busy = false
+	early := t.early
+	t.early = false
+	now := a.now()
+	if r.err != nil {
+		if ctx.Err() != nil {
+			return // shutting down
+		}
+		t.failures++
+		wait := backoff(a.cfg.MinBackoff, a.cfg.MaxBackoff, t.failures)
+		t.next = now.Add(wait)
+		a.status.schedule(r.tier, a.tiers.tiers[r.tier], false, t.next)
+		a.log.Debug("tracker: tier failed", "tier", r.tier+1, "event", r.ev.String(), "retry_in", wait, "err", r.err)
+		return
+	}
+	a.tiers.promote(r.tier, r.url)
+	a.succeeded(t, r.ev, r.resp, now)
+	if early {
+		a.earlier(t)
+	}
+	a.status.schedule(r.tier, a.tiers.tiers[r.tier], true, t.next)
+	if r.resp.Warning != "" {
+		a.log.Warn("tracker: warning", "tracker", redactString(r.url), "warning", r.resp.Warning)
+	}
+	if len(r.resp.Peers) > 0 && a.cfg.OnPeers != nil && ctx.Err() == nil { // none while shutting down: the receiver may be gone
+		a.cfg.OnPeers(r.resp.Peers)
 	}
 }
 
-// succeeded updates the state after an answered announce: the event got through, and
+// succeeded updates a tier after an answered announce: the event got through, and
 // the next regular announce is due after the interval (never below the min interval).
-func (a *Announcer) succeeded(s *announceState, ev Event, resp *AnnounceResponse, now time.Time) {
+func (a *Announcer) succeeded(s *tierState, ev Event, resp *AnnounceResponse, now time.Time) {
 	switch ev {
 	case EventStarted:
 		s.started = true
@@ -242,11 +331,56 @@ func (a *Announcer) succeeded(s *announceState, ev Event, resp *AnnounceResponse
 	}
 }
 
-// announceOne announces ev to one tracker, bounded by AttemptTimeout.
-func (a *Announcer) announceOne(ctx context.Context, trackerURL string, ev Event) (*AnnounceResponse, error) {
-	ctx, cancel := context.WithTimeout(ctx, a.cfg.AttemptTimeout)
-	defer cancel()
-	return a.client.Announce(ctx, trackerURL, a.request(ev))
+// announceOne announces ev to one tracker of tier, bounded by AttemptTimeout, and
+// records and logs how it went: the first failure (and any change of reason) at
+// info level at once, a tracker that has not answered after SlowAfter likewise,
+// the first answer and a recovery at info, the rest at debug.
+func (a *Announcer) announceOne(ctx context.Context, tier int, u string, ev Event) (*AnnounceResponse, error) {
+	shown := redactString(u)
+	attempt := a.status.begin(tier, u, a.now())
+	slowDone := make(chan struct{})
+	slow := time.AfterFunc(a.cfg.SlowAfter, func() {
+		defer close(slowDone)
+		if a.status.slow(tier, u, attempt, a.cfg.SlowAfter, a.now()) {
+			a.log.Info("tracker: no answer yet, still trying", "tracker", shown, "event", ev.String(),
+				"after", a.cfg.SlowAfter, "gives_up_after", a.cfg.AttemptTimeout)
+		}
+	})
+	actx, cancel := context.WithTimeout(ctx, a.cfg.AttemptTimeout)
+	resp, err := a.client.Announce(actx, u, a.request(ev))
+	cancel()
+	if !slow.Stop() {
+		<-slowDone // its record and log line come before this announce's outcome
+	}
+	now := a.now()
+	switch {
+	case err == nil:
+		before := a.status.ok(tier, u, resp, now)
+		msg := "tracker: announced"
+		switch before {
+		case StateWaiting, StateAnnouncing:
+			msg = "tracker: first answer"
+		case StateFailing:
+			msg = "tracker: answers again"
+		}
+		level := slog.LevelInfo
+		if before == StateOK {
+			level = slog.LevelDebug
+		}
+		a.log.Log(ctx, level, msg, "tracker", shown, "event", ev.String(), "peers", len(resp.Peers),
+			"seeders", resp.Seeders, "leechers", resp.Leechers, "interval", resp.Interval)
+		return resp, nil
+	case ctx.Err() != nil:
+		a.status.abandon(tier, u)
+	default:
+		reason := Reason(err, a.cfg.AttemptTimeout)
+		level := slog.LevelDebug
+		if a.status.fail(tier, u, reason, now) {
+			level = slog.LevelInfo
+		}
+		a.log.Log(ctx, level, "tracker: announce failed", "tracker", shown, "event", ev.String(), "reason", reason)
+	}
+	return nil, err
 }
 
 // request builds an announce with the current counters.
@@ -268,22 +402,30 @@ func (a *Announcer) request(ev Event) AnnounceRequest {
 	}
 }
 
-// stop sends "stopped" with a fresh deadline: ctx has already ended, and shutdown must
-// not hang on an unreachable tracker.
-func (a *Announcer) stop(ctx context.Context, s *announceState) {
-	if !s.started {
-		return
-	}
+// stop sends "stopped" to every tier where "started" got through, all at once, with
+// a fresh deadline: ctx has already ended, and shutdown must not hang on an
+// unreachable tracker.
+func (a *Announcer) stop(ctx context.Context, tiers []tierState) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.StopTimeout)
 	defer cancel()
-	_, url, err := a.tiers.announce(ctx, func(ctx context.Context, u string) (*AnnounceResponse, error) {
-		return a.announceOne(ctx, u, EventStopped)
-	})
-	if err != nil {
-		a.log.Info("tracker: stopped announce failed", "err", err)
-		return
+	var wg sync.WaitGroup
+	for i := range tiers {
+		if !tiers[i].started {
+			continue
+		}
+		urls := a.tiers.tiers[i]
+		wg.Go(func() {
+			_, url, err := walkTier(ctx, urls, func(ctx context.Context, u string) (*AnnounceResponse, error) {
+				return a.client.Announce(ctx, u, a.request(EventStopped))
+			})
+			if err != nil {
+				a.log.Info("tracker: stopped announce failed", "tier", i+1, "err", err)
+				return
+			}
+			a.log.Debug("tracker: stopped", "tracker", redactString(url))
+		})
 	}
-	a.log.Debug("tracker: stopped", "tracker", url)
+	wg.Wait()
 }
 
 // backoff is the wait after the n-th failed round in a row: lo·2^(n-1), at most hi.

@@ -9,7 +9,11 @@
 //     shared by every torrent of a process: it holds the HTTP client and one UDP socket,
 //     opened on first use, shared by every UDP tracker.
 //   - Announcer decides when to announce for one torrent (started, periodic re-announce,
-//     completed, stopped) and walks the BEP 12 tiers. It runs in its own goroutine.
+//     completed, stopped). Every BEP 12 tier announces on its own schedule, all at
+//     once; within a tier, trackers are tried in order until one answers. It runs in
+//     its own goroutine, plus one per tier while that tier announces, and keeps each
+//     tracker's state (waiting, announcing, ok with its peer count, failing with the
+//     reason; when it is next asked) for status pages: Announcer.Trackers.
 //   - The reply parsers (parseHTTPAnnounce, parseUDPAnnounce, ...) are pure functions
 //     over bytes, so they are fuzzed without sockets.
 //
@@ -37,11 +41,17 @@
 //
 // Client methods are safe for concurrent use. Client.mu guards the lazily opened socket,
 // the closed flag and the connection-id cache; udpSocket.mu guards the table of pending
-// transactions. The two are never held together. An Announcer's state is owned by the
-// goroutine running Run; Completed and NeedPeers only post to buffered channels.
+// transactions. The two are never held together. An Announcer's schedule is owned by
+// the goroutine running Run; Completed and NeedPeers only post to buffered channels.
+// The table of tracker states has its own mutex (statusTable.mu), never held while
+// calling out.
 //
 // # Logging
 //
 // Client never logs except, at debug level, the UDP datagrams its reader drops (there is
-// no caller to return those to). Announcer logs announce outcomes at debug, info and warn.
+// no caller to return those to). Announcer logs per tracker, on a change of state: the
+// first failure and any new reason at info at once; a tracker that has not answered
+// after SlowAfter (15 s, BEP 15's first retransmission) at info while it is still
+// tried; its first answer and an answer after failures at info. The same failure
+// again, and regular answers, go to debug.
 package tracker

@@ -6,9 +6,9 @@ import (
 	"math/rand/v2"
 )
 
-// tierList is a BEP 12 announce-list: tiers tried in order; within a tier, trackers in
-// an order shuffled once, with the last one that answered moved to the front. It is
-// owned by one goroutine (the Announcer's) and has no lock.
+// tierList is a BEP 12 announce-list: trackers in tiers; within a tier, in an order
+// shuffled once, with the last one that answered moved to the front. It is owned by
+// one goroutine (the Announcer's Run) and has no lock.
 type tierList struct {
 	tiers [][]string
 }
@@ -36,32 +36,36 @@ func newTierList(src [][]string, shuffle func(n int, swap func(i, j int))) *tier
 	return t
 }
 
-// errNoTrackers is returned by announce when the list is empty.
-var errNoTrackers = errors.New("no trackers")
-
-// announce calls try for each tracker in BEP 12 order until one succeeds, moves that
-// tracker to the front of its tier, and returns its answer and URL. If every tracker
-// fails it returns all their errors joined; it stops early when ctx ends.
-func (t *tierList) announce(ctx context.Context, try func(ctx context.Context, url string) (*AnnounceResponse, error)) (*AnnounceResponse, string, error) {
-	if len(t.tiers) == 0 {
-		return nil, "", errNoTrackers
-	}
+// walkTier calls try for each tracker of one tier, in order, until one succeeds, and
+// returns its answer and URL. If every tracker fails it returns all their errors
+// joined; it stops early when ctx ends. urls is not changed: the caller moves the
+// one that answered to the front with promote.
+func walkTier(ctx context.Context, urls []string, try func(ctx context.Context, url string) (*AnnounceResponse, error)) (*AnnounceResponse, string, error) {
 	var errs []error
-	for _, tier := range t.tiers {
-		for i, u := range tier {
-			resp, err := try(ctx, u)
-			if err == nil {
-				copy(tier[1:i+1], tier[:i])
-				tier[0] = u
-				return resp, u, nil
-			}
-			errs = append(errs, err)
-			if ctx.Err() != nil {
-				return nil, "", ctx.Err()
-			}
+	for _, u := range urls {
+		resp, err := try(ctx, u)
+		if err == nil {
+			return resp, u, nil
+		}
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			return nil, "", ctx.Err()
 		}
 	}
 	return nil, "", errors.Join(errs...)
+}
+
+// promote moves u to the front of tier i (BEP 12: the tracker that answered is
+// asked first next time). The order of the others is kept.
+func (t *tierList) promote(i int, u string) {
+	tier := t.tiers[i]
+	for k, v := range tier {
+		if v == u {
+			copy(tier[1:k+1], tier[:k])
+			tier[0] = u
+			return
+		}
+	}
 }
 
 // urls returns the current order, for tests and status.

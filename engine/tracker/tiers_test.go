@@ -26,56 +26,48 @@ func (s *tryScript) try(_ context.Context, u string) (*AnnounceResponse, error) 
 func TestTiersMoveWorkingToFront(t *testing.T) {
 	tl := newTierList([][]string{{"a1", "a2", "a3"}, {"b1"}}, noShuffle)
 	s := &tryScript{works: map[string]bool{"a2": true}}
-	_, u, err := tl.announce(context.Background(), s.try)
+	_, u, err := walkTier(context.Background(), tl.tiers[0], s.try)
 	if err != nil || u != "a2" {
 		t.Fatalf("got %q, %v; want a2", u, err)
 	}
 	if want := []string{"a1", "a2"}; !reflect.DeepEqual(s.tried, want) {
 		t.Fatalf("tried %v, want %v", s.tried, want)
 	}
+	tl.promote(0, u)
 	if want := [][]string{{"a2", "a1", "a3"}, {"b1"}}; !reflect.DeepEqual(tl.urls(), want) {
 		t.Fatalf("order %v, want %v", tl.urls(), want)
 	}
 	s.tried = nil
-	tl.announce(context.Background(), s.try)
+	walkTier(context.Background(), tl.tiers[0], s.try)
 	if want := []string{"a2"}; !reflect.DeepEqual(s.tried, want) {
 		t.Fatalf("second round tried %v, want %v", s.tried, want)
 	}
 }
 
-func TestTiersInOrder(t *testing.T) {
+func TestTiersDropEmpty(t *testing.T) {
 	tl := newTierList([][]string{{"a1", "a2"}, {}, {"", "b1", "b2"}, {"c1"}}, noShuffle)
-	s := &tryScript{works: map[string]bool{"b2": true, "c1": true}}
-	_, u, err := tl.announce(context.Background(), s.try)
-	if err != nil || u != "b2" {
-		t.Fatalf("got %q, %v; want b2", u, err)
-	}
-	if want := []string{"a1", "a2", "b1", "b2"}; !reflect.DeepEqual(s.tried, want) {
-		t.Fatalf("tried %v, want %v", s.tried, want)
+	if want := [][]string{{"a1", "a2"}, {"b1", "b2"}, {"c1"}}; !reflect.DeepEqual(tl.urls(), want) {
+		t.Fatalf("tiers %v, want %v", tl.urls(), want)
 	}
 	// A working tracker moves only within its own tier; tier order is fixed.
+	tl.promote(1, "b2")
 	if want := [][]string{{"a1", "a2"}, {"b2", "b1"}, {"c1"}}; !reflect.DeepEqual(tl.urls(), want) {
 		t.Fatalf("order %v, want %v", tl.urls(), want)
 	}
 }
 
 func TestTiersAllFail(t *testing.T) {
-	tl := newTierList([][]string{{"a"}, {"b"}}, noShuffle)
 	s := &tryScript{}
-	_, _, err := tl.announce(context.Background(), s.try)
+	_, _, err := walkTier(context.Background(), []string{"a", "b"}, s.try)
 	if err == nil || len(s.tried) != 2 {
 		t.Fatalf("got %v after %v", err, s.tried)
-	}
-	if _, _, err := newTierList(nil, nil).announce(context.Background(), s.try); !errors.Is(err, errNoTrackers) {
-		t.Fatalf("empty list: got %v", err)
 	}
 }
 
 func TestTiersStopOnCancel(t *testing.T) {
-	tl := newTierList([][]string{{"a", "b"}}, noShuffle)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &tryScript{}
-	_, _, err := tl.announce(ctx, func(ctx context.Context, u string) (*AnnounceResponse, error) {
+	_, _, err := walkTier(ctx, []string{"a", "b"}, func(ctx context.Context, u string) (*AnnounceResponse, error) {
 		cancel()
 		return s.try(ctx, u)
 	})
