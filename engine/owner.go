@@ -140,7 +140,17 @@ func (t *Torrent) shutdown() {
 				delete(t.peers, cl.Conn)
 			}
 		case <-deadline:
+			// Go on draining in the background, so that no connection's
+			// goroutine stays blocked on its last event after we are gone.
 			t.log.Warn("connections did not close in time", "left", len(t.peers))
+			left := t.peers
+			go func() {
+				for len(left) > 0 {
+					if cl, ok := (<-t.events).(peerconn.Closed); ok {
+						delete(left, cl.Conn)
+					}
+				}
+			}()
 			return
 		}
 	}
