@@ -30,9 +30,14 @@ type Reader struct {
 	lastWin window
 }
 
-// Readahead bounds: a new reader starts small and grows while sequential.
+// Readahead bounds: a reader starts with a little ahead of what it reads, and
+// its window grows only once it has shown it reads on (seqProof bytes in a row
+// since its last seek): ffprobe and a seek-and-decode read a few scattered
+// runs, and fetching far ahead of each is what they never read.
 const (
-	minReadahead = 1 << 20
+	minReadahead = 1 << 20 // the least cap (maxReadahead)
+	probeAhead   = 256 << 10
+	seqProof     = 1 << 20
 	// seekSlack: a read this close behind or ahead of the expected position is
 	// not a seek (the kernel issues READs slightly out of order).
 	seekSlack = 4 << 20
@@ -53,7 +58,7 @@ const primeSize = 1 << 20
 // NewReader returns a reader for file f of the torrent. Opening it wants the
 // file's first and last primeSize bytes at once.
 func (t *Torrent) NewReader(f metainfo.File) *Reader {
-	r := &Reader{t: t, id: t.nextReader.Add(1) << 2, off: f.Offset, length: f.Length, ahead: minReadahead}
+	r := &Reader{t: t, id: t.nextReader.Add(1) << 2, off: f.Offset, length: f.Length, ahead: probeAhead}
 	if f.Length > 0 && t.c.cfg.Fetch == FetchFile {
 		info := t.info
 		t.trySend(backgroundMsg{int(f.Offset / info.PieceLength), int((f.Offset+f.Length-1)/info.PieceLength) + 1})
@@ -122,7 +127,7 @@ func (r *Reader) track(start, end int64) {
 	seek := r.started.IsZero() || start < r.next-seekBehind || start > r.next+max(seekSlack, r.ahead)
 	if seek {
 		// A seek (or the first read): start small from here.
-		r.ahead = minReadahead
+		r.ahead = probeAhead
 		r.started = now
 		r.seqRead = 0
 		r.next = end
@@ -132,15 +137,16 @@ func (r *Reader) track(start, end int64) {
 			r.seqRead += end - max(start, r.next)
 			r.next = end
 		}
-		// Twice what was read sequentially since the last seek: a cp reaches
-		// the cap within tens of MiB, a player reading a little after a seek
-		// does not make the swarm send many MiB it will not read.
-		r.ahead = min(max(minReadahead, 2*r.seqRead), r.t.maxReadahead())
+		// Twice what was read sequentially since the last seek, beyond the
+		// first seqProof: a cp reaches the cap within tens of MiB, a player
+		// reading a little after a seek does not make the swarm send many MiB
+		// it will not read.
+		r.ahead = min(max(probeAhead, 2*(r.seqRead-seqProof)), r.t.maxReadahead())
 		if el := now.Sub(r.started); el > time.Second {
 			// Enough to cover readaheadHorizon at the reader's own pace: a cp
 			// reaches the cap, a 5 Mbit/s video stays at a few MiB.
 			pace := float64(r.seqRead) / el.Seconds()
-			r.ahead = max(minReadahead, min(r.ahead, int64(pace*readaheadHorizon.Seconds())))
+			r.ahead = max(probeAhead, min(r.ahead, int64(pace*readaheadHorizon.Seconds())))
 		}
 	}
 	rate := 0.0
