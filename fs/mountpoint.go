@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -52,13 +53,19 @@ func (e *MountpointError) Unwrap() error { return e.Err }
 // dead Hyperblow mount of ours at dir is unmounted first (see above), and log
 // is told (log may be nil).
 func CheckMountpoint(dir string, nonempty bool, log *slog.Logger) error {
-	st, err := os.Stat(dir)
+	err := statfsWithin(dir, answerTimeout)
+	if errors.Is(err, errNoAnswer) {
+		return &MountpointError{Dir: dir, Err: err,
+			Problem: fmt.Sprintf("does not answer (statfs has waited %v): a mount whose process is stuck", answerTimeout),
+			Fix:     "unmount it: fusermount3 -u -z " + shellQuote(dir) + " (or, as root, umount -l " + shellQuote(dir) + ")",
+		}
+	}
 	if errors.Is(err, syscall.ENOTCONN) {
 		if err := clearDeadMount(dir, log); err != nil {
 			return err
 		}
-		st, err = os.Stat(dir)
 	}
+	st, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		return &MountpointError{Dir: dir, Problem: "does not exist", Fix: "create the folder first (mkdir -p " + shellQuote(dir) + ")", Err: err}
@@ -86,6 +93,31 @@ func CheckMountpoint(dir string, nonempty bool, log *slog.Logger) error {
 		}
 	}
 	return nil
+}
+
+// answerTimeout bounds the wait for a mount at the mount point to answer.
+const answerTimeout = 10 * time.Second
+
+var errNoAnswer = errors.New("no answer")
+
+// statfsWithin is statfs(2) on dir, which reaches a FUSE mount's serving
+// process (stat may be answered from the kernel's attribute cache for a second
+// after the process died). A mount whose process is stuck never answers: then
+// it gives up after d, leaving one goroutine blocked.
+func statfsWithin(dir string, d time.Duration) error {
+	done := make(chan error, 1)
+	go func() {
+		var st unix.Statfs_t
+		done <- unix.Statfs(dir, &st)
+	}()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-timer.C:
+		return errNoAnswer
+	}
 }
 
 // clearDeadMount handles a dir whose stat gave ENOTCONN: a dead FUSE mount at
