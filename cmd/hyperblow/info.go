@@ -18,12 +18,14 @@ import (
 	"github.com/hyperblow/hyperblow/engine/metainfo"
 )
 
-const infoUsage = `Usage: hyperblow info [--json] SOURCE
+const infoUsage = `Usage: hyperblow info [flags] SOURCE
 
 Show what a torrent holds: name, info-hash, piece length and count, total size,
-trackers and the file tree. For a .torrent nothing is downloaded; for a magnet
-link the metadata (the info dictionary) is fetched from peers first (BEP 9),
-from its trackers, its x.pe peers, or --peer.
+trackers and the file tree. SOURCE is a .torrent file, an http(s) URL of one, a
+magnet link or a bare info-hash. For a .torrent nothing is downloaded; for a
+magnet link or an info-hash the metadata (the info dictionary) is fetched from
+peers first (BEP 9), found through its trackers, its x.pe peers, --peer, and
+the DHT (unless --no-dht), for at most --metadata-timeout.
 
 Examples:
   hyperblow info ubuntu.torrent

@@ -18,12 +18,12 @@ Usage:
   hyperblow mount [flags] SOURCE... MOUNTPOINT
                                               mount torrents (foreground until unmounted;
                                               --daemon: in the background, as mount(8) wants)
-  hyperblow info [--json] SOURCE              show what a torrent holds
+  hyperblow info [flags] SOURCE               show what a torrent holds
   hyperblow demo [flags] MOUNTPOINT           offline demo: sample files seeded on loopback, mounted
   hyperblow create [flags] PATH               make a .torrent from a file or folder
   hyperblow seed [flags] TORRENT DATA         serve a torrent's complete data to the swarm
   hyperblow get [flags] SOURCE DIR            download a torrent into a folder, with a progress bar
-  hyperblow status [--json] ADDR              what a mount started with --status ADDR is doing
+  hyperblow status [flags] ADDR               what a mount started with --status ADDR is doing
   hyperblow help COMMAND                      help on a command
   hyperblow version                           the version of this build (also --version)
 
@@ -65,7 +65,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch name {
 	case "-h", "--help", "help":
 		switch {
-		case len(args) == 1:
+		case len(args) == 1, len(args) == 2 && (args[1] == "-h" || args[1] == "--help" || args[1] == "help"):
 			fmt.Fprint(stdout, usageText)
 			return 0
 		case len(args) > 2:

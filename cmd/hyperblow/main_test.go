@@ -50,6 +50,9 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"mount", "/nonexistent.torrent", "/nonexistent-dir"}, 1, "/nonexistent-dir"},
 		{[]string{"mount", "--help"}, 0, "Examples"},
 		{[]string{"help", "info"}, 0, "Examples"},
+		{[]string{"help"}, 0, "Usage"},
+		{[]string{"--help"}, 0, "Usage"},
+		{[]string{"help", "--help"}, 0, "Usage"},
 	}
 	for _, c := range cases {
 		var out, errOut bytes.Buffer
