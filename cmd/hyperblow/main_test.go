@@ -2,7 +2,10 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -208,5 +211,67 @@ func TestVersion(t *testing.T) {
 	}
 	if got := formatVersion(&debug.BuildInfo{GoVersion: "go1.99", Main: debug.Module{Version: "(devel)"}}); !strings.HasPrefix(got, "hyperblow devel go1.99 ") {
 		t.Errorf("formatVersion of a devel build without VCS = %q", got)
+	}
+}
+
+// TestInfoMessages: info on a cut .torrent says it is truncated, naming the
+// file once; on a folder it says what to give instead: one of the torrents the
+// folder holds, or, for a folder of data, hyperblow create.
+func TestInfoMessages(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "a.bin"), bytes.Repeat([]byte("x"), 40000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	whole := filepath.Join(dir, "whole.torrent")
+	if code := run([]string{"create", "--no-date", "-o", whole, data}, io.Discard, io.Discard); code != 0 {
+		t.Fatalf("create: exit %d", code)
+	}
+	raw, err := os.ReadFile(whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(dir, "cut.torrent")
+	if err := os.WriteFile(cut, raw[:len(raw)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	torrents := filepath.Join(dir, "torrents")
+	if err := os.MkdirAll(torrents, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"one.torrent", "two.torrent"} {
+		if err := os.WriteFile(filepath.Join(torrents, n), raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		arg  string
+		once string // named exactly once
+		say  []string
+	}{
+		{cut, cut, []string{fmt.Sprintf("%s: truncated after %d bytes (", cut, len(raw)/2), "is the download complete?"}},
+		{data, "", []string{data + ": is a folder", "a SOURCE is a .torrent file", "hyperblow create " + data}},
+		{torrents, "", []string{"is a folder", "2 torrents (one.torrent, two.torrent)", filepath.Join(torrents, "one.torrent")}},
+	} {
+		var out, errOut bytes.Buffer
+		code := run([]string{"info", c.arg}, &out, &errOut)
+		msg := errOut.String()
+		if code != 1 || out.Len() != 0 || strings.Count(msg, "\n") != 1 {
+			t.Errorf("info %s = %d, stdout %q, stderr %q; want exit 1 and one line", c.arg, code, out.String(), msg)
+		}
+		for _, s := range c.say {
+			if !strings.Contains(msg, s) {
+				t.Errorf("info %s: %q does not say %q", c.arg, msg, s)
+			}
+		}
+		if c.once != "" && strings.Count(msg, c.once) != 1 {
+			t.Errorf("info %s: %q names %s %d times, want once", c.arg, msg, c.once, strings.Count(msg, c.once))
+		}
+		if strings.Contains(msg, "not supported yet") {
+			t.Errorf("info %s: %q", c.arg, msg)
+		}
 	}
 }
