@@ -204,6 +204,14 @@ func fstabMount(t *testing.T, bin string, d fstabData, full, systemdMount bool) 
 	})
 	opts := "ro,allow_other,uid=4321,gid=4322,umask=027,cache-size=64MiB,no-dht,peer=" + d.peer +
 		",listen=127.0.0.1:0,log-file=" + logFile + ",nofail,_netdev,x-systemd.automount,noatime"
+	if full {
+		// A mount point that holds a file: refused without nonempty, which
+		// mount(8) passes to the helper like any option.
+		if err := os.WriteFile(filepath.Join(mnt, "hidden.txt"), []byte("under the mount\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		opts += ",nonempty"
+	}
 	fstab := filepath.Join(base, "fstab")
 	line := fmt.Sprintf("# a test line\n%s %s fuse.hyperblow %s 0 0\n", d.tor.Path, mnt, opts)
 	if err := os.WriteFile(fstab, []byte(line), 0o644); err != nil {

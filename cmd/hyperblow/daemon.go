@@ -393,7 +393,7 @@ func runMountHelper(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hyperblow: %s\n", w)
 	}
 	if err != nil {
-		return exitCode(usageError{err.Error()}, stderr)
+		return exitCodeFor("mount", usageError{err.Error()}, stderr)
 	}
 	if fake {
 		return 0 // mount -f: everything but the mount
@@ -406,7 +406,7 @@ func runMountHelper(args []string, stdout, stderr io.Writer) int {
 	if !verbose {
 		stdout = io.Discard // a helper is quiet when all went well
 	}
-	return exitCode(runMount(margs, stdout, stderr), stderr)
+	return exitCodeFor("mount", runMount(margs, stdout, stderr), stderr)
 }
 
 // helperOptions drops rw (with a warning) and, when sloppy (mount -s), the
@@ -431,6 +431,7 @@ func helperOptions(lists []string, sloppy bool) (kept string, warnings []string,
 		fs.SetOutput(io.Discard)
 		var mf mountFlags
 		mf.register(fs, ":6881")
+		registerNonempty(fs, &mf.fuse)
 		var d daemonFlags
 		d.register(fs)
 		if err := applyOption(fs, &mf.fuse, it); err != nil {

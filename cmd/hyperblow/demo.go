@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/sha256"
+	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -32,10 +33,27 @@ Examples:
 Flags:
 `
 
+// demoFlags are the flags of mount that mean something for the demo: not
+// those that find peers (--peer, DHT, --listen, --encryption), fetch magnets or
+// upload, since the demo's one peer is its own seeder on loopback.
+var demoFlags = []string{"cache-size", "readahead", "read-timeout", "fetch", "allow-other", "status", "view", "v", "quiet", "fuse-debug", "cpuprofile"}
+
+// registerDemo registers on fs the demoFlags of mount, with mount's help
+// texts and defaults, filling mf; the others keep their defaults.
+func (m *mountFlags) registerDemo(fs *flag.FlagSet) {
+	all := flag.NewFlagSet("mount", flag.ContinueOnError)
+	m.register(all, "127.0.0.1:0")
+	for _, name := range demoFlags {
+		f := all.Lookup(name)
+		fs.Var(f.Value, name, f.Usage)
+	}
+	registerNonempty(fs, &m.fuse)
+}
+
 func runDemo(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("demo", demoUsage, stdout)
 	var mf mountFlags
-	mf.register(fs, "127.0.0.1:0")
+	mf.registerDemo(fs)
 	size := sizeFlag(64 << 20)
 	fs.Var(&size, "size", "size of the big sample file")
 	pos, err := parseFlags(fs, args)
@@ -47,7 +65,8 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	}
 	mnt := pos[0]
 	mf.noDHT = true // offline: nothing leaves this machine
-	if err := checkMountpoint(mnt); err != nil {
+	mf.listen = "127.0.0.1:0"
+	if err := mf.checkMount(fs, mnt, stderr); err != nil { // options.go: flag values, the mount point
 		return err
 	}
 	log := mf.logger(stderr)

@@ -7,39 +7,100 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
+	"github.com/hyperblow/hyperblow/cache"
 	"github.com/hyperblow/hyperblow/engine"
 )
 
 // errHelp means --help was asked for and printed.
 var errHelp = errors.New("help shown")
 
-// newFlagSet returns a flag set whose errors come back as usage errors and whose
-// --help prints the command's usage text with examples.
+// helpTexts holds what --help prints for each flag set made by newFlagSet.
+var helpTexts sync.Map // *flag.FlagSet -> func()
+
+// newFlagSet returns a flag set whose errors come back as one-line usage
+// errors and whose --help prints the command's usage text with examples and
+// its flags. Nothing is printed on a mistake: the flag package's habit of
+// printing the whole usage before the one useful line is turned off.
 func newFlagSet(name, usage string, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.Usage = func() {
+	fs.Usage = func() {} // called by the flag package on every error too
+	helpTexts.Store(fs, func() {
 		fmt.Fprint(out, usage)
-		fs.SetOutput(out)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
-	}
+		printFlags(out, fs)
+	})
 	return fs
 }
 
-// parseFlags parses args, turning flag errors into usage errors. Flags and
-// positional arguments may be mixed.
+// valueKind names what a flag of one of our own types takes.
+func valueKind(v flag.Value) string {
+	switch v.(type) {
+	case *sizeFlag:
+		return "SIZE"
+	case *peersFlag, *stringsFlag:
+		return "HOST:PORT"
+	case *encryptionFlag:
+		return "POLICY"
+	case *optionsFlag:
+		return "OPTIONS"
+	case *viewFlag:
+		return "auto|on|off"
+	}
+	return "value"
+}
+
+func isString(v any) bool { _, ok := v.(string); return ok }
+
+// printFlags lists fs's flags as flag.PrintDefaults does, but written as they
+// are typed: --cache-size, -o.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		kind, usage := flag.UnquoteUsage(f)
+		if kind == "value" {
+			kind = valueKind(f.Value)
+		}
+		line := "  " + dashed(f.Name)
+		if kind != "" {
+			line += " " + kind
+		}
+		if len(line) <= 4 { // "  -v": the text fits on the same line
+			line += "\t"
+		} else {
+			line += "\n    \t"
+		}
+		line += strings.ReplaceAll(usage, "\n", "\n    \t")
+		switch f.DefValue {
+		case "", "0", "0s", "false", "[]":
+		default:
+			if g, ok := f.Value.(flag.Getter); ok && isString(g.Get()) {
+				line += fmt.Sprintf(" (default %q)", f.DefValue)
+			} else {
+				line += fmt.Sprintf(" (default %s)", f.DefValue)
+			}
+		}
+		fmt.Fprintln(w, line)
+	})
+}
+
+// parseFlags parses args, turning flag errors into one-line usage errors that
+// name the flag. Flags and positional arguments may be mixed.
 func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, errHelp // the flag package has printed fs.Usage
+				if help, ok := helpTexts.Load(fs); ok {
+					help.(func())()
+				}
+				return nil, errHelp
 			}
-			return nil, usagef("%s: %v (see hyperblow %s --help)", fs.Name(), err, fs.Name())
+			return nil, usagef("%s: %s (see hyperblow %s --help)", fs.Name(), flagErrorText(fs, err), fs.Name())
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -48,6 +109,124 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// The flag package's error messages, to be said again more plainly.
+var (
+	undefinedRE = regexp.MustCompile(`^flag provided but not defined: -+(.*)$`)
+	needsArgRE  = regexp.MustCompile(`^flag needs an argument: -+(.*)$`)
+	invalidRE   = regexp.MustCompile(`(?s)^invalid (?:boolean )?value (".*") for (?:flag )?-+([^:]+): (.*)$`)
+)
+
+// flagErrorText rewrites an error of fs.Parse so that it names the flag as it
+// is written (--cache-size, -o) and says what a good value looks like.
+func flagErrorText(fs *flag.FlagSet, err error) string {
+	msg := err.Error()
+	if m := undefinedRE.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("unknown flag %s", dashed(m[1]))
+	}
+	if m := needsArgRE.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("%s needs a value", dashed(m[1]))
+	}
+	if m := invalidRE.FindStringSubmatch(msg); m != nil {
+		value, name, cause := m[1], m[2], m[3]
+		if f := fs.Lookup(name); f != nil {
+			if g, ok := f.Value.(flag.Getter); ok {
+				switch g.Get().(type) {
+				case bool:
+					cause = "want true or false"
+				case time.Duration:
+					cause = "want a duration such as 90s, 5m or 1h30m"
+				case int, int64, uint, uint64:
+					cause = "want a whole number"
+				case float64:
+					cause = "want a number"
+				}
+			}
+		}
+		if strings.Contains(cause, strings.Trim(value, `"`)) {
+			return fmt.Sprintf("%s: %s", dashed(name), oneLine(cause))
+		}
+		return fmt.Sprintf("%s %s: %s", dashed(name), value, oneLine(cause))
+	}
+	return oneLine(msg)
+}
+
+// dashed writes a flag's name as on the command line: -o, -v, --cache-size.
+func dashed(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
+}
+
+// oneLine keeps a message on one line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// checkFlags runs the value rules of mf's flags that fs has registered, after
+// parsing: a value that parses but cannot work (--cache-size 1KiB) is a usage
+// error naming the flag, caught before anything starts.
+func (m *mountFlags) checkFlags(fs *flag.FlagSet) error {
+	has := func(name string) bool { return fs.Lookup(name) != nil }
+	var bad []string
+	add := func(name, format string, a ...any) {
+		bad = append(bad, fmt.Sprintf("%s %s: %s", dashed(name), fs.Lookup(name).Value.String(), fmt.Sprintf(format, a...)))
+	}
+	if has("cache-size") && int64(m.cacheSize) < cache.MinSize {
+		add("cache-size", "below the minimum of %s", formatSize(cache.MinSize))
+	}
+	if has("readahead") && int64(m.readahead) < minReadahead {
+		add("readahead", "below the minimum of %s", formatSize(minReadahead))
+	}
+	if has("listen") {
+		if err := checkHostPort(m.listen); err != nil {
+			add("listen", "%v (port 0: any free port)", err)
+		}
+	}
+	if has("dht-bootstrap") {
+		for _, b := range m.dhtBootstrap {
+			if err := checkHostPort(b); err != nil || strings.HasSuffix(b, ":0") {
+				bad = append(bad, fmt.Sprintf("--dht-bootstrap %s: want the HOST:PORT of a DHT node, e.g. router.bittorrent.com:6881", b))
+			}
+		}
+	}
+	if has("fetch") {
+		if _, err := engine.ParseFetch(m.fetch); err != nil {
+			add("fetch", "want lazy, file or all")
+		}
+	}
+	if has("metadata-timeout") && m.metadataTimeout <= 0 {
+		add("metadata-timeout", "want a duration above 0, such as 5m")
+	}
+	if has("read-timeout") && m.readTimeout < 0 {
+		add("read-timeout", "want 0 (wait for the data) or a duration above 0, such as 30s")
+	}
+	if has("status") && m.status != "" {
+		if _, err := statusListenAddr(m.status); err != nil {
+			bad = append(bad, err.Error()) // it names --status
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return usagef("%s: %s (see hyperblow %s --help)", fs.Name(), bad[0], fs.Name())
+}
+
+// minReadahead is the smallest --readahead: a reader's window starts at 1 MiB.
+const minReadahead = 1 << 20
+
+// checkHostPort accepts HOST:PORT, :PORT and [IPv6]:PORT with a port 0-65535.
+func checkHostPort(v string) error {
+	_, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return fmt.Errorf("want HOST:PORT or :PORT, e.g. 127.0.0.1:6881 or :6881")
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
+	}
+	return nil
 }
 
 // sizeFlag is a byte size: 1048576, 64MiB, 64M, 1GiB, 1G (binary units).

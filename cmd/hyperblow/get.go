@@ -82,6 +82,9 @@ func runGet(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 2 {
 		return usagef("get: want SOURCE and DIR, got %d arguments (see hyperblow get --help)", len(pos))
 	}
+	if err := mf.checkFlags(fset); err != nil {
+		return err
+	}
 	src, dir := pos[0], pos[1]
 	out := newProgressOut(stderr, isTerminalWriter(stderr) && !mf.quiet)
 	log := mf.logger(out)

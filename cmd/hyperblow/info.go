@@ -18,12 +18,14 @@ import (
 	"github.com/hyperblow/hyperblow/engine/metainfo"
 )
 
-const infoUsage = `Usage: hyperblow info [--json] SOURCE
+const infoUsage = `Usage: hyperblow info [flags] SOURCE
 
 Show what a torrent holds: name, info-hash, piece length and count, total size,
-trackers and the file tree. For a .torrent nothing is downloaded; for a magnet
-link the metadata (the info dictionary) is fetched from peers first (BEP 9),
-from its trackers, its x.pe peers, or --peer.
+trackers and the file tree. SOURCE is a .torrent file, an http(s) URL of one, a
+magnet link or a bare info-hash. For a .torrent nothing is downloaded; for a
+magnet link or an info-hash the metadata (the info dictionary) is fetched from
+peers first (BEP 9), found through its trackers, its x.pe peers, --peer, and
+the DHT (unless --no-dht), for at most --metadata-timeout.
 
 Examples:
   hyperblow info ubuntu.torrent
@@ -58,8 +60,8 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print JSON for machines")
 	var peers peersFlag
 	fs.Var(&peers, "peer", "HOST:PORT of a peer to ask for a magnet link's metadata (repeatable)")
-	timeout := fs.Duration("metadata-timeout", 2*time.Minute, "give up fetching a magnet link's metadata after this long")
 	var mf mountFlags
+	fs.DurationVar(&mf.metadataTimeout, "metadata-timeout", 2*time.Minute, "give up fetching a magnet link's metadata after this long")
 	fs.BoolVar(&mf.noDHT, "no-dht", false, "do not use the DHT (BEP 5) to find peers for a magnet link")
 	fs.Var(&mf.dhtBootstrap, "dht-bootstrap", "HOST:PORT of a DHT node to join through (repeatable; default: the public routers)")
 	pos, err := parseFlags(fs, args)
@@ -69,6 +71,9 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 1 {
 		return usagef("info: want one SOURCE, got %d arguments (see hyperblow info --help)", len(pos))
 	}
+	if err := mf.checkFlags(fs); err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	t, m, err := parseSource(ctx, pos[0])
@@ -76,7 +81,7 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if m != nil {
-		if t, err = fetchMetadata(ctx, m, peers, *timeout, &mf); err != nil {
+		if t, err = fetchMetadata(ctx, m, peers, mf.metadataTimeout, &mf); err != nil {
 			return err
 		}
 	}

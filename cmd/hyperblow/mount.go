@@ -155,6 +155,9 @@ func runMount(args []string, stdout, stderr io.Writer) error {
 	if len(pos) < 2 {
 		return usagef("mount: want SOURCE and MOUNTPOINT, got %d arguments (see hyperblow mount --help)", len(pos))
 	}
+	if err := mf.checkMount(fs, pos[len(pos)-1], stderr); err != nil { // options.go: flag values, the mount point
+		return err
+	}
 	if err := mf.checkAllowOther(); err != nil {
 		return err
 	}

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -22,7 +24,7 @@ import (
 // pass along are accepted (see ignoredOptions). Anything else is an error
 // naming the option.
 const optionsHelp = `mount options, comma-separated, as in /etc/fstab (repeatable): ` +
-	`allow_other, uid=N, gid=N, umask=OCTAL (applied to modes 0555/0444), noexec, fsname=NAME, ` +
+	`allow_other, uid=N, gid=N, umask=OCTAL (applied to modes 0555/0444), noexec, fsname=NAME, nonempty, ` +
 	`any of this command's flags as NAME=VALUE or NAME (e.g. cache-size=1GiB,no-dht,peer=HOST:PORT); ` +
 	`ro, defaults, nosuid, nodev, noatime, relatime, auto, noauto, user, nofail, _netdev, x-systemd.* ` +
 	`and the like are accepted; rw is refused (read-only)`
@@ -34,6 +36,7 @@ type fuseOptions struct {
 	umask          uint32
 	noexec         bool
 	fsname         string // -o fsname=; runMount sets fsNameOf(SOURCE) when not given
+	nonempty       bool   // -o nonempty, --nonempty: mount over a folder that holds files, or a mount
 }
 
 // ignoredOptions are accepted and change nothing: they are for mount(8) and
@@ -184,9 +187,35 @@ func applyFlagOption(fs *flag.FlagSet, name, value string, hasValue bool) error 
 	return nil
 }
 
-// registerOptions adds -o to fs, filling m.fuse.
+// registerOptions adds -o and --nonempty to fs, filling m.fuse.
 func (m *mountFlags) registerOptions(fs *flag.FlagSet) {
 	fs.Var(&optionsFlag{fs: fs, fo: &m.fuse}, "o", optionsHelp)
+	registerNonempty(fs, &m.fuse)
+}
+
+// registerNonempty adds --nonempty (also -o nonempty).
+func registerNonempty(fs *flag.FlagSet, fo *fuseOptions) {
+	fs.BoolVar(&fo.nonempty, "nonempty", false, "mount even over a folder that holds files or over another mount, hiding them until unmounted (as -o nonempty)")
+}
+
+// checkMount runs before anything starts: the flags' values (flags.go), then
+// the mount point (fs.CheckMountpoint: it must be an empty folder and no mount
+// point, unless --nonempty; a dead Hyperblow mount left there is unmounted).
+func (m *mountFlags) checkMount(fs *flag.FlagSet, mnt string, stderr io.Writer) error {
+	if err := m.checkFlags(fs); err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if m.quiet {
+		level = slog.LevelWarn
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	err := hfs.CheckMountpoint(mnt, m.fuse.nonempty, log)
+	var mpe *hfs.MountpointError
+	if errors.As(err, &mpe) && mpe.Overridable {
+		return fmt.Errorf("%w, or give -o nonempty (--nonempty) to mount over it anyway", err)
+	}
+	return err
 }
 
 // apply sets uid=, gid= and umask= in the filesystem's options.
@@ -205,8 +234,10 @@ func (m *mountFlags) mountOptions(log *slog.Logger) hfs.MountOptions {
 	return hfs.MountOptions{AllowOther: m.allowOther, Debug: m.fuseDebug, Logger: log, FsName: m.fuse.fsname, NoExec: m.fuse.noexec}
 }
 
-// fsNameOf is the source column for SOURCE: itself, but a magnet link (long,
-// full of trackers) is shortened to its info-hash part.
+// fsNameOf is the source column of df and /proc/mounts for SOURCE: a file or
+// folder as an absolute path (so mounts can be told apart, and mount(8) finds
+// an fstab line's source); a magnet link (long, full of trackers) shortened to
+// its info-hash; anything else (a URL, an info-hash) as given.
 func fsNameOf(source string) string {
 	if strings.HasPrefix(strings.ToLower(source), "magnet:") {
 		if i := strings.Index(strings.ToLower(source), "xt=urn:btih:"); i >= 0 {
@@ -215,6 +246,12 @@ func fsNameOf(source string) string {
 				xt = xt[:j]
 			}
 			return "magnet:?" + xt
+		}
+		return source
+	}
+	if _, err := os.Stat(source); err == nil {
+		if abs, err := filepath.Abs(source); err == nil {
+			return abs
 		}
 	}
 	return source

@@ -73,6 +73,12 @@ func TestMountOptionsOrder(t *testing.T) {
 	if err != nil || mf.noDHT || !mf.allowOther {
 		t.Errorf("no-dht=false,allow-other: noDHT %v allowOther %v, %v", mf.noDHT, mf.allowOther, err)
 	}
+	for _, args := range [][]string{{"-o", "ro,nonempty"}, {"--nonempty"}} {
+		mf, _, _, err = parseMountArgs(append(args, "src", "mnt")...)
+		if err != nil || !mf.fuse.nonempty {
+			t.Errorf("%q: nonempty %v, %v", args, mf.fuse.nonempty, err)
+		}
+	}
 }
 
 func TestMountOptionsErrors(t *testing.T) {
@@ -116,8 +122,17 @@ func TestSplitOptions(t *testing.T) {
 }
 
 func TestFsNameOf(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "x.torrent"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
 	cases := map[string]string{
 		"/srv/t/movie.torrent": "/srv/t/movie.torrent",
+		"x.torrent":            filepath.Join(dir, "x.torrent"), // relative: made absolute
+		".":                    dir,                             // a watched folder
+		"./missing.torrent":    "./missing.torrent",             // not a file: as given
+		"0123456789abcdef0123456789abcdef01234567":                                       "0123456789abcdef0123456789abcdef01234567",
 		"magnet:?dn=x&xt=urn:btih:0123456789abcdef0123456789abcdef01234567&tr=udp://t:1": "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567",
 		"magnet:?dn=nohash": "magnet:?dn=nohash",
 	}
@@ -166,11 +181,11 @@ func TestCheckAllowOther(t *testing.T) {
 }
 
 func TestHelperOptions(t *testing.T) {
-	kept, warnings, err := helperOptions([]string{`rw,nosuid,nodev,allow_other,fsname="a,b"`, "dev,suid"}, false)
+	kept, warnings, err := helperOptions([]string{`rw,nosuid,nodev,allow_other,fsname="a,b"`, "dev,suid,nonempty"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `nosuid,nodev,allow_other,fsname="a,b",dev,suid`; kept != want {
+	if want := `nosuid,nodev,allow_other,fsname="a,b",dev,suid,nonempty`; kept != want {
 		t.Errorf("kept %q, want %q", kept, want)
 	}
 	if len(warnings) != 1 || !strings.Contains(warnings[0], "read-only") {

@@ -69,6 +69,9 @@ func runSeed(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 2 {
 		return usagef("seed: want TORRENT and DATA, got %d arguments (see hyperblow seed --help)", len(pos))
 	}
+	if err := mf.checkFlags(fset); err != nil {
+		return err
+	}
 	src, data := pos[0], pos[1]
 	log := mf.logger(stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

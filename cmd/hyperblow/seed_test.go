@@ -63,7 +63,7 @@ func TestSeedUsage(t *testing.T) {
 		{[]string{"seed", torrent}, 2, "want TORRENT and DATA, got 1"},
 		{[]string{"seed", torrent, data, "extra"}, 2, "got 3"},
 		{[]string{"seed", "--peer", "nowhere", torrent, data}, 2, "invalid peer"},
-		{[]string{"seed", "--listen"}, 2, "flag needs an argument"},
+		{[]string{"seed", "--listen"}, 2, "--listen needs a value"},
 		{[]string{"seed", "--max-upload-rate", "fast", torrent, data}, 2, "invalid size"},
 		{[]string{"seed", "--help"}, 0, "Examples"},
 		{[]string{"help", "seed"}, 0, "seeding NAME (INFOHASH) on HOST:PORT"},

@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -46,19 +49,60 @@ func parseSource(ctx context.Context, src string) (*metainfo.Torrent, *metainfo.
 	return mt, nil, err
 }
 
+// loadFile parses the .torrent file src; errors name it once and say what is
+// wrong (metainfo.ParseError), or what a folder given as SOURCE holds.
 func loadFile(src string) (*metainfo.Torrent, error) {
 	st, err := os.Stat(src)
 	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
 		return nil, fmt.Errorf("%s: %w", src, err)
 	}
 	if st.IsDir() {
-		return nil, fmt.Errorf("%s: is a folder; a folder of .torrent files is not supported yet", src)
+		return nil, folderSourceError(src)
 	}
-	t, err := metainfo.Load(src)
-	if err != nil {
-		return nil, fmt.Errorf("%s: not a valid torrent: %w", src, err)
+	return metainfo.Load(src)
+}
+
+// folderSourceError says what to give instead of a folder where one torrent
+// is wanted: one of the .torrent or .magnet files the folder holds, or, for a
+// folder of data, hyperblow create.
+func folderSourceError(dir string) error {
+	entries, _ := os.ReadDir(dir) // an unreadable folder is as good as empty here
+	var torrents []string
+	for _, e := range entries {
+		ext := strings.ToLower(filepath.Ext(e.Name()))
+		if (ext == ".torrent" || ext == ".magnet") && !e.IsDir() {
+			torrents = append(torrents, e.Name())
+		}
 	}
-	return t, nil
+	const want = "a SOURCE is a .torrent file, a magnet link or an info-hash"
+	switch {
+	case len(torrents) == 1:
+		return fmt.Errorf("%s: is a folder (%s); it holds one torrent: give %s", dir, want, shellQuote(filepath.Join(dir, torrents[0])))
+	case len(torrents) > 1:
+		shown := torrents[:min(len(torrents), 3)]
+		for i, n := range shown {
+			shown[i] = safe(n)
+		}
+		more := ""
+		if len(torrents) > len(shown) {
+			more = ", ..."
+		}
+		return fmt.Errorf("%s: is a folder (%s); it holds %d torrents (%s%s): give one of them, e.g. %s; hyperblow mount takes the whole folder",
+			dir, want, len(torrents), strings.Join(shown, ", "), more, shellQuote(filepath.Join(dir, torrents[0])))
+	}
+	return fmt.Errorf("%s: is a folder, not a torrent (%s); to make a torrent of the files in it: hyperblow create %s", dir, want, shellQuote(dir))
+}
+
+// shellQuote quotes s for a command line when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=:@%,~") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(safe(s), "'", `'\''`) + "'"
 }
 
 func fetchTorrent(ctx context.Context, url string) (*metainfo.Torrent, error) {
@@ -83,9 +127,5 @@ func fetchTorrent(ctx context.Context, url string) (*metainfo.Torrent, error) {
 	if len(data) > metainfo.MaxTorrentSize {
 		return nil, fmt.Errorf("%s: larger than %d bytes: not a torrent file", url, metainfo.MaxTorrentSize)
 	}
-	t, err := metainfo.Parse(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: not a valid torrent: %w", url, err)
-	}
-	return t, nil
+	return metainfo.ParseNamed(data, url) // its errors name url
 }

@@ -3,6 +3,8 @@ package metainfo
 import (
 	"bytes"
 	"crypto/sha1"
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -250,8 +252,19 @@ func TestLoad(t *testing.T) {
 	}
 	bad := filepath.Join(dir, "bad.torrent")
 	os.WriteFile(bad, []byte("d4:infoi1ee"), 0o644)
-	if _, err := Load(bad); err == nil || err.Error() != "metainfo: "+bad+": info: want dictionary, got integer" {
+	if _, err := Load(bad); err == nil || err.Error() != bad+": not a valid torrent: info: want dictionary, got integer" {
 		t.Fatalf("bad: %v", err)
+	}
+	short := filepath.Join(dir, "short.torrent")
+	os.WriteFile(short, out[:len(out)/2], 0o644)
+	_, err = Load(short)
+	if want := fmt.Sprintf("%s: truncated after %d bytes (", short, len(out)/2); err == nil || !strings.HasPrefix(err.Error(), want) ||
+		!strings.HasSuffix(err.Error(), "; is the download complete?)") || strings.Count(err.Error(), short) != 1 {
+		t.Fatalf("truncated: %v; want %q...", err, want)
+	}
+	var pe *ParseError
+	if !errors.As(err, &pe) || !errors.Is(err, benc.ErrTruncated) {
+		t.Errorf("truncated: %v is not a *ParseError wrapping benc.ErrTruncated", err)
 	}
 	big := filepath.Join(dir, "big.torrent")
 	os.WriteFile(big, make([]byte, MaxTorrentSize+100), 0o644)

@@ -69,9 +69,12 @@ func TestParseErrors(t *testing.T) {
 		in   []byte
 		want string
 	}{
-		{"not bencode", []byte("hello"), "metainfo: benc: offset 0: unexpected byte 'h'"},
-		{"12-byte 2 GB string", []byte("2000000000:x"), "metainfo: benc: offset 0: string length 2000000000 exceeds 1 remaining bytes"},
-		{"truncated", torrentWith(singleInfo())[:60], "metainfo: benc: offset 60: unexpected end of input"},
+		{"not bencode", []byte("hello"), `metainfo: not a torrent file: it begins with "hello", a torrent with 'd'`},
+		{"12-byte 2 GB string", []byte("2000000000:x"), "metainfo: truncated after 12 bytes (string length 2000000000 exceeds 1 remaining bytes; is the download complete?)"},
+		{"truncated", torrentWith(singleInfo())[:60], "metainfo: truncated after 60 bytes (unexpected end of input in dictionary opened at offset 51; is the download complete?)"},
+		{"truncated in an integer", torrentWith(singleInfo())[:len(torrentWith(singleInfo()))-4], "metainfo: truncated after "},
+		{"empty", nil, "metainfo: empty (0 bytes; is the download complete?)"},
+		{"nesting", []byte(strings.Repeat("l", 1000)), "metainfo: at byte 64: nesting deeper than"},
 		{"top level list", []byte("le"), "metainfo: top level: want dictionary, got list"},
 		{"no info", []byte(bd("announce", bs("x"))), "metainfo: info: missing"},
 		{"info is a string", []byte(bd("info", bs("x"))), "metainfo: info: want dictionary, got string"},
@@ -107,7 +110,7 @@ func TestParseErrors(t *testing.T) {
 		{"file path empty", multi(fileEntry(10)), "metainfo: info.files[0].path: empty"},
 		{"file path component int", multi(bd("length", bi(10), "path", bl(bs("a"), bi(1)))), "metainfo: info.files[0].path[1]: want string, got integer"},
 		{"file path too deep", multi(fileEntry(10, deepPath...)), "metainfo: info.files[0].path: more than 64 components"},
-		{"duplicate key", torrentWith("d4:name1:a4:name1:be"), `metainfo: benc: offset 61: duplicate dictionary key "name"`},
+		{"duplicate key", torrentWith("d4:name1:a4:name1:be"), `metainfo: at byte 61: duplicate dictionary key "name"`},
 		{"non-canonical int", torrentWith(strings.Replace(singleInfo(), "i40000e", "i040000e", 1)), "leading zero"},
 		{"trailing bytes", append(torrentWith(singleInfo()), 'x'), "1 trailing bytes"},
 		{"nested too deep", []byte(bd("info", singleInfo(), "x", strings.Repeat("l", 70)+strings.Repeat("e", 70))), "nesting deeper than 64"},

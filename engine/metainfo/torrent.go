@@ -3,6 +3,7 @@ package metainfo
 import (
 	"bytes"
 	"crypto/sha1"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -28,37 +29,71 @@ type Torrent struct {
 }
 
 // Parse validates a whole .torrent file. It copies what it keeps, so data may be
-// reused afterwards.
+// reused afterwards. Errors are *ParseError.
 func Parse(data []byte) (*Torrent, error) {
+	return ParseNamed(data, "")
+}
+
+// ParseNamed is Parse for data that came from name (a path, a URL): its
+// errors name it once, as Load's do.
+func ParseNamed(data []byte, name string) (*Torrent, error) {
 	t, err := parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("metainfo: %w", err)
+		return nil, &ParseError{Name: name, Data: data[:min(len(data), 16)], Size: len(data), Err: err}
 	}
 	return t, nil
 }
 
 // Load reads and parses the .torrent file at path. It reads at most MaxTorrentSize+1
 // bytes, so a huge or endless file (a FIFO, /dev/zero) is refused without being read
-// whole. Errors name the path.
+// whole. Errors name the path once.
 func Load(path string) (*Torrent, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("metainfo: %w", err)
+		return nil, err // *fs.PathError: it names the path
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, MaxTorrentSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("metainfo: %s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if len(data) > MaxTorrentSize {
-		return nil, fmt.Errorf("metainfo: %s: larger than the %s limit", path, size(MaxTorrentSize))
+		return nil, fmt.Errorf("%s: larger than the %s limit of a .torrent file", path, size(MaxTorrentSize))
 	}
-	t, err := parse(data)
-	if err != nil {
-		return nil, fmt.Errorf("metainfo: %s: %w", path, err)
-	}
-	return t, nil
+	return ParseNamed(data, path)
 }
+
+// ParseError is why torrent data did not parse. Its message names the data
+// once and says what is wrong in words: a file that ends early is called
+// truncated, a file that is not bencoded at all is not called a torrent.
+type ParseError struct {
+	Name string // where the data came from (a path, a URL); "" if not known
+	Data []byte // its first bytes, to show what it is instead
+	Size int    // its length in bytes
+	Err  error  // the problem: a *benc.Error, or a field's error
+}
+
+func (e *ParseError) Error() string {
+	name, invalid := e.Name, e.Name+": not a valid torrent: "
+	if name == "" {
+		name, invalid = "metainfo", "metainfo: "
+	}
+	var be *benc.Error
+	isBenc := errors.As(e.Err, &be)
+	switch {
+	case e.Size == 0:
+		return name + ": empty (0 bytes; is the download complete?)"
+	case errors.Is(e.Err, benc.ErrTruncated):
+		return fmt.Sprintf("%s: truncated after %d bytes (%s; is the download complete?)", name, e.Size, be.Msg)
+	case isBenc && be.Offset == 0 && len(e.Data) > 0 && e.Data[0] != 'd' && errors.Is(e.Err, benc.ErrSyntax):
+		return fmt.Sprintf("%s: not a torrent file: it begins with %q, a torrent with 'd' (a bencoded dictionary)", name, e.Data)
+	case isBenc:
+		return fmt.Sprintf("%sat byte %d: %s", invalid, be.Offset, be.Msg)
+	}
+	return invalid + e.Err.Error()
+}
+
+func (e *ParseError) Unwrap() error { return e.Err }
 
 func parse(data []byte) (*Torrent, error) {
 	if len(data) > MaxTorrentSize {

@@ -12,6 +12,10 @@ var ErrSyntax = errors.New("invalid bencode")
 // caller can tell "too big" from "broken" with errors.Is.
 var ErrLimit = errors.New("bencode limit exceeded")
 
+// ErrTruncated is wrapped (with ErrSyntax) by every Error that reports input
+// ending before its value does: a file cut short, as an unfinished download is.
+var ErrTruncated = errors.New("input ends early")
+
 // ErrNoKey is returned by RawValue when the dictionary lacks the key.
 var ErrNoKey = errors.New("key not found")
 
@@ -21,15 +25,27 @@ type Error struct {
 	Offset int    // byte offset in the input where the problem was found
 	Msg    string // what is wrong there
 	kind   error  // ErrSyntax or ErrLimit
+	short  bool   // the input ends early: ErrTruncated too
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("benc: offset %d: %s", e.Offset, e.Msg) }
 
-// Unwrap returns ErrSyntax or ErrLimit.
-func (e *Error) Unwrap() error { return e.kind }
+// Unwrap returns ErrSyntax or ErrLimit, and ErrTruncated when the input ends
+// early.
+func (e *Error) Unwrap() []error {
+	if e.short {
+		return []error{e.kind, ErrTruncated}
+	}
+	return []error{e.kind}
+}
 
 func syntaxErr(off int, format string, args ...any) error {
 	return &Error{Offset: off, Msg: fmt.Sprintf(format, args...), kind: ErrSyntax}
+}
+
+// endErr reports input that ends before its value does.
+func endErr(off int, format string, args ...any) error {
+	return &Error{Offset: off, Msg: fmt.Sprintf(format, args...), kind: ErrSyntax, short: true}
 }
 
 func limitErr(off int, format string, args ...any) error {

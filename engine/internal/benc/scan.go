@@ -72,9 +72,9 @@ func scan(data []byte, lim Limits, prefix bool) (int, error) {
 				if end < len(data) {
 					return 0, limitErr(end, "%s opened at offset %d reaches past the %d-byte size limit", what, top.start, end)
 				}
-				return 0, syntaxErr(end, "unexpected end of input in %s opened at offset %d", what, top.start)
+				return 0, endErr(end, "unexpected end of input in %s opened at offset %d", what, top.start)
 			}
-			return 0, syntaxErr(pos, "unexpected end of input, want a value")
+			return 0, endErr(pos, "unexpected end of input, want a value")
 		}
 		c := data[pos]
 		var top *frame

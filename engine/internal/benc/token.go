@@ -36,7 +36,7 @@ func scanString(data []byte, pos, end int) (start, stop int, err error) {
 		if end < len(data) && n <= uint64(len(data)-i) {
 			return 0, 0, limitErr(pos, "string length %d reaches past the %d-byte size limit", n, end)
 		}
-		return 0, 0, syntaxErr(pos, "string length %d exceeds %d remaining bytes", n, rem)
+		return 0, 0, endErr(pos, "string length %d exceeds %d remaining bytes", n, rem)
 	}
 	return i, i + int(n), nil
 }
@@ -85,7 +85,7 @@ func truncated(data []byte, end int, what string) error {
 	if end < len(data) {
 		return limitErr(end, "%s reaches past the %d-byte size limit", what, end)
 	}
-	return syntaxErr(end, "unexpected end of input in %s", what)
+	return endErr(end, "unexpected end of input in %s", what)
 }
 
 // parseInt decodes a token already checked by scanInt (without its 'i' and 'e').
