@@ -535,7 +535,7 @@ func newClient(log *slog.Logger, mf *mountFlags) (*engine.Client, error) {
 func logStats(log *slog.Logger, t *engine.Torrent) {
 	st := t.Stats()
 	log.Info("stopped", "downloaded", st.Downloaded, "uploaded", st.Uploaded,
-		"served_to_readers", st.ServedToReaders, "wasted", st.Wasted,
+		"served_to_readers", st.ServedToReaders, "wasted", st.Wasted, "duplicates", st.Duplicates,
 		"pieces_verified", st.PiecesVerified, "hash_failures", st.HashFailures,
 		"peers_banned", st.PeersBanned)
 }

@@ -45,11 +45,11 @@ ADDR is HOST:PORT, :PORT (127.0.0.1) or an http:// URL. --json prints the
 server's JSON unchanged. Its fields (snake_case, stable): time; torrents[]:
 name, info_hash, total_length, piece_length, num_pieces, pieces_have,
 pieces_verified, pieces_held, pieces_wanted, held_bytes, downloaded_bytes,
-uploaded_bytes, served_to_readers_bytes, wasted_bytes, hash_failures,
+uploaded_bytes, served_to_readers_bytes, wasted_bytes, duplicate_bytes, hash_failures,
 peers_banned, download_rate, upload_rate (bytes/s), files[] (path, length),
 peers[] (address, peer_id, client, incoming, fast, am_choking, am_interested,
-peer_choking, peer_interested, optimistic, snubbed, pieces, requests,
-downloaded_bytes, uploaded_bytes, download_rate, upload_rate), readers[] (id,
+peer_choking, peer_interested, optimistic, snubbed, pieces, requests, depth,
+rtt_ms, downloaded_bytes, uploaded_bytes, download_rate, upload_rate), readers[] (id,
 piece, window_bytes, rate), waiting[] (piece, waiters), trackers[] (url, tier,
 state: waiting|announcing|ok|failing, announcing, peers, seeders, leechers,
 error, failures, last_ok_seconds_ago, next_announce_in_seconds); magnets[] (name,
@@ -97,6 +97,7 @@ type torrentStatusJSON struct {
 	UploadedBytes        int64   `json:"uploaded_bytes"`
 	ServedToReadersBytes int64   `json:"served_to_readers_bytes"`
 	WastedBytes          int64   `json:"wasted_bytes"`
+	DuplicateBytes       int64   `json:"duplicate_bytes"`
 	HashFailures         int64   `json:"hash_failures"`
 	PeersBanned          int     `json:"peers_banned"`
 	DownloadRate         float64 `json:"download_rate"`
@@ -146,6 +147,8 @@ type peerStatusJSON struct {
 	Snubbed         bool    `json:"snubbed"`
 	Pieces          int     `json:"pieces"`
 	Requests        int     `json:"requests"`
+	Depth           int     `json:"depth"`
+	RTTMillis       float64 `json:"rtt_ms"`
 	DownloadedBytes int64   `json:"downloaded_bytes"`
 	UploadedBytes   int64   `json:"uploaded_bytes"`
 	DownloadRate    float64 `json:"download_rate"`
@@ -270,7 +273,10 @@ type statusSource struct {
 //	  downloaded_bytes         piece payload received from peers
 //	  uploaded_bytes           piece payload sent to peers
 //	  served_to_readers_bytes  bytes returned to reads of the mount's files
-//	  wasted_bytes             duplicate, unrequested or hash-failed payload
+//	  wasted_bytes             duplicate, unrequested or hash-failed payload, and
+//	                           parts of pieces given up
+//	  duplicate_bytes          requested from a second peer (endgame; late blocks
+//	                           of a piece a read waits for)
 //	  hash_failures, peers_banned
 //	  download_rate, upload_rate  bytes per second, summed over the peers
 //	  files[]                  path ("/"-separated, from the mount's root), length
@@ -278,7 +284,9 @@ type statusSource struct {
 //	                           "v"), incoming, fast (BEP 6), am_choking,
 //	                           am_interested, peer_choking, peer_interested,
 //	                           optimistic, snubbed, pieces (it has), requests (ours
-//	                           outstanding at it), downloaded_bytes, uploaded_bytes,
+//	                           outstanding at it), depth (how many its pipeline
+//	                           may hold: its rate x (RTT + margin)), rtt_ms (its
+//	                           least recent request-to-block time), downloaded_bytes, uploaded_bytes,
 //	                           download_rate, upload_rate (bytes per second)
 //	  readers[]                open files being read: id, piece (under its last
 //	                           read), window_bytes (readahead), rate (bytes/s)
@@ -369,7 +377,7 @@ func torrentStatus(t *engine.Torrent, s engine.Snapshot, now time.Time) torrentS
 		PiecesHave: s.PiecesHave, PiecesVerified: s.PiecesVerified, PiecesHeld: held, PiecesWanted: s.PiecesWanted,
 		HeldBytes:       heldBytes,
 		DownloadedBytes: s.Downloaded, UploadedBytes: s.Uploaded, ServedToReadersBytes: s.ServedToReaders,
-		WastedBytes: s.Wasted, HashFailures: s.HashFailures, PeersBanned: s.PeersBanned,
+		WastedBytes: s.Wasted, DuplicateBytes: s.Duplicates, HashFailures: s.HashFailures, PeersBanned: s.PeersBanned,
 		DownloadRate: math.Round(s.DownloadRate), UploadRate: math.Round(s.UploadRate),
 		Files: []fileStatusJSON{}, Peers: []peerStatusJSON{}, Readers: []readerStatusJSON{}, Waiting: []waitingStatusJSON{},
 		Trackers: trackerStatuses(s.Trackers, now),
@@ -384,7 +392,8 @@ func torrentStatus(t *engine.Torrent, s engine.Snapshot, now time.Time) torrentS
 			AmChoking: p.AmChoking, AmInterested: p.AmInterested,
 			PeerChoking: p.PeerChoking, PeerInterested: p.PeerInterested,
 			Optimistic: p.Optimistic, Snubbed: p.Snubbed,
-			Pieces: p.Pieces, Requests: p.Requests,
+			Pieces: p.Pieces, Requests: p.Requests, Depth: p.Depth,
+			RTTMillis:       math.Round(float64(p.RTT.Microseconds())/100) / 10,
 			DownloadedBytes: p.Downloaded, UploadedBytes: p.Uploaded,
 			DownloadRate: math.Round(p.DownloadRate), UploadRate: math.Round(p.UploadRate),
 		})

@@ -252,13 +252,13 @@ func TestStatusJSONShape(t *testing.T) {
 	checkKeys(t, "torrent", tor, "name", "info_hash", "total_length", "piece_length", "num_pieces",
 		"pieces_have", "pieces_verified", "pieces_held", "pieces_wanted", "held_bytes",
 		"downloaded_bytes", "uploaded_bytes", "served_to_readers_bytes", "wasted_bytes",
-		"hash_failures", "peers_banned", "download_rate", "upload_rate",
+		"duplicate_bytes", "hash_failures", "peers_banned", "download_rate", "upload_rate",
 		"files", "peers", "readers", "waiting", "trackers")
 	tm := tor.(map[string]any)
 	checkKeys(t, "file", tm["files"].([]any)[0], "path", "length")
 	checkKeys(t, "peer", tm["peers"].([]any)[0], "address", "peer_id", "client", "incoming", "fast",
 		"am_choking", "am_interested", "peer_choking", "peer_interested", "optimistic", "snubbed",
-		"pieces", "requests", "downloaded_bytes", "uploaded_bytes", "download_rate", "upload_rate")
+		"pieces", "requests", "depth", "rtt_ms", "downloaded_bytes", "uploaded_bytes", "download_rate", "upload_rate")
 	checkKeys(t, "reader", tm["readers"].([]any)[0], "id", "piece", "window_bytes", "rate")
 	checkKeys(t, "waiting", tm["waiting"].([]any)[0], "piece", "waiters")
 	checkKeys(t, "tracker", tm["trackers"].([]any)[0], "url", "tier", "state", "announcing", "peers", "seeders",
