@@ -586,16 +586,23 @@ func (t *Torrent) cancelRequest(o picker.Outstanding) {
 // depth, for a peer answers in order: a request queued behind a full pipeline
 // waits as long however early it is sent. They go instead to the peers whose
 // pipelines drain soonest (fillAll), spread over them by the depths.
-func (t *Torrent) fill(p *peer, now time.Time) {
-	if p.peerChoking || !p.amInterested || p.inflight >= p.depth() {
-		return
+func (t *Torrent) fill(p *peer, now time.Time) { t.fillUpTo(p, now, 0) }
+
+// fillUpTo is fill asking at most limit blocks (0: no limit but the depth);
+// it reports whether any was asked.
+func (t *Torrent) fillUpTo(p *peer, now time.Time, limit int) bool {
+	room := p.depth() - p.inflight
+	if p.peerChoking || !p.amInterested || room <= 0 {
+		return false
 	}
-	var blocks []picker.Block
+	if limit > 0 {
+		room = min(room, limit)
+	}
 	dups := t.pk.Duplicates
-	defer func() { t.stats.duplicates.Add((t.pk.Duplicates - dups) * bt.BlockSize) }()
-	blocks = t.pk.Pick(p.key, p.bf.Has, p.depth()-p.inflight, now)
+	blocks := t.pk.Pick(p.key, p.bf.Has, room, now)
+	t.stats.duplicates.Add((t.pk.Duplicates - dups) * bt.BlockSize)
 	if len(blocks) == 0 {
-		return
+		return false
 	}
 	if p.inflight == 0 && !p.expired {
 		p.progressAt = now // the snub clock starts with the first outstanding request
@@ -608,11 +615,16 @@ func (t *Torrent) fill(p *peer, now time.Time) {
 		}
 		p.inflight++
 	}
+	return true
 }
 
 // fillAll tops up every peer, those with the shortest expected delivery time
 // (outstanding bytes / measured rate) first, so the most urgent blocks go to
-// the peers that will deliver them soonest; ties in random order.
+// the peers that will deliver them soonest; ties in random order. It goes
+// round the peers a quarter of each one's depth at a time: the most urgent
+// piece (after a seek, the one under the read) is spread over them in
+// proportion to their rates, and comes in when the slowest share does, not
+// whole from the first peer.
 func (t *Torrent) fillAll(now time.Time) {
 	if t.pk.NumWanted() == 0 && t.pk.NumBackground() == 0 {
 		return
@@ -623,6 +635,19 @@ func (t *Torrent) fillAll(now time.Time) {
 	}
 	rand.Shuffle(len(ps), func(i, j int) { ps[i], ps[j] = ps[j], ps[i] })
 	slices.SortStableFunc(ps, func(a, b *peer) int { return cmp.Compare(a.expectedDelivery(), b.expectedDelivery()) })
+	if len(ps) > 1 {
+		for round := 0; round < 4; round++ {
+			asked := false
+			for _, p := range ps {
+				if t.fillUpTo(p, now, max(1, p.depth()/4)) {
+					asked = true
+				}
+			}
+			if !asked {
+				return
+			}
+		}
+	}
 	for _, p := range ps {
 		t.fill(p, now)
 	}
