@@ -36,7 +36,9 @@ func startSeed(t testing.TB, args ...string) *Seeder {
 	t.Cleanup(func() { // runs before startProc's SIGKILL
 		if !p.exited() {
 			p.signal(syscall.SIGTERM)
-			p.waitFor(15 * time.Second)
+			if !p.waitFor(exitTimeout) {
+				t.Errorf("hyperblow seed did not exit within %v of SIGTERM: %s", exitTimeout, p.hung())
+			}
 		}
 	})
 	start := time.Now()
@@ -53,7 +55,8 @@ func startSeed(t testing.TB, args ...string) *Seeder {
 	return s
 }
 
-// Stop sends SIGTERM and checks that the seeder exits 0 within 20 s, saying it stopped.
+// Stop sends SIGTERM and checks that the seeder exits 0, saying it stopped (a hang,
+// past exitTimeout, fails with its goroutine dump).
 func (s *Seeder) Stop(t testing.TB) {
 	t.Helper()
 	if s.p.exited() {
@@ -63,8 +66,8 @@ func (s *Seeder) Stop(t testing.TB) {
 	if err := s.p.signal(syscall.SIGTERM); err != nil {
 		t.Fatalf("SIGTERM to hyperblow seed: %v", err)
 	}
-	if !s.p.waitFor(20 * time.Second) {
-		t.Fatalf("hyperblow seed did not exit within 20 s of SIGTERM: %s", s.p.describe())
+	if !s.p.waitFor(exitTimeout) {
+		t.Fatalf("hyperblow seed did not exit within %v of SIGTERM: %s", exitTimeout, s.p.hung())
 	}
 	t.Logf("hyperblow seed exited %d after %v: %s", s.p.exitCode(), time.Since(start).Round(time.Millisecond),
 		strings.TrimSpace(tail(s.p.Stdout.String(), 200)))
