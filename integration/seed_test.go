@@ -170,7 +170,12 @@ func TestSeedToAria2(t *testing.T) {
 // transmission-cli cannot be given a peer, and it drops 127.0.0.0/8 addresses
 // from trackers and PEX as "martian"; it does accept incoming connections from
 // 127.0.0.1. So the seeder dials it (--peer). libtorrent dials the seeder.
+//
+// transmission-cli decides what it wants from a peer every 10 s, so each of its
+// downloads waits about that long: the test runs in parallel with the other
+// waiting tests, and its two transmission downloads run in parallel too.
 func TestSeedToLibtorrentOrTransmission(t *testing.T) {
+	t.Parallel()
 	buildBinary(t)
 	data := sharedData(t)
 	single := makeTorrent(t, data.Big, nil, 128<<10)
@@ -182,6 +187,7 @@ func TestSeedToLibtorrentOrTransmission(t *testing.T) {
 			tor  *Torrent
 		}{{"single", single}, {"multi", multi}} {
 			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
 				out := t.TempDir()
 				tm := startTransmission(t, tc.tor.Path, out)
 				s := startSeed(t, "--peer", tm.Addr, tc.tor.Path, tc.tor.Data)
@@ -332,7 +338,7 @@ func startTransmission(t testing.TB, torrentPath, outDir string) *Transmission {
 			"transmission-cli", "-g", cfg, "-w", outDir, "-p", strconv.Itoa(port), "-et", "-M", "-D", "-U",
 			"-f", script, torrentPath)
 		bound := fmt.Sprintf("to port %d on 127.0.0.1", port)
-		deadline := time.Now().Add(20 * time.Second)
+		deadline := time.Now().Add(time.Minute)
 		for !strings.Contains(p.Stderr.String(), bound) && !p.exited() && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -373,7 +379,7 @@ func (tm *Transmission) Stop(t testing.TB) {
 	if err := tm.p.signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	if !tm.p.waitFor(20 * time.Second) {
-		t.Fatalf("transmission-cli did not exit within 20 s of SIGINT: %s", tm.p.describe())
+	if !tm.p.waitFor(exitTimeout) {
+		t.Fatalf("transmission-cli did not exit within %v of SIGINT: %s", exitTimeout, tm.p.describe())
 	}
 }
