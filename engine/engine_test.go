@@ -135,7 +135,7 @@ func TestInterruptedReadReturnsPromptly(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("interrupted read: %v, want context.Canceled", err)
 		}
-	case <-time.After(2 * time.Second):
+	case <-time.After(10 * time.Second): // a bound on a hang
 		t.Fatal("interrupted read did not return")
 	}
 }
@@ -151,7 +151,13 @@ func TestCloseReleasesReaders(t *testing.T) {
 		_, err := r.ReadAt(context.Background(), make([]byte, 10), 0)
 		done <- err
 	}()
-	time.Sleep(100 * time.Millisecond)
+	// Close once the read waits for its piece (no peer can bring it).
+	for deadline := time.Now().Add(10 * time.Second); tor.Stats().PiecesWanted == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the read never waited for its piece")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	c.Close()
 	select {
 	case err := <-done:

@@ -99,7 +99,7 @@ func TestHostilePeersAreDisconnected(t *testing.T) {
 			if !fp.WaitClosed(5 * time.Second) {
 				t.Fatalf("connection still open; logs:\n%s", logs.String())
 			}
-			deadline := time.Now().Add(2 * time.Second)
+			deadline := time.Now().Add(10 * time.Second)
 			for !strings.Contains(logs.String(), tc.reason) && time.Now().Before(deadline) {
 				time.Sleep(10 * time.Millisecond)
 			}

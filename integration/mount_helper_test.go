@@ -69,7 +69,7 @@ func startMount(t testing.TB, o mountOpts, args ...string) *Mount {
 	m := &Mount{Dir: dir, p: p, t: t}
 	t.Cleanup(m.cleanup) // runs before startProc's SIGKILL cleanup
 	if !o.noWait {
-		m.waitMounted(t, 30*time.Second)
+		m.waitMounted(t, time.Minute)
 	}
 	return m
 }
@@ -94,7 +94,8 @@ func (m *Mount) waitMounted(t testing.TB, timeout time.Duration) {
 }
 
 // Unmount ends the mount as a user would with Ctrl-C or kill: SIGTERM, then it
-// checks that hyperblow exits 0 within 20 s and that nothing is left mounted.
+// checks that hyperblow exits 0 (within exitTimeout, which bounds a hang) and that
+// nothing is left mounted.
 func (m *Mount) Unmount(t testing.TB) {
 	t.Helper()
 	if !isMounted(m.Dir) {
@@ -104,11 +105,12 @@ func (m *Mount) Unmount(t testing.TB) {
 		t.Fatalf("SIGTERM to hyperblow: %v", err)
 	}
 	m.stopped = true
-	m.checkExit(t, 20*time.Second)
+	m.checkExit(t, exitTimeout)
 }
 
 // WaitExit waits for hyperblow to end by itself (after `fusermount3 -u`, say) and
-// checks that it exits 0 and that nothing is left mounted.
+// checks that it exits 0 and that nothing is left mounted. A hang fails the test
+// with hyperblow's goroutine dump.
 func (m *Mount) WaitExit(t testing.TB, timeout time.Duration) {
 	t.Helper()
 	m.stopped = true
@@ -119,7 +121,7 @@ func (m *Mount) checkExit(t testing.TB, timeout time.Duration) {
 	t.Helper()
 	start := time.Now()
 	if !m.p.waitFor(timeout) {
-		t.Fatalf("hyperblow did not exit within %v: %s", timeout, m.p.describe())
+		t.Fatalf("hyperblow did not exit within %v: %s", timeout, m.p.hung())
 	}
 	t.Logf("hyperblow exited %d after %v", m.p.exitCode(), time.Since(start).Round(time.Millisecond))
 	if code := m.p.exitCode(); code != 0 {
@@ -138,8 +140,8 @@ func (m *Mount) cleanup() {
 	if !m.p.exited() {
 		m.p.signal(syscall.SIGTERM)
 		m.p.signal(syscall.SIGCONT) // in case a test stopped it
-		if !m.p.waitFor(15 * time.Second) {
-			t.Errorf("hyperblow mount did not exit within 15 s of SIGTERM; forcing: %s", m.p.describe())
+		if !m.p.waitFor(exitTimeout) {
+			t.Errorf("hyperblow mount did not exit within %v of SIGTERM; forcing: %s", exitTimeout, m.p.hung())
 		}
 	}
 	if isMounted(m.Dir) {

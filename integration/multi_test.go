@@ -306,8 +306,8 @@ func TestWatchFolder(t *testing.T) {
 		t.Errorf("dropped.bin/dropped.bin from the magnet: sha256 %s, want %s", got, want)
 	}
 	// Unmounted from outside, the way a user may: hyperblow ends cleanly.
-	if r := run(t, 10*time.Second, procOpts{}, "fusermount3", "-u", m.Dir); r.code != 0 {
+	if r := run(t, exitTimeout, procOpts{}, "fusermount3", "-u", m.Dir); r.code != 0 {
 		t.Fatalf("fusermount3 -u: %v", r)
 	}
-	m.WaitExit(t, 30*time.Second)
+	m.WaitExit(t, exitTimeout)
 }

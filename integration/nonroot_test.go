@@ -73,7 +73,7 @@ func TestNonRootMount(t *testing.T) {
 	if r := run(t, 10*time.Second, asUser, "fusermount3", "-u", m.Dir); r.code != 0 {
 		t.Fatalf("fusermount3 -u as nobody: %v", r)
 	}
-	m.WaitExit(t, 20*time.Second)
+	m.WaitExit(t, exitTimeout)
 }
 
 // openDevFuse makes /dev/fuse usable by every user, as Debian's udev rule does

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -157,6 +159,96 @@ func (p *proc) describe() string {
 	}
 	return fmt.Sprintf("%s (pid %d, %s)\n--- stdout:\n%s\n--- stderr:\n%s", p.name, p.pid(), state,
 		tail(p.Stdout.String(), 4000), tail(p.Stderr.String(), 8000))
+}
+
+// exitTimeout bounds how long a test waits for a process it told to stop. It
+// bounds a hang, not a speed: on a loaded 2-core machine a clean exit of the
+// race-built binary has taken over 10 s.
+const exitTimeout = 60 * time.Second
+
+// hung is the failure text for a process that did not exit in time: what it and
+// its process group are doing in the kernel (state, wchan, the kernel stacks of
+// threads in uninterruptible sleep, as root), then, for a Go program, every
+// goroutine's stack: SIGQUIT makes the Go runtime print them and exit (status 2).
+// It waits up to 10 s for that dump. A recurrence of a hang is then debuggable
+// from the test log alone.
+func (p *proc) hung() string {
+	if p.exited() {
+		return p.describe()
+	}
+	var b strings.Builder
+	b.WriteString(processGroupState(p.pid()))
+	before := len(p.Stderr.String())
+	if err := syscall.Kill(p.pid(), syscall.SIGQUIT); err != nil {
+		fmt.Fprintf(&b, "SIGQUIT to %d: %v\n", p.pid(), err)
+	} else if !p.waitFor(10 * time.Second) {
+		fmt.Fprintf(&b, "%s (pid %d) did not exit within 10 s of SIGQUIT either: no goroutine dump\n", p.name, p.pid())
+	}
+	all := p.Stderr.String()
+	dump := all[min(before, len(all)):]
+	fmt.Fprintf(&b, "%s (pid %d)\n--- stdout:\n%s\n--- stderr before SIGQUIT:\n%s\n--- after SIGQUIT (goroutine dump):\n%s",
+		p.name, p.pid(), tail(p.Stdout.String(), 4000), tail(all[:min(before, len(all))], 8000), head(dump, 200000))
+	return b.String()
+}
+
+// head returns at most the first n bytes of s.
+func head(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// processGroupState lists the processes of process group pgid (a proc's children
+// too, such as a fusermount3 it runs) with their state and wait channel, and the
+// kernel stack of every thread in uninterruptible sleep (D), from /proc.
+func processGroupState(pgid int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "--- process group %d:\n", pgid)
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, dir := range dirs {
+		pid, err := strconv.Atoi(filepath.Base(dir))
+		if err != nil {
+			continue
+		}
+		state, ppid, pgrp, ok := procStat(filepath.Join(dir, "stat"))
+		if !ok || pgrp != pgid {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join(dir, "cmdline"))
+		fmt.Fprintf(&b, "pid %d ppid %d state %s: %s\n", pid, ppid, state, strings.TrimSpace(strings.ReplaceAll(string(cmdline), "\x00", " ")))
+		tasks, _ := filepath.Glob(filepath.Join(dir, "task", "[0-9]*"))
+		for _, task := range tasks {
+			st, _, _, ok := procStat(filepath.Join(task, "stat"))
+			if !ok || st != "D" {
+				continue
+			}
+			wchan, _ := os.ReadFile(filepath.Join(task, "wchan"))
+			stack, _ := os.ReadFile(filepath.Join(task, "stack"))
+			fmt.Fprintf(&b, "  thread %s in D, wchan %s:\n%s", filepath.Base(task), wchan, stack)
+		}
+	}
+	return b.String()
+}
+
+// procStat reads the state, parent and process group from a /proc stat file.
+func procStat(path string) (state string, ppid, pgrp int, ok bool) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", 0, 0, false
+	}
+	// pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses.
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return "", 0, 0, false
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 3 {
+		return "", 0, 0, false
+	}
+	ppid, err1 := strconv.Atoi(f[1])
+	pgrp, err2 := strconv.Atoi(f[2])
+	return f[0], ppid, pgrp, err1 == nil && err2 == nil
 }
 
 // waitStdout waits until the process has printed want on stdout; it fails the test

@@ -36,7 +36,9 @@ func startSeed(t testing.TB, args ...string) *Seeder {
 	t.Cleanup(func() { // runs before startProc's SIGKILL
 		if !p.exited() {
 			p.signal(syscall.SIGTERM)
-			p.waitFor(15 * time.Second)
+			if !p.waitFor(exitTimeout) {
+				t.Errorf("hyperblow seed did not exit within %v of SIGTERM: %s", exitTimeout, p.hung())
+			}
 		}
 	})
 	start := time.Now()
@@ -53,7 +55,8 @@ func startSeed(t testing.TB, args ...string) *Seeder {
 	return s
 }
 
-// Stop sends SIGTERM and checks that the seeder exits 0 within 20 s, saying it stopped.
+// Stop sends SIGTERM and checks that the seeder exits 0, saying it stopped (a hang,
+// past exitTimeout, fails with its goroutine dump).
 func (s *Seeder) Stop(t testing.TB) {
 	t.Helper()
 	if s.p.exited() {
@@ -63,8 +66,8 @@ func (s *Seeder) Stop(t testing.TB) {
 	if err := s.p.signal(syscall.SIGTERM); err != nil {
 		t.Fatalf("SIGTERM to hyperblow seed: %v", err)
 	}
-	if !s.p.waitFor(20 * time.Second) {
-		t.Fatalf("hyperblow seed did not exit within 20 s of SIGTERM: %s", s.p.describe())
+	if !s.p.waitFor(exitTimeout) {
+		t.Fatalf("hyperblow seed did not exit within %v of SIGTERM: %s", exitTimeout, s.p.hung())
 	}
 	t.Logf("hyperblow seed exited %d after %v: %s", s.p.exitCode(), time.Since(start).Round(time.Millisecond),
 		strings.TrimSpace(tail(s.p.Stdout.String(), 200)))
@@ -167,7 +170,12 @@ func TestSeedToAria2(t *testing.T) {
 // transmission-cli cannot be given a peer, and it drops 127.0.0.0/8 addresses
 // from trackers and PEX as "martian"; it does accept incoming connections from
 // 127.0.0.1. So the seeder dials it (--peer). libtorrent dials the seeder.
+//
+// transmission-cli decides what it wants from a peer every 10 s, so each of its
+// downloads waits about that long: the test runs in parallel with the other
+// waiting tests, and its two transmission downloads run in parallel too.
 func TestSeedToLibtorrentOrTransmission(t *testing.T) {
+	t.Parallel()
 	buildBinary(t)
 	data := sharedData(t)
 	single := makeTorrent(t, data.Big, nil, 128<<10)
@@ -179,6 +187,7 @@ func TestSeedToLibtorrentOrTransmission(t *testing.T) {
 			tor  *Torrent
 		}{{"single", single}, {"multi", multi}} {
 			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
 				out := t.TempDir()
 				tm := startTransmission(t, tc.tor.Path, out)
 				s := startSeed(t, "--peer", tm.Addr, tc.tor.Path, tc.tor.Data)
@@ -329,7 +338,7 @@ func startTransmission(t testing.TB, torrentPath, outDir string) *Transmission {
 			"transmission-cli", "-g", cfg, "-w", outDir, "-p", strconv.Itoa(port), "-et", "-M", "-D", "-U",
 			"-f", script, torrentPath)
 		bound := fmt.Sprintf("to port %d on 127.0.0.1", port)
-		deadline := time.Now().Add(20 * time.Second)
+		deadline := time.Now().Add(time.Minute)
 		for !strings.Contains(p.Stderr.String(), bound) && !p.exited() && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -370,7 +379,7 @@ func (tm *Transmission) Stop(t testing.TB) {
 	if err := tm.p.signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	if !tm.p.waitFor(20 * time.Second) {
-		t.Fatalf("transmission-cli did not exit within 20 s of SIGINT: %s", tm.p.describe())
+	if !tm.p.waitFor(exitTimeout) {
+		t.Fatalf("transmission-cli did not exit within %v of SIGINT: %s", exitTimeout, tm.p.describe())
 	}
 }

@@ -50,8 +50,11 @@ func TestSeederFrozenMidCopy(t *testing.T) {
 }
 
 // maxCopyStall is the longest the paced copy may go without a byte once a seeder
-// fails, while the other seeder has every piece.
-const maxCopyStall = 5 * time.Second
+// fails, while the other seeder has every piece. It is far below the 60 s after
+// which a peer that sends nothing is dropped as snubbed (what the test guards
+// against), and far above the second or two the move to the other seeder takes:
+// a loaded 2-core machine adds seconds.
+const maxCopyStall = 20 * time.Second
 
 // copyWhileSeederFails copies the 64 MiB file from a mount fed by an aria2c and a
 // libtorrent seeder, and sends sig to victim ("aria2c" or "libtorrent") once the
@@ -90,7 +93,7 @@ func copyWhileSeederFails(t *testing.T, victim string, sig syscall.Signal) {
 	}
 	if sig == syscall.SIGKILL {
 		target.p.kill()
-		if !target.p.waitFor(5 * time.Second) {
+		if !target.p.waitFor(exitTimeout) {
 			t.Fatalf("%s did not exit after SIGKILL", target.p.name)
 		}
 	} else if err := target.p.signal(sig); err != nil {
@@ -102,9 +105,9 @@ func copyWhileSeederFails(t *testing.T, victim string, sig syscall.Signal) {
 		t.Fatalf("the copy was complete before the seeder failed: nothing tested")
 	}
 
-	stall, stallAt := watchProgress(out, reader, 60*time.Second)
+	stall, stallAt := watchProgress(out, reader, 3*time.Minute)
 	if !reader.exited() {
-		t.Fatalf("the copy did not finish within 60 s of %v to %s: %s\nhyperblow stderr:\n%s", sig, target.p.name, reader.describe(), tail(m.Stderr(), 6000))
+		t.Fatalf("the copy did not finish within 3 min of %v to %s: %s\nhyperblow stderr:\n%s", sig, target.p.name, reader.describe(), tail(m.Stderr(), 6000))
 	}
 	if reader.exitCode() != 0 {
 		t.Fatalf("the copy failed: %s\nhyperblow stderr:\n%s", reader.describe(), tail(m.Stderr(), 6000))
@@ -173,7 +176,7 @@ func TestCorruptingPeerBesideHonestSeeder(t *testing.T) {
 
 	// The ban: `level=WARN msg="banning peer" addr=127.0.0.1:PORT ... reason="banned: ..."`.
 	banRE := regexp.MustCompile(`(?m)^time=(\S+) level=WARN msg="banning peer" (?:torrent=(?:"[^"]*"|\S+) )?addr=` + regexp.QuoteMeta(badAddr) + ` .*reason="([^"]*)"`)
-	line := waitStderr(t, m, banRE, 10*time.Second, "the corrupting peer was not banned")
+	line := waitStderr(t, m, banRE, time.Minute, "the corrupting peer was not banned")
 	sub := banRE.FindStringSubmatch(line)
 	if !strings.Contains(sub[2], "failed the hash check") {
 		t.Errorf("ban reason %q does not say a piece failed its hash check", sub[2])
@@ -187,15 +190,24 @@ func TestCorruptingPeerBesideHonestSeeder(t *testing.T) {
 	}
 	t.Logf("banned after %d corrupt blocks: %s", bad.blocks.Load(), line)
 
-	// A few seconds more: the banned address is never dialled again, and the
-	// connection it was banned on is closed.
-	time.Sleep(3 * time.Second)
-	accepts, open := bad.history(bannedAt.Add(time.Millisecond))
-	if accepts != 0 {
-		t.Errorf("the mount connected to the banned peer %d more time(s) after the ban", accepts)
+	// The connection it was banned on is closed (waited for: a loaded machine is
+	// slow), and over at least 3 s after the ban the banned address is never
+	// dialled again.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if _, open := bad.history(bannedAt); open == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a connection to the banned peer is still open a minute after the ban\nhyperblow stderr:\n%s", tail(m.Stderr(), 6000))
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	if open != 0 {
-		t.Errorf("%d connection(s) to the banned peer still open 3 s after the ban", open)
+	if wait := time.Until(bannedAt.Add(3 * time.Second)); wait > 0 {
+		time.Sleep(wait) // the window in which a re-dial would show
+	}
+	if accepts, _ := bad.history(bannedAt.Add(time.Millisecond)); accepts != 0 {
+		t.Errorf("the mount connected to the banned peer %d more time(s) after the ban", accepts)
 	}
 	if bad.acceptCount() == 0 {
 		t.Errorf("the corrupting peer saw no connection")
@@ -208,7 +220,10 @@ func TestCorruptingPeerBesideHonestSeeder(t *testing.T) {
 // wrong size, an unrequested PIECE, a REQUEST past the end, and a stream that is
 // not BitTorrent at all. Each connection must be closed promptly with a logged
 // reason, and the mount must go on serving: the file still reads back whole.
+// It waits 10 s for a handshake timeout, so it runs in parallel with the other
+// waiting tests.
 func TestHostileIncomingPeers(t *testing.T) {
+	t.Parallel()
 	buildBinary(t)
 	data := sharedData(t)
 	tor := makeTorrent(t, data.Big, nil, 256<<10)
@@ -254,9 +269,10 @@ func TestHostileIncomingPeers(t *testing.T) {
 				t.Fatal(err)
 			}
 			start := time.Now()
-			wait := 5 * time.Second
+			// Bounds on a hang, not speeds: the machine may be loaded.
+			wait := 30 * time.Second
 			if strings.HasSuffix(tc.name, "short") {
-				wait = 20 * time.Second // the handshake timeout and a margin
+				wait = 40 * time.Second // the handshake timeout and a margin
 			}
 			c.SetReadDeadline(time.Now().Add(wait))
 			got, err := io.Copy(io.Discard, c) // what the mount sends until it hangs up
@@ -268,7 +284,7 @@ func TestHostileIncomingPeers(t *testing.T) {
 			// "peer disconnected" (DEBUG), or "incoming connection refused" (DEBUG).
 			re := regexp.MustCompile(`msg="(disconnecting peer|peer disconnected|incoming connection refused)" (?:torrent=(?:"[^"]*"|\S+) )?addr=` +
 				regexp.QuoteMeta(local) + ` .*(reason|err)=("[^"]+"|\S+)`)
-			line := waitStderr(t, m, re, 5*time.Second, "no disconnect reason logged for "+local)
+			line := waitStderr(t, m, re, 30*time.Second, "no disconnect reason logged for "+local)
 			t.Logf("%s", line)
 			if strings.Contains(line, "reason=peerconn: peer closed the connection") {
 				t.Errorf("logged as if the peer hung up; want the violation as the reason: %s", line)

@@ -273,8 +273,9 @@ func TestTTYMountView(t *testing.T) {
 			t.Errorf("without a terminal, want plain log lines:\n%q", tail(s, 2000))
 		}
 		// --view on draws anyway, and ends with the final frame.
-		m = mount(t, "--view", "on", "--peer", peer, tor.Path)
-		waitStderr(t, m, regexp.MustCompile(`\(Ctrl-C to unmount\)`), 10*time.Second, "no view with --view on")
+		// 200 columns: the header's hint and "stopped" fit beside a long TMPDIR path.
+		m = startMount(t, mountOpts{env: []string{"COLUMNS=200"}}, "--view", "on", "--peer", peer, tor.Path)
+		waitStderr(t, m, regexp.MustCompile(`\(Ctrl-C to unmount\)`), 30*time.Second, "no view with --view on")
 		m.Unmount(t)
 		s := m.Stderr()
 		if !strings.Contains(s, "\x1b[") || !strings.Contains(s, "  stopped\x1b[K\n") || !strings.Contains(s, name+"  [") {

@@ -42,7 +42,7 @@ func TestPartialSeedLibtorrent(t *testing.T) {
 	}
 	t.Logf("libtorrent sees the mount as %+v", got)
 	if !got.Connected || !got.UploadOnly || got.Seed {
-		t.Errorf("libtorrent sees the mount as %+v; want a connected, upload-only peer that is not a seed", got)
+		t.Errorf("libtorrent sees the mount as %+v; want a connected, upload-only peer that is not a seed\nprobe: %v", got, r)
 	}
 	if got.Pieces < 16 || got.Downloaded < 256<<10 {
 		t.Errorf("the mount offered %d pieces and served %d bytes; want the 16+ pieces it read, and at least one served", got.Pieces, got.Downloaded)

@@ -231,10 +231,12 @@ func TestWatcherInotify(t *testing.T) {
 		t.Helper()
 		select {
 		case <-set.changed:
-		case <-time.After(5 * time.Second):
-			t.Fatalf("%s: nothing happened in 5 s (events %q)", what, set.take())
+		// Under the 10 s rescan, so that only inotify can pass; with room for
+		// a loaded machine.
+		case <-time.After(8 * time.Second):
+			t.Fatalf("%s: nothing happened in 8 s (events %q)", what, set.take())
 		}
-		if d := time.Since(start); d > 2*time.Second {
+		if d := time.Since(start); d > 5*time.Second {
 			t.Errorf("%s took %v", what, d)
 		}
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,11 +44,16 @@ func TestProgressPlain(t *testing.T) {
 		Total: 1000, Done: done.Load, PlainEvery: 5 * time.Millisecond,
 		Plain: func(s progressStat) { mu.Lock(); got = append(got, s); mu.Unlock() },
 	})
+	// Each value is waited for in a snapshot, not given a time to show up: a
+	// loaded machine may run the ticker late.
 	for i := 1; i <= 10; i++ {
 		done.Store(int64(100 * i))
-		time.Sleep(5 * time.Millisecond)
+		eventually(t, 10*time.Second, fmt.Sprintf("a snapshot with %d done", 100*i), func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(got) > 0 && got[len(got)-1].Done == int64(100*i)
+		})
 	}
-	time.Sleep(20 * time.Millisecond)
 	bar.Stop()
 	bar.Stop()
 	mu.Lock()
@@ -76,7 +82,12 @@ func TestProgressTerminal(t *testing.T) {
 	var done atomic.Int64
 	bar := startProgress(o, progressOptions{Label: "hashing", Total: 1 << 20, Done: done.Load, Every: 5 * time.Millisecond, Width: func() int { return 100 }})
 	done.Store(1 << 19)
-	time.Sleep(30 * time.Millisecond)
+	// The bar is on screen at 50% before the log line is written (waited for).
+	eventually(t, 10*time.Second, "the bar at 50%", func() bool {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		return strings.Contains(out.String(), "50.0%")
+	})
 	o.Write([]byte("a log line\n"))
 	done.Store(1 << 20)
 	bar.Stop()
@@ -89,5 +100,18 @@ func TestProgressTerminal(t *testing.T) {
 	}
 	if !strings.HasSuffix(s, "\n") || !strings.Contains(s, "100.0%") {
 		t.Errorf("Stop did not draw 100%% and end the line: %q", s)
+	}
+}
+
+// eventually polls cond, a condition that only becomes true, until it holds; it
+// fails the test after timeout, which bounds a hang.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within %v", what, timeout)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -25,7 +25,6 @@ func TestFloodOverSocket(t *testing.T) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	elapsed := time.Since(start)
 	replies := 0
 	buf := make([]byte, 4096)
 	c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
@@ -41,13 +40,14 @@ func TestFloodOverSocket(t *testing.T) {
 			replies++
 		}
 	}
+	// The node may answer until the last reply is read, not only while we send
+	// (a loaded machine runs it late): the limit counts that whole time.
+	elapsed := time.Since(start)
 	limit := defaultRatePerIP + int(elapsed.Seconds()*defaultRatePerIP) + 1
 	t.Logf("%d queries in %v: %d replies (limit %d)", sent, elapsed.Round(time.Millisecond), replies, limit)
 	if replies == 0 || replies > limit {
 		t.Fatalf("%d replies, want 1..%d", replies, limit)
 	}
-	s := n.Stats()
-	if s.DroppedRateLimit < int64(sent-limit) {
-		t.Fatalf("stats %+v", s)
-	}
+	// The rest are counted as dropped, once the node has read them all.
+	waitFor(t, "the flood counted as dropped", func() bool { return n.Stats().DroppedRateLimit >= int64(sent-limit) })
 }

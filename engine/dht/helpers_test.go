@@ -51,10 +51,11 @@ func testCtx(t testing.TB, d time.Duration) context.Context {
 	return ctx
 }
 
-// waitFor polls cond for up to 3 s.
+// waitFor polls cond, a condition that only becomes true, for up to 10 s (a
+// bound on a hang: a loaded machine is slow).
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

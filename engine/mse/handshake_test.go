@@ -383,7 +383,7 @@ func TestInitiateCancelled(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("error %v, want context.Canceled", err)
 	}
-	if d := time.Since(start); d > 2*time.Second {
+	if d := time.Since(start); d > 10*time.Second { // a bound on a hang
 		t.Fatalf("Initiate took %v after cancel", d)
 	}
 }

@@ -204,7 +204,7 @@ func TestAnnouncerStopBounded(t *testing.T) {
 	fc.next(t)
 	start := time.Now()
 	stop()
-	if d := time.Since(start); d < 45*time.Millisecond || d > time.Second {
+	if d := time.Since(start); d < 45*time.Millisecond || d > 10*time.Second { // the upper bound: a hang
 		t.Fatalf("Run returned %v after cancel, want about the 50 ms stop timeout", d)
 	}
 	if c := fc.next(t); c.req.Event != EventStopped {

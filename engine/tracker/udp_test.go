@@ -405,7 +405,7 @@ func TestUDPClose(t *testing.T) {
 		if !errors.Is(err, ErrClosed) {
 			t.Fatalf("got %v, want ErrClosed", err)
 		}
-	case <-time.After(2 * time.Second):
+	case <-time.After(10 * time.Second):
 		t.Fatal("Close did not end a pending announce")
 	}
 	if _, err := c.Announce(context.Background(), f.url(), AnnounceRequest{}); !errors.Is(err, ErrClosed) {

@@ -23,6 +23,7 @@ Encryption with RC4 (out_enc_policy = in_enc_policy = pe_forced, allowed_enc_lev
   probe --peer HOST:PORT [--seconds S] [--want-bytes N] TORRENT SAVE_PATH
       Leech from that one peer for up to S seconds (until libtorrent sees it as
       upload-only and got N bytes from it) and print how libtorrent sees it, as JSON.
+      The connection is kept open even when neither side wants anything more.
 
 It prints libtorrent's errors and tracker replies to stderr so a failing test shows why.
 """
@@ -213,29 +214,61 @@ def cmd_get(a):
 
 
 def cmd_probe(a):
-    """Leech from one peer for a while and report how libtorrent sees it (JSON)."""
+    """Leech from one peer and report how libtorrent sees it (JSON).
+
+    It ends once libtorrent has seen the peer as upload-only and got want_bytes from
+    it, or after a.seconds. On loopback the whole exchange takes a few milliseconds:
+    libtorrent gets every piece an upload-only peer has, and then, by default
+    (close_redundant_connections), closes the connection, since neither side wants
+    anything from the other; a probe that looked only now and then would miss the
+    peer's flags (issue 16). So the probe keeps such connections open, and what it
+    reports only moves forward: upload_only once seen, the most downloaded, the most
+    pieces. It wakes on every alert (a piece finished, the peer came or went), with
+    a 0.1 s bound, and a disconnection of the peer is reported with its reason.
+    """
     ses = new_session(a.port)
+    ses.apply_settings({
+        "close_redundant_connections": False,
+        "alert_mask": lt.alert.category_t.error_notification
+        | lt.alert.category_t.status_notification
+        | lt.alert.category_t.tracker_notification
+        | lt.alert.category_t.connect_notification
+        | lt.alert.category_t.peer_notification
+        | lt.alert.category_t.piece_progress_notification,
+    })
     h = add(ses, a.torrent, os.path.abspath(a.save_path), [a.peer])
     deadline = time.time() + a.seconds
-    seen = {}
-    while time.time() < deadline:
-        drain(ses)
+    seen = {"connected": False, "upload_only": False, "seed": False, "pieces": 0, "downloaded": 0}
+    disconnects = []
+    while True:
+        for al in ses.pop_alerts():
+            if isinstance(al, lt.peer_disconnected_alert):
+                if "%s:%d" % al.endpoint == a.peer:
+                    disconnects.append(al.message())
+                    log(al.message())
+            elif al.category() & lt.alert.category_t.error_notification:
+                log(al.message())
+        connected = False
         for pi in h.get_peer_info():
             if "%s:%d" % pi.ip != a.peer:
                 continue
-            seen = {
-                "connected": True,
-                "upload_only": bool(pi.flags & lt.peer_info.upload_only),
-                "seed": bool(pi.flags & lt.peer_info.seed),
-                "client": pi.client.decode("utf-8", "replace") if isinstance(pi.client, bytes) else pi.client,
-                "pieces": sum(1 for x in pi.pieces if x),
-                "downloaded": pi.total_download,
-            }
-        if seen.get("upload_only") and seen.get("downloaded", 0) >= a.want_bytes:
+            connected = True
+            seen["upload_only"] = seen["upload_only"] or bool(pi.flags & lt.peer_info.upload_only)
+            seen["seed"] = seen["seed"] or bool(pi.flags & lt.peer_info.seed)
+            seen["client"] = pi.client.decode("utf-8", "replace") if isinstance(pi.client, bytes) else pi.client
+            seen["pieces"] = max(seen["pieces"], sum(1 for x in pi.pieces if x))
+            seen["downloaded"] = max(seen["downloaded"], pi.total_download)
+        seen["connected"] = connected
+        if seen["upload_only"] and seen["downloaded"] >= a.want_bytes:
             break
-        time.sleep(0.1)
-    st = h.status()
-    seen["total_done"] = st.total_done
+        left = deadline - time.time()
+        if left <= 0:
+            log("gave up after %.1f s: %s" % (a.seconds, json.dumps(seen)))
+            break
+        ses.wait_for_alert(int(min(left, 0.1) * 1000) + 1)
+    if disconnects:
+        seen["disconnects"] = disconnects
+    seen["total_done"] = h.status().total_done
     print(json.dumps(seen), flush=True)
 
 
