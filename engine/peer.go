@@ -699,30 +699,29 @@ func (p *peer) maxDepth() int {
 }
 
 // sampleRTT takes the time a block took from its request (sent at sentAt) to
-// its arrival. A block asked into an empty pipeline measures the round trip
-// plus one block time; one queued behind a few others is corrected by their
-// delivery time at the peer's peak rate, which can only over-estimate (safe:
-// a deeper pipeline), and one behind many is ignored. The estimate is the least
-// sample of the last one or two rttWindows, so it follows a path that slows.
+// its arrival, when it was asked into an empty pipeline: that measures the
+// round trip plus one block time. A block queued behind others measures its
+// wait too, and correcting for it by the peer's rate is unsafe while the rate
+// is still ramping up (an over-correction makes the round trip look short and
+// the pipeline too shallow to ever show the real rate), so it is not sampled.
+// A reader that pauses, a seek, a choke or the first request of a connection
+// all start from an empty pipeline. The estimate is the least sample of the
+// last one or two rttWindows, so it follows a path that slows.
 func (p *peer) sampleRTT(sentAt, now time.Time) {
 	if sentAt.IsZero() {
 		return
 	}
-	ahead := -1
+	idle := false
 	for _, b := range p.batches {
 		if b.at.Equal(sentAt) {
-			ahead = b.ahead
+			idle = b.ahead == 0
 			break
 		}
 	}
-	lat := now.Sub(sentAt)
-	switch {
-	case ahead == 0:
-	case ahead > 0 && ahead <= 4 && p.peakRate >= 1:
-		lat -= time.Duration(float64(ahead*bt.BlockSize) / p.peakRate * float64(time.Second))
-	default:
+	if !idle {
 		return
 	}
+	lat := now.Sub(sentAt)
 	lat = max(lat, 100*time.Microsecond)
 	if now.Sub(p.rttSince) > rttWindow {
 		p.rttPrev, p.rttCur, p.rttSince = p.rttCur, 0, now

@@ -61,6 +61,17 @@ func TestSeekOnSlowLink(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The pipelines are sized from each peer's round trip: it was measured,
+	// and it is no shorter than the link's (30 ms each way at the least).
+	snap, err := tor.Inspect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range snap.Peers {
+		if p.RTT < 60*time.Millisecond || p.RTT > 2*time.Second {
+			t.Errorf("peer %v: round trip %v, want between the link's 60-100 ms and 2 s", p.Addr, p.RTT)
+		}
+	}
 	const seekTo = 30 << 20
 	seekPiece := uint32(seekTo / pieceLen)
 	marks := make([]int, len(peers))
