@@ -220,6 +220,7 @@ func (t *Torrent) acquire(m acquireMsg, now time.Time) {
 		if f := t.futures[i]; f != nil {
 			f.waiters++
 			out[k] = f
+			t.pk.Want(i, now.Add(-time.Hour)) // it may have been put after a seek
 			continue
 		}
 		f := &future{piece: i, done: make(chan struct{}), waiters: 1}
@@ -261,6 +262,12 @@ func (t *Torrent) setWindow(m windowMsg, now time.Time) {
 					// what throwing it away would waste. Anything else is withdrawn
 					// and its requests cancelled at once.
 					switch {
+					case m.seek && t.futures[i] != nil && t.futures[i].waiters > 0:
+						// A READ still waits for it: most likely the kernel's
+						// readahead for the position the reader left (it sends
+						// those on its own and waits for them, but no one reads
+						// them). It is still fetched, after the new position.
+						t.pk.SetDeadline(i, now.Add(afterASeek))
 					case t.downloads[i] == nil && !t.pk.Active(i):
 						t.maybeUnwant(i)
 					case !m.closed && !m.seek:
@@ -301,6 +308,10 @@ func (t *Torrent) setWindow(m windowMsg, now time.Time) {
 		t.fillAll(now)
 	}
 }
+
+// afterASeek is the deadline, from the seek, of a piece a READ waits for in
+// the window a seek left: after the new position's first seconds.
+const afterASeek = 2 * time.Second
 
 // finishLeftBehind is the deadline, from now, of a piece that no reader wants
 // any more but that is more than half received: after every piece a reader wants.

@@ -80,6 +80,8 @@ type peer struct {
 	peakRate float64
 	tickDown int64
 
+	firstBlockAt time.Time // when its first requested block came
+
 	// rtt is the least request-to-block time seen lately (see sampleRTT), 0
 	// until the first block; with peakRate it sizes the pipeline in time.
 	rtt             time.Duration
@@ -543,6 +545,9 @@ func (t *Torrent) handlePiece(p *peer, m wire.Message, now time.Time) error {
 	p.inflight = max(0, p.inflight-1)
 	p.progressAt = now
 	p.expired = false
+	if p.firstBlockAt.IsZero() {
+		p.firstBlockAt = now
+	}
 	p.sampleRTT(r.SentAt, now)
 	for _, k := range r.CancelAt {
 		if q := t.peerByKey(k); q != nil {
@@ -671,7 +676,7 @@ func (t *Torrent) checkSnubbed(now time.Time) {
 // on the wire arrives anyway). The margin lets a peer whose rate is not known
 // yet grow by half again per round trip.
 const (
-	floorDepth = 16  // while the rate or round trip is unknown: 256 KiB
+	floorDepth = 16  // while the rate or round trip is unknown, and for rampTime: 256 KiB
 	minDepth   = 4   // even a slow peer has a few requests queued
 	maxDepth   = 250 // and a fast one no more than this (nor more than its reqq)
 
@@ -679,15 +684,27 @@ const (
 	maxQueueTime = time.Second // never much more than a second of the peer's delivery
 
 	rttWindow = 10 * time.Second // sampleRTT keeps the least sample of the last 10-20 s
+	rampTime  = 2 * time.Second  // how long the floor holds after a peer's first block
 )
 
 func (p *peer) depth() int {
+	return p.depthAt(time.Now())
+}
+
+// depthAt is depth at time now. The floor holds until the peer has delivered
+// for rampTime: before that, its rate says more about how few requests it was
+// given than about how fast it can go.
+func (p *peer) depthAt(now time.Time) int {
+	floor := minDepth
+	if p.firstBlockAt.IsZero() || now.Sub(p.firstBlockAt) < rampTime {
+		floor = floorDepth
+	}
 	if p.rtt == 0 || p.peakRate < 1 {
-		return min(p.maxDepth(), floorDepth)
+		return min(p.maxDepth(), floor)
 	}
 	target := min(p.rtt+p.rtt/2+depthMargin, maxQueueTime)
 	n := int(p.peakRate*target.Seconds()/bt.BlockSize) + 1
-	return min(p.maxDepth(), max(minDepth, n))
+	return min(p.maxDepth(), max(floor, n))
 }
 
 // maxDepth is maxDepth, or less if the peer said it accepts fewer (reqq).
@@ -764,12 +781,19 @@ func (t *Torrent) updateRates(dt time.Duration) {
 	if dt <= 0 {
 		return
 	}
+	var pipes int64
+	defer func() { t.pipelineBytes.Store(pipes) }()
 	for _, p := range t.peers {
+		if !p.peerChoking {
+			pipes += int64(p.depth()) * bt.BlockSize
+		}
 		inst := float64(p.down-p.tickDown) / dt.Seconds()
 		p.tickDown = p.down
 		p.rate = 0.7*p.rate + 0.3*inst
-		// The peak halves in about 8 s (at 4 ticks a second).
-		p.peakRate = max(p.rate, p.peakRate*math.Pow(0.98, dt.Seconds()/tickEvery.Seconds()))
+		// The peak follows the rate of the last tick at once (the smoothed
+		// rate lags by a second or two, and a pipeline sized from it would
+		// hold a ramping peer back), and halves in about 8 s.
+		p.peakRate = max(inst, p.peakRate*math.Pow(0.98, dt.Seconds()/tickEvery.Seconds()))
 	}
 }
 

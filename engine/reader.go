@@ -27,6 +27,7 @@ type Reader struct {
 	started time.Time
 	seqRead int64 // bytes read sequentially since started
 	runFrom int64 // where the sequential run began (the last seek)
+	trusted bool  // the run before the last seek was a long sequential one
 	lastWin window
 }
 
@@ -38,6 +39,9 @@ const (
 	minReadahead = 1 << 20 // the least cap (maxReadahead)
 	probeAhead   = 256 << 10
 	seqProof     = 1 << 20
+	// trustRun: a reader whose last run was this long reads on after a seek
+	// too (a player); its next run is not put on probation.
+	trustRun = 8 << 20
 	// seekSlack: a read this close behind or ahead of the expected position is
 	// not a seek (the kernel issues READs slightly out of order).
 	seekSlack = 4 << 20
@@ -126,27 +130,32 @@ func (r *Reader) track(start, end int64) {
 	// or ahead of it but inside the readahead window.
 	seek := r.started.IsZero() || start < r.next-seekBehind || start > r.next+max(seekSlack, r.ahead)
 	if seek {
-		// A seek (or the first read): start small from here.
-		r.ahead = probeAhead
+		// A seek (or the first read): start small from here, unless the run
+		// that ends was a long sequential one (a player seeking, a cp), which
+		// this one will likely be too.
+		r.trusted = r.seqRead >= trustRun
 		r.started = now
 		r.seqRead = 0
 		r.next = end
 		r.runFrom = start
-	} else {
-		if end > r.next {
-			r.seqRead += end - max(start, r.next)
-			r.next = end
-		}
-		// Twice what was read sequentially since the last seek, beyond the
-		// first seqProof: a cp reaches the cap within tens of MiB, a player
-		// reading a little after a seek does not make the swarm send many MiB
-		// it will not read.
-		r.ahead = min(max(probeAhead, 2*(r.seqRead-seqProof)), r.t.maxReadahead())
+	} else if end > r.next {
+		r.seqRead += end - max(start, r.next)
+		r.next = end
+	}
+	r.ahead = probeAhead
+	if r.trusted || r.seqRead >= seqProof {
+		// Twice what was read sequentially since the last seek: a cp reaches
+		// the cap within tens of MiB, a player reading a little after a seek
+		// does not make the swarm send many MiB it will not read. And at the
+		// least what the swarm delivers in a round trip (its peers' pipelines),
+		// or a reader at the front of the download would wait a round trip for
+		// each piece while its window grows from what it has read.
+		r.ahead = min(max(probeAhead, 2*r.seqRead, r.t.pipelineBytes.Load()), r.t.maxReadahead())
 		if el := now.Sub(r.started); el > time.Second {
 			// Enough to cover readaheadHorizon at the reader's own pace: a cp
 			// reaches the cap, a 5 Mbit/s video stays at a few MiB.
 			pace := float64(r.seqRead) / el.Seconds()
-			r.ahead = max(probeAhead, min(r.ahead, int64(pace*readaheadHorizon.Seconds())))
+			r.ahead = max(probeAhead, min(r.ahead, max(int64(pace*readaheadHorizon.Seconds()), r.t.pipelineBytes.Load())))
 		}
 	}
 	rate := 0.0

@@ -51,7 +51,11 @@ type Torrent struct {
 
 	stats      counters
 	nextReader atomic.Uint64
-	announcer  *tracker.Announcer // nil without trackers; safe for concurrent use
+	// pipelineBytes is what the unchoking peers' request pipelines hold
+	// together (their depths): what the swarm delivers in about a round trip.
+	// The owner sets it every tick; readers read it.
+	pipelineBytes atomic.Int64
+	announcer     *tracker.Announcer // nil without trackers; safe for concurrent use
 
 	// Owned by run.
 	pk         *picker.Picker
@@ -78,10 +82,11 @@ type Torrent struct {
 type counters struct {
 	downloaded, uploaded, served, wasted atomic.Int64
 	duplicates                           atomic.Int64 // bytes asked of a second peer (endgame, late blocks)
-	verified, hashFails                  atomic.Int64
-	peers                                atomic.Int64
-	haveBytes                            atomic.Int64 // bytes of distinct pieces verified once
-	banned                               atomic.Int64
+
+	verified, hashFails atomic.Int64
+	peers               atomic.Int64
+	haveBytes           atomic.Int64 // bytes of distinct pieces verified once
+	banned              atomic.Int64
 }
 
 // Stats is a snapshot of a torrent's counters.

@@ -1,0 +1,66 @@
+package engine
+
+import (
+	"testing"
+	"time"
+)
+
+// A peer's pipeline is sized in time: its peak rate times 1.5 round trips plus
+// a margin, with a floor while it ramps up, never more than about a second of
+// its delivery, and never more than it accepts (reqq).
+func TestDepthInTime(t *testing.T) {
+	now := time.Unix(1000, 0)
+	const mbps = 1 << 20
+	cases := []struct {
+		name      string
+		p         peer
+		want      int
+		wantRange [2]int
+	}{
+		{name: "unknown", p: peer{}, want: floorDepth},
+		// Just connected, round trip known, rate still low: the floor holds (a
+		// depth sized from the first ticks' rate held the ramp back, and a
+		// player froze just after its first frame).
+		{name: "ramping", p: peer{rtt: 90 * time.Millisecond, peakRate: 0.3 * mbps, firstBlockAt: now.Add(-time.Second)}, want: floorDepth},
+		// 2 MB/s at 90 ms: 2 MiB/s x 185 ms = 370 KiB, 24 blocks.
+		{name: "2MBps-90ms", p: peer{rtt: 90 * time.Millisecond, peakRate: 2 * mbps, firstBlockAt: now.Add(-time.Minute)}, wantRange: [2]int{22, 25}},
+		// A slow peer after its ramp: a few requests, not the floor.
+		{name: "slow", p: peer{rtt: 90 * time.Millisecond, peakRate: 0.1 * mbps, firstBlockAt: now.Add(-time.Minute)}, want: minDepth},
+		// A long round trip: no more than a second of the peer's delivery.
+		{name: "1s-cap", p: peer{rtt: 2 * time.Second, peakRate: 1 * mbps, firstBlockAt: now.Add(-time.Minute)}, wantRange: [2]int{64, 65}},
+		// Fast: the absolute cap, or the peer's reqq.
+		{name: "fast", p: peer{rtt: 50 * time.Millisecond, peakRate: 100 * mbps, firstBlockAt: now.Add(-time.Minute)}, want: maxDepth},
+		{name: "reqq", p: peer{rtt: 50 * time.Millisecond, peakRate: 100 * mbps, reqq: 100, firstBlockAt: now.Add(-time.Minute)}, want: 100},
+	}
+	for _, c := range cases {
+		got := c.p.depthAt(now)
+		if c.want != 0 && got != c.want {
+			t.Errorf("%s: depth %d, want %d", c.name, got, c.want)
+		}
+		if c.want == 0 && (got < c.wantRange[0] || got > c.wantRange[1]) {
+			t.Errorf("%s: depth %d, want %d..%d", c.name, got, c.wantRange[0], c.wantRange[1])
+		}
+	}
+}
+
+// The round trip is sampled only from blocks asked into an empty pipeline, and
+// is the least such sample.
+func TestSampleRTT(t *testing.T) {
+	now := time.Unix(1000, 0)
+	p := &peer{}
+	p.batches[0] = sendBatch{at: now, ahead: 0}
+	p.batches[1] = sendBatch{at: now.Add(time.Millisecond), ahead: 10}
+	p.sampleRTT(now.Add(time.Millisecond), now.Add(30*time.Millisecond)) // queued behind 10: not a sample
+	if p.rtt != 0 {
+		t.Fatalf("rtt %v from a block queued behind others, want none", p.rtt)
+	}
+	p.sampleRTT(now, now.Add(90*time.Millisecond))
+	if p.rtt != 90*time.Millisecond {
+		t.Fatalf("rtt %v, want 90ms", p.rtt)
+	}
+	p.batches[2] = sendBatch{at: now.Add(time.Second), ahead: 0}
+	p.sampleRTT(now.Add(time.Second), now.Add(time.Second+120*time.Millisecond))
+	if p.rtt != 90*time.Millisecond {
+		t.Fatalf("rtt %v after a longer sample, want the least, 90ms", p.rtt)
+	}
+}
