@@ -586,25 +586,41 @@ func (t *Torrent) cancelRequest(o picker.Outstanding) {
 	p.conn.Send(wire.Message{ID: wire.Cancel, Index: uint32(o.Block.Piece), Begin: uint32(o.Block.Begin), Length: uint32(o.Block.Length)})
 }
 
-// fill tops up a peer's pipeline of requests to its depth. Urgent blocks (a
-// read waits) come first in the picker's order; they do not go beyond the
-// depth, for a peer answers in order: a request queued behind a full pipeline
-// waits as long however early it is sent. They go instead to the peers whose
-// pipelines drain soonest (fillAll), spread over them by the depths.
+// fill tops up a peer's pipeline of requests to its depth, and a little beyond
+// it (urgentExtra) for urgent blocks (a read waits) when it is full: a peer
+// answers in order, so such a block waits behind the pipeline anyway, but it
+// is asked now rather than when a slot frees, and a peer that is slow to
+// answer (or the only one) still hears of it. Urgent blocks go first to the
+// peers whose pipelines drain soonest (fillAll).
 func (t *Torrent) fill(p *peer, now time.Time) { t.fillUpTo(p, now, 0) }
+
+// urgentExtra is how far beyond its depth a peer's pipeline may take urgent
+// blocks.
+func urgentExtra(depth int) int { return depth/4 + 4 }
 
 // fillUpTo is fill asking at most limit blocks (0: no limit but the depth);
 // it reports whether any was asked.
 func (t *Torrent) fillUpTo(p *peer, now time.Time, limit int) bool {
-	room := p.depth() - p.inflight
-	if p.peerChoking || !p.amInterested || room <= 0 {
+	if p.peerChoking || !p.amInterested {
+		return false
+	}
+	depth := p.depth()
+	room, urgent := depth-p.inflight, false
+	if room <= 0 {
+		room, urgent = min(depth+urgentExtra(depth), p.maxDepth())-p.inflight, true
+	}
+	if room <= 0 {
 		return false
 	}
 	if limit > 0 {
 		room = min(room, limit)
 	}
 	dups := t.pk.Duplicates
-	blocks := t.pk.Pick(p.key, p.bf.Has, room, now)
+	pick := t.pk.Pick
+	if urgent {
+		pick = t.pk.PickUrgent
+	}
+	blocks := pick(p.key, p.bf.Has, room, now)
 	t.stats.duplicates.Add((t.pk.Duplicates - dups) * bt.BlockSize)
 	if len(blocks) == 0 {
 		return false

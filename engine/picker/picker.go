@@ -391,16 +391,26 @@ func (p *Picker) sortOrder() {
 // which has returns true. Earliest deadline first; within a piece, blocks in order.
 // When nothing new is left, endgame duplicates are handed out.
 func (p *Picker) Pick(peer PeerKey, has func(int) bool, max int, now time.Time) []Block {
-	return p.pick(peer, has, max, now)
+	return p.pick(peer, has, max, now, false)
 }
 
-func (p *Picker) pick(peer PeerKey, has func(int) bool, max int, now time.Time) []Block {
+// PickUrgent is Pick restricted to urgent pieces (deadline passed: a read
+// waits), for a peer whose pipeline is already full: an urgent block may go a
+// little beyond the usual depth rather than wait until a slot frees.
+func (p *Picker) PickUrgent(peer PeerKey, has func(int) bool, max int, now time.Time) []Block {
+	return p.pick(peer, has, max, now, true)
+}
+
+func (p *Picker) pick(peer PeerKey, has func(int) bool, max int, now time.Time, urgentOnly bool) []Block {
 	if max <= 0 || (len(p.wants) == 0 && p.numBackground == 0) {
 		return nil
 	}
 	p.sortOrder()
 	var out []Block
 	for _, i := range p.order {
+		if urgentOnly && p.wants[i].After(now) {
+			return out // sorted by deadline: the rest is not urgent
+		}
 		if !has(i) {
 			continue
 		}
@@ -421,6 +431,9 @@ func (p *Picker) pick(peer PeerKey, has func(int) bool, max int, now time.Time) 
 		if len(out) >= max {
 			return out
 		}
+	}
+	if urgentOnly {
+		return out
 	}
 	// Endgame, at the end of a download (a few pieces left, every block asked):
 	// a peer with free slots duplicates blocks in flight at others. Before the

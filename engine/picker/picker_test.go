@@ -299,3 +299,14 @@ func TestReceivedTellsWhenAsked(t *testing.T) {
 		t.Fatalf("SentAt = %v, want %v", r.SentAt, t0.Add(time.Second))
 	}
 }
+
+func TestPickUrgentOnlyTakesWaitedPieces(t *testing.T) {
+	p := New(3, bt.BlockSize, 3*bt.BlockSize)
+	p.Want(0, t0.Add(time.Minute))
+	p.Want(1, t0.Add(-time.Second))
+	p.Want(2, t0.Add(time.Second))
+	got := p.PickUrgent(1, all, 10, t0)
+	if len(got) != 1 || got[0].Piece != 1 {
+		t.Fatalf("urgent pick got %v, want piece 1 only", got)
+	}
+}
