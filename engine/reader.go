@@ -54,7 +54,7 @@ const (
 	readaheadHorizon = 8 * time.Second
 )
 
-// primeSize is how much of a file's head and tail is wanted as soon as it is
+// primeSize is how much of a file's tail (twice that of its head) is wanted as soon as it is
 // opened: MP4 'moov' boxes and MKV cues live there, so players and ffprobe
 // start without a round trip per seek.
 const primeSize = 1 << 20
@@ -71,7 +71,10 @@ func (t *Torrent) NewReader(f metainfo.File) *Reader {
 		info := t.info
 		piece := func(off int64) int { return int(off / info.PieceLength) }
 		end := f.Offset + f.Length
-		head := window{lo: piece(f.Offset), hi: piece(min(end, f.Offset+primeSize)-1) + 1}
+		// The head gets twice as much: a player that reads the tail first (an
+		// MP4 whose moov is at the end) comes back to play from the head, and
+		// found a single MiB there too little to start without a stall.
+		head := window{lo: piece(f.Offset), hi: piece(min(end, f.Offset+2*primeSize)-1) + 1}
 		head.pos = head.lo
 		t.trySend(windowMsg{reader: r.id | 1, w: head})
 		if f.Length > 2*primeSize {
