@@ -11,11 +11,20 @@
 //     closed set of message types (ownerMsg) and peerconn's typed events. No lock
 //     guards torrent state; the few atomics are counters for Stats.
 //   - A Reader reads one file; the filesystem keeps one per open handle. It tells
-//     the owner where it reads (a readahead window twice what it read sequentially,
-//     capped, which falls back to a small one on a seek) and waits on futures for
-//     the pieces a read needs.
+//     the owner where it reads and waits on futures for the pieces a read needs.
+//     Its readahead window (reader.go) holds 256 KiB beyond the read until the
+//     reader has read 1 MiB in a row since its last seek, then twice what it
+//     read, at least what the swarm delivers in a round trip, at most 8 s at its
+//     own pace and the configured cap; a seek cancels what no reader wants.
 //   - The picker (engine/picker) decides which blocks to request from whom: the
-//     pieces under blocked reads first, then readahead by deadline.
+//     pieces under blocked reads first, then readahead by deadline. Duplicates
+//     only in endgame (the torrent's last few pieces) and for late blocks of a
+//     piece a read waits on.
+//   - Each peer's request pipeline is sized in time (peer.go, depth): its peak
+//     rate times 1.5 round trips plus 50 ms, at most a second of its delivery,
+//     a floor of 16 while it ramps up. The round trip is measured from blocks
+//     asked into an empty pipeline. fillAll goes round the peers a quarter of a
+//     depth at a time, so an urgent piece is spread over them by their rates.
 //
 // # One read
 //
