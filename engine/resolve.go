@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hyperblow/hyperblow/engine/bt"
@@ -49,7 +50,8 @@ type ResolveStatus struct {
 	MetadataSize   int64 // 0 until a peer tells
 	PiecesHave     int
 	PiecesTotal    int
-	Err            error // why it failed
+	Err            error           // why it failed
+	Trackers       []TrackerStatus // the magnet's trackers (tr=), as they answer
 }
 
 // ResolveOptions tune a resolution.
@@ -69,6 +71,8 @@ type Resolver struct {
 
 	newAddrs chan []netip.AddrPort
 	incoming chan *peerconn.Conn
+
+	ann atomic.Pointer[tracker.Announcer] // the magnet's trackers, once announcing
 
 	mu     sync.Mutex // guards status, result, err
 	status ResolveStatus
@@ -143,8 +147,12 @@ func (r *Resolver) accept(conn *peerconn.Conn) {
 // Status returns a snapshot.
 func (r *Resolver) Status() ResolveStatus {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.status
+	st := r.status
+	r.mu.Unlock()
+	if a := r.ann.Load(); a != nil {
+		st.Trackers = a.Trackers()
+	}
+	return st
 }
 
 // Done is closed when the resolution succeeded or failed.
@@ -239,6 +247,7 @@ func (r *Resolver) run(ctx context.Context) {
 			Stats:   func() tracker.Stats { return tracker.Stats{Left: max(1, r.m.Length)} },
 			OnPeers: r.AddPeers, Logger: r.c.log,
 		})
+		r.ann.Store(a)
 		rr.wg.Add(1)
 		go func() { defer rr.wg.Done(); a.Run(ctx) }()
 	}

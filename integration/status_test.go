@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -44,8 +45,9 @@ type statusJSON struct {
 		Trackers []trackerJSON `json:"trackers"`
 	} `json:"torrents"`
 	Magnets []struct {
-		InfoHash string `json:"info_hash"`
-		State    string `json:"state"`
+		InfoHash string        `json:"info_hash"`
+		State    string        `json:"state"`
+		Trackers []trackerJSON `json:"trackers"`
 	} `json:"magnets"`
 	Cache struct {
 		Hits   int64 `json:"hits"`
@@ -254,11 +256,19 @@ func TestStatusServerXattrs(t *testing.T) {
 func TestStatusMagnetResolving(t *testing.T) {
 	bin := buildBinary(t)
 	hash := strings.Repeat("5a", 20)
-	m := mount(t, "--status", "127.0.0.1:0", "--metadata-timeout", "5m", "--peer", silentPeer(t), "magnet:?xt=urn:btih:"+hash+"&dn=pending")
+	// Its tracker is a closed loopback port: /status shows it failing, with why.
+	tr := fmt.Sprintf("http://127.0.0.1:%d/announce", freePort(t))
+	m := mount(t, "--status", "127.0.0.1:0", "--metadata-timeout", "5m", "--peer", silentPeer(t), "magnet:?xt=urn:btih:"+hash+"&dn=pending&tr="+url.QueryEscape(tr))
 	addr := statusAddr(t, m)
 	st := getStatus(t, addr)
 	if len(st.Torrents) != 0 || len(st.Magnets) != 1 || st.Magnets[0].InfoHash != hash || st.Magnets[0].State != "resolving" {
 		t.Errorf("/status of a resolving magnet: %+v", st)
+	}
+	st = waitStatus(t, m, addr, 60*time.Second, "the magnet's tracker failing", func(st statusJSON) bool {
+		return len(st.Magnets) == 1 && len(st.Magnets[0].Trackers) == 1 && st.Magnets[0].Trackers[0].State == "failing"
+	})
+	if tj := st.Magnets[0].Trackers[0]; tj.URL != tr || !strings.Contains(tj.Error, "refused") {
+		t.Errorf("the magnet's tracker in /status: %+v, want %s failing with connection refused", tj, tr)
 	}
 	samples := parsePrometheus(t, statusGet(t, "http://"+addr+"/metrics"))
 	if v, ok := samples[`hyperblow_magnet_resolving{torrent="pending",info_hash="`+hash+`"}`]; !ok || v != 1 {

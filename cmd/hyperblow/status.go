@@ -55,7 +55,7 @@ state: waiting|announcing|ok|failing, announcing, peers, seeders, leechers,
 error, failures, last_ok_seconds_ago, next_announce_in_seconds); magnets[] (name,
 info_hash, state, elapsed_seconds, peers_known, peers_tried, peers_connected,
 peers_offering, metadata_size, metadata_pieces_have, metadata_pieces_total,
-error); cache (hits, misses, evictions, rejections, held_bytes, hot_bytes,
+error, trackers[] as above); cache (hits, misses, evictions, rejections, held_bytes, hot_bytes,
 max_bytes). The same data is served at /metrics for Prometheus.
 
 Peer flags (--peers): C it chokes us, c we choke it, I it is interested,
@@ -180,6 +180,8 @@ type magnetStatusJSON struct {
 	MetadataPiecesHave  int     `json:"metadata_pieces_have"`
 	MetadataPiecesTotal int     `json:"metadata_pieces_total"`
 	Error               string  `json:"error,omitempty"`
+
+	Trackers []trackerStatusJSON `json:"trackers"`
 }
 
 type cacheStatusJSON struct {
@@ -305,7 +307,8 @@ type statusSource struct {
 //	                           info_hash, state (resolving|resolved|failed),
 //	                           elapsed_seconds, peers_known, peers_tried,
 //	                           peers_connected, peers_offering, metadata_size,
-//	                           metadata_pieces_have, metadata_pieces_total, error
+//	                           metadata_pieces_have, metadata_pieces_total, error,
+//	                           trackers[] (as a torrent's)
 //	cache                      hits, misses, evictions, rejections (cumulative);
 //	                           held_bytes (piece data in memory now, all
 //	                           torrents; exact), hot_bytes (the LRU tier's
@@ -478,6 +481,7 @@ func magnetStatus(rs engine.ResolveStatus) magnetStatusJSON {
 		PeersKnown:     rs.PeersKnown, PeersTried: rs.PeersTried, PeersConnected: rs.PeersConnected,
 		PeersOffering: rs.PeersOffering, MetadataSize: rs.MetadataSize,
 		MetadataPiecesHave: rs.PiecesHave, MetadataPiecesTotal: rs.PiecesTotal,
+		Trackers: trackerStatuses(rs.Trackers, time.Now()),
 	}
 	if rs.Err != nil {
 		m.Error = rs.Err.Error()

@@ -267,7 +267,7 @@ func TestStatusJSONShape(t *testing.T) {
 		"leechers", "error", "failures", "next_announce_in_seconds")
 	checkKeys(t, "magnet", v["magnets"].([]any)[0], "name", "info_hash", "state", "elapsed_seconds",
 		"peers_known", "peers_tried", "peers_connected", "peers_offering", "metadata_size",
-		"metadata_pieces_have", "metadata_pieces_total")
+		"metadata_pieces_have", "metadata_pieces_total", "trackers")
 	checkKeys(t, "cache", v["cache"], "hits", "misses", "evictions", "rejections", "held_bytes", "hot_bytes", "max_bytes")
 }
 

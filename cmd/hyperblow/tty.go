@@ -532,7 +532,8 @@ func torrentLine(t viewTorrent, final bool, avail int) string {
 	return barLine(safe(t.Name), t.PiecesHave, t.NumPieces, rest, viewBarMin, avail)
 }
 
-// magnetLines is a magnet link still resolving (or failed), in two or three lines.
+// magnetLines is a magnet link still resolving (or failed), in two or three
+// lines, and its trackers' (as a torrent's).
 func magnetLines(m magnetStatusJSON, avail int) []string {
 	lines := []string{
 		truncWidth(safe(m.Name), max(avail-len(magnetState(m))-2, 8)) + "  " + magnetState(m),
@@ -542,7 +543,7 @@ func magnetLines(m magnetStatusJSON, avail int) []string {
 	if m.Error != "" {
 		lines = append(lines, "  error: "+safe(m.Error))
 	}
-	return lines
+	return append(lines, trackerLines(m.Trackers, avail)...)
 }
 
 func magnetLine(m magnetStatusJSON, avail int) string {

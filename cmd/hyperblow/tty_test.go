@@ -523,3 +523,14 @@ func TestMountSignals(t *testing.T) {
 		t.Errorf("with SIGHUP ignored: mountSignals() = %v, want SIGINT and SIGTERM only", sigs)
 	}
 }
+
+// A magnet link still resolving shows its trackers' states too: they are how
+// it finds peers.
+func TestRenderMagnetTrackers(t *testing.T) {
+	m := magnetStatusJSON{Name: "film", State: "resolving", ElapsedSeconds: 12,
+		Trackers: []trackerStatusJSON{{URL: "http://127.0.0.1:1/announce", Tier: 1, State: "failing", Error: "connection refused", Failures: 1, NextAnnounceInSeconds: ptr(15.0)}}}
+	lines := magnetLines(m, 120)
+	if got, want := lines[len(lines)-1], "  tracker http://127.0.0.1:1/announce  failing: connection refused; next try in 15s"; got != want {
+		t.Errorf("magnet's last line %q, want %q", got, want)
+	}
+}
