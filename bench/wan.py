@@ -12,9 +12,9 @@
       One scenario: seeders on 127.0.0.11.., one hblink relay per seeder on
       127.0.0.41.. shaping what flows down, and a tracker (a thread of this process,
       on 127.0.0.1) that answers every announce with the relays' addresses only. Then
-      each test on a fresh mount, Hyperblow then btfs: mpv playing the MP4 (first
-      frame, seeks after playback, stalls), mpv playing the MKV, and ffprobe followed
-      by `ffmpeg -ss` on one mount. Appends one JSON line per test and client.
+      each test on a fresh mount, Hyperblow then btfs: mpv sessions on the MP4 (first
+      frame, playback, one seek each to 10, 50 and 80 %, stalls), one on the MKV, and
+      ffprobe followed by `ffmpeg -ss` on one mount. Appends one JSON line per test and client.
 
 Every wait is bounded; every process is recorded in SPEC.work/pids for bench/wan's trap.
 Exit status 1 when a measurement failed (a missed target is not a failure).
@@ -628,8 +628,10 @@ class Scenario:
             self.failures += 1
 
     # --- mpv
-    def mpv_body(self, kind, client):
-        plan = self.spec["mpv"][kind]
+    def mpv_body(self, kind, client, pct):
+        """One player session on a fresh mount: first frame, play, one seek to pct %, play."""
+        cfg = self.spec["mpv"][kind]
+        plan = {"seeks": [pct], "play": [cfg["play"], cfg["after"]]}
         to = self.spec["timeouts"]["player"]
         stall = self.sc.get("stall") if kind == "mp4" else None
 
@@ -720,9 +722,10 @@ class Scenario:
         clients = self.spec["clients"]
         try:
             self.up()
-            tests = [("mpv-mp4", "mp4", lambda c: self.mpv_body("mp4", c))]
-            if "mkv" in self.spec["mpv"]:
-                tests.append(("mpv-mkv", "mkv", lambda c: self.mpv_body("mkv", c)))
+            tests = []
+            for kind in ("mp4", "mkv"):
+                for pct in self.spec["mpv"].get(kind, {}).get("seeks", []):
+                    tests.append(("mpv-%s-%d" % (kind, pct), kind, lambda c, k=kind, x=pct: self.mpv_body(k, c, x)))
             tests.append(("probe-seek", "mp4", self.probe_body))
             for name, kind, mk in tests:
                 for c in clients:
