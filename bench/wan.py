@@ -693,6 +693,9 @@ class Scenario:
                 rs = strace_ranges(p.trace, m.file)
                 met["needed_bytes"] = distinct(rs)
                 met["read_calls"] = len(rs)
+                if not 0 < met["needed_bytes"] <= m.torrent["length"]:
+                    raise Failed("strace of mpv: %d distinct bytes read of a %d-byte file: the trace or its parsing is wrong"
+                                 % (met["needed_bytes"], m.torrent["length"]))
         return body
 
     # --- ffprobe then ffmpeg -ss on one mount
