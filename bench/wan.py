@@ -58,14 +58,6 @@ SCENARIOS = {
 }
 
 
-def rate_Bps(s):
-    units = {"kB/s": 1e3, "MB/s": 1e6, "B/s": 1}
-    for u, k in units.items():
-        if s.endswith(u):
-            return float(s[:-len(u)]) * k
-    raise ValueError(s)
-
-
 def free_port(ip="127.0.0.1"):
     s = socket.socket()
     s.bind((ip, 0))
