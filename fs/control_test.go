@@ -143,7 +143,8 @@ func TestUnmountRequest(t *testing.T) {
 func TestParseMountinfo(t *testing.T) {
 	line := `87 29 0:52 / /tmp/a\040b rw,nosuid,nodev,relatime shared:45 - fuse.hyperblow /data/x.torrent ro,user_id=0,group_id=0`
 	e, ok := parseMountinfo(line)
-	if !ok || e.Point != "/tmp/a b" || e.Type != "fuse.hyperblow" || e.Source != "/data/x.torrent" || e.Dev != 52 || !e.IsHyperblow() {
+	if !ok || e.Point != "/tmp/a b" || e.Type != "fuse.hyperblow" || e.Source != "/data/x.torrent" || e.Dev != 52 || !e.IsHyperblow() ||
+		e.ID != "87" || e.SuperOpts != "ro,user_id=0,group_id=0" {
 		t.Errorf("parseMountinfo = %+v, %v", e, ok)
 	}
 	if _, ok := parseMountinfo("garbage"); ok {

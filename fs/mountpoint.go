@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -139,27 +138,12 @@ func clearDeadMount(dir string, log *slog.Logger) error {
 	if !m.ours() {
 		return dead
 	}
-	if err := detach(m.Point); err != nil {
+	if err := lazyUnmount(m.Point); err != nil {
 		dead.Fix += fmt.Sprintf(" (unmounting it here failed: %v)", err)
 		return dead
 	}
 	if log != nil {
 		log.Info("a dead Hyperblow mount was left here (its process had ended); unmounted it", "mountpoint", dir, "source", m.Source)
-	}
-	return nil
-}
-
-// detach unmounts the mount at point lazily: directly as root, else through
-// fusermount3.
-func detach(point string) error {
-	if os.Geteuid() == 0 {
-		if err := syscall.Unmount(point, unix.MNT_DETACH); err == nil {
-			return nil
-		}
-	}
-	out, err := exec.Command("fusermount3", "-u", "-z", point).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("fusermount3 -u -z: %v %s", err, strings.TrimSpace(string(out)))
 	}
 	return nil
 }
@@ -193,18 +177,10 @@ func someEntries(dir string, n int) []string {
 	return names
 }
 
-// mountEntry is one line of /proc/self/mountinfo.
-type mountEntry struct {
-	Point     string // where it is mounted
-	Type      string // fuse.hyperblow, ext4, ...
-	Source    string
-	SuperOpts string // the filesystem's options: ro,user_id=0,...
-}
-
 // ours reports whether a mount is a Hyperblow mount this process may remove:
 // of type fuse.hyperblow, made by this user (fusermount3 records user_id=),
 // or we are root.
-func (m mountEntry) ours() bool {
+func (m MountEntry) ours() bool {
 	if m.Type != "fuse.hyperblow" {
 		return false
 	}
@@ -219,31 +195,14 @@ func (m mountEntry) ours() bool {
 	return false
 }
 
-// mountTable reads /proc/self/mountinfo; later entries are mounted on top of
-// earlier ones (fields: ID parent major:minor root point options [optional]
-// - type source superoptions).
-func mountTable() []mountEntry {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return nil
-	}
-	var out []mountEntry
-	for _, line := range strings.Split(string(data), "\n") {
-		pre, post, ok := strings.Cut(line, " - ")
-		if !ok {
-			continue
-		}
-		f, p := strings.Fields(pre), strings.Fields(post)
-		if len(f) < 5 || len(p) < 3 {
-			continue
-		}
-		out = append(out, mountEntry{Point: unescapeMountinfo(f[4]), Type: p[0], Source: unescapeMountinfo(p[1]), SuperOpts: p[2]})
-	}
-	return out
+// mountTable is MountTable, empty when it cannot be read.
+func mountTable() []MountEntry {
+	t, _ := MountTable()
+	return t
 }
 
 // mountAt returns the topmost mount whose mount point is dir.
-func mountAt(dir string) (mountEntry, bool) {
+func mountAt(dir string) (MountEntry, bool) {
 	path := canonical(dir)
 	table := mountTable()
 	for i := len(table) - 1; i >= 0; i-- {
@@ -251,13 +210,13 @@ func mountAt(dir string) (mountEntry, bool) {
 			return table[i], true
 		}
 	}
-	return mountEntry{}, false
+	return MountEntry{}, false
 }
 
 // mountAbove returns the innermost mount that holds dir (not at dir itself).
-func mountAbove(dir string) (mountEntry, bool) {
+func mountAbove(dir string) (MountEntry, bool) {
 	path := canonical(dir)
-	var best mountEntry
+	var best MountEntry
 	found := false
 	for _, m := range mountTable() {
 		inside := m.Point == "/" || strings.HasPrefix(path, m.Point+"/")

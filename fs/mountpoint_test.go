@@ -104,17 +104,24 @@ func TestCheckMountpointMounted(t *testing.T) {
 // TestMountTableParsing: escapes in /proc/self/mountinfo are undone; dead
 // mounts are ours only when they are Hyperblow's and this user's.
 func TestMountTableParsing(t *testing.T) {
-	if got := unescapeMountinfo(`/mnt/my\040movie\134x`); got != `/mnt/my movie\x` {
-		t.Errorf("unescape: %q", got)
+	for in, want := range map[string]string{
+		`/mnt/my\040movie\134x`: `/mnt/my movie\x`,
+		`/plain`:                `/plain`,
+		`/bad\09`:               `/bad\09`,
+		`/end\04`:               `/end\04`,
+	} {
+		if got := unescapeMountinfo(in); got != want {
+			t.Errorf("unescapeMountinfo(%q) = %q, want %q", in, got, want)
+		}
 	}
 	uid := "user_id=" + strconv.Itoa(os.Geteuid())
 	for _, c := range []struct {
-		m    mountEntry
+		m    MountEntry
 		ours bool
 	}{
-		{mountEntry{Type: "fuse.hyperblow", SuperOpts: "ro," + uid + ",group_id=0"}, true},
-		{mountEntry{Type: "fuse.sshfs", SuperOpts: "ro," + uid}, false},
-		{mountEntry{Type: "fuse.hyperblow", SuperOpts: "ro,user_id=4294967294"}, os.Geteuid() == 0},
+		{MountEntry{Type: "fuse.hyperblow", SuperOpts: "ro," + uid + ",group_id=0"}, true},
+		{MountEntry{Type: "fuse.sshfs", SuperOpts: "ro," + uid}, false},
+		{MountEntry{Type: "fuse.hyperblow", SuperOpts: "ro,user_id=4294967294"}, os.Geteuid() == 0},
 	} {
 		if got := c.m.ours(); got != c.ours {
 			t.Errorf("%+v: ours() = %v, want %v", c.m, got, c.ours)

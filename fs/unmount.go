@@ -109,10 +109,12 @@ func fusermount(args ...string) error {
 
 // MountEntry is one mount of the mount table (/proc/self/mountinfo).
 type MountEntry struct {
-	Point  string // where it is mounted, as the kernel shows it
-	Type   string // "fuse.hyperblow" for Hyperblow's mounts
-	Source string
-	Dev    uint64 // the device number: a FUSE mount's connection in /sys/fs/fuse/connections
+	ID        string // the mount's ID in the table
+	Point     string // where it is mounted, as the kernel shows it
+	Type      string // "fuse.hyperblow" for Hyperblow's mounts
+	Source    string
+	SuperOpts string // the filesystem's options: ro,user_id=0,...
+	Dev       uint64 // the device number: a FUSE mount's connection in /sys/fs/fuse/connections
 }
 
 // IsHyperblow reports whether the mount is Hyperblow's.
@@ -138,25 +140,40 @@ func FindMount(path string) (MountEntry, bool, error) {
 }
 
 func findMount(abs string) (MountEntry, bool, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+	table, err := MountTable()
 	if err != nil {
-		return MountEntry{}, false, fmt.Errorf("reading the mount table: %w", err)
+		return MountEntry{}, false, err
 	}
-	defer f.Close()
 	var found MountEntry
 	ok := false
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		e, good := parseMountinfo(sc.Text())
-		if good && e.Point == abs {
+	for _, e := range table {
+		if e.Point == abs {
 			found, ok = e, true
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return MountEntry{}, false, fmt.Errorf("reading the mount table: %w", err)
-	}
 	return found, ok, nil
+}
+
+// MountTable reads /proc/self/mountinfo; later entries are mounted on top of
+// earlier ones.
+func MountTable() ([]MountEntry, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, fmt.Errorf("reading the mount table: %w", err)
+	}
+	defer f.Close()
+	var out []MountEntry
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if e, ok := parseMountinfo(sc.Text()); ok {
+			out = append(out, e)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("reading the mount table: %w", err)
+	}
+	return out, nil
 }
 
 // parseMountinfo reads one line of /proc/self/mountinfo:
@@ -179,31 +196,17 @@ func parseMountinfo(line string) (MountEntry, bool) {
 	if err1 != nil || err2 != nil {
 		return MountEntry{}, false
 	}
-	return MountEntry{
-		Point:  unescapeMount(f[4]),
-		Type:   unescapeMount(g[0]),
-		Source: unescapeMount(g[1]),
+	e := MountEntry{
+		ID:     f[0],
+		Point:  unescapeMountinfo(f[4]),
+		Type:   unescapeMountinfo(g[0]),
+		Source: unescapeMountinfo(g[1]),
 		Dev:    maj<<20 | mnr, // the kernel's own encoding, which names the FUSE connection
-	}, true
-}
-
-// unescapeMount undoes the kernel's octal escapes (\040 for a space...).
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
 	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
+	if len(g) > 2 {
+		e.SuperOpts = g[2]
 	}
-	return b.String()
+	return e, true
 }
 
 // Errors of RequestUnmount.

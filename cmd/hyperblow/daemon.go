@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	hfs "github.com/hyperblow/hyperblow/fs"
 )
 
 // `hyperblow mount --daemon` returns once the mount is live, as mount(8)
@@ -275,48 +277,20 @@ func childError(logPath string, start int64) string {
 	return "the background process failed without a word"
 }
 
-// fuseMounts returns the FUSE mounts at dir, mount ID to type, from
-// /proc/self/mountinfo (fields: ID parent dev root mountpoint ... - type source options).
+// fuseMounts returns the FUSE mounts at dir, mount ID to type.
 func fuseMounts(dir string) (map[string]string, error) {
-	data, err := os.ReadFile("/proc/self/mountinfo")
+	table, err := hfs.MountTable()
 	if err != nil {
-		return nil, fmt.Errorf("reading the mount table: %w", err)
+		return nil, err
 	}
 	ids := map[string]string{}
-	for _, line := range strings.Split(string(data), "\n") {
-		pre, post, ok := strings.Cut(line, " - ")
-		if !ok {
-			continue
-		}
-		f, typ := strings.Fields(pre), strings.Fields(post)
-		if len(f) < 5 || len(typ) == 0 || !strings.HasPrefix(typ[0], "fuse") {
-			continue
-		}
-		if unescapeOctal(f[4]) == dir {
-			ids[f[0]] = typ[0]
+	for _, e := range table {
+		if strings.HasPrefix(e.Type, "fuse") && e.Point == dir {
+			ids[e.ID] = e.Type
 		}
 	}
 	return ids, nil
 }
-
-// unescapeOctal undoes the kernel's \NNN escapes in mountinfo (\040 a space).
-func unescapeOctal(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) && isOctal(s[i+1]) && isOctal(s[i+2]) && isOctal(s[i+3]) {
-			b.WriteByte((s[i+1]-'0')<<6 | (s[i+2]-'0')<<3 | (s[i+3] - '0'))
-			i += 3
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-func isOctal(c byte) bool { return c >= '0' && c <= '7' }
 
 // The mount helper. For an fstab line or systemd mount unit of type
 // fuse.hyperblow, mount(8) runs /sbin/mount.fuse.hyperblow (a symlink to this

@@ -42,21 +42,6 @@ func TestDefaultLogPath(t *testing.T) {
 	}
 }
 
-func TestUnescapeOctal(t *testing.T) {
-	cases := map[string]string{
-		`/mnt/my\040movie`: "/mnt/my movie",
-		`/a\134b`:          `/a\b`,
-		`/plain`:           "/plain",
-		`/bad\09`:          `/bad\09`,
-		`/end\04`:          `/end\04`,
-	}
-	for in, want := range cases {
-		if got := unescapeOctal(in); got != want {
-			t.Errorf("unescapeOctal(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestAbsPaths(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
