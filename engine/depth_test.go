@@ -31,6 +31,11 @@ func TestDepthInTime(t *testing.T) {
 		// Fast: the absolute cap, or the peer's reqq.
 		{name: "fast", p: peer{rtt: 50 * time.Millisecond, peakRate: 100 * mbps, firstBlockAt: now.Add(-time.Minute)}, want: maxDepth},
 		{name: "reqq", p: peer{rtt: 50 * time.Millisecond, peakRate: 100 * mbps, reqq: 100, firstBlockAt: now.Add(-time.Minute)}, want: 100},
+		// A peer that went quiet while asked (it stalled): one request, to
+		// tell when it delivers again; its requests timed out: the same.
+		{name: "stalled", p: peer{rtt: 50 * time.Millisecond, peakRate: 5 * mbps, firstBlockAt: now.Add(-time.Minute), inflight: 8, progressAt: now.Add(-3 * time.Second)}, want: 1},
+		{name: "expired", p: peer{rtt: 50 * time.Millisecond, peakRate: 5 * mbps, firstBlockAt: now.Add(-time.Minute), expired: true}, want: 1},
+		{name: "quiet, not asked", p: peer{rtt: 50 * time.Millisecond, peakRate: 5 * mbps, firstBlockAt: now.Add(-time.Minute), progressAt: now.Add(-time.Minute)}, wantRange: [2]int{30, 80}},
 	}
 	for _, c := range cases {
 		got := c.p.depthAt(now)

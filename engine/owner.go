@@ -352,6 +352,9 @@ func (t *Torrent) tick(now time.Time) {
 			p.expired = true // the snub clock keeps running
 		}
 	}
+	for _, p := range t.peers {
+		p.noteStall(now)
+	}
 	t.checkSnubbed(now)
 	t.sendPex(now)
 	for _, p := range t.peers {

@@ -81,6 +81,7 @@ type peer struct {
 	tickDown int64
 
 	firstBlockAt time.Time // when its first requested block came
+	quiet        bool      // it stalled (stalledAt) and has sent no block since
 
 	// rtt is the least request-to-block time seen lately (see sampleRTT), 0
 	// until the first block; with peakRate it sizes the pipeline in time.
@@ -545,6 +546,7 @@ func (t *Torrent) handlePiece(p *peer, m wire.Message, now time.Time) error {
 	p.inflight = max(0, p.inflight-1)
 	p.progressAt = now
 	p.expired = false
+	p.quiet = false
 	if p.firstBlockAt.IsZero() {
 		p.firstBlockAt = now
 	}
@@ -581,6 +583,7 @@ func (t *Torrent) cancelRequest(o picker.Outstanding) {
 	if p == nil {
 		return
 	}
+	p.noteStall(time.Now())
 	p.inflight = max(0, p.inflight-1)
 	p.forgiven++
 	p.conn.Send(wire.Message{ID: wire.Cancel, Index: uint32(o.Block.Piece), Begin: uint32(o.Block.Begin), Length: uint32(o.Block.Length)})
@@ -604,9 +607,9 @@ func (t *Torrent) fillUpTo(p *peer, now time.Time, limit int) bool {
 	if p.peerChoking || !p.amInterested {
 		return false
 	}
-	depth := p.depth()
+	depth := p.depthAt(now)
 	room, urgent := depth-p.inflight, false
-	if room <= 0 {
+	if room <= 0 && !p.stalledAt(now) {
 		room, urgent = min(depth+urgentExtra(depth), p.maxDepth())-p.inflight, true
 	}
 	if room <= 0 {
@@ -701,6 +704,9 @@ const (
 
 	rttWindow = 10 * time.Second // sampleRTT keeps the least sample of the last 10-20 s
 	rampTime  = 2 * time.Second  // how long the floor holds after a peer's first block
+	// stallAfter: a peer asked for blocks that sends none for this long is
+	// taken for stalled (a player's buffer is a few seconds).
+	stallAfter = 2 * time.Second
 )
 
 func (p *peer) depth() int {
@@ -711,6 +717,9 @@ func (p *peer) depth() int {
 // for rampTime: before that, its rate says more about how few requests it was
 // given than about how fast it can go.
 func (p *peer) depthAt(now time.Time) int {
+	if p.stalledAt(now) {
+		return 1 // one request, to tell when it delivers again
+	}
 	floor := minDepth
 	if p.firstBlockAt.IsZero() || now.Sub(p.firstBlockAt) < rampTime {
 		floor = floorDepth
@@ -729,6 +738,22 @@ func (p *peer) maxDepth() int {
 		return min(maxDepth, p.reqq)
 	}
 	return maxDepth
+}
+
+// stalledAt reports whether the peer has gone quiet: our requests at it timed
+// out since its last block, or it has sent nothing for stallAfter while asked.
+// A stalled peer keeps one request (its depth is 1, urgent blocks do not go
+// beyond it), so a seek's blocks go to the peers that deliver.
+func (p *peer) stalledAt(now time.Time) bool {
+	return p.expired || p.quiet || (p.inflight > 0 && !p.progressAt.IsZero() && now.Sub(p.progressAt) > stallAfter)
+}
+
+// noteStall makes a stall stick until the peer's next block: cancelling the
+// requests of a stalled peer (a seek) must not make it look idle and fresh.
+func (p *peer) noteStall(now time.Time) {
+	if p.stalledAt(now) {
+		p.quiet = true
+	}
 }
 
 // sampleRTT takes the time a block took from its request (sent at sentAt) to

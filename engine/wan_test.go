@@ -22,11 +22,18 @@ var wanShape = netem.Shape{Delay: 40 * time.Millisecond, Jitter: 10 * time.Milli
 // emulated links of the given shape (the data flows towards the leecher: the
 // relay's Up direction). honourCancel: see enginetest.ServingPeer.
 func wanSwarm(t *testing.T, mt *metainfo.Torrent, data []byte, n int, shape netem.Shape, honourCancel bool) (*engine.Torrent, []*enginetest.ServingPeer) {
+	tor, peers, _ := wanSwarmRelays(t, mt, data, n, shape, honourCancel)
+	return tor, peers
+}
+
+// wanSwarmRelays is wanSwarm, also returning each peer's relay.
+func wanSwarmRelays(t *testing.T, mt *metainfo.Torrent, data []byte, n int, shape netem.Shape, honourCancel bool) (*engine.Torrent, []*enginetest.ServingPeer, []*netem.Relay) {
 	t.Helper()
 	c, tor := enginetest.Leecher(t, mt, engine.Config{Listen: "127.0.0.1:0", CacheSize: 256 << 20, Readahead: 32 << 20})
 	back := shape
 	back.Rate = 0 // requests go the other way: only the delay applies
 	var peers []*enginetest.ServingPeer
+	var relays []*netem.Relay
 	for range n {
 		r, err := netem.Config{Up: shape, Down: back}.ListenTCP(context.Background(), "127.0.0.1:0", c.ListenAddr().String())
 		if err != nil {
@@ -35,8 +42,9 @@ func wanSwarm(t *testing.T, mt *metainfo.Torrent, data []byte, n int, shape nete
 		t.Cleanup(func() { r.Close() })
 		addr := netip.MustParseAddrPort(r.Addr().String())
 		peers = append(peers, enginetest.ServePeer(t, addr, mt, data, honourCancel))
+		relays = append(relays, r)
 	}
-	return tor, peers
+	return tor, peers, relays
 }
 
 // After a seek on a slow link, what was queued for the old position is not
@@ -151,5 +159,72 @@ func TestPacedReaderWastesNothing(t *testing.T) {
 	// loaded machine may make one or two so, not a steady stream of them.
 	if st.Duplicates > 8*16<<10 {
 		t.Errorf("%d bytes requested twice for a reader that was on time", st.Duplicates)
+	}
+}
+
+// A peer that stalls (its link forwards nothing more, the connection stays
+// open) is soon left with a single request: after a seek, the new position's
+// blocks go to the peers that deliver, not into a queue that never drains.
+// (A stalled 5 MB/s peer of the benchmark's mixed swarm was given 8 of them
+// after a seek and the seek waited seconds for their late duplicates.)
+func TestStalledPeerGetsOneRequest(t *testing.T) {
+	const pieceLen = 256 << 10
+	data := enginetest.RandomBytes(34, 40<<20)
+	mt, _ := enginetest.Torrent(t, "v.bin", pieceLen, []enginetest.File{{Data: data}})
+	tor, peers, relays := wanSwarmRelays(t, mt, data, 3, wanShape, true)
+	r := tor.NewReader(mt.Info.Files[0])
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	buf := make([]byte, 128<<10)
+	for off := int64(0); off < 4<<20; off += int64(len(buf)) {
+		if _, err := r.ReadAt(ctx, buf, off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stalled := wanShape
+	stalled.Stall = true
+	if err := relays[0].SetShapeDir(netem.Up, stalled); err != nil {
+		t.Fatal(err)
+	}
+	// Reading on, blocks are asked of the stalled peer too; once it has sent
+	// nothing for a while, its pipeline is one request deep. (Waiting for that
+	// state is waiting for an event; the deadline only bounds a hang.)
+	deadline := time.Now().Add(30 * time.Second)
+	for off := int64(4 << 20); ; off += int64(len(buf)) {
+		if _, err := r.ReadAt(ctx, buf, off); err != nil {
+			t.Fatal(err)
+		}
+		snap, err := tor.Inspect(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		one := false
+		for _, p := range snap.Peers {
+			one = one || p.Depth == 1
+		}
+		if one {
+			break
+		}
+		if time.Now().After(deadline) || off > 24<<20 {
+			t.Fatalf("no peer's pipeline was cut to one request after its link stalled: %+v", snap.Peers)
+		}
+	}
+	mark := peers[0].Mark()
+	const seekTo = 32 << 20
+	if _, err := r.ReadAt(ctx, buf, seekTo); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf, data[seekTo:seekTo+len(buf)]) {
+		t.Fatal("wrong bytes after the seek")
+	}
+	asked := 0
+	for _, m := range peers[0].ReceivedSince(mark) {
+		if m.Msg.ID == wire.Request && m.Msg.Index >= seekTo/pieceLen {
+			asked++
+		}
+	}
+	if asked > 1 {
+		t.Errorf("the stalled peer was asked for %d blocks of the new position, want at most 1", asked)
 	}
 }
