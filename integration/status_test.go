@@ -201,9 +201,11 @@ func TestStatusServerXattrs(t *testing.T) {
 		t.Errorf("/status torrent: %+v", ts)
 	}
 	// dd and cp each read through the kernel's page cache: every byte of the
-	// file reached a reader once.
-	if ts.ServedToReadersBytes != tor.Info.TotalLength {
-		t.Errorf("served_to_readers_bytes = %d after a cp, want the file's size %d", ts.ServedToReadersBytes, tor.Info.TotalLength)
+	// file reached a reader, most of them once. (The kernel may read a page
+	// again, if it dropped it before cp came to it: seen once, 64 KiB, on a
+	// loaded machine.)
+	if ts.ServedToReadersBytes < tor.Info.TotalLength || ts.ServedToReadersBytes > tor.Info.TotalLength+1<<20 {
+		t.Errorf("served_to_readers_bytes = %d after a cp, want the file's size %d (and at most 1 MiB read again)", ts.ServedToReadersBytes, tor.Info.TotalLength)
 	}
 	if ts.PiecesHave != ts.NumPieces || ts.NumPieces != tor.Info.NumPieces || ts.DownloadedBytes < tor.Info.TotalLength {
 		t.Errorf("/status after cp: pieces_have %d of %d (torrent: %d), downloaded %d", ts.PiecesHave, ts.NumPieces, tor.Info.NumPieces, ts.DownloadedBytes)
@@ -228,7 +230,7 @@ func TestStatusServerXattrs(t *testing.T) {
 	samples := parsePrometheus(t, metrics)
 	labels := `{torrent="` + tor.Info.Name + `",info_hash="` + tor.InfoHash + `"}`
 	for name, want := range map[string]float64{
-		"hyperblow_served_bytes_total" + labels: float64(tor.Info.TotalLength),
+		"hyperblow_served_bytes_total" + labels: float64(ts.ServedToReadersBytes),
 		"hyperblow_pieces_have" + labels:        float64(tor.Info.NumPieces),
 		"hyperblow_peers" + labels:              float64(len(ts.Peers)),
 	} {

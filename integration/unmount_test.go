@@ -108,16 +108,27 @@ func TestUnmountCommandDeadMount(t *testing.T) {
 	tor, _ := noPeerTorrent(t)
 	m := mount(t, tor.Path)
 	m.p.kill()
-	if !m.p.waitFor(20 * time.Second) {
-		t.Fatalf("hyperblow did not die of SIGKILL: %s", m.p.describe())
-	}
-	m.stopped = true
-	if _, err := os.ReadDir(m.Dir); err == nil {
-		t.Fatalf("the mount of a killed process still answers")
+	// Killed in its first milliseconds, a mount process can stay a zombie
+	// with one thread waiting in the kernel on a request to its own mount,
+	// which no one will answer (seen under load: a close() on the mount, in
+	// fuse_flush). Then the mount is not dead but stuck, and hyperblow unmount
+	// must free it all the same, by aborting the FUSE connection.
+	died := m.p.waitFor(20 * time.Second)
+	if died {
+		m.stopped = true
+		if _, err := os.ReadDir(m.Dir); err == nil {
+			t.Fatalf("the mount of a killed process still answers")
+		}
 	}
 	r := run(t, 60*time.Second, procOpts{}, bin, "unmount", m.Dir)
-	if r.code != 0 || !strings.Contains(r.stderr, "dead mount") {
-		t.Fatalf("hyperblow unmount of a dead mount: %v", r)
+	if r.code != 0 || (died && !strings.Contains(r.stderr, "dead mount")) {
+		t.Fatalf("hyperblow unmount of a dead mount (process gone: %v): %v", died, r)
+	}
+	if !died {
+		if !m.p.waitFor(20 * time.Second) {
+			t.Fatalf("hyperblow unmount did not free the killed process stuck on its own mount: %s", m.p.describe())
+		}
+		m.stopped = true
 	}
 	if isMounted(m.Dir) {
 		t.Fatalf("%s is still mounted after hyperblow unmount", m.Dir)
