@@ -78,7 +78,15 @@ func (t *Torrent) NewReader(f metainfo.File) *Reader {
 		head.pos = head.lo
 		t.trySend(windowMsg{reader: r.id | 1, w: head})
 		if f.Length > 2*primeSize {
-			tail := window{lo: piece(end - primeSize), hi: piece(end-1) + 1}
+			// The last primeSize bytes, but not a whole piece more for the
+			// few of them that fall into the one before: a file's last
+			// piece that holds at least half of them is the tail (ffprobe
+			// of an MP4 whose moov is 70 KB read 1.7 MiB of pieces there).
+			tailFrom := end - primeSize
+			if last := piece(end - 1); piece(tailFrom) < last && end-int64(last)*info.PieceLength >= primeSize/2 {
+				tailFrom = int64(last) * info.PieceLength
+			}
+			tail := window{lo: piece(tailFrom), hi: piece(end-1) + 1}
 			tail.pos = tail.lo
 			t.trySend(windowMsg{reader: r.id | 2, w: tail})
 		}

@@ -226,3 +226,36 @@ func TestNothingFetchedBehindASeek(t *testing.T) {
 		}
 	}
 }
+
+// Opening a file wants its head (2 MiB) and its tail (the last MiB), but not a
+// whole piece more for the few tail bytes that fall into the piece before the
+// last when the last piece holds at least half of that MiB: ffprobe of an MP4
+// reads only the moov there.
+func TestOpenPrimesHeadAndTail(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		last int64 // bytes in the last piece
+		want int   // pieces wanted at open
+	}{
+		{"last piece 700 KiB", 700 << 10, 2 + 1},
+		{"last piece 100 KiB", 100 << 10, 2 + 2},
+		{"last piece full", 1 << 20, 2 + 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mt, _ := enginetest.Torrent(t, "v.mp4", 1<<20, []enginetest.File{{Data: enginetest.RandomBytes(12, 9<<20+int(tc.last))}})
+			c, tor := enginetest.Leecher(t, mt, engine.Config{Listen: "127.0.0.1:0", CacheSize: 64 << 20})
+			enginetest.DialFake(t, c.ListenAddr(), mt, wire.Reserved{}) // has nothing: wanted pieces stay wanted
+			r := tor.NewReader(mt.Info.Files[0])
+			defer r.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			snap, err := tor.Inspect(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if snap.PiecesWanted != tc.want {
+				t.Errorf("%d pieces wanted after opening a file of %d pieces, want %d", snap.PiecesWanted, mt.Info.NumPieces, tc.want)
+			}
+		})
+	}
+}

@@ -3,6 +3,10 @@ package engine_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 	"time"
@@ -227,4 +231,63 @@ func TestStalledPeerGetsOneRequest(t *testing.T) {
 	if asked > 1 {
 		t.Errorf("the stalled peer was asked for %d blocks of the new position, want at most 1", asked)
 	}
+}
+
+// Random 1 MiB reads, as a database or a file checker makes them, on
+// loopback: what is fetched is what they read (whole pieces), not readahead
+// thrown away when the next read lands elsewhere. Each read comes as the
+// kernel sends it, in READs of at most 1 MiB that start on page boundaries.
+// Issue 11 measured 17 % of the bytes downloaded thrown away.
+func TestRandomReadsWasteLittle(t *testing.T) {
+	for _, pieceLen := range []int64{256 << 10, 1 << 20} {
+		t.Run(fmt.Sprintf("%dKiB", pieceLen>>10), func(t *testing.T) {
+			const size = 96 << 20
+			data := enginetest.RandomBytes(33, size)
+			mt, _ := enginetest.Torrent(t, "db.bin", pieceLen, []enginetest.File{{Data: data}})
+			tor, _ := wanSwarm(t, mt, data, 3, netem.Shape{}, true)
+			r := tor.NewReader(mt.Info.Files[0])
+			defer r.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			rng := rand.New(rand.NewPCG(7, uint64(pieceLen)))
+			touched := map[int64]bool{}
+			buf := make([]byte, 1<<20)
+			for range 40 {
+				off := rng.Int64N(size - 1<<20)
+				for _, rd := range kernelReads(off, 1<<20) {
+					p := buf[:rd[1]-rd[0]]
+					if _, err := r.ReadAt(ctx, p, rd[0]); err != nil && !errors.Is(err, io.EOF) {
+						t.Fatal(err)
+					}
+					if !bytes.Equal(p, data[rd[0]:rd[1]]) {
+						t.Fatalf("wrong bytes at %d", rd[0])
+					}
+					for pc := rd[0] / pieceLen; pc <= (rd[1]-1)/pieceLen; pc++ {
+						touched[pc] = true
+					}
+				}
+			}
+			st := tor.Stats()
+			needed := int64(len(touched)) * pieceLen
+			t.Logf("downloaded %d (the pieces read: %d), wasted %d, duplicates %d", st.Downloaded, needed, st.Wasted, st.Duplicates)
+			if st.Wasted*100 > 5*st.Downloaded {
+				t.Errorf("wasted %d of %d bytes downloaded: more than 5 %%", st.Wasted, st.Downloaded)
+			}
+			if st.Downloaded > needed+needed/4 {
+				t.Errorf("downloaded %d bytes for %d bytes of pieces read: more than 1.25 times", st.Downloaded, needed)
+			}
+		})
+	}
+}
+
+// kernelReads splits a read of n bytes at off into the READs the kernel sends
+// a FUSE filesystem for it: from the page the read starts in, at most 1 MiB
+// each.
+func kernelReads(off, n int64) [][2]int64 {
+	const page, maxRead = 4 << 10, 1 << 20
+	var out [][2]int64
+	for lo, end := off/page*page, (off+n+page-1)/page*page; lo < end; lo += maxRead {
+		out = append(out, [2]int64{lo, min(lo+maxRead, end)})
+	}
+	return out
 }
