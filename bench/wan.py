@@ -155,6 +155,16 @@ class Tracker:
 # ---------------------------------------------------------------- strace: what a command read
 
 
+def pieces_touched(ranges, piece_len, length):
+    """Bytes of the whole pieces that a list of [start, end) ranges touches: the
+    least a client that verifies whole pieces must fetch to serve them."""
+    pieces = set()
+    for s, e in ranges:
+        if e > s:
+            pieces.update(range(s // piece_len, (e - 1) // piece_len + 1))
+    return sum(min(piece_len, length - i * piece_len) for i in pieces)
+
+
 def distinct(ranges):
     """Bytes covered by a list of [start, end) ranges."""
     total, cur_s, cur_e = 0, None, None
@@ -711,6 +721,8 @@ class Scenario:
                 raise Failed("the frame decoded at %s s differs from the source's (md5 %s, want %s)" % (t["mid"], frame_md5(out), t["mid_md5"]))
             met["seek_decode_s"] = took
             met["needed_bytes"] = t["needed_probe_seek"]
+            if t.get("needed_pieces_probe_seek"):
+                met["needed_pieces_bytes"] = t["needed_pieces_probe_seek"]
         return body
 
     def run(self):
@@ -796,6 +808,7 @@ def cmd_local(a, spec):
         if not met["needed_bytes.ffprobe"]:
             raise Failed("strace saw no read of %s: the parser or strace is wrong" % src)
         met["needed_bytes.probe_seek"] = distinct(ranges)
+        met["needed_pieces_bytes.probe_seek"] = pieces_touched(ranges, t["piece_length"], t["length"])
         # mpv's first frame from the local file (no strace).
         p = Mpv(Ctx(spec), "local-mpv", src, trace=False)
         try:
@@ -850,6 +863,7 @@ def main():
     if "mid_md5" not in loc:
         sys.exit("wan.py: no local measurement in %s (run wan.py local first)" % a.out)
     t["mid_md5"], t["needed_probe_seek"] = loc["mid_md5"], loc["needed_bytes.probe_seek"]
+    t["needed_pieces_probe_seek"] = loc.get("needed_pieces_bytes.probe_seek")
     sys.exit(1 if Scenario(spec, a.scenario, a.out).run() else 0)
 
 

@@ -111,8 +111,13 @@ def targets(R, s, spec):
     d, n = R.get(s, "probe-seek", hb, "downloaded_bytes"), R.get(s, "probe-seek", hb, "needed_bytes")
     if d is not None and n is not None:
         lim = 2.5 * n + 2 * MiB
+        floor = R.get(s, "probe-seek", hb, "needed_pieces_bytes")
+        note = ""
+        if floor is not None:
+            # The whole pieces the reads touch: no client that verifies pieces can fetch less.
+            note = "; the pieces they touch alone: %s%s" % (fmt_mb(floor), " (the target is below it: it cannot be met with these pieces)" if floor > lim else "")
         rows.append(("bytes fetched for ffprobe + `ffmpeg -ss` ≤ 2.5 × what they read + 2 pieces", d <= lim,
-                     "%s vs 2.5 × %s + 2 MiB = %s" % (fmt_mb(d), fmt_mb(n), fmt_mb(lim))))
+                     "%s vs 2.5 × %s + 2 MiB = %s%s" % (fmt_mb(d), fmt_mb(n), fmt_mb(lim), note)))
     for t in mp4 + mkv:
         pct = int(t.rsplit("-", 1)[1])
         x = R.get(s, t, hb, "seek_resume_s.%d" % pct)
