@@ -822,12 +822,20 @@ func (t *Torrent) updateRates(dt time.Duration) {
 	if dt <= 0 {
 		return
 	}
-	var pipes int64
-	defer func() { t.pipelineBytes.Store(pipes) }()
+	var pipes, delivered int64
+	busy := false
+	defer func() {
+		t.pipelineBytes.Store(pipes)
+		t.readHorizon.Store(int64(t.jitter.sample(delivered, dt, busy)))
+	}()
 	for _, p := range t.peers {
 		if !p.peerChoking {
 			pipes += int64(p.depth()) * bt.BlockSize
 		}
+		// The swarm's delivery is sampled while its pipelines are kept full
+		// (demand above supply): then what arrives is what it can deliver.
+		busy = busy || (!p.peerChoking && p.inflight >= max(1, p.depth()/2))
+		delivered += p.down - p.tickDown
 		inst := float64(p.down-p.tickDown) / dt.Seconds()
 		p.tickDown = p.down
 		p.rate = 0.7*p.rate + 0.3*inst

@@ -50,7 +50,8 @@ const (
 	trailKeep  = 8 << 20
 	seekBehind = 16 << 20
 	// readaheadHorizon is how far ahead, in time at the reader's pace, the
-	// window reaches.
+	// window reaches while the swarm delivers steadily (up to three times
+	// that when it does not: jitter.go).
 	readaheadHorizon = 8 * time.Second
 )
 
@@ -165,8 +166,13 @@ func (r *Reader) track(start, end int64) {
 		if el := now.Sub(r.started); el > time.Second {
 			// Enough to cover readaheadHorizon at the reader's own pace: a cp
 			// reaches the cap, a 5 Mbit/s video stays at a few MiB.
+			// The horizon stretches when the swarm delivers unevenly.
 			pace := float64(r.seqRead) / el.Seconds()
-			r.ahead = max(probeAhead, min(r.ahead, max(int64(pace*readaheadHorizon.Seconds()), r.t.pipelineBytes.Load())))
+			horizon := readaheadHorizon
+			if h := time.Duration(r.t.readHorizon.Load()); h > 0 {
+				horizon = h
+			}
+			r.ahead = max(probeAhead, min(r.ahead, max(int64(pace*horizon.Seconds()), r.t.pipelineBytes.Load())))
 		}
 	}
 	rate := 0.0

@@ -55,9 +55,14 @@ type Torrent struct {
 	// together (their depths): what the swarm delivers in about a round trip.
 	// The owner sets it every tick; readers read it.
 	pipelineBytes atomic.Int64
-	announcer     *tracker.Announcer // nil without trackers; safe for concurrent use
+	// readHorizon is how far ahead, in time at a reader's pace, its window
+	// reaches (0: readaheadHorizon): longer when the swarm delivers
+	// unevenly (jitter.go). The owner sets it every tick; readers read it.
+	readHorizon atomic.Int64
+	announcer   *tracker.Announcer // nil without trackers; safe for concurrent use
 
 	// Owned by run.
+	jitter     deliveryJitter
 	pk         *picker.Picker
 	have       bt.Bitfield // pieces verified at least once (seed: all)
 	peers      map[*peerconn.Conn]*peer
