@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hyperblow/hyperblow/cache"
@@ -35,6 +36,12 @@ type Config struct {
 	Readahead int64
 	// MaxPeers caps connections per torrent (default 50).
 	MaxPeers int
+	// MaxHalfOpen caps the outgoing connections being set up at once, across
+	// torrents (default 32); MaxPeersPerIP caps a torrent's connections to one
+	// IP address, both ways (default 4; loopback is not limited). See connmgr.go.
+	MaxHalfOpen   int
+	MaxPeersPerIP int
+	limitLoopback bool // tests: apply MaxPeersPerIP to loopback too
 	// UploadSlots is the number of peers we upload to by rate, plus one
 	// optimistic unchoke (default 4).
 	UploadSlots int
@@ -98,7 +105,9 @@ type Client struct {
 	ln     net.Listener
 	hashes chan struct{} // hashing slots: at most GOMAXPROCS pieces hashed at once
 	upload *tokenBucket  // nil: no upload limit
-	dht    *dht.Node     // nil without the DHT
+	// halfOpen counts outgoing connections being set up (connmgr.go).
+	halfOpen atomic.Int32
+	dht      *dht.Node // nil without the DHT
 	// dhtReady is closed once the DHT has bootstrapped (or failed to).
 	dhtReady chan struct{}
 
@@ -123,6 +132,12 @@ func NewClient(cfg Config) (*Client, error) {
 	}
 	if cfg.MaxPeers == 0 {
 		cfg.MaxPeers = 50
+	}
+	if cfg.MaxHalfOpen == 0 {
+		cfg.MaxHalfOpen = defaultMaxHalfOpen
+	}
+	if cfg.MaxPeersPerIP == 0 {
+		cfg.MaxPeersPerIP = defaultMaxPeersPerIP
 	}
 	if cfg.UploadSlots == 0 {
 		cfg.UploadSlots = 4
