@@ -108,6 +108,7 @@ type Client struct {
 	// halfOpen counts outgoing connections being set up (connmgr.go).
 	halfOpen atomic.Int32
 	dht      *dht.Node // nil without the DHT
+	dht6     *dht.Node // the IPv6 node when dht is the IPv4 one (BEP 32), or nil
 	// dhtReady is closed once the DHT has bootstrapped (or failed to).
 	dhtReady chan struct{}
 
@@ -180,8 +181,6 @@ func NewClient(cfg Config) (*Client, error) {
 			return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
 		}
 		c.ln = ln
-		c.wg.Add(1)
-		go c.acceptLoop()
 	}
 	c.dhtReady = make(chan struct{})
 	if cfg.DHT {
@@ -189,6 +188,10 @@ func NewClient(cfg Config) (*Client, error) {
 			c.Close()
 			return nil, err
 		}
+	}
+	if c.ln != nil {
+		c.wg.Add(1)
+		go c.acceptLoop() // after startDHT: connConfig reads c.dht
 	}
 	return c, nil
 }
@@ -290,6 +293,9 @@ func (c *Client) Close() error {
 	}
 	if c.dht != nil {
 		c.dht.Close() // saves the node table
+	}
+	if c.dht6 != nil {
+		c.dht6.Close()
 	}
 	c.wg.Wait()
 	c.trk.Close()
