@@ -162,6 +162,7 @@ func (t *Torrent) start() {
 			InfoHash: t.mt.InfoHash,
 			PeerID:   t.c.peerID,
 			Port:     t.c.ListenAddr().Port(),
+			IPv6:     t.c.announceIPv6(),
 			Stats:    t.trackerStats,
 			OnPeers:  t.AddPeers,
 			Logger:   t.log,
