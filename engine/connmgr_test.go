@@ -245,3 +245,60 @@ func TestBackoff(t *testing.T) {
 		t.Errorf("direct peer: backoff(20) = %v, want 128s", got)
 	}
 }
+
+func seedClient(t *testing.T, mt *metainfo.Torrent, data []byte) netip.AddrPort {
+	t.Helper()
+	c, err := NewClient(Config{Listen: "127.0.0.1:0", CacheSize: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := c.AddTorrent(mt, TorrentOptions{Storage: bytes.NewReader(data), NoTrackers: true}); err != nil {
+		t.Fatal(err)
+	}
+	return c.ListenAddr()
+}
+
+// At the connection cap with an untried address (a lazy leecher: nothing is
+// fetched, so it never completes and rates are what the test sets), the peer that delivered least
+// is dropped for it; the fastest is kept, and the dropped one is not redialled
+// at once.
+func TestReplaceSlowest(t *testing.T) {
+	mt, data := testTorrent(t, 64<<10)
+	fast, slow, fresh := seedClient(t, mt, data), seedClient(t, mt, data), seedClient(t, mt, data)
+	c, err := NewClient(Config{CacheSize: 4 << 20, MaxPeers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	tor, err := c.AddTorrent(mt, TorrentOptions{NoTrackers: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tor.AddPeers([]netip.AddrPort{fast, slow})
+	connected := func(s *addrState) bool { return s.connected }
+	waitAddr(t, tor, fast, "fast connected", connected)
+	waitAddr(t, tor, slow, "slow connected", connected)
+	tor.AddPeers([]netip.AddrPort{fresh})
+	tor.onOwner(func() {
+		now := time.Now()
+		for _, p := range tor.peers {
+			p.connectedAt = now.Add(-2 * replaceMinAge) // measured long enough
+			p.downRate = 1e6
+			if p.addr == slow {
+				p.downRate = 10
+			}
+		}
+		tor.lastReplace = time.Time{}
+		tor.replaceSlowest(now)
+	})
+	waitAddr(t, tor, fresh, "the untried peer connected", connected)
+	st := waitAddr(t, tor, slow, "slow dropped", func(s *addrState) bool { return !s.connected })
+	if time.Until(st.nextTry) < replacedWait/2 {
+		t.Fatalf("the replaced peer may be redialled in %v", time.Until(st.nextTry))
+	}
+	waitAddr(t, tor, fast, "fast kept", connected)
+	if n := tor.Stats().PeersReplaced; n != 1 {
+		t.Fatalf("PeersReplaced = %d, want 1", n)
+	}
+}
