@@ -72,13 +72,24 @@ func (c *Client) startDHT() error {
 		defer c.wg.Done()
 		ctx, cancel := context.WithTimeout(c.ctx, time.Minute)
 		defer cancel()
-		errs := make(chan error, len(nodes))
+		type result struct {
+			n   *dht.Node
+			err error
+		}
+		res := make(chan result, len(nodes))
 		for _, n := range nodes {
-			go func() { errs <- n.Bootstrap(ctx) }()
+			go func() { res <- result{n, n.Bootstrap(ctx)} }()
 		}
 		for range nodes {
-			if err := <-errs; err != nil {
-				c.log.Warn("dht bootstrap failed", "err", err)
+			r := <-res
+			switch {
+			case r.err == nil:
+			case r.n == c.dht6:
+				// Bootstrap nodes are often IPv4 only: the paired IPv6 node
+				// also learns IPv6 nodes from the IPv4 one's replies (want n6).
+				c.log.Debug("dht: IPv6 bootstrap failed", "err", r.err)
+			default:
+				c.log.Warn("dht bootstrap failed", "err", r.err)
 			}
 		}
 		close(c.dhtReady)
