@@ -44,9 +44,17 @@ func TestPexSharesIPv6Peers(t *testing.T) {
 	if _, err := seeder.AddTorrent(mt, engine.TorrentOptions{Storage: bytes.NewReader(all), NoTrackers: true}); err != nil {
 		t.Fatal(err)
 	}
-	ca, _ := enginetest.Leecher(t, mt, engine.Config{Listen: "127.0.0.1:0", CacheSize: 4 << 20}, seeder.ListenAddr())
-	_, b := enginetest.Leecher(t, mt, engine.Config{Listen: "127.0.0.1:0", CacheSize: 4 << 20}, ca.ListenAddr())
+	ca, a := enginetest.Leecher(t, mt, engine.Config{Listen: "127.0.0.1:0", CacheSize: 4 << 20}, seeder.ListenAddr())
 	deadline := time.Now().Add(10 * time.Second)
+	for a.Stats().Peers < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("A did not connect to the seeder over IPv6")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// B does not listen: the seeder, told of B by A, cannot reach it first.
+	_, b := enginetest.Leecher(t, mt, engine.Config{CacheSize: 4 << 20}, ca.ListenAddr())
+	deadline = time.Now().Add(10 * time.Second)
 	for {
 		s, err := b.Inspect(context.Background())
 		if err != nil {
