@@ -302,3 +302,46 @@ func TestReplaceSlowest(t *testing.T) {
 		t.Fatalf("PeersReplaced = %d, want 1", n)
 	}
 }
+
+// The per-IP limit holds incoming connections too: a second connection from
+// the same IP is closed after its handshake and counted.
+func TestPerIPLimitIncoming(t *testing.T) {
+	mt, data := testTorrent(t, 64<<10)
+	c, err := NewClient(Config{Listen: "127.0.0.1:0", CacheSize: 4 << 20, MaxPeersPerIP: 1, limitLoopback: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	tor, err := c.AddTorrent(mt, TorrentOptions{Storage: bytes.NewReader(data), NoTrackers: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	connect := func() net.Conn {
+		nc, err := net.Dial("tcp", c.ListenAddr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nc.Close() })
+		nc.SetDeadline(time.Now().Add(20 * time.Second))
+		nc.Write(wire.AppendHandshake(nil, wire.Handshake{InfoHash: mt.InfoHash, PeerID: bt.NewPeerID()}))
+		if _, err := io.ReadFull(nc, make([]byte, 68)); err != nil {
+			t.Fatalf("handshake: %v", err)
+		}
+		return nc
+	}
+	connect()
+	deadline := time.Now().Add(20 * time.Second)
+	for tor.Stats().Peers != 1 { // until the owner has taken the first
+		if time.Now().After(deadline) {
+			t.Fatal("the first connection was not taken")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	second := connect()
+	if _, err := io.Copy(io.Discard, second); err != nil { // ends at EOF: it was closed
+		t.Fatalf("second connection: %v (want closed by the per-IP limit)", err)
+	}
+	if s := tor.Stats(); s.RefusedPerIP != 1 || s.Peers != 1 {
+		t.Fatalf("refused %d, peers %d; want 1, 1", s.RefusedPerIP, s.Peers)
+	}
+}
