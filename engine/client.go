@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hyperblow/hyperblow/cache"
@@ -35,6 +36,12 @@ type Config struct {
 	Readahead int64
 	// MaxPeers caps connections per torrent (default 50).
 	MaxPeers int
+	// MaxHalfOpen caps the outgoing connections being set up at once, across
+	// torrents (default 32); MaxPeersPerIP caps a torrent's connections to one
+	// IP address, both ways (default 4; loopback is not limited). See connmgr.go.
+	MaxHalfOpen   int
+	MaxPeersPerIP int
+	limitLoopback bool // tests: apply MaxPeersPerIP to loopback too
 	// UploadSlots is the number of peers we upload to by rate, plus one
 	// optimistic unchoke (default 4).
 	UploadSlots int
@@ -98,7 +105,10 @@ type Client struct {
 	ln     net.Listener
 	hashes chan struct{} // hashing slots: at most GOMAXPROCS pieces hashed at once
 	upload *tokenBucket  // nil: no upload limit
-	dht    *dht.Node     // nil without the DHT
+	// halfOpen counts outgoing connections being set up (connmgr.go).
+	halfOpen atomic.Int32
+	dht      *dht.Node // nil without the DHT
+	dht6     *dht.Node // the IPv6 node when dht is the IPv4 one (BEP 32), or nil
 	// dhtReady is closed once the DHT has bootstrapped (or failed to).
 	dhtReady chan struct{}
 
@@ -123,6 +133,12 @@ func NewClient(cfg Config) (*Client, error) {
 	}
 	if cfg.MaxPeers == 0 {
 		cfg.MaxPeers = 50
+	}
+	if cfg.MaxHalfOpen == 0 {
+		cfg.MaxHalfOpen = defaultMaxHalfOpen
+	}
+	if cfg.MaxPeersPerIP == 0 {
+		cfg.MaxPeersPerIP = defaultMaxPeersPerIP
 	}
 	if cfg.UploadSlots == 0 {
 		cfg.UploadSlots = 4
@@ -165,8 +181,6 @@ func NewClient(cfg Config) (*Client, error) {
 			return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
 		}
 		c.ln = ln
-		c.wg.Add(1)
-		go c.acceptLoop()
 	}
 	c.dhtReady = make(chan struct{})
 	if cfg.DHT {
@@ -174,6 +188,10 @@ func NewClient(cfg Config) (*Client, error) {
 			c.Close()
 			return nil, err
 		}
+	}
+	if c.ln != nil {
+		c.wg.Add(1)
+		go c.acceptLoop() // after startDHT: connConfig reads c.dht
 	}
 	return c, nil
 }
@@ -275,6 +293,9 @@ func (c *Client) Close() error {
 	}
 	if c.dht != nil {
 		c.dht.Close() // saves the node table
+	}
+	if c.dht6 != nil {
+		c.dht6.Close()
 	}
 	c.wg.Wait()
 	c.trk.Close()

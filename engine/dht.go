@@ -22,44 +22,99 @@ const (
 	dhtResolveEvery = 10 * time.Second
 )
 
-// startDHT opens the client's DHT node on the listen host, on the same port
-// number as the TCP listener when it is free, and joins the DHT.
+// startDHT opens the client's DHT nodes on the listen host, on the same port
+// number as the TCP listener when it is free, and joins the DHT: an IPv4 node
+// for an IPv4 host, an IPv6 one (BEP 32) for an IPv6 host, and both, paired,
+// for the wildcard ("", "::"), where the IPv6 one is optional (a host without
+// IPv6 runs the IPv4 node alone).
 func (c *Client) startDHT() error {
-	host := "0.0.0.0"
+	hosts := []string{"0.0.0.0"}
 	port := 0
 	if c.ln != nil {
 		h, p, err := net.SplitHostPort(c.ln.Addr().String())
 		if err == nil {
-			host = h
 			port, _ = strconv.Atoi(p)
+			hosts = dhtHosts(h)
 		}
 	}
-	cfg := dht.Config{
-		Addr:      net.JoinHostPort(host, strconv.Itoa(port)),
-		Bootstrap: c.cfg.DHTBootstrap,
-		StateFile: c.cfg.DHTStateFile,
-		Logger:    c.log.With("part", "dht"),
+	var nodes []*dht.Node
+	for i, host := range hosts {
+		cfg := dht.Config{
+			Addr:      net.JoinHostPort(host, strconv.Itoa(port)),
+			Bootstrap: c.cfg.DHTBootstrap,
+			StateFile: c.cfg.DHTStateFile,
+			Logger:    c.log.With("part", "dht"),
+		}
+		if i > 0 && cfg.StateFile != "" {
+			cfg.StateFile += ".ipv6"
+		}
+		n, err := dht.New(cfg)
+		if err != nil && port != 0 {
+			cfg.Addr = net.JoinHostPort(host, "0") // the port is taken on UDP: any will do
+			n, err = dht.New(cfg)
+		}
+		if err != nil && i > 0 {
+			c.log.Info("dht: no IPv6 node", "err", err)
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("dht: %w", err)
+		}
+		nodes = append(nodes, n)
 	}
-	n, err := dht.New(cfg)
-	if err != nil && port != 0 {
-		cfg.Addr = net.JoinHostPort(host, "0") // the port is taken on UDP: any will do
-		n, err = dht.New(cfg)
+	c.dht = nodes[0]
+	if len(nodes) > 1 {
+		c.dht6 = nodes[1]
+		dht.Pair(c.dht, c.dht6)
 	}
-	if err != nil {
-		return fmt.Errorf("dht: %w", err)
-	}
-	c.dht = n
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
 		ctx, cancel := context.WithTimeout(c.ctx, time.Minute)
 		defer cancel()
-		if err := n.Bootstrap(ctx); err != nil {
-			c.log.Warn("dht bootstrap failed", "err", err)
+		type result struct {
+			n   *dht.Node
+			err error
+		}
+		res := make(chan result, len(nodes))
+		for _, n := range nodes {
+			go func() { res <- result{n, n.Bootstrap(ctx)} }()
+		}
+		for range nodes {
+			r := <-res
+			switch {
+			case r.err == nil:
+			case r.n == c.dht6:
+				// Bootstrap nodes are often IPv4 only: the paired IPv6 node
+				// also learns IPv6 nodes from the IPv4 one's replies (want n6).
+				c.log.Debug("dht: IPv6 bootstrap failed", "err", r.err)
+			default:
+				c.log.Warn("dht bootstrap failed", "err", r.err)
+			}
 		}
 		close(c.dhtReady)
 	}()
 	return nil
+}
+
+// dhtHosts returns the DHT listen hosts for a TCP listen host, IPv4 first.
+func dhtHosts(h string) []string {
+	ip, err := netip.ParseAddr(h)
+	if err != nil || ip.IsUnspecified() && ip.Is6() {
+		return []string{"0.0.0.0", "::"}
+	}
+	return []string{ip.Unmap().String()}
+}
+
+// dhtNodes returns the client's DHT nodes: none, one, or IPv4 and IPv6.
+func (c *Client) dhtNodes() []*dht.Node {
+	switch {
+	case c.dht == nil:
+		return nil
+	case c.dht6 == nil:
+		return []*dht.Node{c.dht}
+	}
+	return []*dht.Node{c.dht, c.dht6}
 }
 
 // DHTAddr returns the DHT node's UDP address, or an invalid one without a DHT.
@@ -86,15 +141,19 @@ func (c *Client) dhtLoop(ctx context.Context, ih bt.InfoHash, add func([]netip.A
 	for {
 		lctx, cancel := context.WithTimeout(ctx, time.Minute)
 		if announce && port != 0 && time.Since(lastAnnounce) >= dhtAnnounceEvery {
-			peers, err := c.dht.Announce(lctx, ih, port, false)
-			add(peers)
-			if err == nil {
-				lastAnnounce = time.Now()
-			} else {
-				c.log.Debug("dht announce", "info_hash", ih.String(), "err", err)
+			for _, n := range c.dhtNodes() {
+				peers, err := n.Announce(lctx, ih, port, false)
+				add(peers)
+				if err == nil {
+					lastAnnounce = time.Now()
+				} else {
+					c.log.Debug("dht announce", "info_hash", ih.String(), "ipv6", n.IPv6(), "err", err)
+				}
 			}
 		} else {
-			c.dht.GetPeersFunc(lctx, ih, add)
+			for _, n := range c.dhtNodes() {
+				n.GetPeersFunc(lctx, ih, add)
+			}
 		}
 		cancel()
 		select {

@@ -108,6 +108,8 @@ func (t *Torrent) Inspect(ctx context.Context) (Snapshot, error) {
 	s.PiecesVerified = t.stats.verified.Load()
 	s.HashFailures = t.stats.hashFails.Load()
 	s.PeersBanned = int(t.stats.banned.Load())
+	s.Dials, s.DialFailures = t.stats.dials.Load(), t.stats.dialFailures.Load()
+	s.RefusedPerIP, s.PeersReplaced = t.stats.refusedPerIP.Load(), t.stats.replaced.Load()
 	s.NumPieces = t.info.NumPieces
 	return s, nil
 }

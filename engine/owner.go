@@ -122,6 +122,7 @@ func (t *Torrent) run() {
 }
 
 func (t *Torrent) shutdown() {
+	t.c.releaseHalfOpen(t.dialing) // their results are never read
 	for c := range t.peers {
 		c.Close(ErrClosed)
 	}
@@ -175,7 +176,8 @@ func (t *Torrent) handleMsg(m ownerMsg) {
 	case connMsg:
 		t.addConn(m, now)
 	case dialFailedMsg:
-		t.dialing--
+		t.dialDone(m.addr)
+		t.stats.dialFailures.Add(1)
 		if a := t.addrs[m.addr]; a != nil {
 			a.dialing = false
 			a.failed(now)
@@ -195,6 +197,9 @@ func (t *Torrent) handleMsg(m ownerMsg) {
 		t.fillAll(now)
 	case inspectMsg:
 		t.inspect(m)
+	case runMsg:
+		m.f()
+		close(m.done)
 	case statsMsg:
 		st := ownerStats{have: t.have.Count(), wanted: t.pk.NumWanted()}
 		for id, w := range t.windows {
@@ -368,6 +373,7 @@ func (t *Torrent) tick(now time.Time) {
 		t.lastChoke = now
 		t.rechoke(now, rotate)
 	}
+	t.replaceSlowest(now)
 	t.connectMore(now)
 	t.fillAll(now)
 }

@@ -101,10 +101,11 @@ type peer struct {
 	extSent        bool // we sent it our BEP 10 handshake
 	sentUploadOnly bool // ... announcing BEP 21 upload_only
 
-	incoming  bool
-	pexSent   map[netip.AddrPort]bool // addresses we told it about (BEP 11)
-	pexSentAt time.Time
-	pexGotAt  time.Time
+	incoming    bool
+	connectedAt time.Time
+	pexSent     map[netip.AddrPort]bool // addresses we told it about (BEP 11)
+	pexSentAt   time.Time
+	pexGotAt    time.Time
 }
 
 // sendBatch is requests sent at one time, behind ahead others in flight.
@@ -121,17 +122,16 @@ type addrState struct {
 	dialing   bool
 	connected bool
 	encrypted bool // our last connection to it went through MSE: dial that way first
-	failures  int
+	tried     bool // dialled at least once
+	seed      bool // it had every piece when we did too: not redialled while we seed
+	replaced  bool // we dropped it for an untried address (replaceSlowest)
+	failures  int  // failed dials and useless connections in a row (see connmgr.go)
 	nextTry   time.Time
 }
 
 func (a *addrState) failed(now time.Time) {
 	a.failures++
-	backoff := time.Duration(1<<min(a.failures, 7)) * time.Second // 2 s .. ~2 min
-	if !a.direct && a.failures > 6 {
-		backoff = 30 * time.Minute
-	}
-	a.nextTry = now.Add(backoff)
+	a.nextTry = now.Add(backoff(a.failures, a.direct))
 }
 
 func (t *Torrent) addAddrs(addrs []netip.AddrPort, direct bool) {
@@ -151,18 +151,30 @@ func (t *Torrent) addAddrs(addrs []netip.AddrPort, direct bool) {
 	}
 }
 
-// connectMore dials known addresses while below the connection cap.
+// connectMore dials known addresses while below the connection cap, the
+// client's half-open limit and the per-IP limit (connmgr.go).
 func (t *Torrent) connectMore(now time.Time) {
+	var byIP map[netip.Addr]int
 	for a, st := range t.addrs {
 		if len(t.peers)+t.dialing >= t.c.cfg.MaxPeers {
 			return
 		}
-		if st.dialing || st.connected || st.self || st.banned || now.Before(st.nextTry) {
+		if !t.dialable(st, now) {
 			continue
 		}
-		st.dialing = true
-		t.dialing++
-		t.dial(a, st.encrypted)
+		if lim := t.c.perIPLimit(a.Addr()); lim > 0 {
+			if byIP == nil {
+				byIP = t.connsByIP()
+			}
+			if byIP[a.Addr()] >= lim {
+				continue
+			}
+			byIP[a.Addr()]++
+		}
+		if !t.c.acquireHalfOpen() {
+			return
+		}
+		t.startDial(a, st)
 	}
 }
 
@@ -191,7 +203,7 @@ func (t *Torrent) dial(a netip.AddrPort, encrypted bool) {
 
 func (t *Torrent) addConn(m connMsg, now time.Time) {
 	if !m.incoming {
-		t.dialing--
+		t.dialDone(m.addr)
 	}
 	st := t.addrs[m.addr]
 	if m.incoming {
@@ -231,9 +243,13 @@ func (t *Torrent) addConn(m connMsg, now time.Time) {
 		reject(errConnectionLimit)
 		return
 	}
+	if lim := t.c.perIPLimit(m.addr.Addr()); m.incoming && lim > 0 && t.connsByIP()[m.addr.Addr()] >= lim {
+		t.stats.refusedPerIP.Add(1)
+		reject(errPerIPLimit)
+		return
+	}
 	if st != nil {
-		st.connected = true
-		st.failures = 0
+		st.connected = true // failures are forgiven once it proves useful (peerClosed)
 		st.encrypted = m.conn.Encryption() != ""
 	}
 	t.nextKey++
@@ -244,6 +260,7 @@ func (t *Torrent) addConn(m connMsg, now time.Time) {
 		bf:          bt.NewBitfield(t.info.NumPieces),
 		fast:        m.conn.Reserved().Fast(),
 		incoming:    m.incoming,
+		connectedAt: now,
 		peerChoking: true,
 		amChoking:   true,
 	}
@@ -294,8 +311,7 @@ func (t *Torrent) handleConnEvent(ev peerconn.Event) {
 			t.unchoked--
 		}
 		if st := t.addrs[p.addr]; st != nil {
-			st.connected = false
-			st.failed(now)
+			t.peerClosed(st, p, now)
 		}
 		t.fillAll(now)
 		t.connectMore(now)

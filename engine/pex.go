@@ -64,7 +64,6 @@ func (t *Torrent) sendPex(now time.Time) {
 		if id == 0 || p.closing || now.Sub(p.pexSentAt) < pexEvery {
 			continue
 		}
-		p.pexSentAt = now
 		if p.pexSent == nil {
 			p.pexSent = make(map[netip.AddrPort]bool)
 		}
@@ -91,8 +90,9 @@ func (t *Torrent) sendPex(now time.Time) {
 			}
 		}
 		if len(m.Added)+len(m.Added6)+len(m.Dropped)+len(m.Dropped6) == 0 {
-			continue
+			continue // nothing yet: the first peer we meet is told at once, not a minute later
 		}
+		p.pexSentAt = now
 		p.conn.Send(wire.Message{ID: wire.Extended, ExtID: id, Payload: wire.AppendPexMsg(nil, m)})
 	}
 }

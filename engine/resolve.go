@@ -336,6 +336,9 @@ func (rr *resolveRun) dialMore(ctx context.Context, now time.Time) {
 		if st.dialing || st.connected || st.self || st.banned || now.Before(st.nextTry) {
 			continue
 		}
+		if !rr.r.c.acquireHalfOpen() { // the client's half-open limit (connmgr.go)
+			return
+		}
 		st.dialing = true
 		rr.dialing++
 		rr.r.mu.Lock()
@@ -347,6 +350,7 @@ func (rr *resolveRun) dialMore(ctx context.Context, now time.Time) {
 			dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 			defer cancel()
 			conn, err := peerconn.Dial(dctx, a.String(), peerconn.Torrent{InfoHash: rr.r.m.InfoHash}, rr.r.c.connConfig())
+			rr.r.c.releaseHalfOpen(1)
 			select {
 			case rr.results <- dialResult{a, conn, err}:
 			case <-ctx.Done():

@@ -62,26 +62,28 @@ type Torrent struct {
 	announcer   *tracker.Announcer // nil without trackers; safe for concurrent use
 
 	// Owned by run.
-	jitter     deliveryJitter
-	pk         *picker.Picker
-	have       bt.Bitfield // pieces verified at least once (seed: all)
-	peers      map[*peerconn.Conn]*peer
-	byKey      map[picker.PeerKey]*peer
-	nextKey    picker.PeerKey
-	addrs      map[netip.AddrPort]*addrState
-	dialing    int
-	downloads  map[int]*download
-	futures    map[int]*future
-	windows    map[uint64]*window
-	windowRefs map[int]int
-	unchoked   int
-	completed  bool // every piece verified once (a leecher that became complete)
-	bannedIDs  map[bt.PeerID]bool
-	lastChoke  time.Time
-	lastTick   time.Time
-	bgQueue    []int // pieces to fetch in the background, in order
-	bgMarked   int64 // bytes of background pieces handed to the picker, not yet verified
-	lastOptim  time.Time
+	jitter      deliveryJitter
+	pk          *picker.Picker
+	have        bt.Bitfield // pieces verified at least once (seed: all)
+	peers       map[*peerconn.Conn]*peer
+	byKey       map[picker.PeerKey]*peer
+	nextKey     picker.PeerKey
+	addrs       map[netip.AddrPort]*addrState
+	dialing     int
+	dialingIP   map[netip.Addr]int // dials under way per IP (connmgr.go)
+	lastReplace time.Time
+	downloads   map[int]*download
+	futures     map[int]*future
+	windows     map[uint64]*window
+	windowRefs  map[int]int
+	unchoked    int
+	completed   bool // every piece verified once (a leecher that became complete)
+	bannedIDs   map[bt.PeerID]bool
+	lastChoke   time.Time
+	lastTick    time.Time
+	bgQueue     []int // pieces to fetch in the background, in order
+	bgMarked    int64 // bytes of background pieces handed to the picker, not yet verified
+	lastOptim   time.Time
 }
 
 type counters struct {
@@ -92,6 +94,9 @@ type counters struct {
 	peers               atomic.Int64
 	haveBytes           atomic.Int64 // bytes of distinct pieces verified once
 	banned              atomic.Int64
+
+	// Connection management (connmgr.go).
+	dials, dialFailures, refusedPerIP, replaced atomic.Int64
 }
 
 // Stats is a snapshot of a torrent's counters.
@@ -109,6 +114,11 @@ type Stats struct {
 	PiecesWanted    int // pieces readers wait for or read ahead
 	Readers         []ReaderStats
 	NumPieces       int
+
+	// Connection management: dials started, dials that failed, incoming
+	// connections refused by the per-IP limit, peers dropped for an untried
+	// address because they delivered least.
+	Dials, DialFailures, RefusedPerIP, PeersReplaced int64
 }
 
 func newTorrent(c *Client, id uint32, mt *metainfo.Torrent, opts TorrentOptions) (*Torrent, error) {
@@ -130,6 +140,7 @@ func newTorrent(c *Client, id uint32, mt *metainfo.Torrent, opts TorrentOptions)
 		peers:      make(map[*peerconn.Conn]*peer),
 		byKey:      make(map[picker.PeerKey]*peer),
 		addrs:      make(map[netip.AddrPort]*addrState),
+		dialingIP:  make(map[netip.Addr]int),
 		downloads:  make(map[int]*download),
 		futures:    make(map[int]*future),
 		windows:    make(map[uint64]*window),
@@ -156,6 +167,7 @@ func (t *Torrent) start() {
 			InfoHash: t.mt.InfoHash,
 			PeerID:   t.c.peerID,
 			Port:     t.c.ListenAddr().Port(),
+			IPv6:     t.c.announceIPv6(),
 			Stats:    t.trackerStats,
 			OnPeers:  t.AddPeers,
 			Logger:   t.log,
@@ -212,6 +224,10 @@ func (t *Torrent) Stats() Stats {
 		Peers:           int(t.stats.peers.Load()),
 		PeersBanned:     int(t.stats.banned.Load()),
 		NumPieces:       t.info.NumPieces,
+		Dials:           t.stats.dials.Load(),
+		DialFailures:    t.stats.dialFailures.Load(),
+		RefusedPerIP:    t.stats.refusedPerIP.Load(),
+		PeersReplaced:   t.stats.replaced.Load(),
 	}
 	r := make(chan ownerStats, 1)
 	if t.send(statsMsg{r}) {

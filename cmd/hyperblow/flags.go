@@ -221,7 +221,7 @@ const minReadahead = 1 << 20
 func checkHostPort(v string) error {
 	_, port, err := net.SplitHostPort(v)
 	if err != nil {
-		return fmt.Errorf("want HOST:PORT or :PORT, e.g. 127.0.0.1:6881 or :6881")
+		return fmt.Errorf("want HOST:PORT or :PORT, e.g. 127.0.0.1:6881, :6881 or [::]:6881 (IPv6 in brackets)")
 	}
 	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
 		return fmt.Errorf("port %q is not a number from 0 to 65535", port)

@@ -111,7 +111,7 @@ func (m *mountFlags) register(fs *flag.FlagSet, listenDefault string) {
 	m.readahead = 64 << 20
 	fs.Var(&m.cacheSize, "cache-size", "memory for verified pieces (e.g. 512MiB, 2GiB)")
 	fs.Var(&m.readahead, "readahead", "largest readahead window of one reader (e.g. 64MiB)")
-	fs.StringVar(&m.listen, "listen", listenDefault, "HOST:PORT for incoming peers (port 0: any free port)")
+	fs.StringVar(&m.listen, "listen", listenDefault, "HOST:PORT for incoming peers (port 0: any free port; :PORT or [::]:PORT: IPv4 and IPv6, [::1]:PORT: IPv6 only)")
 	fs.Var(&m.peers, "peer", "HOST:PORT of a peer to connect to (repeatable)")
 	fs.BoolVar(&m.noDHT, "no-dht", false, "do not use the DHT (BEP 5) to find peers")
 	fs.Var(&m.dhtBootstrap, "dht-bootstrap", "HOST:PORT of a DHT node to join through (repeatable; default: the public routers)")

@@ -46,7 +46,8 @@ server's JSON unchanged. Its fields (snake_case, stable): time; torrents[]:
 name, info_hash, total_length, piece_length, num_pieces, pieces_have,
 pieces_verified, pieces_held, pieces_wanted, held_bytes, downloaded_bytes,
 uploaded_bytes, served_to_readers_bytes, wasted_bytes, duplicate_bytes, hash_failures,
-peers_banned, download_rate, upload_rate (bytes/s), files[] (path, length),
+peers_banned, dials, dial_failures, refused_per_ip, peers_replaced,
+download_rate, upload_rate (bytes/s), files[] (path, length),
 peers[] (address, peer_id, client, incoming, fast, am_choking, am_interested,
 peer_choking, peer_interested, optimistic, snubbed, pieces, requests, depth,
 rtt_ms, downloaded_bytes, uploaded_bytes, download_rate, upload_rate), readers[] (id,
@@ -100,6 +101,10 @@ type torrentStatusJSON struct {
 	DuplicateBytes       int64   `json:"duplicate_bytes"`
 	HashFailures         int64   `json:"hash_failures"`
 	PeersBanned          int     `json:"peers_banned"`
+	Dials                int64   `json:"dials"`
+	DialFailures         int64   `json:"dial_failures"`
+	RefusedPerIP         int64   `json:"refused_per_ip"`
+	PeersReplaced        int64   `json:"peers_replaced"`
 	DownloadRate         float64 `json:"download_rate"`
 	UploadRate           float64 `json:"upload_rate"`
 
@@ -280,6 +285,9 @@ type statusSource struct {
 //	  duplicate_bytes          requested from a second peer (endgame; late blocks
 //	                           of a piece a read waits for)
 //	  hash_failures, peers_banned
+//	  dials, dial_failures     outgoing connections tried, and failed
+//	  refused_per_ip           incoming connections over the per-IP limit
+//	  peers_replaced           slowest peers dropped for untried addresses
 //	  download_rate, upload_rate  bytes per second, summed over the peers
 //	  files[]                  path ("/"-separated, from the mount's root), length
 //	  peers[]                  address, peer_id (printable, escaped), client (BEP 10
@@ -381,6 +389,7 @@ func torrentStatus(t *engine.Torrent, s engine.Snapshot, now time.Time) torrentS
 		HeldBytes:       heldBytes,
 		DownloadedBytes: s.Downloaded, UploadedBytes: s.Uploaded, ServedToReadersBytes: s.ServedToReaders,
 		WastedBytes: s.Wasted, DuplicateBytes: s.Duplicates, HashFailures: s.HashFailures, PeersBanned: s.PeersBanned,
+		Dials: s.Dials, DialFailures: s.DialFailures, RefusedPerIP: s.RefusedPerIP, PeersReplaced: s.PeersReplaced,
 		DownloadRate: math.Round(s.DownloadRate), UploadRate: math.Round(s.UploadRate),
 		Files: []fileStatusJSON{}, Peers: []peerStatusJSON{}, Readers: []readerStatusJSON{}, Waiting: []waitingStatusJSON{},
 		Trackers: trackerStatuses(s.Trackers, now),

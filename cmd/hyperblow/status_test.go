@@ -252,7 +252,8 @@ func TestStatusJSONShape(t *testing.T) {
 	checkKeys(t, "torrent", tor, "name", "info_hash", "total_length", "piece_length", "num_pieces",
 		"pieces_have", "pieces_verified", "pieces_held", "pieces_wanted", "held_bytes",
 		"downloaded_bytes", "uploaded_bytes", "served_to_readers_bytes", "wasted_bytes",
-		"duplicate_bytes", "hash_failures", "peers_banned", "download_rate", "upload_rate",
+		"duplicate_bytes", "hash_failures", "peers_banned",
+		"dials", "dial_failures", "refused_per_ip", "peers_replaced", "download_rate", "upload_rate",
 		"files", "peers", "readers", "waiting", "trackers")
 	tm := tor.(map[string]any)
 	checkKeys(t, "file", tm["files"].([]any)[0], "path", "length")

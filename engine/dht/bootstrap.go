@@ -19,7 +19,7 @@ const maxAddrsPerName = 8
 func (n *Node) Bootstrap(ctx context.Context) error {
 	var seeds []candidate
 	for _, hp := range n.cfg.Bootstrap {
-		addrs, err := resolve(ctx, hp)
+		addrs, err := resolve(ctx, hp, n.v6)
 		if err != nil {
 			n.log.Warn("dht: bootstrap node", "node", hp, "err", err)
 			continue
@@ -46,8 +46,9 @@ func (n *Node) Bootstrap(ctx context.Context) error {
 	return nil
 }
 
-// resolve turns host:port into IPv4 addresses.
-func resolve(ctx context.Context, hostport string) ([]netip.AddrPort, error) {
+// resolve turns host:port into IPv4 addresses, or IPv6 ones with v6. A literal
+// address of the other family is returned as it is (the lookup skips it).
+func resolve(ctx context.Context, hostport string, v6 bool) ([]netip.AddrPort, error) {
 	host, portStr, err := net.SplitHostPort(hostport)
 	if err != nil {
 		return nil, err
@@ -59,7 +60,11 @@ func resolve(ctx context.Context, hostport string) ([]netip.AddrPort, error) {
 	if ip, err := netip.ParseAddr(host); err == nil {
 		return []netip.AddrPort{netip.AddrPortFrom(ip.Unmap(), uint16(port))}, nil
 	}
-	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip4", host)
+	network := "ip4"
+	if v6 {
+		network = "ip6"
+	}
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, network, host)
 	if err != nil {
 		return nil, err
 	}

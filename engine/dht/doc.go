@@ -1,6 +1,8 @@
 // Package dht is a BEP 5 (Mainline DHT) node: it finds peers for an info-hash
 // without a tracker and announces that we have one, for magnet links. It speaks KRPC
-// over one IPv4 UDP socket; BEP 32 (IPv6) is not implemented.
+// over one UDP socket, IPv4 or IPv6 (BEP 32: an IPv6 node has its own socket and
+// routing table and exchanges "nodes6"; Pair joins the two nodes of one client so
+// that each answers and follows "want" ["n4", "n6"]).
 //
 // # Pieces
 //

@@ -46,6 +46,10 @@ func krpcSeeds(tb testing.TB) [][]byte {
 		[]byte("d1:rd2:id20:abcdefghij01234567895:token8:aoeusnth6:valuesl6:axje.u6:idhtnmee1:t2:aa1:y1:re"),
 		[]byte("d1:ad2:id20:abcdefghij012345678912:implied_porti1e9:info_hash20:mnopqrstuvwxyz1234564:porti6881e5:token8:aoeusnthe1:q13:announce_peer1:t2:aa1:y1:qe"),
 		[]byte("d1:ad2:id20:abcdefghij0123456789e1:q4:vote1:t2:aa1:y1:qe"),
+		// BEP 32: want, nodes6 and 18-byte values.
+		[]byte("d1:ad2:id20:abcdefghij01234567896:target20:mnopqrstuvwxyz1234564:wantl2:n42:n6ee1:q9:find_node1:t2:aa1:y1:qe"),
+		[]byte("d1:rd2:id20:0123456789abcdefghij6:nodes638:abcdefghij0123456789\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x1a\xe1e1:t2:aa1:y1:re"),
+		[]byte("d1:rd2:id20:abcdefghij01234567895:token8:aoeusnth6:valuesl18:\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x1a\xe1ee1:t2:aa1:y1:re"),
 	}
 	files, _ := filepath.Glob(filepath.Join("testdata", "captures", "*.bin"))
 	for _, f := range files {

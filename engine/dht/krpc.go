@@ -105,7 +105,15 @@ type queryArgs struct {
 	Port        uint16
 	ImpliedPort bool
 	Token       []byte
+	// Want is BEP 32's "want": wantN4 and wantN6 bits, 0 when absent.
+	Want uint8
 }
+
+// BEP 32 "want" bits.
+const (
+	wantN4 uint8 = 1 << iota
+	wantN6
+)
 
 // replyArgs are the "r" values of a response.
 type replyArgs struct {
@@ -259,6 +267,8 @@ func parseArgs(a benc.Value, meth method, out *queryArgs) error {
 		case "token":
 			out.Token, hasToken = val.Bytes()
 			hasToken = hasToken && len(out.Token) <= maxTokenLen
+		case "want":
+			out.Want = parseWant(val)
 		}
 	}
 	if !hasID {
@@ -289,8 +299,29 @@ func parseArgs(a benc.Value, meth method, out *queryArgs) error {
 	return nil
 }
 
-// parseReply reads the "r" dictionary of a response. Compact IPv6 peers (BEP 32) and
-// values of other lengths are skipped, not errors: a reply stays useful for its nodes.
+// parseWant reads BEP 32's "want" list leniently: "n4" and "n6" are kept, anything
+// else (and anything past the first few items) is ignored.
+func parseWant(v benc.Value) uint8 {
+	var w uint8
+	i := 0
+	for item := range v.Items() {
+		if i++; i > 8 {
+			break
+		}
+		switch s, _ := item.Bytes(); string(s) {
+		case "n4":
+			w |= wantN4
+		case "n6":
+			w |= wantN6
+		}
+	}
+	return w
+}
+
+// parseReply reads the "r" dictionary of a response: "nodes" and BEP 32's "nodes6"
+// both go to Nodes (each bounded by maxParsedNodes), values may be IPv4 or IPv6
+// peers. Values of other lengths are skipped, not errors: a reply stays useful for
+// its nodes.
 func parseReply(r benc.Value, out *replyArgs) error {
 	if r.Kind() != benc.Dict {
 		return errors.New(`missing "r" dictionary`)
@@ -309,7 +340,17 @@ func parseReply(r benc.Value, out *replyArgs) error {
 			if err != nil {
 				return err
 			}
-			out.Nodes, out.HasNodes = nodes, true
+			out.Nodes, out.HasNodes = append(out.Nodes, nodes...), true
+		case "nodes6":
+			s, ok := val.Bytes()
+			if !ok {
+				return errors.New(`"nodes6" is not a string`)
+			}
+			nodes, err := parseCompactNodes6(s, maxParsedNodes)
+			if err != nil {
+				return err
+			}
+			out.Nodes, out.HasNodes = append(out.Nodes, nodes...), true
 		case "values":
 			if val.Kind() != benc.List {
 				return errors.New(`"values" is not a list`)
@@ -322,10 +363,16 @@ func parseReply(r benc.Value, out *replyArgs) error {
 					break
 				}
 				s, ok := item.Bytes()
-				if !ok || len(s) != 6 {
+				var p []netip.AddrPort
+				switch {
+				case ok && len(s) == 6:
+					p, _ = bt.ParseCompactPeers(s)
+				case ok && len(s) == 18:
+					p, _ = bt.ParseCompactPeers6(s)
+					p[0] = netip.AddrPortFrom(p[0].Addr().Unmap(), p[0].Port())
+				default:
 					continue
 				}
-				p, _ := bt.ParseCompactPeers(s)
 				if p[0].Port() != 0 {
 					out.Values = append(out.Values, p[0])
 				}

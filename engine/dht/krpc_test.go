@@ -172,7 +172,8 @@ func TestKRPCMalformed(t *testing.T) {
 	}
 }
 
-// TestKRPCLenient: unknown keys, odd values and IPv6 values are skipped, not errors.
+// TestKRPCLenient: unknown keys and odd values are skipped, not errors; IPv6
+// values (BEP 32) are kept.
 func TestKRPCLenient(t *testing.T) {
 	id := "abcdefghij0123456789"
 	m, err := parseMessage([]byte("d1:rd2:id20:" + id + "6:valuesl6:\x01\x02\x03\x04\x00\x0518:" + strings.Repeat("\x01", 18) +
@@ -180,7 +181,8 @@ func TestKRPCLenient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []netip.AddrPort{netip.MustParseAddrPort("1.2.3.4:5")}; !slices.Equal(m.Reply.Values, want) {
+	want6 := netip.AddrPortFrom(netip.AddrFrom16([16]byte(bytes.Repeat([]byte{1}, 16))), 0x0101)
+	if want := []netip.AddrPort{netip.MustParseAddrPort("1.2.3.4:5"), want6}; !slices.Equal(m.Reply.Values, want) {
 		t.Fatalf("values %v, want %v", m.Reply.Values, want)
 	}
 	// Nodes with port 0 or unusable addresses are skipped.

@@ -26,17 +26,19 @@ type wireMessage struct {
 }
 
 type wireArgs struct {
-	ID          []byte `bencode:"id"`
-	Target      []byte `bencode:"target,omitempty"`
-	InfoHash    []byte `bencode:"info_hash,omitempty"`
-	Port        *int   `bencode:"port,omitempty"`
-	ImpliedPort int    `bencode:"implied_port,omitempty"`
-	Token       []byte `bencode:"token,omitempty"`
+	ID          []byte   `bencode:"id"`
+	Target      []byte   `bencode:"target,omitempty"`
+	InfoHash    []byte   `bencode:"info_hash,omitempty"`
+	Port        *int     `bencode:"port,omitempty"`
+	ImpliedPort int      `bencode:"implied_port,omitempty"`
+	Token       []byte   `bencode:"token,omitempty"`
+	Want        []string `bencode:"want,omitempty"`
 }
 
 type wireReply struct {
 	ID     []byte   `bencode:"id"`
 	Nodes  []byte   `bencode:"nodes,omitempty"`
+	Nodes6 []byte   `bencode:"nodes6,omitempty"`
 	Values [][]byte `bencode:"values,omitempty"`
 	Token  []byte   `bencode:"token,omitempty"`
 }
@@ -45,6 +47,12 @@ type wireReply struct {
 // and as "info_hash" for get_peers and announce_peer.
 func encodeQuery(tid []byte, meth method, args queryArgs) ([]byte, error) {
 	a := &wireArgs{ID: args.ID[:]}
+	if args.Want&wantN4 != 0 {
+		a.Want = append(a.Want, "n4")
+	}
+	if args.Want&wantN6 != 0 {
+		a.Want = append(a.Want, "n6")
+	}
 	switch meth {
 	case methodPing:
 	case methodFindNode:
@@ -73,14 +81,15 @@ func encodeQuery(tid []byte, meth method, args queryArgs) ([]byte, error) {
 // as BEP 42's "ip" so the querier learns its external address.
 func encodeResponse(tid []byte, r replyArgs, requester netip.AddrPort) ([]byte, error) {
 	w := &wireReply{ID: r.ID[:], Token: r.Token}
-	if len(r.Nodes) > 0 {
-		w.Nodes = make([]byte, 0, len(r.Nodes)*compactNodeLen)
-		for _, n := range r.Nodes {
+	for _, n := range r.Nodes { // IPv4 nodes go in "nodes", IPv6 in "nodes6" (BEP 32)
+		if n.Addr.Addr().Unmap().Is4() {
 			w.Nodes = appendCompactNode(w.Nodes, n)
+		} else {
+			w.Nodes6 = appendCompactNode(w.Nodes6, n)
 		}
 	}
 	if len(r.Values) > 0 {
-		flat := make([]byte, 0, 6*len(r.Values))
+		flat := make([]byte, 0, 18*len(r.Values))
 		w.Values = make([][]byte, 0, len(r.Values))
 		for _, p := range r.Values {
 			start := len(flat)

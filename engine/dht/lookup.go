@@ -58,7 +58,7 @@ func (n *Node) lookup(ctx context.Context, target ID, meth method, seeds []candi
 	known := n.table.closest(target, maxCandidates, time.Now(), false)
 	n.mu.Unlock()
 
-	l := &lookupState{target: target, self: n.self, selfAddr: n.addr, seen: make(map[netip.AddrPort]bool)}
+	l := &lookupState{target: target, self: n.self, selfAddr: n.addr, v6: n.v6, seen: make(map[netip.AddrPort]bool)}
 	for _, s := range seeds {
 		l.add(s)
 	}
@@ -81,7 +81,7 @@ func (n *Node) lookup(ctx context.Context, target ID, meth method, seeds []candi
 			inflight++
 			asked++
 			go func() {
-				m, err := n.query(ctx, c.Addr, meth, queryArgs{Target: target})
+				m, err := n.query(ctx, c.Addr, meth, queryArgs{Target: target, Want: n.want()})
 				results <- lookupResult{c, m, err}
 			}()
 		}
@@ -106,7 +106,11 @@ func (n *Node) lookup(ctx context.Context, target ID, meth method, seeds []candi
 		r.c.state = candReplied
 		r.c.token = r.m.Reply.Token
 		for _, nd := range r.m.Reply.Nodes {
-			l.add(candidate{NodeInfo: nd, idKnown: true})
+			if nd.Addr.Addr().Is6() == n.v6 {
+				l.add(candidate{NodeInfo: nd, idKnown: true})
+			} else if o := n.pair.Load(); o != nil {
+				o.pingAsync(nd.Addr) // BEP 32: the other family's node may use it
+			}
 		}
 		if onPeers != nil && len(r.m.Reply.Values) > 0 {
 			var fresh []netip.AddrPort
@@ -147,6 +151,7 @@ type lookupState struct {
 	target   ID
 	self     ID
 	selfAddr netip.AddrPort
+	v6       bool // the node's family: candidates of the other one are skipped
 	cands    []*candidate
 	seen     map[netip.AddrPort]bool // every address ever added, to ask each once
 }
@@ -154,7 +159,8 @@ type lookupState struct {
 // add inserts c unless its address was seen before, it is us, or the list is full of
 // closer nodes.
 func (l *lookupState) add(c candidate) {
-	if l.seen[c.Addr] || c.Addr == l.selfAddr || c.idKnown && c.ID == l.self || !usableAddr(c.Addr) {
+	if l.seen[c.Addr] || c.Addr == l.selfAddr || c.idKnown && c.ID == l.self || !usableAddr(c.Addr) ||
+		c.Addr.Addr().Is6() != l.v6 {
 		return
 	}
 	l.seen[c.Addr] = true

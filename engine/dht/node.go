@@ -17,7 +17,9 @@ import (
 // Config configures a Node. The zero value is usable: a random id, any free port on
 // every IPv4 address, no bootstrap nodes, no state file, and the defaults below.
 type Config struct {
-	// Addr is the UDP address to listen on, IPv4 (BEP 32's IPv6 is not spoken).
+	// Addr is the UDP address to listen on. An IPv6 host ("[::]:6881", "[::1]:0")
+	// makes an IPv6-only node (BEP 32): its own socket and routing table, its
+	// peers and nodes IPv6; Pair joins it to the IPv4 node of the same client.
 	// Default "0.0.0.0:0"; tests use "127.0.0.1:0".
 	Addr string
 	// ID is the node id. Zero means the id saved in StateFile, or else a random one.
@@ -109,6 +111,8 @@ type Node struct {
 	addr netip.AddrPort
 	conn *net.UDPConn // nil for a socketless node in tests
 	out  packetWriter
+	v6   bool                 // an IPv6 node (BEP 32); else IPv4
+	pair atomic.Pointer[Node] // the node of the other family (Pair), or nil
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -144,11 +148,15 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	laddr, err := net.ResolveUDPAddr("udp4", n.cfg.Addr)
+	network := "udp4"
+	if ap, err := netip.ParseAddrPort(n.cfg.Addr); err == nil && ap.Addr().Is6() && !ap.Addr().Is4In6() {
+		network, n.v6 = "udp6", true // IPV6_V6ONLY: IPv4 stays with the IPv4 node
+	}
+	laddr, err := net.ResolveUDPAddr(network, n.cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("dht: listen address %q: %w", n.cfg.Addr, err)
 	}
-	conn, err := net.ListenUDP("udp4", laddr)
+	conn, err := net.ListenUDP(network, laddr)
 	if err != nil {
 		return nil, fmt.Errorf("dht: listen on %q: %w", n.cfg.Addr, err)
 	}
@@ -207,9 +215,47 @@ func (n *Node) ID() ID { return n.self }
 
 // AddNode asks the node at addr for its id with a ping, in the background, and adds it
 // to the routing table if it answers (BEP 5: a peer's PORT message names its DHT
-// node).
+// node). An address of the other family goes to the paired node, if any.
 func (n *Node) AddNode(addr netip.AddrPort) {
-	n.pingAsync(unmap(addr))
+	addr = unmap(addr)
+	if !n.ownFamily(addr) {
+		if o := n.pair.Load(); o != nil {
+			o.pingAsync(addr)
+		}
+		return
+	}
+	n.pingAsync(addr)
+}
+
+// Pair joins an IPv4 and an IPv6 node of one client (BEP 32): each asks with
+// want ["n4", "n6"], answers such a want from both tables, and hands the nodes
+// of the other family that replies name to the other node.
+func Pair(v4, v6 *Node) {
+	v4.pair.Store(v6)
+	v6.pair.Store(v4)
+}
+
+// IPv6 reports whether n is an IPv6 node.
+func (n *Node) IPv6() bool { return n.v6 }
+
+// ownFamily reports whether a (unmapped) is of the node's address family.
+func (n *Node) ownFamily(a netip.AddrPort) bool { return a.Addr().Is6() == n.v6 }
+
+// want is the "want" our queries carry: both families when paired, else none
+// (a node answers with its own family by default).
+func (n *Node) want() uint8 {
+	if n.pair.Load() != nil {
+		return wantN4 | wantN6
+	}
+	return 0
+}
+
+// closestFor returns the verified nodes of n's table nearest target (for a
+// paired node's reply to a want of our family).
+func (n *Node) closestFor(target ID, now time.Time) []NodeInfo {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.table.closest(target, K, now, true)
 }
 
 // Stats is a snapshot of a Node's state and counters.

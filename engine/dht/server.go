@@ -14,11 +14,16 @@ const (
 	// maxValuesVerified is the most peers a get_peers reply carries to a querier whose
 	// address is proven (it answered one of our queries); maxValuesUnverified to any
 	// other source, whose address may be spoofed.
-	maxValuesVerified   = 50
+	maxValuesVerified = 50
+	// maxValuesVerified6 is maxValuesVerified for an IPv6 node, whose values
+	// take 18 bytes: with 8 nodes and 8 nodes6 (BEP 32 want) they stay under
+	// maxReply.
+	maxValuesVerified6  = 24
 	maxValuesUnverified = 8
 	// maxReply is a hard ceiling on any reply we send; nothing we build comes near it
-	// (8 nodes + 50 values + a 32-byte transaction id is about 750 bytes).
-	maxReply = 1024
+	// (8 nodes + 50 values + a 32-byte transaction id is about 750 bytes; with
+	// BEP 32's nodes6 as well, about 1,150). 1232 fits a 1280-byte IPv6 packet.
+	maxReply = 1232
 )
 
 // handlePacket processes one datagram from the socket: responses and errors go to the
@@ -92,6 +97,9 @@ func (n *Node) answer(m message, from netip.AddrPort, now time.Time) {
 		limit := maxValuesUnverified
 		if verified {
 			limit = maxValuesVerified
+			if n.v6 {
+				limit = maxValuesVerified6
+			}
 		}
 		r.Values = n.store.get(bt.InfoHash(m.Args.Target), limit, now)
 		r.Nodes = n.table.closest(m.Args.Target, K, now, true)
@@ -112,6 +120,9 @@ func (n *Node) answer(m message, from netip.AddrPort, now time.Time) {
 		}
 	}
 	n.mu.Unlock()
+	if m.Method == methodFindNode || m.Method == methodGetPeers {
+		n.applyWant(&r, m.Args, now)
+	}
 	b, err := encodeResponse(m.TID, r, from)
 	if err != nil {
 		n.log.Warn("dht: encode reply", "method", m.Method, "err", err)
@@ -128,6 +139,23 @@ func (n *Node) answer(m message, from netip.AddrPort, now time.Time) {
 	}
 	if toPing != nil {
 		n.pingAsync(toPing.Addr)
+	}
+}
+
+// applyWant follows BEP 32's "want": without it a reply names nodes of our own
+// family; with it, of each family asked for that this node or its pair has.
+func (n *Node) applyWant(r *replyArgs, a queryArgs, now time.Time) {
+	own, other := wantN4, wantN6
+	if n.v6 {
+		own, other = wantN6, wantN4
+	}
+	if a.Want != 0 && a.Want&own == 0 {
+		r.Nodes = nil
+	}
+	if a.Want&other != 0 {
+		if o := n.pair.Load(); o != nil {
+			r.Nodes = append(r.Nodes, o.closestFor(a.Target, now)...)
+		}
 	}
 }
 

@@ -146,7 +146,7 @@ const maxVerifying = 16
 // maxVerifying are. The reply itself updates the routing table (handlePacket); a
 // timeout counts as a failure (query).
 func (n *Node) pingAsync(addr netip.AddrPort) {
-	if !usableAddr(addr) || addr == n.addr {
+	if !usableAddr(addr) || addr == n.addr || !n.ownFamily(addr) {
 		return
 	}
 	n.mu.Lock()

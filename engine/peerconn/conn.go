@@ -141,7 +141,8 @@ func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 // connection is not over IP (net.Pipe in tests).
 func (c *Conn) AddrPort() netip.AddrPort {
 	if a, ok := c.nc.RemoteAddr().(*net.TCPAddr); ok {
-		return a.AddrPort()
+		ap := a.AddrPort() // an IPv4 peer on a dual-stack listener is IPv4-mapped
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	}
 	return netip.AddrPort{}
 }

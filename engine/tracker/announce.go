@@ -47,6 +47,9 @@ type AnnounceRequest struct {
 	// Key identifies this client across IP changes (BEP 7, BEP 15); keep it constant for
 	// a session.
 	Key uint32
+	// IPv6, when valid, is sent to HTTP trackers as BEP 7's "ipv6=": the address
+	// we take IPv6 peers on, for a tracker reached over IPv4.
+	IPv6 netip.Addr
 }
 
 // AnnounceResponse is a tracker's answer to an announce.

@@ -40,6 +40,8 @@ type AnnouncerConfig struct {
 	InfoHash bt.InfoHash
 	PeerID   bt.PeerID
 	Port     uint16
+	// IPv6 is sent as "ipv6=" to HTTP trackers when valid (AnnounceRequest.IPv6).
+	IPv6 netip.Addr
 	// Stats returns the current counters; nil reports zeros.
 	Stats func() Stats
 	// OnPeers receives the peers of each successful announce, on the Run goroutine; it
@@ -399,6 +401,7 @@ func (a *Announcer) request(ev Event) AnnounceRequest {
 		Event:      ev,
 		NumWant:    a.cfg.NumWant,
 		Key:        a.key,
+		IPv6:       a.cfg.IPv6,
 	}
 }
 

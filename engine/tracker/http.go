@@ -64,6 +64,9 @@ func announceQuery(req AnnounceRequest) string {
 		b.WriteString("&numwant=" + strconv.Itoa(req.NumWant))
 	}
 	b.WriteString("&key=" + fmt.Sprintf("%08x", req.Key))
+	if req.IPv6.Is6() && !req.IPv6.Is4In6() && !req.IPv6.IsUnspecified() {
+		b.WriteString("&ipv6=" + url.QueryEscape(req.IPv6.WithZone("").String()))
+	}
 	return b.String()
 }
 

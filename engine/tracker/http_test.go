@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -225,5 +226,29 @@ func TestEscapeBytes(t *testing.T) {
 	got := escapeBytes([]byte("a Z~-._+%\x00\xff"))
 	if want := "a%20Z~-._%2B%25%00%FF"; got != want {
 		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+// BEP 7: our IPv6 address goes out as "ipv6=" when set, never a mapped or
+// unspecified one.
+func TestAnnounceQueryIPv6(t *testing.T) {
+	for addr, want := range map[string]string{
+		"2001:db8::1":    "&ipv6=2001%3Adb8%3A%3A1",
+		"::1":            "&ipv6=%3A%3A1",
+		"::":             "",
+		"::ffff:1.2.3.4": "",
+		"1.2.3.4":        "",
+	} {
+		q := announceQuery(AnnounceRequest{IPv6: netip.MustParseAddr(addr)})
+		_, got, _ := strings.Cut(q, "&ipv6=")
+		if got != "" {
+			got = "&ipv6=" + got
+		}
+		if got != want {
+			t.Errorf("%s: query ends %q, want %q", addr, got, want)
+		}
+	}
+	if q := announceQuery(AnnounceRequest{}); strings.Contains(q, "ipv6") {
+		t.Errorf("no address: %s", q)
 	}
 }

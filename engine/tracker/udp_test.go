@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -38,8 +40,17 @@ type fakeUDP struct {
 // request (connects are answered with fakeConnID) and may reply with f.send.
 func startFakeUDP(t *testing.T, handle func(f *fakeUDP, p udpPacket)) *fakeUDP {
 	t.Helper()
-	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	return startFakeUDPOn(t, "udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}, handle)
+}
+
+// startFakeUDPOn is startFakeUDP on a given network and address.
+func startFakeUDPOn(t *testing.T, network string, laddr *net.UDPAddr, handle func(f *fakeUDP, p udpPacket)) *fakeUDP {
+	t.Helper()
+	conn, err := net.ListenUDP(network, laddr)
 	if err != nil {
+		if network == "udp6" {
+			t.Skipf("no IPv6 loopback: %v", err)
+		}
 		t.Fatal(err)
 	}
 	f := &fakeUDP{t: t, conn: conn}
@@ -173,6 +184,30 @@ func TestUDPAnnounce(t *testing.T) {
 	p := f.packets()[0]
 	if want := appendAnnounceRequest(nil, fakeConnID, p.tx, &req); string(p.data) != string(want) {
 		t.Fatalf("announce packet\n got %x\nwant %x", p.data, want)
+	}
+}
+
+// BEP 15 over IPv6: a tracker reached on [::1] answers with 18-byte peers.
+func TestUDPAnnounceIPv6(t *testing.T) {
+	peers := bt.AppendCompactPeer(nil, netip.MustParseAddrPort("[2001:db8::5]:6881"))
+	peers = bt.AppendCompactPeer(peers, netip.MustParseAddrPort("[::1]:7000"))
+	f := startFakeUDPOn(t, "udp6", &net.UDPAddr{IP: net.IPv6loopback}, func(f *fakeUDP, p udpPacket) {
+		if !p.from.Addr().Is6() || p.from.Addr().Is4In6() {
+			f.t.Errorf("request from %v, want IPv6", p.from)
+		}
+		f.send(udpAnnounceReply(p.tx, 60, 1, 1, peers), p.from)
+	})
+	if !strings.HasPrefix(f.url(), "udp://[::1]:") {
+		t.Fatalf("tracker URL %s", f.url())
+	}
+	c := testClient(t, Config{})
+	resp, err := c.Announce(testCtx(t), f.url(), AnnounceRequest{InfoHash: hashN(1), PeerID: bt.NewPeerID(), Port: 6881})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []netip.AddrPort{netip.MustParseAddrPort("[2001:db8::5]:6881"), netip.MustParseAddrPort("[::1]:7000")}
+	if !slices.Equal(resp.Peers, want) {
+		t.Fatalf("peers %v, want %v", resp.Peers, want)
 	}
 }
 

@@ -88,10 +88,12 @@ def cmd_info(a):
     print(json.dumps(info_json(lt.torrent_info(a.torrent))))
 
 
-def new_session(port, dht=False, encryption=None):
+def new_session(port, dht=False, encryption=None, host="127.0.0.1"):
+    # host "::1" listens (and connects) on the IPv6 loopback only.
+    listen = "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
     settings = {
-        "listen_interfaces": "127.0.0.1:%d" % port,
-        "outgoing_interfaces": "127.0.0.1",
+        "listen_interfaces": listen,
+        "outgoing_interfaces": host,
         "enable_dht": False,
         "enable_lsd": False,
         "enable_upnp": False,
@@ -160,7 +162,7 @@ def add(ses, torrent, save_path, peers=()):
 
 def cmd_seed(a):
     ppid = os.getppid()
-    ses = new_session(a.port, dht=a.dht, encryption=a.encryption)
+    ses = new_session(a.port, dht=a.dht, encryption=a.encryption, host=a.host)
     h = add(ses, a.torrent, os.path.abspath(a.save_path))
     deadline = time.time() + 120
     while True:
@@ -285,6 +287,7 @@ def main():
     i.add_argument("torrent")
     s = sub.add_parser("seed")
     s.add_argument("--port", type=int, default=0)
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on: 127.0.0.1, or ::1 for IPv6 only")
     s.add_argument("--dht", action="store_true", help="DHT on, on 127.0.0.1 only (its node listens on the same port)")
     s.add_argument("--encryption", choices=["forced"], help="only RC4-encrypted (MSE) connections")
     s.add_argument("torrent")
