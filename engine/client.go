@@ -62,6 +62,15 @@ type Config struct {
 	Encryption Encryption
 	// Logger receives the engine's logs; nil discards them.
 	Logger *slog.Logger
+	// LSD turns on BEP 14 Local Service Discovery on the listen address's
+	// interface (localnet.go); LSDGroup overrides the multicast group (tests).
+	LSD      bool
+	LSDGroup netip.AddrPort
+	// PortMap maps the listen port on the gateway by NAT-PMP or UPnP IGD
+	// (portmap.go); PortMapGateway and PortMapSSDP override discovery (tests).
+	PortMap        bool
+	PortMapGateway netip.AddrPort
+	PortMapSSDP    netip.AddrPort
 }
 
 // Fetch is a background download policy.
@@ -101,6 +110,7 @@ type Client struct {
 	dht    *dht.Node     // nil without the DHT
 	// dhtReady is closed once the DHT has bootstrapped (or failed to).
 	dhtReady chan struct{}
+	local    localNet // LSD and port mapping (localnet.go)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -175,6 +185,7 @@ func NewClient(cfg Config) (*Client, error) {
 			return nil, err
 		}
 	}
+	c.startLocalNet()
 	return c, nil
 }
 
@@ -229,6 +240,7 @@ func (c *Client) AddTorrent(mt *metainfo.Torrent, opts TorrentOptions) (*Torrent
 	}
 	c.torrents[mt.InfoHash] = t
 	t.start()
+	c.lsdAdded(t)
 	return t, nil
 }
 
@@ -269,6 +281,7 @@ func (c *Client) Close() error {
 		go func() { defer wg.Done(); t.close() }()
 	}
 	wg.Wait()
+	c.stopLocalNet()
 	c.cancel()
 	if c.ln != nil {
 		c.ln.Close()

@@ -1,0 +1,117 @@
+package engine
+
+import (
+	"net/netip"
+
+	"github.com/hyperblow/hyperblow/engine/bt"
+	"github.com/hyperblow/hyperblow/engine/lsd"
+)
+
+// localNet is what the client does on its local network: BEP 14 Local
+// Service Discovery and (portmap.go) port mapping on the gateway.
+type localNet struct {
+	lsd    *lsd.Node // nil when off or unavailable
+	lsdErr error     // why LSD is not running, when it was asked for
+	pm     *portMapper
+}
+
+// startLocalNet starts what cfg.LSD and cfg.PortMap ask for. Neither can fail
+// the client: without multicast or a gateway it logs once and carries on.
+func (c *Client) startLocalNet() {
+	if c.ln == nil || c.ListenAddr().Addr().IsLoopback() {
+		return // nobody outside this machine could connect to us
+	}
+	if c.cfg.LSD {
+		c.startLSD()
+	}
+	if c.cfg.PortMap {
+		c.startPortMap()
+	}
+}
+
+// stopLocalNet stops LSD and removes the port mappings (bounded in time).
+func (c *Client) stopLocalNet() {
+	if c.local.lsd != nil {
+		c.local.lsd.Close()
+	}
+	if c.local.pm != nil {
+		c.local.pm.close()
+	}
+}
+
+func (c *Client) startLSD() {
+	la := c.ListenAddr()
+	n, err := lsd.New(lsd.Config{
+		Port:       la.Port(),
+		ListenAddr: la.Addr(),
+		Group:      c.cfg.LSDGroup,
+		Torrents:   c.lsdTorrents,
+		OnPeer:     c.lsdPeer,
+		Logger:     c.log.With("part", "lsd"),
+	})
+	if err != nil {
+		c.local.lsdErr = err
+		c.log.Info("local service discovery off", "err", err)
+		return
+	}
+	c.local.lsd = n
+	c.log.Debug("local service discovery on", "addr", n.Addr().String())
+}
+
+// lsdTorrents lists the torrents LSD announces: all but the private ones.
+func (c *Client) lsdTorrents() []bt.InfoHash {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var ihs []bt.InfoHash
+	for ih, t := range c.torrents {
+		if !t.info.Private {
+			ihs = append(ihs, ih)
+		}
+	}
+	return ihs
+}
+
+// lsdPeer hands a peer heard of on the local network to its torrent, as a
+// tracker's or the DHT's peers are.
+func (c *Client) lsdPeer(ih bt.InfoHash, addr netip.AddrPort) bool {
+	c.mu.Lock()
+	t := c.torrents[ih]
+	c.mu.Unlock()
+	if t == nil || t.info.Private || addr == c.ListenAddr() {
+		return false
+	}
+	c.log.Debug("local peer", "info_hash", ih.String(), "addr", addr.String())
+	t.AddPeers([]netip.AddrPort{addr})
+	return true
+}
+
+// lsdAdded announces a torrent just added, unless it is private.
+func (c *Client) lsdAdded(t *Torrent) {
+	if c.local.lsd != nil && !t.info.Private {
+		c.local.lsd.Announce(t.InfoHash())
+	}
+}
+
+// LocalNetStatus says what LSD and port mapping are doing.
+type LocalNetStatus struct {
+	LSD      string         // "on", "off" or why it is unavailable
+	LSDPeers int64          // peers heard of on the local network
+	Mapped   netip.AddrPort // the external address peers can reach us at, when mapped
+	PortMap  string         // "off", "searching", "none" (no gateway answered), "upnp" or "nat-pmp"
+}
+
+// LocalNet returns the state of LSD and port mapping.
+func (c *Client) LocalNet() LocalNetStatus {
+	s := LocalNetStatus{LSD: "off", PortMap: "off"}
+	switch {
+	case c.local.lsd != nil:
+		s.LSD = "on"
+		s.LSDPeers = c.local.lsd.Stats().Peers
+	case c.local.lsdErr != nil:
+		s.LSD = "unavailable: " + c.local.lsdErr.Error()
+	}
+	if c.local.pm != nil {
+		s.PortMap, s.Mapped = c.local.pm.status()
+	}
+	return s
+}
