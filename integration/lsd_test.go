@@ -106,7 +106,7 @@ func TestLSDTwoNamespaces(t *testing.T) {
 	seed.waitStdout(t, "seeding ", 2*time.Minute)
 
 	m := startMount(t, mountOpts{bin: bin, wrap: in(v.b), localNet: true},
-		"--no-upnp", "-v", "--listen", v.ipB+":6881", tor.Path)
+		"--no-upnp", "-v", "--listen", v.ipB+":6881", "--status", "127.0.0.1:9100", tor.Path)
 	file := filepath.Join(m.Dir, filepath.Base(data))
 	if r := run(t, 2*time.Minute, procOpts{}, "cmp", data, file); r.code != 0 {
 		t.Fatalf("cmp %s with the mount in %s: %v\nmount: %s\nseed: %s", data, v.b, r, tail(m.Stderr(), 3000), tail(seed.Stderr.String(), 3000))
@@ -115,6 +115,11 @@ func TestLSDTwoNamespaces(t *testing.T) {
 	// answer to a newcomer waits for the per-torrent minute).
 	if heard := `msg="local peer" info_hash=` + tor.InfoHash + " addr=" + v.ipB + ":6881"; !strings.Contains(seed.Stderr.String(), heard) {
 		t.Errorf("the seeder did not log %s; its log: %s", heard, tail(seed.Stderr.String(), 3000))
+	}
+	// hyperblow status (run in B, where the status server listens) says LSD is on.
+	if r := run(t, 30*time.Second, procOpts{}, append(in(v.b), bin, "status", "127.0.0.1:9100")...); r.code != 0 ||
+		!strings.Contains(r.stdout, "network: local service discovery on; port mapping off") {
+		t.Errorf("hyperblow status: %v; want a line saying LSD is on and port mapping off", r)
 	}
 	m.Unmount(t)
 

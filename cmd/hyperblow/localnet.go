@@ -2,6 +2,8 @@ package main
 
 import (
 	"flag"
+	"fmt"
+	"io"
 
 	"github.com/hyperblow/hyperblow/engine"
 )
@@ -16,4 +18,37 @@ func (m *mountFlags) registerLocalNet(fs *flag.FlagSet) {
 func (m *mountFlags) localNetSettings(cfg *engine.Config) {
 	cfg.LSD = !m.noLSD
 	cfg.PortMap = !m.noUPnP
+}
+
+// networkStatusJSON is the "network" object of GET /status (see statusHandler).
+type networkStatusJSON struct {
+	LSD      string `json:"lsd"`
+	LSDPeers int64  `json:"lsd_peers"`
+	PortMap  string `json:"port_map"`
+	External string `json:"external,omitempty"`
+}
+
+func networkStatus(c *engine.Client) *networkStatusJSON {
+	s := c.LocalNet()
+	n := &networkStatusJSON{LSD: s.LSD, LSDPeers: s.LSDPeers, PortMap: s.PortMap}
+	if s.Mapped.IsValid() {
+		n.External = s.Mapped.String()
+	}
+	return n
+}
+
+// printNetwork adds a line on LSD and port mapping to hyperblow status.
+func printNetwork(w io.Writer, n *networkStatusJSON) {
+	if n == nil {
+		return
+	}
+	fmt.Fprintf(w, "network: local service discovery %s", safe(n.LSD))
+	if n.LSDPeers > 0 {
+		fmt.Fprintf(w, " (%d local peers heard of)", n.LSDPeers)
+	}
+	fmt.Fprintf(w, "; port mapping %s", safe(n.PortMap))
+	if n.External != "" {
+		fmt.Fprintf(w, ", reachable at %s", n.External)
+	}
+	fmt.Fprintln(w)
 }
