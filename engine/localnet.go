@@ -18,13 +18,16 @@ type localNet struct {
 // startLocalNet starts what cfg.LSD and cfg.PortMap ask for. Neither can fail
 // the client: without multicast or a gateway it logs once and carries on.
 func (c *Client) startLocalNet() {
-	if c.ln == nil || c.ListenAddr().Addr().IsLoopback() {
-		return // nobody outside this machine could connect to us
+	if c.ln == nil {
+		return
 	}
-	if c.cfg.LSD {
+	// On a loopback listener nobody outside this machine could connect to
+	// us: neither starts, unless a test names its own gateway.
+	loopback := c.ListenAddr().Addr().IsLoopback()
+	if c.cfg.LSD && !loopback {
 		c.startLSD()
 	}
-	if c.cfg.PortMap {
+	if c.cfg.PortMap && (!loopback || c.cfg.PortMapGateway.IsValid()) {
 		c.startPortMap()
 	}
 }

@@ -2,6 +2,7 @@ package lsd
 
 import (
 	"bytes"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -114,4 +115,15 @@ func flat(ihs []bt.InfoHash) []byte {
 		b = append(b, h[:]...)
 	}
 	return b
+}
+
+func TestLocalSource(t *testing.T) {
+	for ip, want := range map[string]bool{
+		"10.1.2.3": true, "192.168.0.7": true, "172.16.0.1": true, "169.254.1.1": true, "127.0.0.1": true,
+		"fe80::1": true, "fd00::5": true, "8.8.8.8": false, "2001:db8::1": false, "203.0.113.1": false,
+	} {
+		if got := LocalSource(netip.MustParseAddr(ip)); got != want {
+			t.Errorf("LocalSource(%s) = %v, want %v", ip, got, want)
+		}
+	}
 }

@@ -325,7 +325,12 @@ func (n *Node) handle(b []byte, from net.Addr) {
 	}
 	n.count(func(s *Stats) { s.Received++ })
 	ip, _ := netip.AddrFromSlice(ua.IP)
-	peer := netip.AddrPortFrom(ip.Unmap(), a.Port)
+	ip = ip.Unmap()
+	if !LocalSource(ip) {
+		n.count(func(s *Stats) { s.Bad++ })
+		return
+	}
+	peer := netip.AddrPortFrom(ip, a.Port)
 	for _, ih := range a.InfoHashes {
 		n.count(func(s *Stats) { s.Peers++ })
 		if n.cfg.OnPeer(ih, peer) && n.firstHeard(ih, peer) {
@@ -360,4 +365,12 @@ func (n *Node) firstHeard(ih bt.InfoHash, peer netip.AddrPort) bool {
 	}
 	n.seen[k] = now
 	return true
+}
+
+// LocalSource reports whether an announce from ip can be from the local
+// network: a private (RFC 1918, RFC 4193), link-local or loopback address.
+// The socket is bound to the wildcard address, so a unicast datagram from
+// anywhere can reach it; those are not local peers.
+func LocalSource(ip netip.Addr) bool {
+	return ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLoopback()
 }
