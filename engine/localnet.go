@@ -10,8 +10,8 @@ import (
 // localNet is what the client does on its local network: BEP 14 Local
 // Service Discovery and (portmap.go) port mapping on the gateway.
 type localNet struct {
-	lsd    *lsd.Node // nil when off or unavailable
-	lsdErr error     // why LSD is not running, when it was asked for
+	lsd    []*lsd.Node // IPv4 and IPv6 groups; none when off or unavailable
+	lsdErr error       // why LSD is not running, when it was asked for
 	pm     *portMapper
 }
 
@@ -34,31 +34,53 @@ func (c *Client) startLocalNet() {
 
 // stopLocalNet stops LSD and removes the port mappings (bounded in time).
 func (c *Client) stopLocalNet() {
-	if c.local.lsd != nil {
-		c.local.lsd.Close()
+	for _, n := range c.local.lsd {
+		n.Close()
 	}
 	if c.local.pm != nil {
 		c.local.pm.close()
 	}
 }
 
+// startLSD joins the IPv4 group when we listen on IPv4 (or on every
+// address), and the IPv6 group when we listen on IPv6 (or on [::], which
+// takes both). Failing to join is logged once: IPv4 at info level, IPv6
+// (often absent) at debug level.
 func (c *Client) startLSD() {
 	la := c.ListenAddr()
-	n, err := lsd.New(lsd.Config{
-		Port:       la.Port(),
-		ListenAddr: la.Addr(),
-		Group:      c.cfg.LSDGroup,
-		Torrents:   c.lsdTorrents,
-		OnPeer:     c.lsdPeer,
-		Logger:     c.log.With("part", "lsd"),
-	})
-	if err != nil {
-		c.local.lsdErr = err
-		c.log.Info("local service discovery off", "err", err)
-		return
+	ip := la.Addr()
+	var groups []netip.AddrPort
+	switch {
+	case c.cfg.LSDGroup.IsValid():
+		groups = []netip.AddrPort{c.cfg.LSDGroup}
+	case ip.Is4() || ip.Is4In6():
+		groups = []netip.AddrPort{lsd.Group}
+	case ip.IsUnspecified(): // [::]: both stacks
+		groups = []netip.AddrPort{lsd.Group, lsd.Group6}
+	default:
+		groups = []netip.AddrPort{lsd.Group6}
 	}
-	c.local.lsd = n
-	c.log.Debug("local service discovery on", "addr", n.Addr().String())
+	for _, g := range groups {
+		n, err := lsd.New(lsd.Config{
+			Port:       la.Port(),
+			ListenAddr: ip,
+			Group:      g,
+			Torrents:   c.lsdTorrents,
+			OnPeer:     c.lsdPeer,
+			Logger:     c.log.With("part", "lsd"),
+		})
+		if err != nil {
+			if g.Addr().Is6() && len(groups) > 1 {
+				c.log.Debug("local service discovery off over IPv6", "err", err)
+				continue
+			}
+			c.local.lsdErr = err
+			c.log.Info("local service discovery off", "err", err)
+			continue
+		}
+		c.local.lsd = append(c.local.lsd, n)
+		c.log.Debug("local service discovery on", "group", g.String(), "addr", n.Addr().String())
+	}
 }
 
 // lsdTorrents lists the torrents LSD announces: all but the private ones.
@@ -90,8 +112,11 @@ func (c *Client) lsdPeer(ih bt.InfoHash, addr netip.AddrPort) bool {
 
 // lsdAdded announces a torrent just added, unless it is private.
 func (c *Client) lsdAdded(t *Torrent) {
-	if c.local.lsd != nil && !t.info.Private {
-		c.local.lsd.Announce(t.InfoHash())
+	if t.info.Private {
+		return
+	}
+	for _, n := range c.local.lsd {
+		n.Announce(t.InfoHash())
 	}
 }
 
@@ -107,9 +132,11 @@ type LocalNetStatus struct {
 func (c *Client) LocalNet() LocalNetStatus {
 	s := LocalNetStatus{LSD: "off", PortMap: "off"}
 	switch {
-	case c.local.lsd != nil:
+	case len(c.local.lsd) > 0:
 		s.LSD = "on"
-		s.LSDPeers = c.local.lsd.Stats().Peers
+		for _, n := range c.local.lsd {
+			s.LSDPeers += n.Stats().Peers
+		}
 	case c.local.lsdErr != nil:
 		s.LSD = "unavailable: " + c.local.lsdErr.Error()
 	}

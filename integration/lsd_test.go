@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -16,12 +17,16 @@ import (
 const netnsPrefix = "hblsd-"
 
 // vethPair is two network namespaces joined by a veth pair: A holds
-// 10.77.0.1/24, B 10.77.0.2/24. Nothing else is in them, so nothing said
-// there leaves this machine.
+// 10.77.0.1/24 and fd77::1/64, B 10.77.0.2/24 and fd77::2/64. Nothing else
+// is in them, so nothing said there leaves this machine.
 type vethPair struct {
-	a, b     string // namespace names
-	ipA, ipB string
+	a, b       string // namespace names
+	ipA, ipB   string
+	ip6A, ip6B string
 }
+
+// vethPairs numbers the pairs of this process.
+var vethPairs atomic.Int32
 
 // newVethPair makes the namespaces and deletes them when the test ends.
 func newVethPair(t *testing.T) *vethPair {
@@ -30,8 +35,10 @@ func newVethPair(t *testing.T) *vethPair {
 	requireTool(t, "ip", "nsenter")
 	removeStaleNetns(t)
 	pid := strconv.Itoa(os.Getpid())
-	v := &vethPair{a: netnsPrefix + pid + "-a", b: netnsPrefix + pid + "-b", ipA: "10.77.0.1", ipB: "10.77.0.2"}
-	ifA, ifB := "hbl"+pid+"a", "hbl"+pid+"b"
+	n := strconv.Itoa(int(vethPairs.Add(1)))
+	v := &vethPair{a: netnsPrefix + pid + "-" + n + "a", b: netnsPrefix + pid + "-" + n + "b",
+		ipA: "10.77.0.1", ipB: "10.77.0.2", ip6A: "fd77::1", ip6B: "fd77::2"}
+	ifA, ifB := "hb"+pid+"-"+n+"a", "hb"+pid+"-"+n+"b"
 	if len(ifA) > 15 {
 		ifA, ifB = ifA[len(ifA)-15:], ifB[len(ifB)-15:]
 	}
@@ -46,6 +53,8 @@ func newVethPair(t *testing.T) *vethPair {
 		{"ip", "link", "add", ifA, "netns", v.a, "type", "veth", "peer", "name", ifB, "netns", v.b},
 		{"ip", "-n", v.a, "addr", "add", v.ipA + "/24", "dev", ifA},
 		{"ip", "-n", v.b, "addr", "add", v.ipB + "/24", "dev", ifB},
+		{"ip", "-n", v.a, "addr", "add", v.ip6A + "/64", "dev", ifA, "nodad"},
+		{"ip", "-n", v.b, "addr", "add", v.ip6B + "/64", "dev", ifB, "nodad"},
 		{"ip", "-n", v.a, "link", "set", "lo", "up"},
 		{"ip", "-n", v.b, "link", "set", "lo", "up"},
 		{"ip", "-n", v.a, "link", "set", ifA, "up"},
@@ -132,6 +141,37 @@ func TestLSDTwoNamespaces(t *testing.T) {
 	}
 	if strings.Contains(seed.Stderr.String(), v.ipB+":6882") {
 		t.Errorf("the seeder heard of the --no-lsd mount: %s", tail(seed.Stderr.String(), 3000))
+	}
+	m.Unmount(t)
+}
+
+// TestLSDTwoNamespacesIPv6: the same over IPv6, through the site-local
+// group [ff15::efc0:988f]:6771, each side listening on its ULA address.
+func TestLSDTwoNamespacesIPv6(t *testing.T) {
+	v := newVethPair(t)
+	bin := buildBinary(t)
+	data := filepath.Join(t.TempDir(), "lsd6.bin")
+	writeRandomFile(t, data, 3<<20, 15)
+	tor := makeTorrent(t, data, nil, 64<<10)
+	seedA := "[" + v.ip6A + "]:6881"
+	seed := startProc(t, "hyperblow seed (netns A)", procOpts{pdeathsig: syscall.SIGTERM},
+		append(in(v.a), bin, "seed", "--no-dht", "--no-upnp", "-v", "--listen", seedA, tor.Path, tor.SaveDir)...)
+	t.Cleanup(func() {
+		if !seed.exited() {
+			seed.signal(syscall.SIGTERM)
+			if !seed.waitFor(exitTimeout) {
+				t.Errorf("hyperblow seed did not exit within %v of SIGTERM: %s", exitTimeout, seed.hung())
+			}
+		}
+	})
+	seed.waitStdout(t, "seeding ", 2*time.Minute)
+	m := startMount(t, mountOpts{bin: bin, wrap: in(v.b), localNet: true},
+		"--no-upnp", "-v", "--listen", "["+v.ip6B+"]:6881", tor.Path)
+	if r := run(t, 2*time.Minute, procOpts{}, "cmp", data, filepath.Join(m.Dir, filepath.Base(data))); r.code != 0 {
+		t.Fatalf("cmp %s with the mount in %s: %v\nmount: %s\nseed: %s", data, v.b, r, tail(m.Stderr(), 3000), tail(seed.Stderr.String(), 3000))
+	}
+	if heard := `msg="local peer" info_hash=` + tor.InfoHash + " addr=[" + v.ip6B + "]:6881"; !strings.Contains(seed.Stderr.String(), heard) {
+		t.Errorf("the seeder did not log %s; its log: %s", heard, tail(seed.Stderr.String(), 3000))
 	}
 	m.Unmount(t)
 }

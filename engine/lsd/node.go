@@ -15,8 +15,12 @@ import (
 	"github.com/hyperblow/hyperblow/engine/bt"
 )
 
-// Group is the BEP 14 IPv4 multicast group (organisation-local scope).
-var Group = netip.MustParseAddrPort("239.192.152.143:6771")
+// The BEP 14 multicast groups: IPv4 (organisation-local scope) and IPv6
+// (site-local scope).
+var (
+	Group  = netip.MustParseAddrPort("239.192.152.143:6771")
+	Group6 = netip.MustParseAddrPort("[ff15::efc0:988f]:6771")
+)
 
 // Defaults.
 const (
@@ -30,7 +34,7 @@ type Config struct {
 	// Port is our BitTorrent listen port, announced to others.
 	Port uint16
 	// Interface is where the multicast group is joined and announces are
-	// sent; nil chooses one with ChooseInterface(ListenAddr).
+	// sent; nil chooses one with ChooseInterface(ListenAddr, Group's family).
 	Interface *net.Interface
 	// ListenAddr is the host the client listens on (unspecified: any).
 	ListenAddr netip.Addr
@@ -104,11 +108,15 @@ func New(cfg Config) (*Node, error) {
 		ifi := cfg.Interface
 		if ifi == nil {
 			var err error
-			if ifi, err = ChooseInterface(cfg.ListenAddr); err != nil {
+			if ifi, err = ChooseInterface(cfg.ListenAddr, cfg.Group.Addr().Is6()); err != nil {
 				return nil, err
 			}
 		}
-		uc, err := net.ListenMulticastUDP("udp4", ifi, net.UDPAddrFromAddrPort(cfg.Group))
+		network := "udp4"
+		if cfg.Group.Addr().Is6() {
+			network = "udp6"
+		}
+		uc, err := net.ListenMulticastUDP(network, ifi, net.UDPAddrFromAddrPort(cfg.Group))
 		if err != nil {
 			return nil, fmt.Errorf("lsd: join %s on %s: %w", cfg.Group, ifi.Name, err)
 		}
@@ -135,8 +143,9 @@ func New(cfg Config) (*Node, error) {
 
 // ChooseInterface picks the multicast interface: the one that holds addr
 // when addr is a specific address, else the first interface that is up,
-// can multicast, is not loopback and has an IPv4 address.
-func ChooseInterface(addr netip.Addr) (*net.Interface, error) {
+// can multicast, is not loopback and has an address of the family asked
+// (IPv6 when v6).
+func ChooseInterface(addr netip.Addr, v6 bool) (*net.Interface, error) {
 	ifs, err := net.Interfaces()
 	if err != nil {
 		return nil, fmt.Errorf("lsd: interfaces: %w", err)
@@ -160,7 +169,7 @@ func ChooseInterface(addr netip.Addr) (*net.Interface, error) {
 				continue
 			}
 			ip := p.Addr().Unmap()
-			if specific && ip == addr.Unmap() || !specific && ip.Is4() {
+			if specific && ip == addr.Unmap() || !specific && ip.Is6() == v6 {
 				return ifi, nil
 			}
 		}
@@ -168,7 +177,11 @@ func ChooseInterface(addr netip.Addr) (*net.Interface, error) {
 	if specific {
 		return nil, fmt.Errorf("lsd: no multicast interface holds %s", addr)
 	}
-	return nil, errors.New("lsd: no multicast interface with an IPv4 address is up")
+	family := "IPv4"
+	if v6 {
+		family = "IPv6"
+	}
+	return nil, fmt.Errorf("lsd: no multicast interface with an %s address is up", family)
 }
 
 // Close stops the loops and closes the socket.
@@ -324,8 +337,9 @@ func (n *Node) handle(b []byte, from net.Addr) {
 		return // our own, looped back
 	}
 	n.count(func(s *Stats) { s.Received++ })
-	ip, _ := netip.AddrFromSlice(ua.IP)
-	ip = ip.Unmap()
+	// The zone stays: a link-local IPv6 peer is dialled through the
+	// interface it was heard on.
+	ip := ua.AddrPort().Addr().Unmap()
 	if !LocalSource(ip) {
 		n.count(func(s *Stats) { s.Bad++ })
 		return
