@@ -302,6 +302,11 @@ func (n *Node) readLoop() {
 				return
 			}
 			n.cfg.Logger.Debug("lsd read", "err", err)
+			select { // an error that repeats must not spin
+			case <-n.done:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
 			continue
 		}
 		now := time.Now()

@@ -53,6 +53,7 @@ type Mapper struct {
 	method   string
 	external netip.AddrPort
 	renewals int
+	warned   bool // a failure was logged as a warning
 }
 
 // Start begins discovery and mapping in the background.
@@ -102,6 +103,9 @@ func (m *Mapper) set(method string, ext netip.AddrPort, renewed bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.method, m.external = method, ext
+	if method == NATPMP || method == UPnP { // mapped
+		m.warned = false
+	}
 	if renewed {
 		m.renewals++
 	}
@@ -135,6 +139,20 @@ func (m *Mapper) run(ctx context.Context) {
 	}
 	m.set(None, netip.AddrPort{}, false)
 	<-ctx.Done()
+}
+
+// failed logs a failed mapping: a warning the first time after a success
+// (or ever), then at debug level on each retry while the gateway refuses.
+func (m *Mapper) failed(method string, err error) {
+	m.mu.Lock()
+	first := !m.warned
+	m.warned = true
+	m.mu.Unlock()
+	if first {
+		m.log.Warn("port mapping failed", "method", method, "err", err)
+		return
+	}
+	m.log.Debug("port mapping failed again", "method", method, "err", err)
 }
 
 // sleep waits d or until ctx ends; it reports whether to go on.
@@ -171,7 +189,7 @@ func (m *Mapper) natpmpLoop(ctx context.Context, gw netip.AddrPort, ext netip.Ad
 			if ctx.Err() != nil {
 				break
 			}
-			m.log.Warn("port mapping failed", "method", NATPMP, "err", err)
+			m.failed(NATPMP, err)
 		} else {
 			if !mapped {
 				m.log.Info("port mapped", "method", NATPMP, "external", netip.AddrPortFrom(ext, tcp.Mapped).String())
@@ -226,7 +244,7 @@ func (m *Mapper) upnpLoop(ctx context.Context, g *igd) {
 			if ctx.Err() != nil {
 				break
 			}
-			m.log.Warn("port mapping failed", "method", UPnP, "err", err)
+			m.failed(UPnP, err)
 		} else {
 			if !mapped {
 				m.log.Info("port mapped", "method", UPnP, "external", netip.AddrPortFrom(ext, port).String())
