@@ -67,8 +67,11 @@ type Node struct {
 	cookie string
 	host   string
 	kick   chan struct{}
-	done   chan struct{}
-	wg     sync.WaitGroup
+	// sendBackoff is the wait before sending again after a failed send;
+	// owned by the announce loop.
+	sendBackoff time.Duration
+	done        chan struct{}
+	wg          sync.WaitGroup
 
 	mu       sync.Mutex // guards lastSent, pending, stats
 	lastSent map[bt.InfoHash]time.Time
@@ -273,14 +276,32 @@ func (n *Node) sendDue(now time.Time) time.Duration {
 		return wait
 	}
 	dst := net.UDPAddrFromAddrPort(n.cfg.Group)
+	var sendErr error
 	for _, msg := range Encode(n.host, n.cfg.Port, due, n.cookie) {
 		if _, err := n.conn.WriteTo(msg, dst); err != nil {
-			n.cfg.Logger.Debug("lsd announce not sent", "group", n.cfg.Group.String(), "err", err)
+			sendErr = err
 			continue
 		}
 		n.mu.Lock()
 		n.stats.Sent++
 		n.mu.Unlock()
+	}
+	if sendErr == nil {
+		n.sendBackoff = 0
+		return wait
+	}
+	// The interface may not be ready yet (a link just up, no route to the
+	// group): try again in a second, then less often, up to MinInterval.
+	n.sendBackoff = min(max(2*n.sendBackoff, time.Second), n.cfg.MinInterval)
+	n.cfg.Logger.Debug("lsd announce not sent", "group", n.cfg.Group.String(), "retry_in", n.sendBackoff, "err", sendErr)
+	n.mu.Lock()
+	for _, ih := range due {
+		n.pending[ih] = true
+		delete(n.lastSent, ih)
+	}
+	n.mu.Unlock()
+	if wait == 0 || n.sendBackoff < wait {
+		wait = n.sendBackoff
 	}
 	return wait
 }

@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -201,5 +202,47 @@ func TestPerTorrentLimit(t *testing.T) {
 	}
 	if s := n.Stats(); s.Sent != 2 {
 		t.Fatalf("sent %d, want 2", s.Sent)
+	}
+}
+
+// failingConn fails the first writes, as a socket does while its interface
+// has no route to the group yet.
+type failingConn struct {
+	net.PacketConn
+	mu    sync.Mutex
+	fails int
+}
+
+func (f *failingConn) WriteTo(b []byte, a net.Addr) (int, error) {
+	f.mu.Lock()
+	if f.fails > 0 {
+		f.fails--
+		f.mu.Unlock()
+		return 0, &net.OpError{Op: "sendto", Err: syscall.ENETUNREACH}
+	}
+	f.mu.Unlock()
+	return f.PacketConn.WriteTo(b, a)
+}
+
+// TestAnnounceRetriedAfterSendError: an announce that could not be sent
+// (network unreachable) is sent again soon, not after the next Interval.
+func TestAnnounceRetriedAfterSendError(t *testing.T) {
+	sink := loopbackConn(t)
+	defer sink.Close()
+	c := &failingConn{PacketConn: loopbackConn(t), fails: 2}
+	n, err := New(Config{Port: 1000, Conn: c, Group: addrOf(sink)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	n.Announce(ih(3))
+	buf := make([]byte, 2000)
+	sink.SetReadDeadline(time.Now().Add(20 * time.Second))
+	m, _, err := sink.ReadFrom(buf)
+	if err != nil {
+		t.Fatalf("no announce after two failed sends: %v", err)
+	}
+	if a, err := Parse(buf[:m]); err != nil || a.InfoHashes[0] != ih(3) {
+		t.Fatalf("got %+v, %v; want an announce of %s", a, err, ih(3))
 	}
 }
