@@ -69,6 +69,15 @@ type Config struct {
 	Encryption Encryption
 	// Logger receives the engine's logs; nil discards them.
 	Logger *slog.Logger
+	// LSD turns on BEP 14 Local Service Discovery on the listen address's
+	// interface (localnet.go); LSDGroup overrides the multicast group (tests).
+	LSD      bool
+	LSDGroup netip.AddrPort
+	// PortMap maps the listen port on the gateway by NAT-PMP or UPnP IGD
+	// (portmap.go); PortMapGateway and PortMapSSDP override discovery (tests).
+	PortMap        bool
+	PortMapGateway netip.AddrPort
+	PortMapSSDP    netip.AddrPort
 }
 
 // Fetch is a background download policy.
@@ -111,6 +120,7 @@ type Client struct {
 	dht6     *dht.Node // the IPv6 node when dht is the IPv4 one (BEP 32), or nil
 	// dhtReady is closed once the DHT has bootstrapped (or failed to).
 	dhtReady chan struct{}
+	local    localNet // LSD and port mapping (localnet.go)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -193,6 +203,7 @@ func NewClient(cfg Config) (*Client, error) {
 		c.wg.Add(1)
 		go c.acceptLoop() // after startDHT: connConfig reads c.dht
 	}
+	c.startLocalNet()
 	return c, nil
 }
 
@@ -247,6 +258,7 @@ func (c *Client) AddTorrent(mt *metainfo.Torrent, opts TorrentOptions) (*Torrent
 	}
 	c.torrents[mt.InfoHash] = t
 	t.start()
+	c.lsdAdded(t)
 	return t, nil
 }
 
@@ -287,6 +299,7 @@ func (c *Client) Close() error {
 		go func() { defer wg.Done(); t.close() }()
 	}
 	wg.Wait()
+	c.stopLocalNet()
 	c.cancel()
 	if c.ln != nil {
 		c.ln.Close()

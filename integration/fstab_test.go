@@ -202,7 +202,7 @@ func fstabMount(t *testing.T, bin string, d fstabData, full, systemdMount bool) 
 			t.Logf("background process log %s:\n%s", logFile, tail(string(log), 8000))
 		}
 	})
-	opts := "ro,allow_other,uid=4321,gid=4322,umask=027,cache-size=64MiB,no-dht,peer=" + d.peer +
+	opts := "ro,allow_other,uid=4321,gid=4322,umask=027,cache-size=64MiB,no-dht,no-lsd,no-upnp,peer=" + d.peer +
 		",listen=127.0.0.1:0,log-file=" + logFile + ",nofail,_netdev,x-systemd.automount,noatime"
 	if full {
 		// A mount point that holds a file: refused without nonempty, which
@@ -369,7 +369,7 @@ func TestMountOptionsNonRoot(t *testing.T) {
 	if regexp.MustCompile(`(?m)^\s*user_allow_other\s*$`).Match(conf) {
 		t.Log("/etc/fuse.conf has user_allow_other: the allow_other refusal is not tested")
 	} else {
-		r := run(t, 30*time.Second, asUser, userBin, "mount", "--no-dht", "-o", "allow_other", userTorrent, mnt)
+		r := run(t, 30*time.Second, asUser, userBin, "mount", "--no-dht", "--no-lsd", "--no-upnp", "-o", "allow_other", userTorrent, mnt)
 		if r.code != 1 || !strings.Contains(r.stderr, "user_allow_other") || !strings.Contains(r.stderr, "/etc/fuse.conf") {
 			t.Errorf("-o allow_other as nobody without user_allow_other: %v; want exit 1 naming user_allow_other in /etc/fuse.conf", r)
 		}

@@ -16,13 +16,13 @@ import (
 // getSummaryRE is the last line `hyperblow get` prints on success.
 var getSummaryRE = regexp.MustCompile(`(\d+) bytes received from peers, (\d+) bytes were already here`)
 
-// hyperblowGet runs `hyperblow get --no-dht --listen 127.0.0.1:0 ARGS...`, fails
+// hyperblowGet runs `hyperblow get --no-dht --no-lsd --no-upnp --listen 127.0.0.1:0 ARGS...`, fails
 // the test unless it exits 0 with its summary, and returns the bytes it says it
 // received from peers and found already there.
 func hyperblowGet(t testing.TB, args ...string) (received, already int64, r result) {
 	t.Helper()
 	bin := buildBinary(t)
-	argv := append([]string{bin, "get", "--no-dht", "--listen", "127.0.0.1:0"}, args...)
+	argv := append([]string{bin, "get", "--no-dht", "--no-lsd", "--no-upnp", "--listen", "127.0.0.1:0"}, args...)
 	r = run(t, 3*time.Minute, procOpts{}, argv...)
 	if r.code != 0 {
 		t.Fatalf("%q: %v", argv, r)
@@ -87,7 +87,7 @@ func TestGetFromRealSeeders(t *testing.T) {
 		bin := buildBinary(t)
 		tty := t.TempDir()
 		r := mustRun(t, 2*time.Minute, "script", "-qefc",
-			fmt.Sprintf("%s get --no-dht --listen 127.0.0.1:0 --peer %s %s %s", bin, peer, tor.Path, tty), "/dev/null")
+			fmt.Sprintf("%s get --no-dht --no-lsd --no-upnp --listen 127.0.0.1:0 --peer %s %s %s", bin, peer, tor.Path, tty), "/dev/null")
 		if !regexp.MustCompile(`\rtree \[#+\]\s+100\.0% \S+ MiB/\S+ MiB .* peers \d+ ETA 0:00`).MatchString(r.stdout) {
 			t.Errorf("get on a terminal: no progress line ending at 100%%:\n%q", tail(r.stdout, 2000))
 		}
@@ -96,7 +96,7 @@ func TestGetFromRealSeeders(t *testing.T) {
 		// --seed: once complete, get seeds what it wrote; a second get
 		// downloads it from there alone, and SIGTERM ends the seeding with 0.
 		seeder := startProc(t, "hyperblow get --seed", procOpts{pdeathsig: syscall.SIGTERM},
-			bin, "get", "--seed", "--no-dht", "--listen", "127.0.0.1:0", "--peer", peer, tor.Path, t.TempDir())
+			bin, "get", "--seed", "--no-dht", "--no-lsd", "--no-upnp", "--listen", "127.0.0.1:0", "--peer", peer, tor.Path, t.TempDir())
 		line := seeder.waitStdout(t, "seeding ", 2*time.Minute)
 		addr := regexp.MustCompile(`on (127\.0\.0\.1:\d+)`).FindStringSubmatch(line)
 		if addr == nil {
@@ -214,7 +214,7 @@ func TestGetResume(t *testing.T) {
 		slow := startSlowAria2Seeder(t, tor, "4M")
 		out := t.TempDir()
 		bin := buildBinary(t)
-		p := startProc(t, "hyperblow get", procOpts{}, bin, "get", "--no-dht", "--listen", "127.0.0.1:0", "--peer", slow, tor.Path, out)
+		p := startProc(t, "hyperblow get", procOpts{}, bin, "get", "--no-dht", "--no-lsd", "--no-upnp", "--listen", "127.0.0.1:0", "--peer", slow, tor.Path, out)
 		// Interrupt once some data is on disk (the files start sparse; aria2c
 		// unchokes at its next choking round).
 		dst := filepath.Join(out, tor.Info.Name)

@@ -28,9 +28,12 @@ type mountOpts struct {
 	wrap   []string // a command that execs the rest, as prlimit does
 	noWait bool     // return at once, without waiting for the mount to appear
 	dht    bool     // leave the DHT on (give --dht-bootstrap with a loopback node)
+	// localNet leaves LSD and port mapping on (tests in their own network
+	// namespace); otherwise --no-lsd --no-upnp, so nothing reaches the LAN.
+	localNet bool
 }
 
-// mount runs `hyperblow mount --no-dht --listen 127.0.0.1:0 ARGS... MNT` in its
+// mount runs `hyperblow mount --no-dht --no-lsd --no-upnp --listen 127.0.0.1:0 ARGS... MNT` in its
 // own process group and waits until MNT is a live FUSE mount. ARGS are further
 // flags and the SOURCE(s). The mount is ended when the test ends, whatever happens.
 func mount(t testing.TB, args ...string) *Mount {
@@ -62,6 +65,9 @@ func startMount(t testing.TB, o mountOpts, args ...string) *Mount {
 	dhtFlag := []string{"--no-dht"}
 	if o.dht {
 		dhtFlag = nil
+	}
+	if !o.localNet {
+		dhtFlag = append(dhtFlag, localNetOff...)
 	}
 	argv := slices.Concat(o.wrap, []string{bin, "mount"}, dhtFlag, []string{"--listen", "127.0.0.1:0"}, args, []string{dir})
 	// SIGTERM, not SIGKILL, if the test process dies: Hyperblow then unmounts itself.
@@ -214,3 +220,7 @@ func unescapeMountinfo(s string) string {
 	}
 	return b.String()
 }
+
+// localNetOff keeps a Hyperblow under test off the local network: no LSD
+// multicast, no gateway port mapping.
+var localNetOff = []string{"--no-lsd", "--no-upnp"}

@@ -34,7 +34,7 @@ func hyperblowTorrent(t *testing.T, bin, name string, size int64) string {
 func checkRefused(t *testing.T, bin, source, dir string, say ...string) {
 	t.Helper()
 	before := mountCount(dir)
-	r := run(t, 30*time.Second, procOpts{}, bin, "mount", "--no-dht", "--listen", "127.0.0.1:0", source, dir)
+	r := run(t, 30*time.Second, procOpts{}, bin, "mount", "--no-dht", "--no-lsd", "--no-upnp", "--listen", "127.0.0.1:0", source, dir)
 	if r.code != 1 || r.timeout {
 		if mountCount(dir) != before {
 			lazyUnmount(t, dir)
@@ -224,7 +224,7 @@ func TestMountOverDeadMount(t *testing.T) {
 	// Again at dir: it cleans up and mounts. startMount refuses a folder that
 	// is still in the mount table, so the process is started here.
 	p := startProc(t, "hyperblow mount", procOpts{pdeathsig: syscall.SIGTERM},
-		bin, "mount", "--no-dht", "--listen", "127.0.0.1:0", "--view", "off", tor, dir)
+		bin, "mount", "--no-dht", "--no-lsd", "--no-upnp", "--listen", "127.0.0.1:0", "--view", "off", tor, dir)
 	m := &Mount{Dir: dir, p: p, t: t}
 	t.Cleanup(m.cleanup)
 	m.waitLog(t, "msg=mounted", 30*time.Second)

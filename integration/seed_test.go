@@ -24,14 +24,14 @@ type Seeder struct {
 
 var seedingRE = regexp.MustCompile(`^seeding (.+) \(([0-9a-f]{40})\) on (\S+)$`)
 
-// startSeed runs `hyperblow seed --no-dht --listen 127.0.0.1:0 ARGS...` (ARGS: more
+// startSeed runs `hyperblow seed --no-dht --no-lsd --no-upnp --listen 127.0.0.1:0 ARGS...` (ARGS: more
 // flags, TORRENT and DATA) and waits until it prints its "seeding" line, which
 // comes once DATA is verified and the listener is up. If the test ends with the
 // seeder still running, it gets SIGTERM, then SIGKILL.
 func startSeed(t testing.TB, args ...string) *Seeder {
 	t.Helper()
 	bin := buildBinary(t)
-	argv := append([]string{bin, "seed", "--no-dht", "--listen", "127.0.0.1:0"}, args...)
+	argv := append([]string{bin, "seed", "--no-dht", "--no-lsd", "--no-upnp", "--listen", "127.0.0.1:0"}, args...)
 	p := startProc(t, "hyperblow seed", procOpts{pdeathsig: syscall.SIGTERM}, argv...)
 	t.Cleanup(func() { // runs before startProc's SIGKILL
 		if !p.exited() {
@@ -264,7 +264,7 @@ func TestSeedBadData(t *testing.T) {
 		{"missing", missing, []string{missing, "no such file"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := run(t, 2*time.Minute, procOpts{}, bin, "seed", "--no-dht", "--listen", "127.0.0.1:0", tor.Path, tc.data)
+			r := run(t, 2*time.Minute, procOpts{}, bin, "seed", "--no-dht", "--no-lsd", "--no-upnp", "--listen", "127.0.0.1:0", tor.Path, tc.data)
 			if r.code != 1 {
 				t.Errorf("exit code %d, want 1: %v", r.code, r)
 			}

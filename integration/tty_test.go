@@ -125,7 +125,7 @@ func TestTTYMountView(t *testing.T) {
 			t.Fatal(err)
 		}
 		// A small readahead: pieces arrive as the reader goes, not all at once.
-		tp := startTmux(t, 120, 30, bin, "mount", "--no-dht", "--listen", "127.0.0.1:0", "--peer", peer,
+		tp := startTmux(t, 120, 30, bin, "mount", "--no-dht", "--no-lsd", "--no-upnp", "--listen", "127.0.0.1:0", "--peer", peer,
 			"--readahead", "4MiB", tor.Path, mnt)
 		t.Cleanup(func() { // before the tmux server goes: end the mount cleanly, leave nothing mounted
 			if pid, dead, _ := tp.state(t); !dead && pid > 0 {
@@ -244,7 +244,7 @@ func TestTTYMountView(t *testing.T) {
 		if err := os.Mkdir(mnt, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		tp := startTmux(t, 100, 20, bin, "mount", "--no-dht", "--listen", "127.0.0.1:0", "--peer", peer, tor.Path, mnt)
+		tp := startTmux(t, 100, 20, bin, "mount", "--no-dht", "--no-lsd", "--no-upnp", "--listen", "127.0.0.1:0", "--peer", peer, tor.Path, mnt)
 		t.Cleanup(func() {
 			if isMounted(mnt) {
 				lazyUnmount(t, mnt)

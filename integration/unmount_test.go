@@ -271,7 +271,7 @@ func TestNoPeerSource(t *testing.T) {
 	if err := os.Mkdir(mnt, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	r = run(t, 30*time.Second, procOpts{}, bin, "mount", "--no-dht", "--listen", "127.0.0.1:0", "magnet:?xt=urn:btih:"+hash, mnt)
+	r = run(t, 30*time.Second, procOpts{}, bin, "mount", "--no-dht", "--no-lsd", "--no-upnp", "--listen", "127.0.0.1:0", "magnet:?xt=urn:btih:"+hash, mnt)
 	if isMounted(mnt) {
 		lazyUnmount(t, mnt)
 		t.Fatalf("a magnet with no way to find peers was mounted")

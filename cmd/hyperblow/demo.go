@@ -65,6 +65,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	}
 	mnt := pos[0]
 	mf.noDHT = true // offline: nothing leaves this machine
+	mf.noLSD, mf.noUPnP = true, true
 	mf.listen = "127.0.0.1:0"
 	if err := mf.checkMount(fs, mnt, stderr); err != nil { // options.go: flag values, the mount point
 		return err

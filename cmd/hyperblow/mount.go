@@ -83,6 +83,8 @@ type mountFlags struct {
 	listen      string
 	peers       peersFlag
 	noDHT       bool
+	noLSD       bool // --no-lsd (localnet.go)
+	noUPnP      bool // --no-upnp (localnet.go)
 	readTimeout time.Duration
 	allowOther  bool
 	verbose     bool
@@ -114,6 +116,7 @@ func (m *mountFlags) register(fs *flag.FlagSet, listenDefault string) {
 	fs.StringVar(&m.listen, "listen", listenDefault, "HOST:PORT for incoming peers (port 0: any free port; :PORT or [::]:PORT: IPv4 and IPv6, [::1]:PORT: IPv6 only)")
 	fs.Var(&m.peers, "peer", "HOST:PORT of a peer to connect to (repeatable)")
 	fs.BoolVar(&m.noDHT, "no-dht", false, "do not use the DHT (BEP 5) to find peers")
+	m.registerLocalNet(fs)
 	fs.Var(&m.dhtBootstrap, "dht-bootstrap", "HOST:PORT of a DHT node to join through (repeatable; default: the public routers)")
 	fs.DurationVar(&m.readTimeout, "read-timeout", 0, "fail a read with EIO if its data does not come in time (0: wait)")
 	fs.BoolVar(&m.allowOther, "allow-other", false, "let other users read the mount (needs user_allow_other in /etc/fuse.conf when not root)")
@@ -522,6 +525,7 @@ func newClient(log *slog.Logger, mf *mountFlags) (*engine.Client, error) {
 		Encryption:    engine.Encryption(mf.encryption),
 		Logger:        log,
 	}
+	mf.localNetSettings(&cfg)
 	c, err := engine.NewClient(cfg)
 	if err != nil && mf.listen == ":6881" {
 		// The default port is busy (another client?): any free port will do.

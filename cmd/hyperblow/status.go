@@ -80,6 +80,7 @@ type statusJSON struct {
 	Torrents []torrentStatusJSON `json:"torrents"`
 	Magnets  []magnetStatusJSON  `json:"magnets"`
 	Cache    cacheStatusJSON     `json:"cache"`
+	Network  *networkStatusJSON  `json:"network,omitempty"` // localnet.go
 }
 
 type torrentStatusJSON struct {
@@ -317,6 +318,10 @@ type statusSource struct {
 //	                           peers_connected, peers_offering, metadata_size,
 //	                           metadata_pieces_have, metadata_pieces_total, error,
 //	                           trackers[] (as a torrent's)
+//	network                    lsd (on, off, or "unavailable: " and why),
+//	                           lsd_peers (heard of on the local network),
+//	                           port_map (off, searching, none, nat-pmp or upnp),
+//	                           external (IP:PORT outside, once mapped)
 //	cache                      hits, misses, evictions, rejections (cumulative);
 //	                           held_bytes (piece data in memory now, all
 //	                           torrents; exact), hot_bytes (the LRU tier's
@@ -355,6 +360,7 @@ func (s *statusSource) collect(ctx context.Context) (statusJSON, error) {
 	// The cache's figures first: its Stats waits for ristretto's buffers, so that
 	// what the torrents report held (PiecesHeld) is up to date as well.
 	cs := s.client.CacheStats()
+	st.Network = networkStatus(s.client)
 	running := map[string]bool{}
 	for _, t := range s.client.Torrents() {
 		snap, err := t.Inspect(ctx)
@@ -827,6 +833,7 @@ func printStatus(w io.Writer, st statusJSON, peers bool) {
 	c := st.Cache
 	fmt.Fprintf(w, "cache: %s held of %s; %d hits, %d misses, %d evictions, %d rejections\n",
 		humanSize(c.HeldBytes), humanSize(c.MaxBytes), c.Hits, c.Misses, c.Evictions, c.Rejections)
+	printNetwork(w, st.Network) // localnet.go
 }
 
 // peerFlags is the compact flag string of --peers (see statusUsage).
