@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hyperblow/hyperblow/engine/bt"
 	"github.com/hyperblow/hyperblow/engine/metainfo"
 )
 
@@ -159,4 +160,10 @@ func readOnlyDir(t *testing.T) (dir string, freeze func()) {
 			})
 		})
 	}
+}
+
+func (s Spec) bitfieldAll() bt.Bitfield {
+	b := bt.NewBitfield(s.NumPieces)
+	b.SetAll()
+	return b
 }
