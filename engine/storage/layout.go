@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/hyperblow/hyperblow/engine/bt"
 	"github.com/hyperblow/hyperblow/engine/metainfo"
 )
@@ -268,7 +270,8 @@ func (l *Layout) check(ctx context.Context) (LayoutCheck, error) {
 		for _, s := range ss {
 			f := l.files[s.k]
 			trusted = trusted && unchanged[s.k]
-			if !f.padding && (f.f == nil || !f.existed || f.before.Size < s.at+int64(s.to-s.from)) {
+			if !f.padding && (f.f == nil || !f.existed || f.before.Size < s.at+int64(s.to-s.from) ||
+				isHole(f.f, s.at, int64(s.to-s.from))) {
 				present = false
 			}
 		}
@@ -322,6 +325,17 @@ feed:
 	wg.Wait()
 	l.cnt.held.Store(chk.HeldBytes)
 	return chk, err
+}
+
+// isHole reports whether n bytes at off of f are all a hole of a sparse file:
+// never written, so not worth hashing (after a crash most of a big file may
+// be). Any doubt (a file system without SEEK_DATA) says no.
+func isHole(f *os.File, off, n int64) bool {
+	d, err := unix.Seek(int(f.Fd()), off, unix.SEEK_DATA)
+	if err == unix.ENXIO {
+		return true
+	}
+	return err == nil && d >= off+n
 }
 
 func (l *Layout) countReal() int {
