@@ -13,7 +13,8 @@ import (
 //	BenchmarkRead/ram against /disk and /layout: a whole-piece read from each
 //	tier (disk reads verify the piece's SHA-1 every time).
 //	BenchmarkWriteBehind/put: what a Put costs the engine's owner goroutine;
-//	/sustained: Put then wait for the disk (write, fsync, rename, fsync folder).
+//	/sustained: Put then wait for the disk (write, fsync, rename, fsync folder);
+//	/burst: 32 Puts, then wait: the writer commits them in one batch.
 
 const benchPiece = 1 << 20
 
@@ -86,7 +87,7 @@ var sink []byte
 func BenchmarkWriteBehind(b *testing.B) {
 	tt := makeTorrent(b, 31, benchPiece, 64*benchPiece)
 	n := tt.mt.Info.NumPieces
-	for _, mode := range []string{"put", "sustained"} {
+	for _, mode := range []string{"put", "sustained", "burst"} {
 		b.Run(mode, func(b *testing.B) {
 			b.SetBytes(benchPiece)
 			var c *DiskCache
@@ -113,7 +114,7 @@ func BenchmarkWriteBehind(b *testing.B) {
 				if !ct.Put(k%n, tt.piece(k%n)) {
 					dropped++
 				}
-				if mode == "sustained" {
+				if mode == "sustained" || mode == "burst" && k%32 == 31 {
 					c.Flush()
 				}
 			}

@@ -317,3 +317,27 @@ func TestDiskCacheFullDisk(t *testing.T) {
 		t.Fatalf("after reopen: %d pieces, want %d", n, held)
 	}
 }
+
+func TestDiskCacheRemovesEmptiedTorrentFolders(t *testing.T) {
+	const pl = 16 << 10
+	dir := t.TempDir()
+	size := int64(pl + headerSize)
+	x := makeTorrent(t, 20, pl, 2*pl)
+	y := makeTorrent(t, 21, pl, 4*pl)
+	c := openCache(t, dir, 4*size)
+	tx := openTorrent(t, c, x, Events{})
+	tx.Put(0, x.piece(0))
+	tx.Put(1, x.piece(1))
+	tx.Close()
+	ty := openTorrent(t, c, y, Events{})
+	for i := 0; i < 4; i++ {
+		ty.Put(i, y.piece(i))
+		c.Flush()
+	}
+	if got := ty.Bitfield().Count(); got != 4 {
+		t.Fatalf("y holds %d pieces, want 4", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, x.mt.InfoHash.String())); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the emptied folder of a closed torrent is still there (%v)", err)
+	}
+}

@@ -113,13 +113,17 @@ func OpenLayout(ctx context.Context, ih bt.InfoHash, info *metainfo.Info, dir st
 			}
 		}
 	}
-	if chk.Hashed > 0 || !l.cnt.degraded.Load() {
+	{ // a record of what was found, so that the next open need not hash it
 		l.wmu.Lock()
 		l.dirty = true
 		l.saveResumeLocked()
 		l.wmu.Unlock()
 	}
-	l.q = newWriteBehind(cfg.QueueBytes, l.writePiece)
+	l.q = newWriteBehind(cfg.QueueBytes, func(b []item[int]) {
+		for _, it := range b {
+			l.writePiece(it.k, it.data)
+		}
+	})
 	return l, chk, nil
 }
 
@@ -399,6 +403,9 @@ func (l *Layout) Root() string { return l.root }
 // Put implements Tier.
 func (l *Layout) Put(i int, data []byte) bool {
 	if l.checkIndex(i) != nil || int64(len(data)) != l.info.PieceLen(i) || l.Has(i) {
+		return false
+	}
+	if _, queued := l.q.get(i); queued {
 		return false
 	}
 	if l.cnt.degraded.Load() || !l.q.put(i, data) {

@@ -10,7 +10,7 @@ const DefaultQueueBytes = 64 << 20
 // waits for a disk write. When the queue is full a Put is dropped (the piece
 // stays in the RAM cache, and a later read may fetch it again), never blocked.
 type writeBehind[K comparable] struct {
-	write func(K, []byte)
+	write func([]item[K]) // a batch, in queue order
 	max   int64
 
 	mu      sync.Mutex // guards pending, order, queued, busy, closed
@@ -23,7 +23,20 @@ type writeBehind[K comparable] struct {
 	done    chan struct{}
 }
 
-func newWriteBehind[K comparable](max int64, write func(K, []byte)) *writeBehind[K] {
+// item is one queued piece.
+type item[K comparable] struct {
+	k    K
+	data []byte
+}
+
+// Batch bounds: the writer takes what is queued, up to these, so that a tier
+// can share fsyncs among the pieces of one batch (group commit).
+const (
+	maxBatch      = 32
+	maxBatchBytes = 32 << 20
+)
+
+func newWriteBehind[K comparable](max int64, write func([]item[K])) *writeBehind[K] {
 	if max <= 0 {
 		max = DefaultQueueBytes
 	}
@@ -79,16 +92,23 @@ func (w *writeBehind[K]) run() {
 			w.mu.Unlock()
 			return
 		}
-		k := w.order[0]
-		w.order = w.order[1:]
-		data := w.pending[k]
+		var batch []item[K]
+		var size int64
+		for len(w.order) > 0 && len(batch) < maxBatch && (len(batch) == 0 || size+int64(len(w.pending[w.order[0]])) <= maxBatchBytes) {
+			k := w.order[0]
+			w.order = w.order[1:]
+			batch = append(batch, item[K]{k, w.pending[k]})
+			size += int64(len(w.pending[k]))
+		}
 		w.busy = true
 		w.mu.Unlock()
-		w.write(k, data)
+		w.write(batch)
 		w.mu.Lock()
 		w.busy = false
-		delete(w.pending, k)
-		w.queued -= int64(len(data))
+		for _, it := range batch {
+			delete(w.pending, it.k)
+		}
+		w.queued -= size
 		w.cond.Broadcast()
 	}
 }

@@ -9,10 +9,12 @@ func TestWriteBehindDropsWhenFullAndNeverBlocks(t *testing.T) {
 	release := make(chan struct{})
 	started := make(chan int, 10)
 	var written []int
-	w := newWriteBehind(3*100, func(k int, b []byte) {
-		started <- k
-		<-release
-		written = append(written, k)
+	w := newWriteBehind(3*100, func(b []item[int]) {
+		for _, it := range b {
+			started <- it.k
+			<-release
+			written = append(written, it.k)
+		}
 	})
 	piece := func(k int) []byte { return bytes.Repeat([]byte{byte(k)}, 100) }
 	if !w.put(0, piece(0)) {
@@ -53,7 +55,7 @@ func TestWriteBehindDropsWhenFullAndNeverBlocks(t *testing.T) {
 }
 
 func TestWriteBehindAcceptsOneOversizedPiece(t *testing.T) {
-	w := newWriteBehind(10, func(int, []byte) {})
+	w := newWriteBehind(10, func([]item[int]) {})
 	defer w.close()
 	if !w.put(0, make([]byte, 100)) {
 		t.Fatal("a piece larger than the bound must pass through an empty queue")
