@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -339,5 +340,56 @@ func TestDiskCacheRemovesEmptiedTorrentFolders(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, x.mt.InfoHash.String())); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("the emptied folder of a closed torrent is still there (%v)", err)
+	}
+}
+
+func TestDiskCacheConcurrentReadersWhileEvicting(t *testing.T) {
+	const pl = 16 << 10
+	tt := makeTorrent(t, 22, pl, 32*pl)
+	n := tt.mt.Info.NumPieces
+	c := openCache(t, t.TempDir(), 8*(pl+headerSize)) // a quarter of the torrent
+	ct := openTorrent(t, c, tt, Events{})
+	stop := make(chan struct{})
+	errs := make(chan error, 4)
+	for r := 0; r < 4; r++ {
+		go func(r int) {
+			for k := r; ; k += 7 {
+				select {
+				case <-stop:
+					errs <- nil
+					return
+				default:
+				}
+				i := k % n
+				got, err := ct.Get(i)
+				if err == nil && !bytes.Equal(got, tt.piece(i)) {
+					errs <- fmt.Errorf("piece %d: wrong bytes", i)
+					return
+				}
+				if err != nil && !errors.Is(err, ErrNotFound) {
+					errs <- fmt.Errorf("piece %d: %v", i, err)
+					return
+				}
+			}
+		}(r)
+	}
+	for round := 0; round < 2; round++ {
+		for i := 0; i < n; i++ {
+			ct.Put(i, tt.piece(i))
+		}
+		c.Flush()
+	}
+	close(stop)
+	for r := 0; r < 4; r++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := c.Stats()
+	if st.HeldBytes > 8*(pl+headerSize) || st.Evictions == 0 || st.Corrupt != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	if got := ct.Bitfield().Count(); int64(got) != st.HeldBytes/(pl+headerSize) {
+		t.Fatalf("bitfield holds %d pieces, the folder %d bytes", got, st.HeldBytes)
 	}
 }
