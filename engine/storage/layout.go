@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -35,6 +36,10 @@ type LayoutConfig struct {
 	// Verify checks a piece's bytes (default: SHA-1 against the info's hash;
 	// BitTorrent v2 passes its own).
 	Verify func(piece int, data []byte) bool
+	// CheckProgress, if set, is called while OpenLayout hashes, with the pieces
+	// hashed so far and how many it will hash (a progress line for get). It
+	// runs on the hashing goroutines: keep it cheap.
+	CheckProgress func(hashed, total int)
 }
 
 // Layout stores a torrent in its own file layout under a folder, the files
@@ -297,6 +302,7 @@ func (l *Layout) check(ctx context.Context) (LayoutCheck, error) {
 	next := make(chan int)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	var hashed atomic.Int64
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
@@ -304,7 +310,11 @@ func (l *Layout) check(ctx context.Context) (LayoutCheck, error) {
 			buf := make([]byte, l.info.PieceLength)
 			for i := range next {
 				b := buf[:l.info.PieceLen(i)]
-				if l.readPiece(i, b) != nil || !l.verify(i, b) {
+				ok := l.readPiece(i, b) == nil && l.verify(i, b)
+				if p := l.cfg.CheckProgress; p != nil {
+					p(int(hashed.Add(1)), len(toHash))
+				}
+				if !ok {
 					continue
 				}
 				mu.Lock()

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -88,7 +89,21 @@ func TestLayoutFindsDataWrittenElsewhere(t *testing.T) {
 		os.MkdirAll(filepath.Dir(p), 0o755)
 		os.WriteFile(p, b, 0o644)
 	}
-	l, chk := openLayout(t, tt, dir, LayoutConfig{})
+	var last atomic.Int64
+	l, chk := openLayout(t, tt, dir, LayoutConfig{CheckProgress: func(done, total int) {
+		if total != 2 {
+			t.Errorf("progress: total %d, want 2 pieces to hash", total)
+		}
+		for {
+			old := last.Load()
+			if int64(done) <= old || last.CompareAndSwap(old, int64(done)) {
+				return
+			}
+		}
+	}})
+	if last.Load() != 2 {
+		t.Fatalf("progress reached %d of 2", last.Load())
+	}
 	// 40 KiB + 5 B then 70 KiB, 16 KiB pieces: pieces 0, 1 lie in file a; piece 2
 	// straddles a, b and c.
 	if chk.Valid != 2 || !l.Has(0) || !l.Has(1) || l.Has(2) {
