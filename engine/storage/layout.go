@@ -61,9 +61,11 @@ type Layout struct {
 	mu   sync.Mutex // guards have
 	have bt.Bitfield
 
-	wmu      sync.Mutex // guards file writes, dirty, sinceRec: the writer, Sync and Close
-	dirty    bool
-	sinceRec int64
+	wmu       sync.Mutex // guards file writes, dirty, sinceRec, recWarned, closed: the writer, Sync and Close
+	dirty     bool
+	sinceRec  int64
+	recWarned bool
+	closed    bool
 }
 
 type layoutFile struct {
@@ -546,6 +548,9 @@ func (l *Layout) Sync() error {
 	l.q.flush()
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
+	if l.closed {
+		return nil
+	}
 	return l.saveResumeLocked()
 }
 
@@ -562,7 +567,11 @@ func (l *Layout) saveResumeLocked() error {
 			continue
 		}
 		if err := f.f.Sync(); err != nil {
-			return l.resumeFailed(fmt.Errorf("%s: fsync: %w", f.path, err))
+			// The data itself may not be on disk: stop writing.
+			err = fmt.Errorf("data: %s: fsync: %w", f.path, err)
+			l.cnt.writeErrors.Add(1)
+			l.degrade(err)
+			return err
 		}
 		st, err := f.f.Stat()
 		if err != nil {
@@ -582,10 +591,16 @@ func (l *Layout) saveResumeLocked() error {
 	return nil
 }
 
+// resumeFailed notes a resume record that could not be written. The data
+// writes go on: without a record the next open hashes more, nothing worse.
 func (l *Layout) resumeFailed(err error) error {
 	err = fmt.Errorf("data: resume record %s: %w", l.rpath, err)
 	l.cnt.writeErrors.Add(1)
-	l.degrade(err)
+	l.cnt.setErr(err)
+	if !l.recWarned {
+		l.recWarned = true
+		l.log.Warn("data: cannot write the resume record; the next start will hash the files again", "err", err)
+	}
 	return err
 }
 
@@ -627,8 +642,12 @@ func (l *Layout) degrade(err error) {
 func (l *Layout) Close() error {
 	l.q.close()
 	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
 	err := l.saveResumeLocked()
-	l.wmu.Unlock()
 	return errors.Join(err, l.closeFiles())
 }
 

@@ -286,3 +286,23 @@ func TestLayoutResumeRecordOfAnotherTorrentIgnored(t *testing.T) {
 		t.Fatalf("check %+v", chk)
 	}
 }
+
+func TestLayoutWritesOnWithoutResumeRecord(t *testing.T) {
+	// The resume folder cannot be made (a file is in the way): the data is
+	// still written, and the next open hashes it.
+	dir := t.TempDir()
+	block := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(block, nil, 0o644)
+	tt := makeTorrent(t, 23, 16<<10, 64<<10)
+	l, _ := openLayout(t, tt, dir, LayoutConfig{ResumeDir: filepath.Join(block, "sub")})
+	putAll(t, l, tt)
+	l.Sync()
+	if st := l.Stats(); st.Degraded || st.Writes != 4 || st.WriteErrors == 0 {
+		t.Fatalf("stats %+v: want 4 writes, record errors, not degraded", st)
+	}
+	l.Close()
+	_, chk := openLayout(t, tt, dir, LayoutConfig{})
+	if chk.Valid != 4 {
+		t.Fatalf("check %+v", chk)
+	}
+}
