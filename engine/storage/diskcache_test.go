@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -288,7 +289,11 @@ func TestDiskCacheReadOnlyFolder(t *testing.T) {
 func TestDiskCacheFullDisk(t *testing.T) {
 	dir := smallTmpfs(t, "1m")
 	tt := makeTorrent(t, 8, 64<<10, 2<<20) // 32 pieces, 2 MiB: twice the disk
-	c := openCache(t, dir, 16<<20)         // the bound is far above what fits
+	logs := &logCapture{}
+	c, err := OpenDiskCache(DiskCacheConfig{Dir: dir, MaxBytes: 16 << 20, Log: slog.New(logs)}) // the bound is far above what fits
+	if err != nil {
+		t.Fatal(err)
+	}
 	ct := openTorrent(t, c, tt, Events{})
 	for i := 0; i < tt.mt.Info.NumPieces; i++ {
 		ct.Put(i, tt.piece(i))
@@ -304,6 +309,9 @@ func TestDiskCacheFullDisk(t *testing.T) {
 	}
 	if ct.Put(tt.mt.Info.NumPieces-1, tt.piece(tt.mt.Info.NumPieces-1)) {
 		t.Fatal("Put accepted after the disk filled")
+	}
+	if n := logs.count("RAM cache only"); n != 1 {
+		t.Fatalf("%d warnings about going on with RAM only, want 1: %q", n, logs.msgs)
 	}
 	ents, _ := os.ReadDir(filepath.Join(dir, tt.mt.InfoHash.String()))
 	for _, e := range ents {

@@ -2,10 +2,13 @@ package storage
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -166,4 +169,32 @@ func (s Spec) bitfieldAll() bt.Bitfield {
 	b := bt.NewBitfield(s.NumPieces)
 	b.SetAll()
 	return b
+}
+
+// logCapture is a slog handler that keeps the messages of warnings and errors.
+type logCapture struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (h *logCapture) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+func (h *logCapture) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.msgs = append(h.msgs, r.Message)
+	return nil
+}
+func (h *logCapture) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *logCapture) WithGroup(string) slog.Handler      { return h }
+
+func (h *logCapture) count(substr string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, m := range h.msgs {
+		if strings.Contains(m, substr) {
+			n++
+		}
+	}
+	return n
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -217,7 +218,8 @@ func TestLayoutReadOnlyFolderServesWhatIsThere(t *testing.T) {
 func TestLayoutFullDisk(t *testing.T) {
 	dir := smallTmpfs(t, "1m")
 	tt := makeTorrent(t, 15, 64<<10, 2<<20)
-	l, _ := openLayout(t, tt, dir, LayoutConfig{ResumeDir: t.TempDir()})
+	logs := &logCapture{}
+	l, _ := openLayout(t, tt, dir, LayoutConfig{ResumeDir: t.TempDir(), Log: slog.New(logs)})
 	for i := 0; i < tt.mt.Info.NumPieces; i++ {
 		l.Put(i, tt.piece(i))
 		l.q.flush()
@@ -229,6 +231,9 @@ func TestLayoutFullDisk(t *testing.T) {
 	held := checkServed(t, l, tt)
 	if held == 0 || held == tt.mt.Info.NumPieces {
 		t.Fatalf("held %d", held)
+	}
+	if n := logs.count("writes stopped"); n != 1 {
+		t.Fatalf("%d warnings, want 1: %q", n, logs.msgs)
 	}
 }
 
