@@ -392,7 +392,7 @@ func copyAt(d, p []byte, off int64) (int, error) {
 
 // readBounded reads a file that must be exactly size bytes.
 func readBounded(p string, size int64) ([]byte, error) {
-	f, err := os.Open(p)
+	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return nil, err
 	}
