@@ -189,23 +189,28 @@ func (c *DiskCache) Torrent(spec Spec) (*CacheTorrent, error) {
 	}
 	t := &CacheTorrent{c: c, spec: spec, dir: filepath.Join(c.dir, spec.InfoHash.String()),
 		have: bt.NewBitfield(spec.NumPieces), used: make([]int64, spec.NumPieces)}
-	c.mu.Lock()
-	_, dup := c.torrents[spec.InfoHash]
-	c.mu.Unlock()
-	if dup {
-		return nil, fmt.Errorf("disk cache: torrent %s is open already", spec.InfoHash)
-	}
 	var err error
-	lerr := c.withLock(func() { err = t.open() })
+	lerr := c.withLock(func() {
+		c.mu.Lock()
+		_, dup := c.torrents[spec.InfoHash]
+		c.mu.Unlock()
+		if dup {
+			err = fmt.Errorf("disk cache: torrent %s is open already", spec.InfoHash)
+			return
+		}
+		if err = t.open(); err != nil {
+			return
+		}
+		c.mu.Lock()
+		c.torrents[spec.InfoHash] = t
+		c.mu.Unlock()
+	})
 	if lerr != nil {
 		return nil, lerr
 	}
 	if err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	c.torrents[spec.InfoHash] = t
-	c.mu.Unlock()
 	return t, nil
 }
 
@@ -234,11 +239,12 @@ func (t *CacheTorrent) open() error {
 		lf.Close()
 		return fmt.Errorf("disk cache %s: %w", lp, err)
 	}
-	t.lock = lf
 	ents, err := os.ReadDir(t.dir)
 	if err != nil {
+		lf.Close()
 		return fmt.Errorf("disk cache %s: %w", t.dir, err)
 	}
+	t.lock = lf
 	for _, e := range ents {
 		i, ok := t.pieceName(e.Name())
 		if !ok {
@@ -254,6 +260,7 @@ func (t *CacheTorrent) open() error {
 		}
 		t.have.Set(i)
 		t.used[i] = st.ModTime().UnixNano()
+		t.cnt.held.Add(t.spec.PieceLen(i))
 	}
 	return nil
 }

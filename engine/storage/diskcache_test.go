@@ -78,6 +78,9 @@ func TestDiskCachePutGetSurvivesRestart(t *testing.T) {
 	if st := c2.Stats(); st.HeldBytes != int64(len(tt.data)+n*headerSize) {
 		t.Fatalf("after restart: held %d", st.HeldBytes)
 	}
+	if st := ct2.Stats(); st.HeldBytes != int64(len(tt.data)) || st.Hits != int64(n) {
+		t.Fatalf("after restart, the torrent's stats: %+v", st)
+	}
 }
 
 func TestDiskCacheRefusesUnverifiedAndWrongLength(t *testing.T) {
@@ -399,5 +402,18 @@ func TestDiskCacheConcurrentReadersWhileEvicting(t *testing.T) {
 	}
 	if got := ct.Bitfield().Count(); int64(got) != st.HeldBytes/(pl+headerSize) {
 		t.Fatalf("bitfield holds %d pieces, the folder %d bytes", got, st.HeldBytes)
+	}
+}
+
+func TestDiskCacheTorrentOpenTwice(t *testing.T) {
+	tt := makeTorrent(t, 24, 16<<10, 32<<10)
+	c := openCache(t, t.TempDir(), 1<<20)
+	ct := openTorrent(t, c, tt, Events{})
+	if _, err := c.Torrent(tt.spec(Events{})); err == nil {
+		t.Fatal("a torrent opened twice in one cache")
+	}
+	ct.Close()
+	if _, err := c.Torrent(tt.spec(Events{})); err != nil {
+		t.Fatalf("reopen after Close: %v", err)
 	}
 }

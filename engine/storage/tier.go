@@ -69,7 +69,11 @@ func (e Events) evicted(i int) {
 
 // Stats are cumulative counters and what a tier holds now.
 type Stats struct {
-	HeldBytes   int64 // piece bytes stored (for a DiskCache: on disk, every torrent)
+	// HeldBytes is the piece bytes stored: for a torrent, its pieces; for
+	// DiskCache.Stats, the size of the folder's piece files (64-byte headers
+	// included), every torrent and every process sharing it, as of the last
+	// scan plus what this process wrote since.
+	HeldBytes   int64
 	MaxBytes    int64 // the bound (0 for a Layout: never evicted)
 	QueuedBytes int64 // verified bytes waiting in the write-behind queue
 	Hits        int64 // Get/ReadAt served
