@@ -95,9 +95,11 @@
 //
 // Every exported method is safe for concurrent use. Lock order: DIR/lock
 // (flock) before DiskCache.mu before CacheTorrent.mu; Layout.wmu before
-// Layout.mu; the write-behind queue's mutex is a leaf. Events are called with
-// no lock held, from the writer goroutine or from the goroutine whose Get found
-// a piece bad: they must not block.
+// Layout.mu; the write-behind queue's mutex is a leaf. Events are called from
+// the writer goroutine, from a scan (which holds DIR/lock), or from the
+// goroutine whose Get found a piece bad, with none of the mutexes above held
+// but possibly the folder lock: they must not block and must not call back
+// into the store.
 //
 // # Wiring into the engine (next session)
 //

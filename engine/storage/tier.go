@@ -43,9 +43,10 @@ type Tier interface {
 }
 
 // Events tell the engine what entered and what left a tier. They are called from
-// the tier's writer goroutine (or from a reader that found a piece corrupt) and
-// must not block: forward them to the owner goroutine over a buffered channel or
-// set an atomic flag. Nil functions are skipped.
+// the tier's writer goroutine (or from a reader that found a piece corrupt),
+// perhaps while the cache folder is locked: they must not block and must not
+// call the store. Forward them to the owner goroutine over a buffered channel,
+// or set an atomic flag. Nil functions are skipped.
 type Events struct {
 	// Stored: the piece is on disk (written and, for DiskCache, fsynced and
 	// renamed into place). With a disk tier, this is when to send HAVE.
