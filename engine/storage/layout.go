@@ -61,11 +61,16 @@ type Layout struct {
 	mu   sync.Mutex // guards have
 	have bt.Bitfield
 
-	wmu       sync.Mutex // guards file writes, dirty, sinceRec, recWarned, closed: the writer, Sync and Close
-	dirty     bool
-	sinceRec  int64
-	recWarned bool
-	closed    bool
+	wmu   sync.Mutex // guards file writes, dirty, dirtyFiles, stamps, sinceRec, recWarned, closed: the writer, Sync and Close
+	dirty bool
+	// dirtyFiles are the files written since the last record (nil: all of
+	// them): only they are fsynced and stat'ed again, so a torrent of 100,000
+	// files does not fsync every one of them every ResumeEvery bytes.
+	dirtyFiles map[int]bool
+	stamps     []fileStamp // per l.files entry, as of the last record
+	sinceRec   int64
+	recWarned  bool
+	closed     bool
 }
 
 type layoutFile struct {
@@ -123,6 +128,7 @@ func OpenLayout(ctx context.Context, ih bt.InfoHash, info *metainfo.Info, dir st
 	{ // a record of what was found, so that the next open need not hash it
 		l.wmu.Lock()
 		l.dirty = true
+		l.dirtyFiles = nil // all: fsync what open found (a crashed run may have left it in the page cache only)
 		l.saveResumeLocked()
 		l.wmu.Unlock()
 	}
@@ -522,6 +528,9 @@ func (l *Layout) writePiece(i int, data []byte) {
 		if f.padding {
 			continue
 		}
+		if l.dirtyFiles != nil {
+			l.dirtyFiles[s.k] = true
+		}
 		if _, err := f.f.WriteAt(data[s.from:s.to], s.at); err != nil {
 			l.cnt.writeErrors.Add(1)
 			l.degrade(fmt.Errorf("data: writing piece %d: %w", i, err))
@@ -562,8 +571,15 @@ func (l *Layout) saveResumeLocked() error {
 		return nil
 	}
 	rec := resumeRecord{InfoHash: l.ih}
-	for _, f := range l.files {
+	if l.stamps == nil {
+		l.stamps = make([]fileStamp, len(l.files))
+	}
+	for k, f := range l.files {
 		if f.padding {
+			continue
+		}
+		if l.dirtyFiles != nil && !l.dirtyFiles[k] {
+			rec.Files = append(rec.Files, l.stamps[k])
 			continue
 		}
 		if err := f.f.Sync(); err != nil {
@@ -577,7 +593,8 @@ func (l *Layout) saveResumeLocked() error {
 		if err != nil {
 			return l.resumeFailed(err)
 		}
-		rec.Files = append(rec.Files, stampOf(st))
+		l.stamps[k] = stampOf(st)
+		rec.Files = append(rec.Files, l.stamps[k])
 	}
 	rec.Have = l.Bitfield()
 	if err := os.MkdirAll(l.cfg.ResumeDir, 0o755); err != nil {
@@ -587,6 +604,7 @@ func (l *Layout) saveResumeLocked() error {
 		return l.resumeFailed(err)
 	}
 	l.dirty = false
+	l.dirtyFiles = map[int]bool{}
 	l.sinceRec = 0
 	return nil
 }
