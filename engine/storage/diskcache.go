@@ -43,6 +43,8 @@ type DiskCache struct {
 	q      *writeBehind[pieceKey]
 	cnt    counters
 
+	beforeWrite func() // test hook: runs on the writer goroutine before each batch
+
 	mu        sync.Mutex // guards torrents, held, sinceScan
 	torrents  map[bt.InfoHash]*CacheTorrent
 	sinceScan int64 // bytes written since the last scan
@@ -479,6 +481,9 @@ func (c *DiskCache) writeBatch(batch []item[pieceKey]) {
 		k    pieceKey
 		tmp  string
 		size int64
+	}
+	if c.beforeWrite != nil {
+		c.beforeWrite()
 	}
 	var done []staged
 	for _, it := range batch {

@@ -417,3 +417,33 @@ func TestDiskCacheTorrentOpenTwice(t *testing.T) {
 		t.Fatalf("reopen after Close: %v", err)
 	}
 }
+
+func TestDiskCacheAdvertisesOnlyWhatIsOnDisk(t *testing.T) {
+	tt := makeTorrent(t, 25, 16<<10, 32<<10)
+	c := openCache(t, t.TempDir(), 1<<20)
+	release := make(chan struct{})
+	c.beforeWrite = func() { <-release } // set before any Put: the writer reads it after
+	el := newEventLog()
+	ct := openTorrent(t, c, tt, el.events())
+	if !ct.Put(0, tt.piece(0)) {
+		t.Fatal("Put refused")
+	}
+	// Queued, not on disk: served to readers, but not advertised.
+	if got, err := ct.Get(0); err != nil || !bytes.Equal(got, tt.piece(0)) {
+		t.Fatalf("a queued piece is not served: %v", err)
+	}
+	if ct.Has(0) || ct.Bitfield().Count() != 0 {
+		t.Fatal("a piece not yet on disk is in the bitfield")
+	}
+	if s, _ := el.counts(); s != 0 {
+		t.Fatal("Stored fired before the write")
+	}
+	if st := c.Stats(); st.QueuedBytes != int64(len(tt.piece(0))) {
+		t.Fatalf("queued %d bytes", st.QueuedBytes)
+	}
+	close(release)
+	c.Flush()
+	if !ct.Has(0) || el.stored[0] != 1 {
+		t.Fatal("stored piece not advertised")
+	}
+}
