@@ -1,0 +1,132 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/hyperblow/hyperblow/cache"
+)
+
+// Benchmarks, to be read as ratios within one run:
+//
+//	BenchmarkRead/ram against /disk and /layout: a whole-piece read from each
+//	tier (disk reads verify the piece's SHA-1 every time).
+//	BenchmarkWriteBehind/put: what a Put costs the engine's owner goroutine;
+//	/sustained: Put then wait for the disk (write, fsync, rename, fsync folder);
+//	/burst: 32 Puts, then wait: the writer commits them in one batch.
+
+const benchPiece = 1 << 20
+
+func BenchmarkRead(b *testing.B) {
+	tt := makeTorrent(b, 30, benchPiece, 32*benchPiece)
+	n := tt.mt.Info.NumPieces
+	b.Run("ram", func(b *testing.B) {
+		c, err := cache.New(256 << 20)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		for i := 0; i < n; i++ {
+			c.Put(cache.Key{Piece: uint32(i)}, tt.piece(i))
+		}
+		b.SetBytes(benchPiece)
+		b.ResetTimer()
+		for k := 0; k < b.N; k++ {
+			d, ok := c.Get(cache.Key{Piece: uint32(k % n)})
+			if !ok {
+				b.Fatal("miss")
+			}
+			sink = append(sink[:0], d...) // a FUSE read copies out, as the disk tiers do
+		}
+	})
+	b.Run("disk", func(b *testing.B) {
+		c, err := OpenDiskCache(DiskCacheConfig{Dir: b.TempDir(), MaxBytes: 1 << 30})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		ct, err := c.Torrent(tt.spec(Events{}))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := 0; i < n; i++ {
+			ct.Put(i, tt.piece(i))
+		}
+		c.Flush()
+		b.SetBytes(benchPiece)
+		b.ResetTimer()
+		for k := 0; k < b.N; k++ {
+			if _, err := ct.Get(k % n); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("layout", func(b *testing.B) {
+		l, _, err := OpenLayout(context.Background(), tt.mt.InfoHash, tt.mt.Info, b.TempDir(), LayoutConfig{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer l.Close()
+		for i := 0; i < n; i++ {
+			l.Put(i, tt.piece(i))
+		}
+		l.Sync()
+		b.SetBytes(benchPiece)
+		b.ResetTimer()
+		for k := 0; k < b.N; k++ {
+			if _, err := l.Get(k % n); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+var sink []byte
+
+func BenchmarkWriteBehind(b *testing.B) {
+	tt := makeTorrent(b, 31, benchPiece, 64*benchPiece)
+	n := tt.mt.Info.NumPieces
+	for _, mode := range []string{"put", "sustained", "burst"} {
+		b.Run(mode, func(b *testing.B) {
+			b.SetBytes(benchPiece)
+			var c *DiskCache
+			var ct *CacheTorrent
+			open := func() {
+				var err error
+				if c, err = OpenDiskCache(DiskCacheConfig{Dir: b.TempDir(), MaxBytes: 1 << 30, QueueBytes: 1 << 30}); err != nil {
+					b.Fatal(err)
+				}
+				if ct, err = c.Torrent(tt.spec(Events{})); err != nil {
+					b.Fatal(err)
+				}
+			}
+			open()
+			dropped := 0
+			b.ResetTimer()
+			for k := 0; k < b.N; k++ {
+				if k > 0 && k%n == 0 { // every piece stored: start a fresh store
+					b.StopTimer()
+					c.Close()
+					open()
+					b.StartTimer()
+				}
+				if !ct.Put(k%n, tt.piece(k%n)) {
+					dropped++
+				}
+				if mode == "sustained" || mode == "burst" && k%32 == 31 {
+					c.Flush()
+				}
+			}
+			b.StopTimer()
+			c.Close()
+			b.ReportMetric(float64(dropped)/float64(b.N), "dropped/op")
+		})
+	}
+}
+
+func ExampleDiskCache() {
+	c, err := OpenDiskCache(DiskCacheConfig{Dir: "/nonexistent/\x00", MaxBytes: 1 << 30})
+	fmt.Println(c == nil, err != nil)
+	// Output: true true
+}
