@@ -653,6 +653,7 @@ func (t *Torrent) fillAll(now time.Time) {
 	if t.pk.NumWanted() == 0 && t.pk.NumBackground() == 0 {
 		return
 	}
+	defer t.fillMirrors(now) // web seeds (mirror.go) take what the peers leave
 	ps := make([]*peer, 0, len(t.peers))
 	for _, p := range t.peers {
 		ps = append(ps, p)

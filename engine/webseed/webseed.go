@@ -135,7 +135,6 @@ type Mirror struct {
 	base   string
 	layout Layout
 	client *http.Client
-	urls   []string
 }
 
 // NewMirror checks base and returns a mirror that fetches with client (whose
@@ -144,7 +143,7 @@ func NewMirror(base string, l Layout, client *http.Client) (*Mirror, error) {
 	if _, err := FileURL(base, l, 0); err != nil {
 		return nil, err
 	}
-	return &Mirror{base: base, layout: l, client: client, urls: make([]string, len(l.Files))}, nil
+	return &Mirror{base: base, layout: l, client: client}, nil
 }
 
 // URL returns the mirror's base URL.
@@ -172,10 +171,8 @@ func NewClient() *http.Client {
 }
 
 func (m *Mirror) fileURL(f int) string {
-	if m.urls[f] == "" {
-		m.urls[f], _ = FileURL(m.base, m.layout, f) // base checked in NewMirror
-	}
-	return m.urls[f]
+	u, _ := FileURL(m.base, m.layout, f) // base checked in NewMirror
+	return u
 }
 
 // Fetch fills dst with the torrent's bytes from off, file by file, and calls
