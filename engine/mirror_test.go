@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -200,4 +201,31 @@ func (w *cutWriter) Write(p []byte) (int, error) {
 	}
 	w.left -= len(p)
 	return w.ResponseWriter.Write(p)
+}
+
+// A mirror that sends headers and then nothing holds no read for long: the
+// blocks a read waits for are asked of the other mirror once late.
+func TestMirrorSlowDoesNotHoldReads(t *testing.T) {
+	files := []enginetest.File{{Data: enginetest.RandomBytes(18, 1<<20)}}
+	mt, _ := enginetest.Torrent(t, "tor", 64<<10, files)
+	release := make(chan struct{})
+	slow, _ := mirrorServer(t, mt, files, func(w http.ResponseWriter, r *http.Request) bool {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		var first, last int64
+		fmt.Sscanf(r.Header.Get("Range"), "bytes=%d-%d", &first, &last)
+		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", first, last, 1<<20))
+		w.WriteHeader(http.StatusPartialContent)
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		return true
+	})
+	defer close(release)
+	good, _ := mirrorServer(t, mt, files, nil)
+	tor := mirrorLeecher(t, mt, slow.URL+"/m/tor", good.URL+"/m/tor")
+	if got := readAll(t, tor, mt.Info.Files[0], 64<<10); !bytes.Equal(got, files[0].Data) {
+		t.Fatal("content differs")
+	}
 }
