@@ -96,6 +96,7 @@ type mountFlags struct {
 	fetch           string
 	dhtBootstrap    stringsFlag
 	webSeeds        webSeedsFlag // --web-seed (webseed.go)
+	showHidden      bool         // --show-hidden: BEP 47 hidden files too
 	status          string
 
 	view viewFlag // --view: the live status view on a terminal (tty.go)
@@ -116,6 +117,7 @@ func (m *mountFlags) register(fs *flag.FlagSet, listenDefault string) {
 	fs.Var(&m.peers, "peer", "HOST:PORT of a peer to connect to (repeatable)")
 	fs.Var(&m.webSeeds, "web-seed", "http(s) URL of a web seed (BEP 19 mirror) to fetch from, beside the torrent's own (repeatable)")
 	fs.BoolVar(&m.noDHT, "no-dht", false, "do not use the DHT (BEP 5) to find peers")
+	fs.BoolVar(&m.showHidden, "show-hidden", false, "show the files a torrent marks hidden (BEP 47 attribute h; -o show_hidden); they are left out by default")
 	fs.Var(&m.dhtBootstrap, "dht-bootstrap", "HOST:PORT of a DHT node to join through (repeatable; default: the public routers)")
 	fs.DurationVar(&m.readTimeout, "read-timeout", 0, "fail a read with EIO if its data does not come in time (0: wait)")
 	fs.BoolVar(&m.allowOther, "allow-other", false, "let other users read the mount (needs user_allow_other in /etc/fuse.conf when not root)")
@@ -353,7 +355,7 @@ func resolveStatusText(st engine.ResolveStatus) string {
 
 func fsOptions(mf *mountFlags, modTime time.Time) hfs.Options {
 	o := hfs.Options{ReadTimeout: mf.readTimeout, ModTime: modTime, UID: uint32(os.Getuid()), GID: uint32(os.Getgid()),
-		Logger: mf.log}
+		Logger: mf.log, ShowHidden: mf.showHidden}
 	if mf.life != nil {
 		o.Life = mf.life.ctx // a stop releases every read of the mount first
 	}
