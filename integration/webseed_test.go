@@ -109,3 +109,57 @@ func TestMountWebSeedNginx(t *testing.T) {
 		})
 	}
 }
+
+// attrTorrentScript makes a v1 torrent with BEP 47 attributes with
+// python3-libtorrent: argv[1] the folder holding "t", argv[2] the .torrent.
+const attrTorrentScript = `
+import sys, libtorrent as lt
+fs = lt.file_storage()
+fs.add_file("t/run.sh", 1000, lt.file_storage.flag_executable)
+fs.add_file("t/secret", 10, lt.file_storage.flag_hidden)
+fs.add_file("t/d/link", 0, lt.file_storage.flag_symlink, 0, "run.sh")
+fs.add_file("t/esc", 0, lt.file_storage.flag_symlink, 0, "../../etc/passwd")
+ct = lt.create_torrent(fs, 16384, flags=lt.create_torrent.symlinks | lt.create_torrent.v1_only)
+lt.set_piece_hashes(ct, sys.argv[1])
+open(sys.argv[2], "wb").write(lt.bencode(ct.generate()))
+`
+
+// TestMountBEP47Attributes mounts a torrent made by libtorrent with an
+// executable file, a hidden file, a symlink inside the torrent and one
+// pointing out of it (its data from an nginx web seed): the executable has
+// its x bits, the hidden file shows only with --show-hidden, the symlink reads
+// as its target, and the other is an empty regular file with a warning.
+func TestMountBEP47Attributes(t *testing.T) {
+	requireLibtorrent(t)
+	requireTool(t, "nginx")
+	src := t.TempDir()
+	writeRandomFile(t, filepath.Join(src, "t", "run.sh"), 1000, 47)
+	writeRandomFile(t, filepath.Join(src, "t", "secret"), 10, 48)
+	tor := filepath.Join(t.TempDir(), "attr.torrent")
+	mustRun(t, time.Minute, python(), "-c", attrTorrentScript, src, tor)
+	srv := startNginx(t, src)
+
+	m := mount(t, "--web-seed", srv.URL+"/", tor) // unmounted at the end whatever happens
+	st, err := os.Stat(filepath.Join(m.Dir, "run.sh"))
+	if err != nil || st.Mode().Perm() != 0o555 {
+		t.Errorf("run.sh: %v, %v; want mode 0555", st, err)
+	}
+	if _, err := os.Lstat(filepath.Join(m.Dir, "secret")); !os.IsNotExist(err) {
+		t.Errorf("hidden file: %v, want it absent", err)
+	}
+	if target, err := os.Readlink(filepath.Join(m.Dir, "d", "link")); err != nil || target != "../run.sh" {
+		t.Errorf("readlink d/link = %q, %v", target, err)
+	}
+	mustRun(t, time.Minute, "cmp", filepath.Join(m.Dir, "d", "link"), filepath.Join(src, "t", "run.sh"))
+	if st, err := os.Lstat(filepath.Join(m.Dir, "esc")); err != nil || !st.Mode().IsRegular() || st.Size() != 0 {
+		t.Errorf("esc: %v, %v; want an empty regular file", st, err)
+	}
+	if !strings.Contains(m.Stderr(), "symlink target leaves the mount") {
+		t.Errorf("no warning about esc:\n%s", m.Stderr())
+	}
+	m.Unmount(t)
+
+	shown := mount(t, "-o", "show_hidden", "--web-seed", srv.URL+"/", tor)
+	mustRun(t, time.Minute, "cmp", filepath.Join(shown.Dir, "secret"), filepath.Join(src, "t", "secret"))
+	shown.Unmount(t)
+}
