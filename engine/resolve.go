@@ -284,6 +284,10 @@ func (r *Resolver) run(ctx context.Context) {
 			rr.request(now)
 		}
 		rr.publish()
+		if rr.hopeless() {
+			r.finish(nil, fmt.Errorf("metadata of %s: no peer can send it: %s", r.m.InfoHash, rr.why(len(rr.addrs))))
+			return
+		}
 	}
 }
 
@@ -303,6 +307,9 @@ func (rr *resolveRun) failure(cause error) error {
 	why := rr.why(len(rr.addrs))
 	if errors.Is(cause, context.DeadlineExceeded) {
 		return fmt.Errorf("metadata of %s not found in %v: %s", rr.r.m.InfoHash, rr.r.opts.Timeout, why)
+	}
+	if errors.Is(cause, context.Canceled) {
+		return fmt.Errorf("metadata of %s: interrupted after %v: %s", rr.r.m.InfoHash, time.Since(rr.r.status.Started).Round(time.Second), why)
 	}
 	return fmt.Errorf("metadata of %s: %w (%s)", rr.r.m.InfoHash, cause, why)
 }

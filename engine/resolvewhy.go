@@ -40,6 +40,25 @@ func (rr *resolveRun) note(addr netip.AddrPort, o peerOutcome) {
 	}
 }
 
+// hopeless reports a fetch that cannot succeed: every known peer connected
+// and showed it cannot send the metadata (no extension protocol, no
+// ut_metadata, bad metadata), and no new peer can come (no tracker, no DHT,
+// no listener). It then fails at once instead of at its timeout.
+func (rr *resolveRun) hopeless() bool {
+	r := rr.r
+	if len(rr.addrs) == 0 || r.c.ln != nil || r.c.dht != nil || r.ann.Load() != nil || len(rr.conns) > 0 || rr.dialing > 0 {
+		return false
+	}
+	for a := range rr.addrs {
+		switch rr.outcomes[a] {
+		case outNoExt, outNoMetadata, outBadMetadata:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // noteDial records a failed dial, by its cause.
 func (rr *resolveRun) noteDial(addr netip.AddrPort, err error) {
 	var ne net.Error
