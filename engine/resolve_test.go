@@ -175,11 +175,29 @@ func TestResolveFailureSaysWhatHappened(t *testing.T) {
 		defer ln.Close()
 		return netip.MustParseAddrPort(ln.Addr().String())
 	}
+	hangsUp := func() netip.AddrPort { // accepts, then closes at once (ctorrent without a tracker)
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
+			}
+		}()
+		return netip.MustParseAddrPort(ln.Addr().String())
+	}
 	for _, c := range []struct {
 		name  string
 		peers []netip.AddrPort
 		want  string
 	}{
+		{"hangs up", []netip.AddrPort{hangsUp()}, "connected to 1 peer; it closed the connection during the BitTorrent handshake"},
 		{"no extension protocol, no timeout", []netip.AddrPort{enginetest.StartPlainPeer(t, m.InfoHash)},
 			"connected to 1 peer; it does not support the extension protocol (BEP 10), so it cannot send metadata"},
 		{"refused", []netip.AddrPort{closed()}, "could not connect to the one peer: connection refused"},

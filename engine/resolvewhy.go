@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"strings"
@@ -18,16 +19,18 @@ import (
 type peerOutcome int
 
 const (
-	outNone        peerOutcome = iota
-	outDialFailed              // the connection or handshake failed otherwise
-	outTimedOut                // no answer in time
-	outRefused                 // connection refused
-	outNoExt                   // connected; no extension protocol (BEP 10)
-	outConnected               // connected with BEP 10; its extension handshake did not come
-	outNoMetadata              // its extension handshake offers no ut_metadata (BEP 9)
-	outOffering                // offers metadata
-	outRejected                // rejected our metadata requests
-	outBadMetadata             // sent metadata that did not check out, or broke the protocol
+	outNone            peerOutcome = iota
+	outDialFailed                  // the connection or handshake failed otherwise
+	outTimedOut                    // no answer in time
+	outRefused                     // connection refused
+	outHandshakeClosed             // connected; it closed the connection during the handshake
+	outWrongTorrent                // connected; it answered for another torrent
+	outNoExt                       // connected; no extension protocol (BEP 10)
+	outConnected                   // connected with BEP 10; its extension handshake did not come
+	outNoMetadata                  // its extension handshake offers no ut_metadata (BEP 9)
+	outOffering                    // offers metadata
+	outRejected                    // rejected our metadata requests
+	outBadMetadata                 // sent metadata that did not check out, or broke the protocol
 )
 
 // note records that addr reached o (unless it reached further before).
@@ -65,6 +68,10 @@ func (rr *resolveRun) noteDial(addr netip.AddrPort, err error) {
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		rr.note(addr, outRefused)
+	case errors.Is(err, peerconn.ErrInfoHashMismatch):
+		rr.note(addr, outWrongTorrent)
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, peerconn.ErrPeerClosed):
+		rr.note(addr, outHandshakeClosed)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, peerconn.ErrHandshakeTimeout),
 		errors.As(err, &ne) && ne.Timeout():
 		rr.note(addr, outTimedOut)
@@ -86,7 +93,7 @@ func (rr *resolveRun) why(known int) string {
 		n[o]++
 	}
 	connected := 0
-	for o := outNoExt; o <= outBadMetadata; o++ {
+	for o := outHandshakeClosed; o <= outBadMetadata; o++ {
 		connected += n[o]
 	}
 	failed := n[outRefused] + n[outTimedOut] + n[outDialFailed]
@@ -97,6 +104,8 @@ func (rr *resolveRun) why(known int) string {
 			one, many string
 		}
 		facts := []fact{
+			{outHandshakeClosed, "closed the connection during the BitTorrent handshake", "closed the connection during the BitTorrent handshake"},
+			{outWrongTorrent, "answered for another torrent", "answered for another torrent"},
 			{outNoExt, "does not support the extension protocol (BEP 10), so it cannot send metadata", "do not support the extension protocol (BEP 10), so they cannot send metadata"},
 			{outConnected, "did not answer our extension handshake", "did not answer our extension handshake"},
 			{outNoMetadata, "does not offer metadata (BEP 9 ut_metadata)", "do not offer metadata (BEP 9 ut_metadata)"},
