@@ -27,13 +27,18 @@ import (
 
 // Sizing of mirror jobs.
 const (
-	mirrorJobs      = 2       // requests in flight per mirror
-	mirrorJobTime   = 1.0     // seconds of the mirror's rate one job asks for
-	mirrorMinJob    = 1 << 20 // at least this much (rounded up to whole pieces)
-	mirrorMaxJob    = 16 << 20
-	mirrorMinRate   = 256 << 10 // bytes/s a job's deadline allows at the least
-	mirrorBackoff   = 2 * time.Second
-	mirrorMaxBackof = 5 * time.Minute
+	mirrorJobs    = 2       // requests in flight per mirror
+	mirrorJobTime = 1.0     // seconds of the mirror's rate one job asks for
+	mirrorMinJob  = 1 << 20 // at least this much (rounded up to whole pieces)
+	mirrorMaxJob  = 8 << 20
+	// mirrorsAtOnce bounds the mirrors fetching at one time (a url-list may
+	// hold up to metainfo.MaxWebSeeds): the others stand by, taking over from
+	// one that fails or is banned. Memory: at most mirrorsAtOnce x mirrorJobs
+	// jobs of mirrorMaxJob (or one piece) each.
+	mirrorsAtOnce    = 4
+	mirrorMinRate    = 256 << 10 // bytes/s a job's deadline allows at the least
+	mirrorBackoff    = 2 * time.Second
+	mirrorMaxBackoff = 5 * time.Minute
 )
 
 // mirror is the owner's view of one web seed.
@@ -142,8 +147,17 @@ func hasAll(int) bool { return true }
 
 // fillMirrors gives idle mirrors work: runs of whole pieces from the picker.
 func (t *Torrent) fillMirrors(now time.Time) {
+	busy := 0
+	for _, mr := range t.mirrors {
+		if len(mr.jobs) > 0 {
+			busy++
+		}
+	}
 	for _, mr := range t.mirrors {
 		mr.sampleRate(now)
+		if len(mr.jobs) == 0 && busy >= mirrorsAtOnce {
+			continue
+		}
 		for !mr.banned && !mr.noRange && !now.Before(mr.retryAt) && len(mr.jobs) < mirrorJobs {
 			want := int64(max(mr.rate*mirrorJobTime, mirrorMinJob))
 			want = min(want, mirrorMaxJob)
@@ -153,6 +167,9 @@ func (t *Torrent) fillMirrors(now time.Time) {
 			blocks := t.pk.Pick(mr.key, hasAll, n, now)
 			if len(blocks) == 0 {
 				break
+			}
+			if len(mr.jobs) == 0 {
+				busy++
 			}
 			for _, run := range t.contiguousRuns(blocks) {
 				t.startMirrorJob(mr, run)
@@ -288,7 +305,7 @@ func (t *Torrent) mirrorDone(m mirrorDoneMsg, now time.Time) {
 	default:
 		mr.failures++
 		mr.lastErr = m.err
-		back := min(mirrorBackoff<<min(mr.failures-1, 10), mirrorMaxBackof)
+		back := min(mirrorBackoff<<min(mr.failures-1, 10), mirrorMaxBackoff)
 		if errors.Is(m.err, webseed.ErrNotFound) {
 			back = max(back, time.Minute)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -227,5 +228,38 @@ func TestMirrorSlowDoesNotHoldReads(t *testing.T) {
 	tor := mirrorLeecher(t, mt, slow.URL+"/m/tor", good.URL+"/m/tor")
 	if got := readAll(t, tor, mt.Info.Files[0], 64<<10); !bytes.Equal(got, files[0].Data) {
 		t.Fatal("content differs")
+	}
+}
+
+// Web seeds and a peer together: the whole torrent reads right, with several
+// mirrors standing by (more than fetch at once).
+func TestMirrorsWithPeer(t *testing.T) {
+	files := []enginetest.File{
+		{Path: []string{"a.bin"}, Data: enginetest.RandomBytes(19, 2<<20+5)},
+		{Path: []string{"d", "b.bin"}, Data: enginetest.RandomBytes(20, 1<<20)},
+	}
+	mt, all := enginetest.Torrent(t, "tor", 64<<10, files)
+	seeder := enginetest.Seed(t, mt, all)
+	var urls []string
+	for range 6 {
+		ts, _ := mirrorServer(t, mt, files, nil)
+		urls = append(urls, ts.URL+"/m")
+	}
+	c, err := engine.NewClient(engine.Config{Listen: "127.0.0.1:0", Logger: enginetest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	tor, err := c.AddTorrent(mt, engine.TorrentOptions{NoTrackers: true, WebSeeds: urls, Peers: []netip.AddrPort{seeder}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, f := range mt.Info.VisibleFiles() {
+		if got := readAll(t, tor, f, 200_000); !bytes.Equal(got, files[k].Data) {
+			t.Fatalf("%v: content differs", f.Path)
+		}
+	}
+	if ms := tor.Mirrors(); len(ms) != 6 {
+		t.Fatalf("%d mirrors", len(ms))
 	}
 }
