@@ -220,7 +220,25 @@ func (t *Torrent) startMirrorJob(mr *mirror, run []picker.Block) {
 	go func() {
 		defer t.wg.Done()
 		defer cancel()
-		buf := make([]byte, size)
+		// One buffer per piece of the run, and each block's data a slice of
+		// its piece's buffer that runs on to the buffer's end: a piece that
+		// comes whole keeps its buffer (mirrorData), which holds nothing else.
+		var bufs webseed.Buffers
+		blockData := make([][]byte, len(run))
+		for i := 0; i < len(run); {
+			j, n := i, 0
+			for j < len(run) && run[j].Piece == run[i].Piece {
+				n += run[j].Length
+				j++
+			}
+			b := make([]byte, n)
+			bufs = append(bufs, b)
+			o := 0
+			for ; i < j; i++ {
+				blockData[i] = b[o:]
+				o += run[i].Length
+			}
+		}
 		sent, sentBytes := 0, 0
 		// flush hands over the complete blocks, 16 at a time (all at the end).
 		flush := func(filled int, final bool) {
@@ -233,15 +251,13 @@ func (t *Torrent) startMirrorJob(mr *mirror, run []picker.Block) {
 				return
 			}
 			data := make([][]byte, 0, k-sent)
-			off := sentBytes
-			for _, b := range run[sent:k] {
-				data = append(data, buf[off:off+b.Length])
-				off += b.Length
+			for i := sent; i < k; i++ {
+				data = append(data, blockData[i][:run[i].Length])
 			}
 			t.send(mirrorDataMsg{job: job, blocks: run[sent:k], data: data})
 			sent, sentBytes = k, upTo
 		}
-		n, err := mr.m.Fetch(ctx, off, buf, func(filled int) { flush(filled, false) })
+		n, err := mr.m.Fetch(ctx, off, bufs, func(filled int) { flush(filled, false) })
 		flush(n, true)
 		if err != nil && ctx.Err() == context.DeadlineExceeded {
 			err = fmt.Errorf("web seed %s: %w: no answer within %v", mr.m.URL(), webseed.ErrStalled, timeout)
@@ -250,32 +266,60 @@ func (t *Torrent) startMirrorJob(mr *mirror, run []picker.Block) {
 	}()
 }
 
-// mirrorData takes a mirror's blocks like PIECE messages.
+// mirrorData takes a mirror's blocks like PIECE messages. A piece that comes
+// whole in one message, none of it received before, keeps the job's buffer
+// (the blocks are adjacent in it, and the worker writes none of them again)
+// instead of being copied.
 func (t *Torrent) mirrorData(m mirrorDataMsg, now time.Time) {
 	mr := m.job.mr
+	res := make([]picker.ReceiveResult, len(m.blocks))
+	count := map[int]int{} // first copies per piece in this message
 	for k, blk := range m.blocks {
-		data := m.data[k]
-		t.stats.downloaded.Add(int64(len(data)))
-		mr.down += int64(len(data))
+		n := int64(len(m.data[k]))
+		t.stats.downloaded.Add(n)
+		mr.down += n
 		r := t.pk.Received(mr.key, blk)
-		if !r.Expected {
-			t.stats.wasted.Add(int64(len(data))) // timed out and asked of another
-			continue
+		res[k] = r
+		if !r.Expected || !r.First {
+			t.stats.wasted.Add(n) // timed out and asked of another, or a late copy
 		}
-		for _, k := range r.CancelAt {
-			if q := t.peerByKey(k); q != nil {
-				q.inflight = max(0, q.inflight-1)
-				q.forgiven++
-				q.conn.Send(wire.Message{ID: wire.Cancel, Index: uint32(blk.Piece), Begin: uint32(blk.Begin), Length: uint32(blk.Length)})
+		for _, q := range r.CancelAt {
+			if p := t.peerByKey(q); p != nil {
+				p.inflight = max(0, p.inflight-1)
+				p.forgiven++
+				p.conn.Send(wire.Message{ID: wire.Cancel, Index: uint32(blk.Piece), Begin: uint32(blk.Begin), Length: uint32(blk.Length)})
 			}
 		}
-		if !r.First {
-			t.stats.wasted.Add(int64(len(data)))
+		if r.Expected && r.First {
+			count[blk.Piece]++
+		}
+	}
+	for k, blk := range m.blocks {
+		r := res[k]
+		if !r.Expected || !r.First {
 			continue
 		}
+		data := m.data[k]
+		plen := t.info.PieceLen(blk.Piece)
 		d := t.downloads[blk.Piece]
+		if d == nil && blk.Begin == 0 && int64(cap(data)) >= plen &&
+			int64(count[blk.Piece]) == (plen+bt.BlockSize-1)/bt.BlockSize {
+			d = &download{buf: data[:plen:plen], senders: map[picker.PeerKey]bool{mr.key: true}, recv: plen}
+			t.downloads[blk.Piece] = d
+			count[blk.Piece] = -1 // the rest of its blocks are in buf already
+			if r.Complete {
+				t.hashPiece(blk.Piece, d) // a piece of one block
+			}
+			continue
+		}
+		if count[blk.Piece] == -1 {
+			if r.Complete {
+				t.hashPiece(blk.Piece, d)
+			}
+			continue
+		}
 		if d == nil {
-			d = &download{buf: make([]byte, t.info.PieceLen(blk.Piece)), senders: make(map[picker.PeerKey]bool)}
+			d = &download{buf: make([]byte, plen), senders: make(map[picker.PeerKey]bool)}
 			t.downloads[blk.Piece] = d
 		}
 		copy(d.buf[blk.Begin:], data)

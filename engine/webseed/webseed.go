@@ -175,18 +175,62 @@ func (m *Mirror) fileURL(f int) string {
 	return u
 }
 
+// Buffers are buffers laid end to end, filled as one: a caller can fetch a
+// run of pieces into one buffer per piece.
+type Buffers [][]byte
+
+// Len is the buffers' total length.
+func (b Buffers) Len() int {
+	n := 0
+	for _, x := range b {
+		n += len(x)
+	}
+	return n
+}
+
+// slice returns bytes [from, to) of b as Buffers.
+func (b Buffers) slice(from, to int) Buffers {
+	var out Buffers
+	pos := 0
+	for _, x := range b {
+		lo, hi := max(from-pos, 0), min(to-pos, len(x))
+		if lo < hi {
+			out = append(out, x[lo:hi])
+		}
+		pos += len(x)
+		if pos >= to {
+			break
+		}
+	}
+	return out
+}
+
+// span returns the contiguous bytes of b from pos, up to limit.
+func (b Buffers) span(pos, limit int) []byte {
+	for _, x := range b {
+		if pos < len(x) {
+			return x[pos:min(len(x), limit)]
+		}
+		pos -= len(x)
+		limit -= len(x)
+	}
+	return nil
+}
+
 // Fetch fills dst with the torrent's bytes from off, file by file, and calls
-// got(n) each time the first n bytes of dst are complete (n grows; dst[:n] is
+// got(n) each time the first n bytes of dst are complete (n grows; they are
 // not written again). Padding is zeros. It returns how many bytes it filled
-// and, if fewer than len(dst), why. Not safe for concurrent use on the same
-// dst; several Fetches of one Mirror may run at once.
-func (m *Mirror) Fetch(ctx context.Context, off int64, dst []byte, got func(n int)) (int, error) {
-	done := 0
-	for _, s := range m.layout.Segments(off, int64(len(dst))) {
-		part := dst[done : done+int(s.Len)]
+// and, if fewer than dst.Len(), why. Several Fetches of one Mirror may run at
+// once, into different buffers.
+func (m *Mirror) Fetch(ctx context.Context, off int64, dst Buffers, got func(n int)) (int, error) {
+	done, total := 0, dst.Len()
+	for _, s := range m.layout.Segments(off, int64(total)) {
+		part := dst.slice(done, done+int(s.Len))
 		if m.layout.Files[s.File].Padding {
-			clear(part)
-			done += len(part)
+			for _, x := range part {
+				clear(x)
+			}
+			done += int(s.Len)
 			got(done)
 			continue
 		}
@@ -197,18 +241,18 @@ func (m *Mirror) Fetch(ctx context.Context, off int64, dst []byte, got func(n in
 			return done, err
 		}
 	}
-	if done < len(dst) {
+	if done < total {
 		return done, fmt.Errorf("%w: range beyond the torrent's data", ErrBadReply)
 	}
 	return done, nil
 }
 
-// fetchSegment fills part with bytes [s.Off, s.Off+len(part)) of one file,
+// fetchSegment fills part with bytes [s.Off, s.Off+part.Len()) of one file,
 // asking again for the rest after a body that ended early.
-func (m *Mirror) fetchSegment(ctx context.Context, s Segment, part []byte, got func(int)) (int, error) {
-	done, fails := 0, 0
-	for done < len(part) {
-		n, err := m.get(ctx, s.File, s.Off+int64(done), part[done:], func(k int) { got(done + k) })
+func (m *Mirror) fetchSegment(ctx context.Context, s Segment, part Buffers, got func(int)) (int, error) {
+	done, fails, total := 0, 0, part.Len()
+	for done < total {
+		n, err := m.get(ctx, s.File, s.Off+int64(done), part.slice(done, total), func(k int) { got(done + k) })
 		done += n
 		if err == nil {
 			continue // a shorter 206 than asked: ask for the rest
@@ -235,8 +279,8 @@ func retryable(err error) bool {
 		!errors.Is(err, ErrNoRange) && !errors.Is(err, ErrBadReply) && !errors.Is(err, ErrStalled)
 }
 
-// get does one request for bytes [off, off+len(dst)) of file f.
-func (m *Mirror) get(ctx context.Context, f int, off int64, dst []byte, got func(int)) (int, error) {
+// get does one request for bytes [off, off+dst.Len()) of file f.
+func (m *Mirror) get(ctx context.Context, f int, off int64, dst Buffers, got func(int)) (int, error) {
 	u := m.fileURL(f)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -246,7 +290,8 @@ func (m *Mirror) get(ctx context.Context, f int, off int64, dst []byte, got func
 	if err != nil {
 		return 0, fmt.Errorf("web seed %s: %w", u, err)
 	}
-	end := off + int64(len(dst)) - 1
+	want := dst.Len()
+	end := off + int64(want) - 1
 	req.Header.Set("Range", "bytes="+strconv.FormatInt(off, 10)+"-"+strconv.FormatInt(end, 10))
 	req.Header.Set("Accept-Encoding", "identity")
 	resp, err := m.client.Do(req)
@@ -258,7 +303,6 @@ func (m *Mirror) get(ctx context.Context, f int, off int64, dst []byte, got func
 	}
 	defer resp.Body.Close()
 	body := io.Reader(resp.Body)
-	want := len(dst)
 	switch code := resp.StatusCode; {
 	case code == http.StatusPartialContent:
 		start, last, err := ParseContentRange(resp.Header.Get("Content-Range"))
@@ -284,7 +328,7 @@ func (m *Mirror) get(ctx context.Context, f int, off int64, dst []byte, got func
 	}
 	n := 0
 	for n < want {
-		k, err := body.Read(dst[n:want])
+		k, err := body.Read(dst.span(n, want))
 		if k > 0 {
 			n += k
 			stall.Reset(StallTimeout)

@@ -106,7 +106,7 @@ func setup(t *testing.T, hook func(w http.ResponseWriter, r *http.Request) bool)
 func fetch(m *Mirror, off int64, n int) ([]byte, int, error) {
 	dst := make([]byte, n)
 	last := 0
-	k, err := m.Fetch(context.Background(), off, dst, func(n int) {
+	k, err := m.Fetch(context.Background(), off, Buffers{dst[:n/3], dst[n/3:]}, func(n int) {
 		if n < last {
 			panic("progress went back")
 		}
@@ -286,7 +286,7 @@ func TestFetchSlowMirror(t *testing.T) {
 	dst := make([]byte, 100)
 	errc := make(chan error, 1)
 	go func() {
-		_, err := m.Fetch(ctx, 0, dst, func(n int) {
+		_, err := m.Fetch(ctx, 0, Buffers{dst}, func(n int) {
 			if n == 10 {
 				cancel() // the first bytes came, then nothing: the owner gives up
 			}
