@@ -123,3 +123,41 @@ func TestBEP47Attributes(t *testing.T) {
 		t.Errorf("ShowHidden: secret size %d", at.Size)
 	}
 }
+
+// FuzzSymlinkTarget: a target that is accepted, resolved from the link's
+// folder, stays inside the mount.
+func FuzzSymlinkTarget(f *testing.F) {
+	f.Add("d/e/link", "../../x")
+	f.Add("link", "..")
+	f.Add("a/link", "a/../../b")
+	f.Fuzz(func(t *testing.T, link, target string) {
+		lc := strings.Split(link, "/")
+		tc := strings.Split(target, "/")
+		for _, c := range lc {
+			if c == "" || c == "." || c == ".." {
+				return // metainfo never gives such a link path
+			}
+		}
+		rel, ok := symlinkTarget(lc, tc)
+		if !ok {
+			return
+		}
+		if strings.HasPrefix(rel, "/") {
+			t.Fatalf("absolute target %q", rel)
+		}
+		// Resolve rel from the link's folder: never above the root.
+		depth := len(lc) - 1
+		for _, c := range strings.Split(rel, "/") {
+			switch c {
+			case "..":
+				depth--
+			case ".", "":
+			default:
+				depth++
+			}
+			if depth < 0 {
+				t.Fatalf("%q -> %q leaves the mount", link, rel)
+			}
+		}
+	})
+}

@@ -2,6 +2,7 @@ package metainfo
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -31,4 +32,29 @@ func TestAttributes(t *testing.T) {
 	if got != want {
 		t.Fatalf("got\n%swant\n%s", got, want)
 	}
+}
+
+// FuzzAttributes: any attr and symlink path give no panic, and a symlink
+// target's components are never empty, ".", or hold "/" or NUL.
+func FuzzAttributes(f *testing.F) {
+	f.Add("l", "run.sh", "..")
+	f.Add("xhl", "a/b", "")
+	f.Add("p", ".", "\x00")
+	f.Fuzz(func(t *testing.T, attr, c1, c2 string) {
+		files := []string{
+			bd("length", bi(100), "path", bl(bs("a"))),
+			bd("attr", bs(attr), "length", bi(0), "path", bl(bs("l")), "symlink path", bl(bs(c1), bs(c2))),
+		}
+		tor, err := Parse([]byte(torrentWith(multiInfo(16384, files...))))
+		if err != nil {
+			return
+		}
+		for _, f := range tor.Info.Files {
+			for _, c := range f.SymlinkTarget {
+				if c == "" || c == "." || strings.ContainsAny(c, "/\x00") {
+					t.Fatalf("target component %q", c)
+				}
+			}
+		}
+	})
 }
