@@ -56,6 +56,7 @@ type mirror struct {
 	down, tickDown int64
 	rate           float64
 	rateAt         time.Time
+	progressAt     time.Time // its last block
 }
 
 // mirrorJob is one fetch of a run of blocks.
@@ -272,6 +273,7 @@ func (t *Torrent) startMirrorJob(mr *mirror, run []picker.Block) {
 // instead of being copied.
 func (t *Torrent) mirrorData(m mirrorDataMsg, now time.Time) {
 	mr := m.job.mr
+	mr.progressAt = now
 	res := make([]picker.ReceiveResult, len(m.blocks))
 	count := map[int]int{} // first copies per piece in this message
 	for k, blk := range m.blocks {
@@ -379,6 +381,14 @@ func (t *Torrent) mirrorsHashFailed(i int, senders map[picker.PeerKey]bool) {
 			}
 		}
 	}
+}
+
+// mirrorLate reports whether a request held by holder (not a connected peer)
+// is late (picker.Late): a mirror is while it has delivered nothing for
+// lateAfter; a holder that is neither peer nor mirror (gone) always is.
+func (t *Torrent) mirrorLate(holder picker.PeerKey) bool {
+	mr := t.mirrorByKey(holder)
+	return mr == nil || time.Since(mr.progressAt) >= lateAfter
 }
 
 // sampleRate updates the mirror's smoothed rate at most every tick.

@@ -812,7 +812,10 @@ func (t *Torrent) lateAt(holder picker.PeerKey, age time.Duration) bool {
 		return false
 	}
 	q := t.peerByKey(holder)
-	return q == nil || q.rate < 1 || time.Since(q.progressAt) >= lateAfter || age > 2*q.expectedDelivery()
+	if q == nil {
+		return t.mirrorLate(holder) // a web seed, or gone
+	}
+	return q.rate < 1 || time.Since(q.progressAt) >= lateAfter || age > 2*q.expectedDelivery()
 }
 
 // lateAfter is the least age of a late request.
