@@ -238,6 +238,9 @@ type TorrentOptions struct {
 	// UploadOnly announces BEP 21 upload_only: we do not intend to download the
 	// whole torrent (a mount that only streams). Seeding implies it.
 	UploadOnly bool
+	// WebSeeds are BEP 19 mirrors (http, https) used beside the torrent's own
+	// url-list.
+	WebSeeds []string
 }
 
 // AddTorrent starts a torrent. With opts.Storage, its pieces are verified first

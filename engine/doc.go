@@ -25,6 +25,11 @@
 //     a floor of 16 while it ramps up. The round trip is measured from blocks
 //     asked into an empty pipeline. fillAll goes round the peers a quarter of a
 //     depth at a time, so an urgent piece is spread over them by their rates.
+//   - Web seeds (BEP 19, mirror.go; HTTP in engine/webseed) are peers that have
+//     every piece: after the peers, fillAll gives each mirror (at most 4 at a
+//     time) runs of whole pieces from the picker, two range requests at a
+//     time, and its bytes go through the same hash check; a lying mirror is
+//     banned, a failing one backs off.
 //
 // # One read
 //

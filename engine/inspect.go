@@ -27,6 +27,9 @@ type Snapshot struct {
 	// Trackers is what each of the torrent's trackers did last, in tier order;
 	// empty without trackers.
 	Trackers []TrackerStatus
+	// Mirrors are the torrent's web seeds (BEP 19); their rates are in
+	// DownloadRate too.
+	Mirrors []MirrorStats
 }
 
 // TrackerStatus is one tracker's state: waiting, announcing, ok (with the peers
@@ -173,6 +176,10 @@ func (t *Torrent) inspect(m inspectMsg) {
 	slices.SortFunc(s.Waiting, func(a, b WaitingPiece) int { return cmp.Compare(a.Piece, b.Piece) })
 	if t.announcer != nil {
 		s.Trackers = t.announcer.Trackers()
+	}
+	s.Mirrors = t.mirrorStats(time.Now())
+	for _, ms := range s.Mirrors {
+		s.DownloadRate += ms.Rate
 	}
 	m.reply <- s
 }

@@ -213,6 +213,8 @@ func (t *Torrent) handleMsg(m ownerMsg) {
 			}
 		}
 		m.reply <- st
+	default:
+		t.handleMirrorMsg(m, now)
 	}
 }
 
@@ -447,6 +449,7 @@ func (t *Torrent) hashFailed(i int, d *download, now time.Time) {
 	t.stats.hashFails.Add(1)
 	t.stats.wasted.Add(int64(len(d.buf)))
 	t.log.Warn("piece failed its hash check", "piece", i, "senders", len(d.senders))
+	t.mirrorsHashFailed(i, d.senders)
 	if len(d.senders) == 1 {
 		for key := range d.senders {
 			if p := t.peerByKey(key); p != nil {

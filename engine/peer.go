@@ -669,6 +669,7 @@ func (t *Torrent) fillAll(now time.Time) {
 	if t.pk.NumWanted() == 0 && t.pk.NumBackground() == 0 {
 		return
 	}
+	defer t.fillMirrors(now) // web seeds (mirror.go) take what the peers leave
 	ps := make([]*peer, 0, len(t.peers))
 	for _, p := range t.peers {
 		ps = append(ps, p)
@@ -827,7 +828,10 @@ func (t *Torrent) lateAt(holder picker.PeerKey, age time.Duration) bool {
 		return false
 	}
 	q := t.peerByKey(holder)
-	return q == nil || q.rate < 1 || time.Since(q.progressAt) >= lateAfter || age > 2*q.expectedDelivery()
+	if q == nil {
+		return t.mirrorLate(holder) // a web seed, or gone
+	}
+	return q.rate < 1 || time.Since(q.progressAt) >= lateAfter || age > 2*q.expectedDelivery()
 }
 
 // lateAfter is the least age of a late request.

@@ -207,6 +207,9 @@ type resolveRun struct {
 	asm     *wire.MetadataAssembler
 	from    map[int]*metaPeer // who sent each piece
 	wg      sync.WaitGroup
+
+	outcomes    map[netip.AddrPort]peerOutcome // how far each peer got (resolvewhy.go)
+	lastDialErr error
 }
 
 type dialResult struct {
@@ -281,6 +284,10 @@ func (r *Resolver) run(ctx context.Context) {
 			rr.request(now)
 		}
 		rr.publish()
+		if rr.hopeless() {
+			r.finish(nil, fmt.Errorf("metadata of %s: no peer can send it: %s", r.m.InfoHash, rr.why(len(rr.addrs))))
+			return
+		}
 	}
 }
 
@@ -297,18 +304,12 @@ func (r *Resolver) finish(mt *metainfo.Torrent, err error) {
 
 // failure explains a failed resolution to a person.
 func (rr *resolveRun) failure(cause error) error {
-	st := rr.r.Status()
-	why := "no peer sent the metadata"
-	switch {
-	case st.PeersKnown == 0:
-		why = "no peers found (no tracker answered with peers, none given with x.pe or --peer)"
-	case st.PeersConnected == 0 && st.PeersOffering == 0:
-		why = fmt.Sprintf("could not connect to any of %d peers", st.PeersKnown)
-	case st.PeersOffering == 0:
-		why = "no connected peer offers metadata (BEP 9)"
-	}
+	why := rr.why(len(rr.addrs))
 	if errors.Is(cause, context.DeadlineExceeded) {
 		return fmt.Errorf("metadata of %s not found in %v: %s", rr.r.m.InfoHash, rr.r.opts.Timeout, why)
+	}
+	if errors.Is(cause, context.Canceled) {
+		return fmt.Errorf("metadata of %s: interrupted after %v: %s", rr.r.m.InfoHash, time.Since(rr.r.status.Started).Round(time.Second), why)
 	}
 	return fmt.Errorf("metadata of %s: %w (%s)", rr.r.m.InfoHash, cause, why)
 }
@@ -368,6 +369,7 @@ func (rr *resolveRun) dialed(d dialResult) {
 	st.dialing = false
 	if d.err != nil {
 		st.failed(time.Now())
+		rr.noteDial(d.addr, d.err)
 		if errors.Is(d.err, peerconn.ErrSelf) {
 			st.self = true
 		}
@@ -393,9 +395,11 @@ func (rr *resolveRun) accepted(conn *peerconn.Conn) {
 // the extension protocol cannot send metadata.
 func (rr *resolveRun) start(conn *peerconn.Conn, addr netip.AddrPort) bool {
 	if !conn.Reserved().Extended() {
+		rr.note(addr, outNoExt)
 		conn.Close(errors.New("no extension protocol: cannot send metadata"))
 		return false
 	}
+	rr.note(addr, outConnected)
 	mp := &metaPeer{conn: conn, addr: addr, pending: map[int]time.Time{}, refused: map[int]bool{}}
 	rr.conns[conn] = mp
 	h := wire.ExtHandshake{M: map[string]uint8{wire.ExtMetadata: ourMetadataID}, V: clientName, Port: rr.r.c.ListenAddr().Port()}
@@ -429,6 +433,11 @@ func (rr *resolveRun) handle(ev peerconn.Event) *metainfo.Torrent {
 				return nil
 			}
 			mp.utID, mp.size = h.M[wire.ExtMetadata], h.MetadataSize
+			if mp.utID == 0 {
+				rr.note(mp.addr, outNoMetadata)
+			} else {
+				rr.note(mp.addr, outOffering)
+			}
 			rr.request(time.Now())
 		case ourMetadataID:
 			return rr.piece(mp, ev.M.Payload)
@@ -450,6 +459,7 @@ func (rr *resolveRun) piece(mp *metaPeer, payload []byte) *metainfo.Torrent {
 	switch mm.Type {
 	case wire.MetadataReject:
 		mp.refused[mm.Piece] = true
+		rr.note(mp.addr, outRejected)
 	case wire.MetadataData:
 		if rr.asm == nil {
 			return nil // not asked for
@@ -495,6 +505,7 @@ func (rr *resolveRun) complete() *metainfo.Torrent {
 
 func (rr *resolveRun) drop(mp *metaPeer, err error) {
 	rr.r.c.log.Info("dropping peer during metadata fetch", "addr", mp.addr, "reason", err)
+	rr.note(mp.addr, outBadMetadata)
 	if st := rr.addrs[mp.addr]; st != nil {
 		st.banned = true
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -157,5 +158,68 @@ func TestResolveNoPeerSource(t *testing.T) {
 	}
 	if st := r.Status(); st.State != engine.ResolveFailed {
 		t.Errorf("state %v, want failed", st.State)
+	}
+}
+
+// A failed resolution says what happened to its peers: connected but without
+// the extension protocol (ctorrent), or refused. A resolution whose every peer
+// showed it cannot send metadata, with no way to find others, fails at once
+// (the first case has no timeout).
+func TestResolveFailureSaysWhatHappened(t *testing.T) {
+	m, _ := metainfo.ParseMagnet("magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567")
+	closed := func() netip.AddrPort {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		return netip.MustParseAddrPort(ln.Addr().String())
+	}
+	hangsUp := func() netip.AddrPort { // accepts, then closes at once (ctorrent without a tracker)
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
+			}
+		}()
+		return netip.MustParseAddrPort(ln.Addr().String())
+	}
+	for _, c := range []struct {
+		name  string
+		peers []netip.AddrPort
+		want  string
+	}{
+		{"hangs up", []netip.AddrPort{hangsUp()}, "connected to 1 peer; it closed the connection during the BitTorrent handshake"},
+		{"no extension protocol, no timeout", []netip.AddrPort{enginetest.StartPlainPeer(t, m.InfoHash)},
+			"connected to 1 peer; it does not support the extension protocol (BEP 10), so it cannot send metadata"},
+		{"refused", []netip.AddrPort{closed()}, "could not connect to the one peer: connection refused"},
+		{"both", []netip.AddrPort{enginetest.StartPlainPeer(t, m.InfoHash), closed()},
+			"connected to 1 peer; it does not support the extension protocol (BEP 10), so it cannot send metadata; could not connect to 1 of 2 peers (1 refused)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cl, err := engine.NewClient(engine.Config{CacheSize: 4 << 20, Logger: enginetest.Logger(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			timeout := time.Second
+			if strings.Contains(c.name, "no timeout") {
+				timeout = 0
+			}
+			r := cl.Resolve(context.Background(), m, engine.ResolveOptions{Peers: c.peers, NoTrackers: true, Timeout: timeout})
+			<-r.Done()
+			_, err = r.Result()
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v\nwant it to say %q", err, c.want)
+			}
+		})
 	}
 }

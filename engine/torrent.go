@@ -84,6 +84,7 @@ type Torrent struct {
 	bgQueue     []int // pieces to fetch in the background, in order
 	bgMarked    int64 // bytes of background pieces handed to the picker, not yet verified
 	lastOptim   time.Time
+	mirrors     []*mirror // web seeds (mirror.go)
 }
 
 type counters struct {
@@ -155,6 +156,7 @@ func newTorrent(c *Client, id uint32, mt *metainfo.Torrent, opts TorrentOptions)
 	t.pk.Late = t.lateAt
 	t.addAddrs(opts.Peers, true)
 	t.ctx, t.cancel = context.WithCancel(c.ctx)
+	t.addMirrors()
 	return t, nil
 }
 

@@ -40,8 +40,12 @@ type Options struct {
 	// `hyperblow unmount`). It must not block.
 	OnUnmount func()
 	// Logger receives a warning for every read that fails because
-	// ReadTimeout passed; nil logs nothing.
+	// ReadTimeout passed, and for every symlink whose target would leave the
+	// mount; nil logs nothing.
 	Logger *slog.Logger
+	// ShowHidden shows the files a torrent marks hidden (BEP 47 attribute h),
+	// which are otherwise left out of the tree.
+	ShowHidden bool
 }
 
 // Root is the root directory of a mounted torrent.
@@ -135,8 +139,14 @@ func (r *Root) build(ctx context.Context) {
 		return in
 	}
 	for _, f := range info.VisibleFiles() {
+		if f.Hidden && !r.opts.ShowHidden {
+			continue // BEP 47 h
+		}
 		comps := f.Path // relative to the torrent's folder; the mount point is that folder
 		parent := mkdir(path.Join(comps[:len(comps)-1]...))
+		if f.Symlink && r.addSymlink(ctx, parent, f) {
+			continue
+		}
 		node := &file{t: r.t, f: f, opts: &r.opts, root: r}
 		in := parent.NewPersistentInode(ctx, node, gofs.StableAttr{Mode: syscall.S_IFREG})
 		parent.AddChild(comps[len(comps)-1], in, false)
@@ -176,6 +186,9 @@ type file struct {
 // now (blocks.go), so du shows what a mount holds; st_size is the whole file.
 func (f *file) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	out.Mode = syscall.S_IFREG | 0o444
+	if f.f.Exec {
+		out.Mode |= 0o111 // BEP 47 x; the umask still applies
+	}
 	out.Nlink = 1
 	out.Size = uint64(f.f.Length)
 	out.Blksize = 1 << 16

@@ -47,6 +47,8 @@ func valueKind(v flag.Value) string {
 		return "HOST:PORT"
 	case *encryptionFlag:
 		return "POLICY"
+	case *webSeedsFlag:
+		return "URL"
 	case *optionsFlag:
 		return "OPTIONS"
 	case *viewFlag:

@@ -67,6 +67,7 @@ func runGet(args []string, stdout, stderr io.Writer) error {
 	fset.Var(&mf.cacheSize, "cache-size", "memory for verified pieces on their way to disk (e.g. 512MiB, 2GiB)")
 	fset.StringVar(&mf.listen, "listen", ":6881", "HOST:PORT for incoming peers (port 0: any free port; if the default is busy, any free port)")
 	fset.Var(&mf.peers, "peer", "HOST:PORT of a peer to connect to (repeatable)")
+	fset.Var(&mf.webSeeds, "web-seed", "http(s) URL of a web seed (BEP 19 mirror) to fetch from, beside the torrent's own (repeatable)")
 	fset.BoolVar(&mf.noDHT, "no-dht", false, "do not use the DHT (BEP 5) to find peers")
 	mf.registerLocalNet(fset)
 	fset.Var(&mf.dhtBootstrap, "dht-bootstrap", "HOST:PORT of a DHT node to join through (repeatable; default: the public routers)")
@@ -186,7 +187,7 @@ func (g *getter) run(ctx context.Context) error {
 	if err := g.newClient(); err != nil {
 		return err
 	}
-	g.t, err = g.client.AddTorrent(mt, engine.TorrentOptions{Peers: append(g.mf.peers, g.peers...)})
+	g.t, err = g.client.AddTorrent(mt, engine.TorrentOptions{Peers: append(g.mf.peers, g.peers...), WebSeeds: g.mf.webSeeds})
 	if err != nil {
 		return fmt.Errorf("get %s: %w", g.src, err)
 	}

@@ -97,6 +97,8 @@ type mountFlags struct {
 	metadataTimeout time.Duration
 	fetch           string
 	dhtBootstrap    stringsFlag
+	webSeeds        webSeedsFlag // --web-seed (webseed.go)
+	showHidden      bool         // --show-hidden: BEP 47 hidden files too
 	status          string
 
 	view viewFlag // --view: the live status view on a terminal (tty.go)
@@ -115,8 +117,10 @@ func (m *mountFlags) register(fs *flag.FlagSet, listenDefault string) {
 	fs.Var(&m.readahead, "readahead", "largest readahead window of one reader (e.g. 64MiB)")
 	fs.StringVar(&m.listen, "listen", listenDefault, "HOST:PORT for incoming peers (port 0: any free port; :PORT or [::]:PORT: IPv4 and IPv6, [::1]:PORT: IPv6 only)")
 	fs.Var(&m.peers, "peer", "HOST:PORT of a peer to connect to (repeatable)")
+	fs.Var(&m.webSeeds, "web-seed", "http(s) URL of a web seed (BEP 19 mirror) to fetch from, beside the torrent's own (repeatable)")
 	fs.BoolVar(&m.noDHT, "no-dht", false, "do not use the DHT (BEP 5) to find peers")
 	m.registerLocalNet(fs)
+	fs.BoolVar(&m.showHidden, "show-hidden", false, "show the files a torrent marks hidden (BEP 47 attribute h; -o show_hidden); they are left out by default")
 	fs.Var(&m.dhtBootstrap, "dht-bootstrap", "HOST:PORT of a DHT node to join through (repeatable; default: the public routers)")
 	fs.DurationVar(&m.readTimeout, "read-timeout", 0, "fail a read with EIO if its data does not come in time (0: wait)")
 	fs.BoolVar(&m.allowOther, "allow-other", false, "let other users read the mount (needs user_allow_other in /etc/fuse.conf when not root)")
@@ -187,7 +191,7 @@ func runMount(args []string, stdout, stderr io.Writer) error {
 	if m != nil {
 		return serveMagnet(ctx, stop, log, &mf, m, mnt, stdout)
 	}
-	return serveThen(ctx, stop, log, &mf, t, engine.TorrentOptions{Peers: mf.peers}, mnt, stdout, nil)
+	return serveThen(ctx, stop, log, &mf, t, engine.TorrentOptions{Peers: mf.peers, WebSeeds: mf.webSeeds}, mnt, stdout, nil)
 }
 
 func checkMountpoint(mnt string) error {
@@ -297,7 +301,7 @@ func serveMagnet(ctx context.Context, stopSignals func(), log *slog.Logger, mf *
 			mf.life.stop(err)
 			return
 		}
-		t, err := client.AddTorrent(mt, engine.TorrentOptions{Peers: append(mf.peers, res.Peers()...)})
+		t, err := client.AddTorrent(mt, engine.TorrentOptions{Peers: append(mf.peers, res.Peers()...), WebSeeds: mf.webSeeds})
 		if err != nil {
 			log.Error("starting the torrent; stopping", "info_hash", m.InfoHash.String(), "err", err)
 			mf.life.stop(fmt.Errorf("starting the torrent %s: %w", m.InfoHash, err))
@@ -354,7 +358,7 @@ func resolveStatusText(st engine.ResolveStatus) string {
 
 func fsOptions(mf *mountFlags, modTime time.Time) hfs.Options {
 	o := hfs.Options{ReadTimeout: mf.readTimeout, ModTime: modTime, UID: uint32(os.Getuid()), GID: uint32(os.Getgid()),
-		Logger: mf.log}
+		Logger: mf.log, ShowHidden: mf.showHidden}
 	if mf.life != nil {
 		o.Life = mf.life.ctx // a stop releases every read of the mount first
 	}

@@ -226,7 +226,7 @@ func (s *torrentSet) add(ref string, mt *metainfo.Torrent, m *metainfo.Magnet) e
 	e := &setEntry{hash: h, refs: map[string]bool{ref: true}}
 	var want string
 	if mt != nil {
-		t, err := s.client.AddTorrent(mt, engine.TorrentOptions{Peers: s.mf.peers})
+		t, err := s.client.AddTorrent(mt, engine.TorrentOptions{Peers: s.mf.peers, WebSeeds: s.mf.webSeeds})
 		if err != nil {
 			return fmt.Errorf("%s: starting the torrent: %w", ref, err)
 		}
@@ -290,7 +290,7 @@ func (s *torrentSet) resolved(e *setEntry, res *engine.Resolver, ref string) {
 		s.log.Error("metadata not fetched; the folder stays empty", "source", safe(ref), "folder", safe(e.name), "info_hash", e.hash.String(), "err", err)
 		return
 	}
-	t, err := s.client.AddTorrent(mt, engine.TorrentOptions{Peers: slices.Concat(s.mf.peers, res.Peers())})
+	t, err := s.client.AddTorrent(mt, engine.TorrentOptions{Peers: slices.Concat(s.mf.peers, res.Peers()), WebSeeds: s.mf.webSeeds})
 	if err != nil {
 		s.log.Error("starting the torrent", "source", safe(ref), "folder", safe(e.name), "info_hash", e.hash.String(), "err", err)
 		return

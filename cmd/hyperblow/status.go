@@ -114,6 +114,7 @@ type torrentStatusJSON struct {
 	Readers  []readerStatusJSON  `json:"readers"`
 	Waiting  []waitingStatusJSON `json:"waiting"`
 	Trackers []trackerStatusJSON `json:"trackers"`
+	WebSeeds []webSeedStatusJSON `json:"web_seeds"`
 }
 
 // trackerStatusJSON is one tracker of a torrent (see statusHandler).
@@ -312,6 +313,9 @@ type statusSource struct {
 //	                           last answer), error (why it fails), failures (in
 //	                           a row), last_ok_seconds_ago,
 //	                           next_announce_in_seconds (absent when not planned)
+//	  web_seeds[]              BEP 19 mirrors: url, state (idle, fetching, backing
+//	                           off, banned, unusable), error (the last failure),
+//	                           download_rate, downloaded_bytes
 //	magnets[]                  magnet links still resolving (or failed): name,
 //	                           info_hash, state (resolving|resolved|failed),
 //	                           elapsed_seconds, peers_known, peers_tried,
@@ -399,6 +403,7 @@ func torrentStatus(t *engine.Torrent, s engine.Snapshot, now time.Time) torrentS
 		DownloadRate: math.Round(s.DownloadRate), UploadRate: math.Round(s.UploadRate),
 		Files: []fileStatusJSON{}, Peers: []peerStatusJSON{}, Readers: []readerStatusJSON{}, Waiting: []waitingStatusJSON{},
 		Trackers: trackerStatuses(s.Trackers, now),
+		WebSeeds: webSeedStatuses(s.Mirrors),
 	}
 	for _, f := range info.VisibleFiles() {
 		ts.Files = append(ts.Files, fileStatusJSON{Path: strings.Join(f.Path, "/"), Length: f.Length})
@@ -799,6 +804,11 @@ func printStatus(w io.Writer, st statusJSON, peers bool) {
 			fmt.Fprintf(tw, "  tracker %s\ttier %d\t%s\n", safe(tr.URL), tr.Tier, trackerText(tr))
 		}
 		tw.Flush()
+	}
+	for _, t := range st.Torrents {
+		for _, l := range webSeedLines(t.WebSeeds) {
+			fmt.Fprintln(w, l)
+		}
 	}
 	for _, m := range st.Magnets {
 		fmt.Fprintf(w, "magnet %s (%s): %s for %.0fs; peers %d known, %d connected, %d offering metadata",

@@ -30,10 +30,11 @@ func fakeStatus() statusJSON {
 			PiecesHave: 3, PiecesVerified: 4, PiecesHeld: 3, PiecesWanted: 2, HeldBytes: 3 << 20,
 			DownloadedBytes: 4 << 20, UploadedBytes: 1 << 20, ServedToReadersBytes: 3<<20 + 5, WastedBytes: 16384,
 			HashFailures: 1, PeersBanned: 1, DownloadRate: 1.5e6, UploadRate: 0.25,
-			Files:   []fileStatusJSON{{Path: "dir/file.bin", Length: 8 << 20}},
-			Peers:   []peerStatusJSON{{Address: "127.0.0.1:6881", PeerID: "-LT2080-xxxxxxxxxxxx", Client: "libtorrent/2.0.8", Fast: true, AmChoking: true, PeerInterested: true, Pieces: 8, Requests: 12, DownloadedBytes: 4 << 20, DownloadRate: 1.5e6}},
-			Readers: []readerStatusJSON{{ID: 1, Piece: 3, WindowBytes: 4 << 20, Rate: 2e6}},
-			Waiting: []waitingStatusJSON{{Piece: 3, Waiters: 2}},
+			Files:    []fileStatusJSON{{Path: "dir/file.bin", Length: 8 << 20}},
+			Peers:    []peerStatusJSON{{Address: "127.0.0.1:6881", PeerID: "-LT2080-xxxxxxxxxxxx", Client: "libtorrent/2.0.8", Fast: true, AmChoking: true, PeerInterested: true, Pieces: 8, Requests: 12, DownloadedBytes: 4 << 20, DownloadRate: 1.5e6}},
+			Readers:  []readerStatusJSON{{ID: 1, Piece: 3, WindowBytes: 4 << 20, Rate: 2e6}},
+			Waiting:  []waitingStatusJSON{{Piece: 3, Waiters: 2}},
+			WebSeeds: []webSeedStatusJSON{{URL: "https://mirror.example/files/", State: "fetching", DownloadRate: 3 << 20, DownloadedBytes: 120 << 20}},
 			Trackers: []trackerStatusJSON{
 				{URL: "http://tracker.example/announce", Tier: 1, State: "ok", Peers: 12, Seeders: 2, Leechers: 10,
 					LastOKSecondsAgo: ptr(30.0), NextAnnounceInSeconds: ptr(1770.0)},
@@ -254,8 +255,9 @@ func TestStatusJSONShape(t *testing.T) {
 		"downloaded_bytes", "uploaded_bytes", "served_to_readers_bytes", "wasted_bytes",
 		"duplicate_bytes", "hash_failures", "peers_banned",
 		"dials", "dial_failures", "refused_per_ip", "peers_replaced", "download_rate", "upload_rate",
-		"files", "peers", "readers", "waiting", "trackers")
+		"files", "peers", "readers", "waiting", "trackers", "web_seeds")
 	tm := tor.(map[string]any)
+	checkKeys(t, "web seed", tm["web_seeds"].([]any)[0], "url", "state", "download_rate", "downloaded_bytes")
 	checkKeys(t, "file", tm["files"].([]any)[0], "path", "length")
 	checkKeys(t, "peer", tm["peers"].([]any)[0], "address", "peer_id", "client", "incoming", "fast",
 		"am_choking", "am_interested", "peer_choking", "peer_interested", "optimistic", "snubbed",

@@ -345,6 +345,7 @@ func (st *viewState) update(s engine.Snapshot, now time.Time) {
 	r.Readers = len(s.Readers)
 	r.Waiting = s.Waiting
 	r.Trackers = trackerStatuses(s.Trackers, now)
+	r.WebSeeds = webSeedStatuses(s.Mirrors)
 	if !st.at.IsZero() {
 		if dt := now.Sub(st.at).Seconds(); dt > 0 {
 			a := 1 - math.Exp(-dt/viewRateTau.Seconds())
@@ -382,6 +383,7 @@ type viewTorrent struct {
 	Readers               int
 	Waiting               []engine.WaitingPiece
 	Trackers              []trackerStatusJSON
+	WebSeeds              []webSeedStatusJSON
 	Stopped               bool
 }
 
@@ -454,7 +456,8 @@ func torrentLines(t viewTorrent, final bool, avail int) []string {
 	}
 	second := fmt.Sprintf("  down %s  up %s  peers %s  served %s (%s)",
 		viewRate(t.Down), viewRate(t.Up), peersText(t.Peers, t.Seeds), humanSize(t.Served), viewRate(t.ServeRate))
-	return append([]string{first, second, "  " + waitingText(t.Waiting, t.Readers)}, trackerLines(t.Trackers, avail)...)
+	lines := append([]string{first, second, "  " + waitingText(t.Waiting, t.Readers)}, trackerLines(t.Trackers, avail)...)
+	return append(lines, webSeedLines(t.WebSeeds)...)
 }
 
 // trackerLines is a line per tracker, in tier order; when there are more than

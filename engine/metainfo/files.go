@@ -54,7 +54,7 @@ func (p *fileParser) parse(v benc.Value, i int) (File, error) {
 	if v.Kind() != benc.Dict {
 		return File{}, wantKind(v, benc.Dict, indexed("info.files", i))
 	}
-	var length, path, pathUTF8, attr benc.Value
+	var length, path, pathUTF8, attr, symlink benc.Value
 	for k, val := range v.Entries() {
 		switch string(k) {
 		case "length":
@@ -65,6 +65,8 @@ func (p *fileParser) parse(v benc.Value, i int) (File, error) {
 			pathUTF8 = val
 		case "attr":
 			attr = val
+		case "symlink path":
+			symlink = val
 		}
 	}
 	var f File
@@ -86,7 +88,42 @@ func (p *fileParser) parse(v benc.Value, i int) (File, error) {
 		}
 	}
 	f.Path = p.cleanPath(raw)
+	if !f.Padding {
+		f.Exec, f.Hidden, f.Symlink, f.SymlinkTarget = attributes(attr, symlink)
+	}
 	return f, nil
+}
+
+// attributes reads BEP 47's x (executable), h (hidden) and l (symlink, with
+// its "symlink path": components relative to the torrent's root folder). A
+// symlink's target components are cleaned like a path's, except ".." (kept,
+// for the filesystem to resolve: it decides whether the target stays inside
+// the mount) and "." or "" (dropped). An l without a readable symlink path is
+// an ordinary file.
+func attributes(attr, symlink benc.Value) (exec, hidden, isLink bool, target []string) {
+	a, _ := attr.Bytes()
+	exec = strings.IndexByte(string(a), 'x') >= 0
+	hidden = strings.IndexByte(string(a), 'h') >= 0
+	if strings.IndexByte(string(a), 'l') < 0 || symlink.Kind() != benc.List {
+		return exec, hidden, false, nil
+	}
+	raw, fe := rawPath(symlink, nil)
+	if fe != nil {
+		return exec, hidden, false, nil
+	}
+	target = make([]string, 0, len(raw))
+	for _, c := range raw {
+		switch string(c) {
+		case "..":
+			target = append(target, "..")
+		case ".", "":
+		default:
+			if s, ok := cleanComponent(c); ok {
+				target = append(target, s)
+			}
+		}
+	}
+	return exec, hidden, true, target
 }
 
 // cleanPath is the package's cleanPath, with the result carved from an arena so that

@@ -10,6 +10,11 @@ type File struct {
 	Length  int64
 	Offset  int64 // byte offset of the file in the torrent's concatenated data
 	Padding bool  // BEP 47 padding file; hidden from the tree by the FS
+	// BEP 47 attributes (multi-file torrents): Exec (x), Hidden (h), and
+	// Symlink (l), whose SymlinkTarget holds the target's components relative
+	// to the torrent's root folder, cleaned, ".." kept (see attributes).
+	Exec, Hidden, Symlink bool
+	SymlinkTarget         []string
 }
 
 // Info is a validated BitTorrent v1 info dictionary. It is immutable: callers must not

@@ -1,0 +1,462 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/hyperblow/hyperblow/engine/bt"
+	"github.com/hyperblow/hyperblow/engine/picker"
+	"github.com/hyperblow/hyperblow/engine/webseed"
+	"github.com/hyperblow/hyperblow/engine/wire"
+)
+
+// Web seeds (BEP 19) take part in the scheduling like peers that have every
+// piece: each mirror has a picker key, takes blocks from the picker (urgent
+// ones first, as a peer does) in runs of whole pieces, fetches them with HTTP
+// range requests in a worker goroutine, and hands the bytes to the owner as
+// blocks, which go through the same hash check as a peer's. A mirror whose
+// piece fails the check alone is banned; one that fails (404, 5xx, a broken
+// body) backs off; its unfinished blocks go back to the picker at once. The
+// picker's own timeouts (Expired, late duplicates of urgent blocks) apply to a
+// mirror's blocks as to a peer's, and a job has a deadline of its own, so a
+// slow mirror never holds a read for long.
+
+// Sizing of mirror jobs.
+const (
+	mirrorJobs    = 2       // requests in flight per mirror
+	mirrorJobTime = 1.0     // seconds of the mirror's rate one job asks for
+	mirrorMinJob  = 1 << 20 // at least this much (rounded up to whole pieces)
+	mirrorMaxJob  = 8 << 20
+	// mirrorsAtOnce bounds the mirrors fetching at one time (a url-list may
+	// hold up to metainfo.MaxWebSeeds): the others stand by, taking over from
+	// one that fails or is banned. Memory: at most mirrorsAtOnce x mirrorJobs
+	// jobs of mirrorMaxJob (or one piece) each.
+	mirrorsAtOnce    = 4
+	mirrorMinRate    = 256 << 10 // bytes/s a job's deadline allows at the least
+	mirrorBackoff    = 2 * time.Second
+	mirrorMaxBackoff = 5 * time.Minute
+)
+
+// mirror is the owner's view of one web seed.
+type mirror struct {
+	key      picker.PeerKey
+	m        *webseed.Mirror
+	jobs     map[*mirrorJob]bool
+	banned   bool
+	strikes  int
+	failures int // in a row
+	retryAt  time.Time
+	lastErr  error
+	noRange  bool
+
+	down, tickDown int64
+	rate           float64
+	rateAt         time.Time
+	progressAt     time.Time // its last block
+}
+
+// mirrorJob is one fetch of a run of blocks.
+type mirrorJob struct {
+	mr     *mirror
+	blocks []picker.Block // in torrent order, contiguous
+	cancel context.CancelFunc
+}
+
+type (
+	// mirrorDataMsg delivers complete blocks of a job.
+	mirrorDataMsg struct {
+		job    *mirrorJob
+		blocks []picker.Block
+		data   [][]byte
+	}
+	// mirrorDoneMsg ends a job; blocks not delivered go back to the picker.
+	mirrorDoneMsg struct {
+		job       *mirrorJob
+		delivered int // blocks
+		err       error
+	}
+	mirrorStatsMsg struct{ reply chan []MirrorStats }
+)
+
+func (mirrorDataMsg) ownerMsg()  {}
+func (mirrorDoneMsg) ownerMsg()  {}
+func (mirrorStatsMsg) ownerMsg() {}
+
+// MirrorStats describes one web seed.
+type MirrorStats struct {
+	URL        string
+	State      string // idle, fetching, backing off, banned, unusable
+	Error      string `json:",omitempty"` // the last failure
+	Rate       float64
+	Downloaded int64
+}
+
+// addMirrors sets up the torrent's web seeds: its url-list and opts.WebSeeds.
+// Called before the owner runs.
+func (t *Torrent) addMirrors() {
+	if t.storage != nil {
+		return
+	}
+	l := webseed.Layout{Name: t.info.Name, Multi: t.info.MultiFile}
+	for _, f := range t.info.Files {
+		wf := webseed.File{Offset: f.Offset, Length: f.Length, Padding: f.Padding}
+		if t.info.MultiFile {
+			wf.Path = f.Path
+		}
+		l.Files = append(l.Files, wf)
+	}
+	var client *http.Client
+	seen := map[string]bool{}
+	for _, u := range slices.Concat(t.mt.URLList, t.opts.WebSeeds) {
+		if seen[u] {
+			continue
+		}
+		seen[u] = true
+		if client == nil {
+			client = webseed.NewClient()
+			t.wg.Add(1)
+			go func() {
+				defer t.wg.Done()
+				<-t.ctx.Done()
+				client.CloseIdleConnections()
+			}()
+		}
+		m, err := webseed.NewMirror(u, l, client)
+		if err != nil {
+			t.log.Warn("web seed ignored", "url", u, "err", err)
+			continue
+		}
+		t.nextKey++
+		t.mirrors = append(t.mirrors, &mirror{key: t.nextKey, m: m, jobs: map[*mirrorJob]bool{}})
+	}
+}
+
+func (t *Torrent) mirrorByKey(k picker.PeerKey) *mirror {
+	for _, mr := range t.mirrors {
+		if mr.key == k {
+			return mr
+		}
+	}
+	return nil
+}
+
+func hasAll(int) bool { return true }
+
+// fillMirrors gives idle mirrors work: runs of whole pieces from the picker.
+func (t *Torrent) fillMirrors(now time.Time) {
+	busy := 0
+	for _, mr := range t.mirrors {
+		if len(mr.jobs) > 0 {
+			busy++
+		}
+	}
+	for _, mr := range t.mirrors {
+		mr.sampleRate(now)
+		if len(mr.jobs) == 0 && busy >= mirrorsAtOnce {
+			continue
+		}
+		for !mr.banned && !mr.noRange && !now.Before(mr.retryAt) && len(mr.jobs) < mirrorJobs {
+			want := int64(max(mr.rate*mirrorJobTime, mirrorMinJob))
+			want = min(want, mirrorMaxJob)
+			// Whole pieces: at least one.
+			pieces := max(1, (want+t.info.PieceLength-1)/t.info.PieceLength)
+			n := int((pieces*t.info.PieceLength + bt.BlockSize - 1) / bt.BlockSize)
+			blocks := t.pk.Pick(mr.key, hasAll, n, now)
+			if len(blocks) == 0 {
+				break
+			}
+			if len(mr.jobs) == 0 {
+				busy++
+			}
+			for _, run := range t.contiguousRuns(blocks) {
+				t.startMirrorJob(mr, run)
+			}
+		}
+	}
+}
+
+// contiguousRuns sorts blocks into torrent order and splits them where they
+// are not adjacent.
+func (t *Torrent) contiguousRuns(blocks []picker.Block) [][]picker.Block {
+	slices.SortFunc(blocks, func(a, b picker.Block) int {
+		if a.Piece != b.Piece {
+			return a.Piece - b.Piece
+		}
+		return a.Begin - b.Begin
+	})
+	var runs [][]picker.Block
+	start := 0
+	for i := 1; i <= len(blocks); i++ {
+		if i == len(blocks) || !t.adjacent(blocks[i-1], blocks[i]) {
+			runs = append(runs, blocks[start:i])
+			start = i
+		}
+	}
+	return runs
+}
+
+func (t *Torrent) adjacent(a, b picker.Block) bool {
+	if a.Piece == b.Piece {
+		return a.Begin+a.Length == b.Begin
+	}
+	return b.Piece == a.Piece+1 && b.Begin == 0 && int64(a.Begin+a.Length) == t.info.PieceLen(a.Piece)
+}
+
+func (t *Torrent) startMirrorJob(mr *mirror, run []picker.Block) {
+	off := t.info.PieceOffset(run[0].Piece) + int64(run[0].Begin)
+	var size int64
+	for _, b := range run {
+		size += int64(b.Length)
+	}
+	// A deadline: the job at the least rate we accept, and a little more.
+	timeout := 5*time.Second + time.Duration(float64(size)/mirrorMinRate*float64(time.Second))
+	ctx, cancel := context.WithTimeout(t.ctx, timeout)
+	job := &mirrorJob{mr: mr, blocks: run, cancel: cancel}
+	mr.jobs[job] = true
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		defer cancel()
+		// One buffer per piece of the run, and each block's data a slice of
+		// its piece's buffer that runs on to the buffer's end: a piece that
+		// comes whole keeps its buffer (mirrorData), which holds nothing else.
+		var bufs webseed.Buffers
+		blockData := make([][]byte, len(run))
+		for i := 0; i < len(run); {
+			j, n := i, 0
+			for j < len(run) && run[j].Piece == run[i].Piece {
+				n += run[j].Length
+				j++
+			}
+			b := make([]byte, n)
+			bufs = append(bufs, b)
+			o := 0
+			for ; i < j; i++ {
+				blockData[i] = b[o:]
+				o += run[i].Length
+			}
+		}
+		sent, sentBytes := 0, 0
+		// flush hands over the complete blocks, 16 at a time (all at the end).
+		flush := func(filled int, final bool) {
+			k, upTo := sent, sentBytes
+			for k < len(run) && upTo+run[k].Length <= filled {
+				upTo += run[k].Length
+				k++
+			}
+			if k == sent || (!final && k-sent < 16 && k < len(run)) {
+				return
+			}
+			data := make([][]byte, 0, k-sent)
+			for i := sent; i < k; i++ {
+				data = append(data, blockData[i][:run[i].Length])
+			}
+			t.send(mirrorDataMsg{job: job, blocks: run[sent:k], data: data})
+			sent, sentBytes = k, upTo
+		}
+		n, err := mr.m.Fetch(ctx, off, bufs, func(filled int) { flush(filled, false) })
+		flush(n, true)
+		if err != nil && ctx.Err() == context.DeadlineExceeded {
+			err = fmt.Errorf("web seed %s: %w: no answer within %v", mr.m.URL(), webseed.ErrStalled, timeout)
+		}
+		t.send(mirrorDoneMsg{job: job, delivered: sent, err: err})
+	}()
+}
+
+// mirrorData takes a mirror's blocks like PIECE messages. A piece that comes
+// whole in one message, none of it received before, keeps the job's buffer
+// (the blocks are adjacent in it, and the worker writes none of them again)
+// instead of being copied.
+func (t *Torrent) mirrorData(m mirrorDataMsg, now time.Time) {
+	mr := m.job.mr
+	mr.progressAt = now
+	res := make([]picker.ReceiveResult, len(m.blocks))
+	count := map[int]int{} // first copies per piece in this message
+	for k, blk := range m.blocks {
+		n := int64(len(m.data[k]))
+		t.stats.downloaded.Add(n)
+		mr.down += n
+		r := t.pk.Received(mr.key, blk)
+		res[k] = r
+		if !r.Expected || !r.First {
+			t.stats.wasted.Add(n) // timed out and asked of another, or a late copy
+		}
+		for _, q := range r.CancelAt {
+			if p := t.peerByKey(q); p != nil {
+				p.inflight = max(0, p.inflight-1)
+				p.forgiven++
+				p.conn.Send(wire.Message{ID: wire.Cancel, Index: uint32(blk.Piece), Begin: uint32(blk.Begin), Length: uint32(blk.Length)})
+			}
+		}
+		if r.Expected && r.First {
+			count[blk.Piece]++
+		}
+	}
+	for k, blk := range m.blocks {
+		r := res[k]
+		if !r.Expected || !r.First {
+			continue
+		}
+		data := m.data[k]
+		plen := t.info.PieceLen(blk.Piece)
+		d := t.downloads[blk.Piece]
+		if d == nil && blk.Begin == 0 && int64(cap(data)) >= plen &&
+			int64(count[blk.Piece]) == (plen+bt.BlockSize-1)/bt.BlockSize {
+			d = &download{buf: data[:plen:plen], senders: map[picker.PeerKey]bool{mr.key: true}, recv: plen}
+			t.downloads[blk.Piece] = d
+			count[blk.Piece] = -1 // the rest of its blocks are in buf already
+			if r.Complete {
+				t.hashPiece(blk.Piece, d) // a piece of one block
+			}
+			continue
+		}
+		if count[blk.Piece] == -1 {
+			if r.Complete {
+				t.hashPiece(blk.Piece, d)
+			}
+			continue
+		}
+		if d == nil {
+			d = &download{buf: make([]byte, plen), senders: make(map[picker.PeerKey]bool)}
+			t.downloads[blk.Piece] = d
+		}
+		copy(d.buf[blk.Begin:], data)
+		d.recv += int64(len(data))
+		d.senders[mr.key] = true
+		if r.Complete {
+			t.hashPiece(blk.Piece, d)
+		}
+	}
+}
+
+// mirrorDone ends a job: undelivered blocks go back to the picker, and a
+// failure makes the mirror back off (or stop, when it cannot serve ranges).
+func (t *Torrent) mirrorDone(m mirrorDoneMsg, now time.Time) {
+	mr := m.job.mr
+	delete(mr.jobs, m.job)
+	for _, b := range m.job.blocks[m.delivered:] {
+		t.pk.Rejected(mr.key, b)
+	}
+	switch {
+	case m.err == nil:
+		mr.failures = 0
+	case mr.banned || t.ctx.Err() != nil:
+	case errors.Is(m.err, webseed.ErrNoRange):
+		mr.noRange, mr.lastErr = true, m.err
+		t.log.Warn("web seed unusable", "url", mr.m.URL(), "err", m.err)
+	default:
+		mr.failures++
+		mr.lastErr = m.err
+		back := min(mirrorBackoff<<min(mr.failures-1, 10), mirrorMaxBackoff)
+		if errors.Is(m.err, webseed.ErrNotFound) {
+			back = max(back, time.Minute)
+		}
+		mr.retryAt = now.Add(back)
+		t.log.Info("web seed failed", "url", mr.m.URL(), "err", m.err, "retry_in", back)
+	}
+	t.fillAll(now)
+}
+
+// mirrorsHashFailed holds mirrors to account for piece i, which failed its
+// hash check with senders: a mirror that sent it alone is banned; one that
+// took part in two failures too.
+func (t *Torrent) mirrorsHashFailed(i int, senders map[picker.PeerKey]bool) {
+	for key := range senders {
+		mr := t.mirrorByKey(key)
+		if mr == nil || mr.banned {
+			continue
+		}
+		mr.strikes++
+		if len(senders) == 1 || mr.strikes >= 2 {
+			mr.banned = true
+			mr.lastErr = fmt.Errorf("banned: sent data that failed the hash check (piece %d)", i)
+			t.stats.banned.Add(1)
+			t.log.Warn("banning web seed", "url", mr.m.URL(), "piece", i)
+			for job := range mr.jobs {
+				job.cancel()
+			}
+		}
+	}
+}
+
+// mirrorLate reports whether a request held by holder (not a connected peer)
+// is late (picker.Late): a mirror is while it has delivered nothing for
+// lateAfter; a holder that is neither peer nor mirror (gone) always is.
+func (t *Torrent) mirrorLate(holder picker.PeerKey) bool {
+	mr := t.mirrorByKey(holder)
+	return mr == nil || time.Since(mr.progressAt) >= lateAfter
+}
+
+// sampleRate updates the mirror's smoothed rate at most every tick.
+func (mr *mirror) sampleRate(now time.Time) {
+	dt := now.Sub(mr.rateAt)
+	if dt < tickEvery {
+		return
+	}
+	if !mr.rateAt.IsZero() {
+		inst := float64(mr.down-mr.tickDown) / dt.Seconds()
+		mr.rate = 0.7*mr.rate + 0.3*inst
+		if len(mr.jobs) > 0 {
+			mr.rate = max(mr.rate, inst) // a busy mirror's pace, at once
+		}
+	}
+	mr.tickDown, mr.rateAt = mr.down, now
+}
+
+func (t *Torrent) mirrorStats(now time.Time) []MirrorStats {
+	out := make([]MirrorStats, 0, len(t.mirrors))
+	for _, mr := range t.mirrors {
+		mr.sampleRate(now)
+		s := MirrorStats{URL: mr.m.URL(), Rate: mr.rate, Downloaded: mr.down}
+		switch {
+		case mr.banned:
+			s.State = "banned"
+		case mr.noRange:
+			s.State = "unusable"
+		case now.Before(mr.retryAt):
+			s.State = "backing off"
+		case len(mr.jobs) > 0:
+			s.State = "fetching"
+		default:
+			s.State = "idle"
+		}
+		if mr.lastErr != nil {
+			s.Error = mr.lastErr.Error()
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// Mirrors returns the state of the torrent's web seeds.
+func (t *Torrent) Mirrors() []MirrorStats {
+	r := make(chan []MirrorStats, 1)
+	if !t.send(mirrorStatsMsg{r}) {
+		return nil
+	}
+	select {
+	case s := <-r:
+		return s
+	case <-t.done:
+		return nil
+	}
+}
+
+// handleMirrorMsg handles the mirror messages; it reports whether m was one.
+func (t *Torrent) handleMirrorMsg(m ownerMsg, now time.Time) bool {
+	switch m := m.(type) {
+	case mirrorDataMsg:
+		t.mirrorData(m, now)
+	case mirrorDoneMsg:
+		t.mirrorDone(m, now)
+	case mirrorStatsMsg:
+		m.reply <- t.mirrorStats(now)
+	default:
+		return false
+	}
+	return true
+}

@@ -1,0 +1,265 @@
+package engine_test
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hyperblow/hyperblow/engine"
+	"github.com/hyperblow/hyperblow/engine/enginetest"
+	"github.com/hyperblow/hyperblow/engine/metainfo"
+)
+
+// mirrorServer serves a torrent's files under /m/ (multi-file: /m/NAME/PATH),
+// through hook, which may misbehave.
+func mirrorServer(t *testing.T, mt *metainfo.Torrent, files []enginetest.File, hook func(w http.ResponseWriter, r *http.Request) bool) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
+	byURL := map[string][]byte{}
+	for _, f := range files {
+		if len(f.Path) == 0 {
+			byURL["/m/"+mt.Info.Name] = f.Data
+		} else {
+			byURL["/m/"+mt.Info.Name+"/"+strings.Join(f.Path, "/")] = f.Data
+		}
+	}
+	var hits atomic.Int64
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		if hook != nil && hook(w, r) {
+			return
+		}
+		b, ok := byURL[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(b))
+	}))
+	t.Cleanup(ts.Close)
+	return ts, &hits
+}
+
+func mirrorLeecher(t *testing.T, mt *metainfo.Torrent, urls ...string) *engine.Torrent {
+	t.Helper()
+	c, err := engine.NewClient(engine.Config{Listen: "127.0.0.1:0", Logger: enginetest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	tor, err := c.AddTorrent(mt, engine.TorrentOptions{NoTrackers: true, WebSeeds: urls})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tor
+}
+
+// A torrent whose only source is a web seed reads whole, single- and multi-file.
+func TestMirrorOnly(t *testing.T) {
+	for _, multi := range []bool{false, true} {
+		files := []enginetest.File{{Data: enginetest.RandomBytes(11, 3<<20+777)}}
+		if multi {
+			files = []enginetest.File{
+				{Path: []string{"a b", "one.bin"}, Data: enginetest.RandomBytes(12, 100_001)},
+				{Path: []string{"empty"}, Data: []byte{}},
+				{Path: []string{"z#.bin"}, Data: enginetest.RandomBytes(13, 1<<20+3)},
+			}
+		}
+		mt, _ := enginetest.Torrent(t, "tor", 64<<10, files)
+		ts, _ := mirrorServer(t, mt, files, nil)
+		base := ts.URL + "/m/"
+		if !multi {
+			base = ts.URL + "/m/tor" // the URL is the file
+		}
+		tor := mirrorLeecher(t, mt, base)
+		for k, f := range mt.Info.VisibleFiles() {
+			if got := readAll(t, tor, f, 100_000); !bytes.Equal(got, files[k].Data) {
+				t.Fatalf("multi=%v %v: content differs", multi, f.Path)
+			}
+		}
+		ms := tor.Mirrors()
+		if len(ms) != 1 || ms[0].Downloaded < int64(len(files[0].Data)) || ms[0].State == "banned" {
+			t.Fatalf("mirror stats %+v", ms)
+		}
+	}
+}
+
+// A mirror that lies is banned; a good mirror beside it delivers everything.
+func TestMirrorLyingIsBanned(t *testing.T) {
+	files := []enginetest.File{{Data: enginetest.RandomBytes(14, 2<<20)}}
+	mt, _ := enginetest.Torrent(t, "tor", 64<<10, files)
+	good, _ := mirrorServer(t, mt, files, nil)
+	lying := make([]byte, len(files[0].Data))
+	copy(lying, files[0].Data)
+	for i := 0; i < len(lying); i += 1000 {
+		lying[i] ^= 0xff
+	}
+	bad, _ := mirrorServer(t, mt, []enginetest.File{{Data: lying}}, nil)
+	tor := mirrorLeecher(t, mt, bad.URL+"/m/tor", good.URL+"/m/tor")
+	if got := readAll(t, tor, mt.Info.Files[0], 1<<20); !bytes.Equal(got, files[0].Data) {
+		t.Fatal("content differs")
+	}
+	st := tor.Stats()
+	ms := tor.Mirrors()
+	if st.HashFailures == 0 {
+		// The good mirror may have taken every piece: no lie was told.
+		t.Logf("the lying mirror served nothing: %+v", ms)
+		return
+	}
+	if ms[0].State != "banned" || !strings.Contains(ms[0].Error, "hash") {
+		t.Fatalf("after %d hash failures the lying mirror is %+v", st.HashFailures, ms[0])
+	}
+	if st.PeersBanned < 1 {
+		t.Fatalf("PeersBanned %d", st.PeersBanned)
+	}
+}
+
+// A mirror that only lies: its first piece fails, it is banned, and a read
+// waits on nothing more from it (the read is given up by its context).
+func TestMirrorOnlyLyingIsBanned(t *testing.T) {
+	files := []enginetest.File{{Data: enginetest.RandomBytes(15, 256<<10)}}
+	mt, _ := enginetest.Torrent(t, "tor", 64<<10, files)
+	bad, hits := mirrorServer(t, mt, []enginetest.File{{Data: make([]byte, 256<<10)}}, nil)
+	tor := mirrorLeecher(t, mt, bad.URL+"/m/tor")
+	r := tor.NewReader(mt.Info.Files[0])
+	defer r.Close()
+	go func() {
+		buf := make([]byte, 10)
+		r.ReadAt(t.Context(), buf, 0) // blocks until the test ends
+	}()
+	for {
+		ms := tor.Mirrors()
+		if len(ms) == 1 && ms[0].State == "banned" {
+			break
+		}
+		select {
+		case <-t.Context().Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	n := hits.Load()
+	// No new request after the ban: a second look at the stats round trips
+	// through the owner, after any job that was started.
+	tor.Stats()
+	if got := tor.Mirrors()[0].State; got != "banned" {
+		t.Fatalf("state %q", got)
+	}
+	if hits.Load() > n+2 {
+		t.Fatalf("%d requests after the ban", hits.Load()-n)
+	}
+}
+
+// A mirror that answers 503 backs off and says why; a good one beside it
+// delivers.
+func TestMirrorUnavailableBacksOff(t *testing.T) {
+	files := []enginetest.File{{Data: enginetest.RandomBytes(16, 1<<20)}}
+	mt, _ := enginetest.Torrent(t, "tor", 64<<10, files)
+	busy, _ := mirrorServer(t, mt, files, func(w http.ResponseWriter, r *http.Request) bool {
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+		return true
+	})
+	good, _ := mirrorServer(t, mt, files, nil)
+	tor := mirrorLeecher(t, mt, busy.URL+"/m/tor", good.URL+"/m/tor")
+	if got := readAll(t, tor, mt.Info.Files[0], 1<<20); !bytes.Equal(got, files[0].Data) {
+		t.Fatal("content differs")
+	}
+	ms := tor.Mirrors()
+	if ms[0].Downloaded != 0 || (ms[0].Error != "" && !strings.Contains(ms[0].Error, "503")) {
+		t.Fatalf("busy mirror: %+v", ms[0])
+	}
+}
+
+// A mirror that closes every body after 10000 bytes still delivers it all.
+func TestMirrorClosesMidBody(t *testing.T) {
+	files := []enginetest.File{{Data: enginetest.RandomBytes(17, 1<<20)}}
+	mt, _ := enginetest.Torrent(t, "tor", 64<<10, files)
+	ts, _ := mirrorServer(t, mt, files, func(w http.ResponseWriter, r *http.Request) bool {
+		w2 := &cutWriter{ResponseWriter: w, left: 10000}
+		http.ServeContent(w2, r, "", time.Time{}, bytes.NewReader(files[0].Data))
+		return true
+	})
+	tor := mirrorLeecher(t, mt, ts.URL+"/m/tor")
+	if got := readAll(t, tor, mt.Info.Files[0], 1<<20); !bytes.Equal(got, files[0].Data) {
+		t.Fatal("content differs")
+	}
+}
+
+type cutWriter struct {
+	http.ResponseWriter
+	left int
+}
+
+func (w *cutWriter) Write(p []byte) (int, error) {
+	if len(p) > w.left {
+		w.ResponseWriter.Write(p[:w.left])
+		panic(http.ErrAbortHandler)
+	}
+	w.left -= len(p)
+	return w.ResponseWriter.Write(p)
+}
+
+// A mirror that sends headers and then nothing holds no read for long: the
+// blocks a read waits for are asked of the other mirror once late.
+func TestMirrorSlowDoesNotHoldReads(t *testing.T) {
+	files := []enginetest.File{{Data: enginetest.RandomBytes(18, 1<<20)}}
+	mt, _ := enginetest.Torrent(t, "tor", 64<<10, files)
+	release := make(chan struct{})
+	slow, _ := mirrorServer(t, mt, files, func(w http.ResponseWriter, r *http.Request) bool {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		var first, last int64
+		fmt.Sscanf(r.Header.Get("Range"), "bytes=%d-%d", &first, &last)
+		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", first, last, 1<<20))
+		w.WriteHeader(http.StatusPartialContent)
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		return true
+	})
+	defer close(release)
+	good, _ := mirrorServer(t, mt, files, nil)
+	tor := mirrorLeecher(t, mt, slow.URL+"/m/tor", good.URL+"/m/tor")
+	if got := readAll(t, tor, mt.Info.Files[0], 64<<10); !bytes.Equal(got, files[0].Data) {
+		t.Fatal("content differs")
+	}
+}
+
+// Web seeds and a peer together: the whole torrent reads right, with several
+// mirrors standing by (more than fetch at once).
+func TestMirrorsWithPeer(t *testing.T) {
+	files := []enginetest.File{
+		{Path: []string{"a.bin"}, Data: enginetest.RandomBytes(19, 2<<20+5)},
+		{Path: []string{"d", "b.bin"}, Data: enginetest.RandomBytes(20, 1<<20)},
+	}
+	mt, all := enginetest.Torrent(t, "tor", 64<<10, files)
+	seeder := enginetest.Seed(t, mt, all)
+	var urls []string
+	for range 6 {
+		ts, _ := mirrorServer(t, mt, files, nil)
+		urls = append(urls, ts.URL+"/m")
+	}
+	c, err := engine.NewClient(engine.Config{Listen: "127.0.0.1:0", Logger: enginetest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	tor, err := c.AddTorrent(mt, engine.TorrentOptions{NoTrackers: true, WebSeeds: urls, Peers: []netip.AddrPort{seeder}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, f := range mt.Info.VisibleFiles() {
+		if got := readAll(t, tor, f, 200_000); !bytes.Equal(got, files[k].Data) {
+			t.Fatalf("%v: content differs", f.Path)
+		}
+	}
+	if ms := tor.Mirrors(); len(ms) != 6 {
+		t.Fatalf("%d mirrors", len(ms))
+	}
+}
