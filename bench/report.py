@@ -17,15 +17,17 @@ MiB = 1024 * 1024
 # The figure (a prefix of its id) -> the same command run on the local source files.
 # Issue 11's "loopback cp throughput: no lower than today's": the figures it is compared
 # with, per mode and cp variant (MB/s, where they come from).
+# The third figure is the plain client's rate in that run (None: not known), so that the
+# ratio to it, which the machine's load moves less, can be compared too.
 BEFORE = {
     "full": {
-        "256k": (214, "RESULTS.md of 2026-11-24 (commit b1fc414, 1 seeder, load average up to 6.2)"),
-        "1m": (184, "RESULTS.md of 2026-11-24 (commit b1fc414, 1 seeder)"),
-        "1m-4s": (327, "issue 11's \"four seeders, 327 MB/s\", measured by its author (piece size not stated)"),
+        "256k": (214, "RESULTS.md of 2026-11-24 (commit b1fc414, 1 seeder)", 167),
+        "1m": (184, "RESULTS.md of 2026-11-24 (commit b1fc414, 1 seeder)", 164),
+        "1m-4s": (327, "issue 11's \"four seeders, 327 MB/s\", measured by its author (piece size not stated)", None),
     },
     "quick": {
-        "256k": (96.9, "RESULTS-quick.md of 2026-11-24 (1 seeder)"),
-        "1m": (87.4, "RESULTS-quick.md of 2026-11-24 (1 seeder)"),
+        "256k": (96.9, "RESULTS-quick.md of 2026-11-24 (1 seeder)", 112),
+        "1m": (87.4, "RESULTS-quick.md of 2026-11-24 (1 seeder)", 145),
     },
 }
 BEGIN, END = "<!-- wan:begin -->", "<!-- wan:end -->"  # bench/wanreport.py's section
@@ -400,10 +402,14 @@ def loopback_cp(f, spec, a, cpvars, pieces, bigname):
         elif hv is None:
             targets.append((name, "not measured", "—"))
         else:
-            was, where = before[v]
+            was, where, plain_was = before[v]
+            pv = f.med(C, "plain_MBps." + v)
+            rel = ""
+            if plain_was and pv:
+                rel = "; against the plain client of the same run: %.2f× now, %.2f× then" % (hv / pv, was / plain_was)
             targets.append((name, "**met**" if hv >= was else "**missed**",
-                            "%s (median; best round %s) vs %s from %s" % (fmt(hv, "MB/s"), fmt(f.max(H, "cp_MBps." + v), "MB/s"),
-                                                                       fmt(was, "MB/s"), where)))
+                            "%s (median; best round %s) vs %s from %s%s" % (
+                                fmt(hv, "MB/s"), fmt(f.max(H, "cp_MBps." + v), "MB/s"), fmt(was, "MB/s"), where, rel)))
     L += ["| target | result | measured (medians of this run) |", "|---|---|---|"]
     L += ["| %s | %s | %s |" % t for t in targets]
     L.append("")
