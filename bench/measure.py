@@ -87,15 +87,36 @@ class Proc:
     def pid(self):
         return self.p.pid
 
+    # The child is reaped here with wait4, not by Popen, so that its resource usage is
+    # known: cpu_s, the CPU seconds (user + system, all its threads) of its whole life.
+    cpu_s = None
+
+    def _reap(self, block):
+        if self.p.returncode is not None:
+            return True
+        try:
+            pid, status, ru = os.wait4(self.p.pid, 0 if block else os.WNOHANG)
+        except ChildProcessError:  # reaped elsewhere (Popen); its usage is lost
+            self.p.poll()
+            if self.p.returncode is None:
+                self.p.returncode = -1
+            return True
+        if pid == 0:
+            return False
+        self.p.returncode = os.waitstatus_to_exitcode(status)
+        self.cpu_s = ru.ru_utime + ru.ru_stime
+        return True
+
     def alive(self):
-        return self.p.poll() is None
+        return not self._reap(False)
 
     def wait(self, timeout):
-        try:
-            self.p.wait(timeout)
-            return True
-        except subprocess.TimeoutExpired:
-            return False
+        end = time.monotonic() + timeout
+        while not self._reap(False):
+            if time.monotonic() > end:
+                return False
+            time.sleep(0.005)
+        return True
 
     def signal(self, sig):
         if self.alive():
@@ -130,11 +151,26 @@ class Proc:
         return "\n".join("    " + l for l in lines[-n:])
 
 
-def timed(argv, timeout, stdout=subprocess.DEVNULL):
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu_s(pid):
+    """CPU seconds (user + system, every thread) of process pid, from /proc/PID/stat;
+    None when it cannot be read. Works on a zombie that was not reaped yet."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            rest = f.read().rpartition(")")[2].split()
+        return (int(rest[11]) + int(rest[12])) / CLK_TCK  # fields 14 and 15: utime, stime
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def timed(argv, timeout, stdout=subprocess.DEVNULL, info=None):
     """Runs argv, bounded; returns (seconds, returncode, stdout bytes or None, stderr, rchar).
 
     rchar (bytes the command read, from /proc/PID/io) is read while the child is a
-    zombie, before it is reaped. On timeout the child is killed and returncode is None.
+    zombie, before it is reaped, and so is its CPU time (into info["cpu_s"] when info
+    is a dict). On timeout the child is killed and returncode is None.
     """
     t0 = time.monotonic()
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE,
@@ -159,6 +195,7 @@ def timed(argv, timeout, stdout=subprocess.DEVNULL):
         # so /proc/PID/io can still be read before it is reaped.
         os.waitid(os.P_PID, p.pid, os.WEXITED | os.WNOWAIT)
         res["took"] = time.monotonic() - t0
+        res["cpu_s"] = proc_cpu_s(p.pid)
         try:
             with open("/proc/%d/io" % p.pid) as f:
                 res["rchar"] = int(re.search(r"rchar: (\d+)", f.read()).group(1))
@@ -179,6 +216,8 @@ def timed(argv, timeout, stdout=subprocess.DEVNULL):
         exited.wait(30)
         p.wait(30)
     rchar = res.get("rchar")
+    if info is not None:
+        info["cpu_s"] = res.get("cpu_s")
     for t in threads:
         t.join(5)
     out = b"".join(out_chunks) if stdout == subprocess.PIPE else None
@@ -475,10 +514,12 @@ class Run:
         test = "cp." + variant
         dst = os.path.join(self.scratch, "copy-" + variant)
         got = 0
+        cp = {}
         self.baseline(t)
         m = self.mount(t, test)
         try:
-            took, rc, _, err, _ = timed(["cp", os.path.join(m.mnt, t["file"]), dst], self.spec["timeouts"]["cp"])
+            limit = self.spec["timeouts"].get("cp." + variant, self.spec["timeouts"]["cp"])
+            took, rc, _, err, _ = timed(["cp", os.path.join(m.mnt, t["file"]), dst], limit, info=cp)
             got = os.path.getsize(dst) if os.path.exists(dst) else 0
             if rc is None:
                 self.notes.append("round %d, %s, cp %s: timed out after %.0f s with %d of %d bytes copied; "
@@ -493,6 +534,14 @@ class Run:
             m.ok = True
         finally:
             self.finish(m, t, test, read_bytes=got or None)
+        # CPU seconds per GiB copied: the filesystem's process over its whole life (mount
+        # to unmount, from wait4), and cp's own (from /proc/PID/stat before it was reaped).
+        if m.ok and got:
+            gib = got / (1 << 30)
+            if m.proc.cpu_s is not None:
+                self.put("cpu_s_per_GiB.cp." + variant, m.proc.cpu_s / gib)
+            if cp.get("cpu_s") is not None:
+                self.put("cp_cpu_s_per_GiB.cp." + variant, cp["cpu_s"] / gib)
         # The sha256 check, outside the timing: the whole file, or the prefix that was copied.
         try:
             digest = sha256(dst)
@@ -574,6 +623,9 @@ class Run:
         for v in self.spec["variants"]:
             self.guarded("random reads " + v, lambda: self.test_reads(v))
             self.guarded("cp " + v, lambda: self.test_cp(v))
+        # cp from more seeders (e.g. "1m-4s": 1 MiB pieces, 4 seeders): a torrent of its own.
+        for v in self.spec.get("cp_many", []):
+            self.guarded("cp " + v, lambda: self.test_cp(v))
         self.guarded("video", self.test_video)
         self.guarded("tree", self.test_tree)
 
@@ -644,7 +696,8 @@ class Ceilings(Run):
         dst = os.path.join(self.scratch, "plain-" + variant)
         os.makedirs(dst, exist_ok=True)
         # /usr/bin/time reports the client's peak RSS (its last stderr line).
-        took, rc, out, err, _ = timed(["/usr/bin/time", "-f", "HBMAXRSS %M", self.spec["python"], self.spec["lt"], "get",
+        # ... and its CPU seconds (user, system) over the whole download.
+        took, rc, out, err, _ = timed(["/usr/bin/time", "-f", "HBMAXRSS %M HBCPU %U %S", self.spec["python"], self.spec["lt"], "get",
                                        "--timeout", str(self.spec["timeouts"]["cp"]), t["torrent"], dst],
                                       self.spec["timeouts"]["cp"] + 30, stdout=subprocess.PIPE)
         try:
@@ -658,6 +711,9 @@ class Ceilings(Run):
             m = re.search(r"HBMAXRSS (\d+)", err)
             if m:
                 self.put("plain_rss_MiB." + variant, int(m.group(1)) * KiB / MiB)
+            m = re.search(r"HBCPU ([0-9.]+) ([0-9.]+)", err)
+            if m:
+                self.put("plain_cpu_s_per_GiB." + variant, (float(m.group(1)) + float(m.group(2))) / (r["bytes"] / (1 << 30)))
             got = sha256(os.path.join(dst, t["file"]))
             if got != t["sha256"]:
                 raise Failed("the plain client's copy has sha256 %s, want %s" % (got, t["sha256"]))
@@ -698,7 +754,7 @@ class Ceilings(Run):
         self.guarded("tcp ceiling", lambda: self.put("tcp_MBps", self.helper("tcp") / 1e6))
         self.guarded("sha1 ceiling", lambda: self.put("sha1_MBps", self.helper("sha1") / 1e6))
         self.guarded("fuse ceiling", self.fuse)
-        for v in self.spec["variants"]:
+        for v in self.spec["variants"] + self.spec.get("cp_many", []):
             self.guarded("plain client " + v, lambda: self.plain(v))
 
 

@@ -15,6 +15,23 @@ import subprocess
 MiB = 1024 * 1024
 
 # The figure (a prefix of its id) -> the same command run on the local source files.
+# Issue 11's "loopback cp throughput: no lower than today's": the figures it is compared
+# with, per mode and cp variant (MB/s, where they come from).
+# The third figure is the plain client's rate in that run (None: not known), so that the
+# ratio to it, which the machine's load moves less, can be compared too.
+BEFORE = {
+    "full": {
+        "256k": (214, "RESULTS.md of 2026-11-24 (commit b1fc414, 1 seeder)", 167),
+        "1m": (184, "RESULTS.md of 2026-11-24 (commit b1fc414, 1 seeder)", 164),
+        "1m-4s": (327, "issue 11's \"four seeders, 327 MB/s\", measured by its author (piece size not stated)", None),
+    },
+    "quick": {
+        "256k": (96.9, "RESULTS-quick.md of 2026-11-24 (1 seeder)", 112),
+        "1m": (87.4, "RESULTS-quick.md of 2026-11-24 (1 seeder)", 145),
+    },
+}
+BEGIN, END = "<!-- wan:begin -->", "<!-- wan:end -->"  # bench/wanreport.py's section
+
 FLOORS = {"ttfb_": "floor_dd_s", "ffprobe_s": "floor_ffprobe_s", "seek_decode_s": "floor_seek_decode_s",
           "find_s": "floor_find_s", "lsR_s": "floor_lsR_s"}
 
@@ -86,7 +103,7 @@ def spread(f, who, key, unit):
 
 def main():
     ap = argparse.ArgumentParser()
-    for a in ("results", "spec", "out", "mode", "rounds", "seeders", "cache-size", "failures", "btfs-why", "netns",
+    for a in ("results", "spec", "out", "mode", "rounds", "seeders", "cp-seeders", "cache-size", "failures", "btfs-why", "netns",
               "elapsed", "root", "nice"):
         ap.add_argument("--" + a, default="")
     ap.add_argument("--load", action="append", default=[])
@@ -95,6 +112,11 @@ def main():
     spec = json.load(open(a.spec))
     f = Figures(recs)
     variants = spec["variants"]
+    many = spec.get("cp_many", [])  # cp from --cp-seeders seeders (e.g. "1m-4s")
+    cpvars = variants + many
+
+    def pieces(v):  # "256k pieces" or "1m pieces, 4 seeders"
+        return "%s pieces, %d seeders" % (v.split("-")[0], spec["cp_seeders"]) if v in many else "%s pieces" % v
     big = spec["torrents"]["big-" + variants[0]]["size"]
     have_btfs = any(r["client"] == "btfs" for r in recs)
     cache_mib = parse_size(a.cache_size) / MiB
@@ -117,10 +139,10 @@ def main():
         met = value <= limit if ok_if_le else value >= limit
         targets.append((name, "**met**" if met else "**missed**", how, met))
 
-    for v in variants:
+    for v in cpvars:
         cp, fuse, plain = f.med(H, "cp_MBps." + v), f.med(C, "fuse_cp_MBps"), f.med(C, "plain_MBps." + v)
         lim = 0.7 * min(fuse, plain) if fuse and plain else None
-        target("`cp` %s, %s pieces ≥ 70 %% of min(FUSE cp ceiling, plain client)" % (bigname, v), cp, lim, False,
+        target("`cp` %s, %s ≥ 70 %% of min(FUSE cp ceiling, plain client)" % (bigname, pieces(v)), cp, lim, False,
                "%s vs 0.7 × min(%s, %s) = %s" % (fmt(cp, "MB/s"), fmt(fuse), fmt(plain), fmt(lim, "MB/s")))
     for v in variants:
         tt, fp = f.med(H, "ttfb_fresh_random_s." + v), f.med(C, "plain_first_piece_s." + v)
@@ -160,6 +182,18 @@ def main():
             ("peak RSS during cp, VmHWM (%s)" % v, "rss_hwm_MiB.cp." + v, "MiB", ""),
             ("peak anonymous RSS during cp, sampled at 20 Hz (%s)" % v, "rss_anon_MiB.cp." + v, "MiB", ""),
         ]
+    for v in many:
+        rows += [
+            ("`cp` %s throughput, sha256 checked (%s)" % (bigname, pieces(v)), "cp_MBps." + v, "MB/s", "rate:" + v),
+            ("bytes fetched per byte copied (%s)" % pieces(v), "fetch_per_read.cp." + v, "", ""),
+            ("peak RSS during cp, VmHWM (%s)" % pieces(v), "rss_hwm_MiB.cp." + v, "MiB", ""),
+        ]
+    for v in cpvars:
+        rows += [
+            ("CPU seconds per GiB copied: the filesystem's process, mount to unmount (%s)" % pieces(v),
+             "cpu_s_per_GiB.cp." + v, "s", ""),
+            ("CPU seconds per GiB copied: the `cp` process itself (%s)" % pieces(v), "cp_cpu_s_per_GiB.cp." + v, "s", ""),
+        ]
     rows += [
         ("`ffprobe` on a fresh mount", "ffprobe_s", "s", ""),
         ("bytes fetched for ffprobe", "fetched_MB.ffprobe", "MB", ""),
@@ -198,11 +232,12 @@ def main():
     L.append("")
     L.append("Setup: %s single-file torrent in 256 KiB and 1 MiB piece variants, a %.0f MB H.264 MP4 "
              "(moov at the end, 256 KiB pieces), and a multi-file torrent of %d files and folders; "
-             "opentracker and %s TCP-only python3-libtorrent seeder(s) on loopback; Hyperblow mounted with "
+             "opentracker and %s TCP-only python3-libtorrent seeder(s) on loopback%s; Hyperblow mounted with "
              "`--cache-size %s`; %s round(s), Hyperblow then btfs in each, every test on a fresh mount "
              "after dropping the page cache (the seeders' data is read back in first)."
              % (bigname, os.path.getsize(spec["torrents"]["video"]["source"]) / 1e6, spec["torrents"]["multi"]["entries"],
-                a.seeders, a.cache_size, a.rounds))
+                a.seeders, " (and %d, each a session of its own on 127.0.0.2 and up, for one more `cp`, of a torrent "
+                "of the same bytes with 1 MiB pieces)" % spec["cp_seeders"] if many else "", a.cache_size, a.rounds))
     L.append("")
     L.append("## Targets (issue 7, item 3)")
     L.append("")
@@ -219,6 +254,7 @@ def main():
     if not have_btfs:
         L.append("btfs was not measured: %s." % (a.btfs_why or "see the failures below"))
         L.append("")
+    L += loopback_cp(f, spec, a, cpvars, pieces, bigname)
     L.append("## Figures")
     L.append("")
     L.append("Median (min–max) over the rounds. *Hyperblow/btfs*: the ratio of the medians (a time "
@@ -248,8 +284,9 @@ def main():
     L.append("| SHA-1 on one core, 1 MiB blocks, Go crypto/sha1 (bench/ceiling sha1) | %s |" % spread(f, C, "sha1_MBps", "MB/s"))
     L.append("| FUSE, %s file in RAM, Hyperblow's mount options: `cp` (bench/fuseceiling) | %s |" % (bigname, spread(f, C, "fuse_cp_MBps", "MB/s")))
     L.append("| FUSE, same: `dd bs=1M` to /dev/null | %s |" % spread(f, C, "fuse_dd_MBps", "MB/s"))
-    for v in variants:
-        L.append("| plain python3-libtorrent client, no FUSE, whole %s torrent (%s pieces): rate from connection to completion | %s |" % (bigname, v, spread(f, C, "plain_MBps." + v, "MB/s")))
+    for v in cpvars:
+        L.append("| plain python3-libtorrent client, no FUSE, whole %s torrent (%s): rate from connection to completion | %s |" % (bigname, pieces(v), spread(f, C, "plain_MBps." + v, "MB/s")))
+        L.append("| the same: CPU seconds per GiB (user + system, the whole download) | %s |" % spread(f, C, "plain_cpu_s_per_GiB." + v, "s"))
         L.append("| the same: time to its first piece, from its connection to the seeder | %s |" % spread(f, C, "plain_first_piece_s." + v, "s"))
         L.append("| the same: time to its first piece, from adding the torrent (libtorrent waits ~0.5 s before announcing) | %s |" % spread(f, C, "plain_first_piece_from_start_s." + v, "s"))
         L.append("| the same: peak RSS of the client | %s |" % spread(f, C, "plain_rss_MiB." + v, "MiB"))
@@ -319,11 +356,88 @@ def main():
         L.append("| %s | `%s` | %s |" % (who, key, ", ".join(fmt(x) for x in f.v[(who, key)])))
     L.append("")
     L.append("</details>")
-    with open(a.out, "w") as out:
-        out.write("\n".join(L) + "\n")
+    text = "\n".join(L) + "\n"
+    # bench/wanreport.py's section (the WAN scenarios) is kept as it is: bench/run --no-wan
+    # rewrites the loopback part only. A run with the WAN scenarios replaces it afterwards.
+    try:
+        with open(a.out) as old:
+            prev = old.read()
+    except OSError:
+        prev = ""
+    if BEGIN in prev and END in prev:
+        text += "\n" + prev[prev.index(BEGIN):prev.index(END) + len(END)] + "\n"
+    tmp = a.out + ".tmp"
+    with open(tmp, "w") as out:
+        out.write(text)
+    os.replace(tmp, a.out)
     # A short summary on the terminal.
     for name, res, how, _ in targets:
         print("%-9s %s: %s" % (res.strip("*"), name, how))
+
+
+def loopback_cp(f, spec, a, cpvars, pieces, bigname):
+    """Issue 11, item 6: cp from 1 and from --cp-seeders seeders against the FUSE cp
+    ceiling and the plain client from as many seeders, CPU per GiB, and its targets."""
+    H, B, C = "hyperblow", "btfs", "ceiling"
+    L = ["## Loopback `cp` from %s and %s seeders, CPU per GiB (issue 11, item 6)" % (
+        a.seeders, spec.get("cp_seeders") or "—"), ""]
+    if not spec.get("cp_many"):
+        L += ["Only %s seeder(s): `--cp-seeders` was 0 or not above `--seeders`." % a.seeders, ""]
+    targets = []
+    before = BEFORE.get(a.mode, {})
+    for v in cpvars:
+        hv, pv = f.med(H, "cpu_s_per_GiB.cp." + v), f.med(C, "plain_cpu_s_per_GiB." + v)
+        name = "CPU per GiB for `cp` on loopback (%s) ≤ the plain libtorrent client's" % pieces(v)
+        if hv is None or pv is None:
+            targets.append((name, "not measured", "—"))
+        else:
+            targets.append((name, "**met**" if hv <= pv else "**missed**",
+                            "Hyperblow's mount %s/GiB vs the plain client's %s/GiB (%.2f×)" % (fmt(hv, "s"), fmt(pv, "s"), hv / pv)))
+    for v in cpvars:
+        hv = f.med(H, "cp_MBps." + v)
+        name = "loopback `cp` throughput (%s) no lower than today's" % pieces(v)
+        if v not in before:
+            targets.append((name, "not compared", "%s; no earlier figure for this %s" % (
+                fmt(hv, "MB/s"), "mode" if a.mode == "quick" else "variant")))
+        elif hv is None:
+            targets.append((name, "not measured", "—"))
+        else:
+            was, where, plain_was = before[v]
+            pv = f.med(C, "plain_MBps." + v)
+            rel = ""
+            if plain_was and pv:
+                rel = "; against the plain client of the same run: %.2f× now, %.2f× then" % (hv / pv, was / plain_was)
+            targets.append((name, "**met**" if hv >= was else "**missed**",
+                            "%s (median; best round %s) vs %s from %s%s" % (
+                                fmt(hv, "MB/s"), fmt(f.max(H, "cp_MBps." + v), "MB/s"), fmt(was, "MB/s"), where, rel)))
+    L += ["| target | result | measured (medians of this run) |", "|---|---|---|"]
+    L += ["| %s | %s | %s |" % t for t in targets]
+    L.append("")
+    L += ["`cp` of the %s file to tmpfs, median (min–max) over the rounds, each filesystem and the plain client "
+          "from the same seeders, in the same run; the FUSE `cp` ceiling is the same for every row." % bigname, ""]
+    L += ["| `cp`, %s | Hyperblow | btfs | plain libtorrent client (no FUSE) | FUSE `cp` ceiling | Hyperblow / plain client |" % bigname,
+          "|---|---|---|---|---|---|"]
+    for v in cpvars:
+        hv, pv = f.med(H, "cp_MBps." + v), f.med(C, "plain_MBps." + v)
+        L.append("| %s | %s | %s | %s | %s | %s |" % (
+            pieces(v), spread(f, H, "cp_MBps." + v, "MB/s"), spread(f, B, "cp_MBps." + v, "MB/s"),
+            spread(f, C, "plain_MBps." + v, "MB/s"), spread(f, C, "fuse_cp_MBps", "MB/s"),
+            "%.2f×" % (hv / pv) if hv and pv else "—"))
+    L.append("")
+    L += ["CPU seconds (user + system) per GiB delivered. Hyperblow and btfs: their process over its whole "
+          "life, mount to unmount (wait4), divided by the bytes `cp` copied; `cp`: its own process (it "
+          "runs on the mount, so it is listed apart). The plain client: its process for the whole download "
+          "(`/usr/bin/time`), per GiB of the torrent. A btfs `cp` that hit its time limit counts the part copied.", ""]
+    L += ["| CPU s per GiB | Hyperblow (mount) | `cp` on Hyperblow | btfs (its process) | `cp` on btfs | plain libtorrent client | Hyperblow / plain client |",
+          "|---|---|---|---|---|---|---|"]
+    for v in cpvars:
+        hv, pv = f.med(H, "cpu_s_per_GiB.cp." + v), f.med(C, "plain_cpu_s_per_GiB." + v)
+        L.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+            pieces(v), spread(f, H, "cpu_s_per_GiB.cp." + v, "s"), spread(f, H, "cp_cpu_s_per_GiB.cp." + v, "s"),
+            spread(f, B, "cpu_s_per_GiB.cp." + v, "s"), spread(f, B, "cp_cpu_s_per_GiB.cp." + v, "s"),
+            spread(f, C, "plain_cpu_s_per_GiB." + v, "s"), "%.2f×" % (hv / pv) if hv and pv else "—"))
+    L.append("")
+    return L
 
 
 def agreement(f):
