@@ -60,6 +60,9 @@ type Config struct {
 	// Encryption is the policy for Message Stream Encryption toward peers
 	// (default EncryptionPreferPlain: dial plain, accept both).
 	Encryption Encryption
+	// NoUTP turns uTP (BEP 29) off: no uTP listener on the listen port
+	// number, and peers are dialled over TCP only.
+	NoUTP bool
 	// Logger receives the engine's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -99,6 +102,7 @@ type Client struct {
 	hashes chan struct{} // hashing slots: at most GOMAXPROCS pieces hashed at once
 	upload *tokenBucket  // nil: no upload limit
 	dht    *dht.Node     // nil without the DHT
+	tr     transports    // TCP or uTP per peer
 	// dhtReady is closed once the DHT has bootstrapped (or failed to).
 	dhtReady chan struct{}
 
@@ -167,6 +171,13 @@ func NewClient(cfg Config) (*Client, error) {
 		c.ln = ln
 		c.wg.Add(1)
 		go c.acceptLoop()
+	}
+	if !cfg.NoUTP {
+		// Before the DHT, which then takes another UDP port if it must.
+		if err := c.startUTP(); err != nil {
+			c.Close()
+			return nil, err
+		}
 	}
 	c.dhtReady = make(chan struct{})
 	if cfg.DHT {
@@ -273,6 +284,9 @@ func (c *Client) Close() error {
 	if c.ln != nil {
 		c.ln.Close()
 	}
+	if c.tr.utp != nil {
+		c.tr.utp.Close()
+	}
 	if c.dht != nil {
 		c.dht.Close() // saves the node table
 	}
@@ -314,6 +328,7 @@ func (c *Client) connConfig() peerconn.Config {
 		BlockAlloc:    allocBlock,
 		Encryption:    c.cfg.Encryption,
 		InfoHashes:    c.servedInfoHashes,
+		Dial:          c.dialPeer,
 		Logger:        c.log,
 	}
 	if c.upload != nil {

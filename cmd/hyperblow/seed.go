@@ -56,6 +56,7 @@ func runSeed(args []string, stdout, stderr io.Writer) error {
 	fset.StringVar(&mf.listen, "listen", ":6881", "HOST:PORT for incoming peers (port 0: any free port; if the default is busy, any free port)")
 	fset.Var(&mf.peers, "peer", "HOST:PORT of a peer to connect to (repeatable)")
 	fset.BoolVar(&mf.noDHT, "no-dht", false, "do not use the DHT (BEP 5) to announce the torrent")
+	mf.registerNoUTP(fset)
 	fset.Var(&mf.dhtBootstrap, "dht-bootstrap", "HOST:PORT of a DHT node to join through (repeatable; default: the public routers)")
 	fset.Var(&mf.maxUpload, "max-upload-rate", "cap upload to peers, in bytes per second (e.g. 1MiB; 0: no cap)")
 	registerEncryption(fset, &mf.encryption)

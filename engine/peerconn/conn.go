@@ -140,7 +140,10 @@ func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 // AddrPort returns the remote IP address and port, or the zero AddrPort if the
 // connection is not over IP (net.Pipe in tests).
 func (c *Conn) AddrPort() netip.AddrPort {
-	if a, ok := c.nc.RemoteAddr().(*net.TCPAddr); ok {
+	switch a := c.nc.RemoteAddr().(type) {
+	case *net.TCPAddr:
+		return a.AddrPort()
+	case *net.UDPAddr: // uTP
 		return a.AddrPort()
 	}
 	return netip.AddrPort{}
