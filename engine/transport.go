@@ -116,13 +116,45 @@ func (c *Client) dialPeer(ctx context.Context, addr string) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	tr.remember(ap, used)
+	if used == transportTCP {
+		nc = &tcpWatch{Conn: nc, tr: tr, ap: ap}
+	}
+	return nc, nil
+}
+
+func (tr *transports) remember(ap netip.AddrPort, t transport) {
 	tr.mu.Lock()
+	defer tr.mu.Unlock()
 	if tr.works == nil || len(tr.works) >= maxTransportMemory {
 		tr.works = make(map[netip.AddrPort]transport)
 	}
-	tr.works[ap] = used
-	tr.mu.Unlock()
-	return nc, nil
+	tr.works[ap] = t
+}
+
+// tcpWatch notices a peer that accepts TCP connections only to close them
+// before saying anything (libtorrent with incoming TCP off does): the next
+// dial there (peerconn's retry, or a later one) tries uTP first.
+type tcpWatch struct {
+	net.Conn
+	tr  *transports
+	ap  netip.AddrPort
+	got bool // a byte came; only the reading goroutine touches it
+}
+
+func (w *tcpWatch) Read(p []byte) (int, error) {
+	n, err := w.Conn.Read(p)
+	if !w.got {
+		var ne net.Error
+		switch {
+		case n > 0:
+			w.got = true
+		case err != nil && !(errors.As(err, &ne) && ne.Timeout()):
+			w.got = true
+			w.tr.remember(w.ap, transportUTP)
+		}
+	}
+	return n, err
 }
 
 type dialed struct {
