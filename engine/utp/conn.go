@@ -17,6 +17,8 @@ const (
 	// maxOOO bounds how far past the cumulative ack a packet is kept; further
 	// ones are dropped (the sender retransmits them).
 	maxOOO = 1024
+	// maxAckDelay is how many in-order packets may wait for one ack.
+	maxAckDelay = 16
 )
 
 type connState int
@@ -100,8 +102,10 @@ type Conn struct {
 	eof        bool // everything up to the peer's FIN was received
 	replyMicro uint32
 	lastRecv   time.Time
-	lastWnd    int // the receive window we advertised last
-	ackOwed    int // packets received in order and not yet acked
+	lastWnd    int  // the receive window we advertised last
+	ackOwed    int  // packets received in order and not yet acked
+	ackQueued  bool // c is in s.ackq
+	wake       bool // data for the reader, who is not yet told
 
 	scratch [packetSize + 2 + maxSACKBytes]byte
 }
@@ -683,8 +687,11 @@ func (c *Conn) onData(h header, payload []byte, now time.Time) {
 		}
 		if len(c.ooo) == 0 && !c.eof {
 			// In order: ack every second packet, or within a tick.
+			// Ack once the socket has read what is queued (Socket.flushAcks),
+			// every maxAckDelay packets, or within a tick.
 			c.ackOwed++
-			if c.ackOwed < 2 {
+			if c.ackOwed < maxAckDelay {
+				c.deferFlush()
 				return
 			}
 		}
@@ -708,7 +715,30 @@ func (c *Conn) deliver(b []byte) {
 		return // nobody will read it
 	}
 	c.rbuf = append(c.rbuf, b...)
-	poke(c.readable)
+	// Wake the reader once the socket has read what is queued: one wake-up
+	// for a burst, not one per packet.
+	c.wake = true
+	c.deferFlush()
+}
+
+// deferFlush queues c for Socket.flushAcks. c.mu is held.
+func (c *Conn) deferFlush() {
+	if !c.ackQueued {
+		c.ackQueued = true
+		c.s.deferAck(c)
+	}
+}
+
+// flushDeferred sends a deferred ack and wakes a reader. c.mu is held.
+func (c *Conn) flushDeferred(now time.Time) {
+	c.ackQueued = false
+	if c.ackOwed > 0 && c.state != stateDead {
+		c.sendState(now)
+	}
+	if c.wake {
+		c.wake = false
+		poke(c.readable)
+	}
 }
 
 // tick runs the timers. c.mu is held.
@@ -741,6 +771,10 @@ func (c *Conn) tick(now time.Time) {
 		c.zeroWndAt = time.Time{}
 		c.peerWnd = maxPayload // probe a shut window with one packet
 		c.flush(now)
+	}
+	if c.wake {
+		c.wake = false
+		poke(c.readable)
 	}
 	if c.ackOwed > 0 || c.state == stateConnected && now.Sub(c.lastSend) > cfg.KeepAlive {
 		c.sendState(now)

@@ -87,6 +87,23 @@ func FuzzPacket(f *testing.F) {
 			t.Fatalf("buffers over their bounds: ooo %d in %d, rbuf %d", c.oooBytes, len(c.ooo), len(c.rbuf)-c.roff)
 		}
 		c.tick(time.Now())
+		c.mu.Unlock()
+		// Half-open connections the input made would fill the table over many
+		// inputs; each input starts with only the live connection.
+		var others []*Conn
+		s.mu.Lock()
+		for _, o := range s.conns {
+			if o != c {
+				others = append(others, o)
+			}
+		}
+		s.mu.Unlock()
+		for _, o := range others {
+			o.mu.Lock()
+			o.fail(ErrReset)
+			o.mu.Unlock()
+		}
+		c.mu.Lock()
 	})
 }
 

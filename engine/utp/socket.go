@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -109,6 +110,8 @@ type Socket struct {
 
 	accept chan *Conn
 	done   chan struct{}
+	ackMu  sync.Mutex // guards ackq: the connections owing an ack
+	ackq   []*Conn
 	wg     sync.WaitGroup
 }
 
@@ -249,6 +252,12 @@ func (s *Socket) DialAddrPort(ctx context.Context, ap netip.AddrPort) (*Conn, er
 func (s *Socket) readLoop() {
 	defer s.wg.Done()
 	buf := make([]byte, 64<<10)
+	if s.udp != nil {
+		if rc, err := s.udp.SyscallConn(); err == nil {
+			s.readRaw(rc, buf)
+			return
+		}
+	}
 	for {
 		var n int
 		var from netip.AddrPort
@@ -277,7 +286,74 @@ func (s *Socket) readLoop() {
 			continue // ICMP errors and the like: per datagram, not fatal
 		}
 		s.handle(buf[:n], from)
+		s.flushAcks()
 	}
+}
+
+// readRaw is readLoop on the file descriptor: it reads without blocking and,
+// when nothing more is queued, sends the acks the datagrams read so far
+// owe before it waits (as libutp does at the end of a batch), so a burst of
+// packets is acked once, yet at once.
+func (s *Socket) readRaw(rc syscall.RawConn, buf []byte) {
+	for {
+		var n int
+		var sa syscall.Sockaddr
+		var rerr error
+		err := rc.Read(func(fd uintptr) bool {
+			n, sa, rerr = syscall.Recvfrom(int(fd), buf, syscall.MSG_DONTWAIT)
+			if rerr == syscall.EAGAIN || rerr == syscall.EWOULDBLOCK {
+				s.flushAcks()
+				return false // wait until readable
+			}
+			return rerr != syscall.EINTR
+		})
+		if err != nil {
+			return // closed
+		}
+		if rerr != nil {
+			continue // an ICMP error for an earlier datagram, and the like
+		}
+		var from netip.AddrPort
+		switch a := sa.(type) {
+		case *syscall.SockaddrInet4:
+			from = netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
+		case *syscall.SockaddrInet6:
+			from = netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port))
+		default:
+			continue
+		}
+		s.handle(buf[:n], from)
+	}
+}
+
+// flushAcks sends the acks that connections deferred.
+func (s *Socket) flushAcks() {
+	s.ackMu.Lock()
+	q := s.ackq
+	s.ackq = nil
+	s.ackMu.Unlock()
+	if len(q) == 0 {
+		return
+	}
+	now := time.Now()
+	for i, c := range q {
+		c.mu.Lock()
+		c.flushDeferred(now)
+		c.mu.Unlock()
+		q[i] = nil
+	}
+	s.ackMu.Lock()
+	if s.ackq == nil {
+		s.ackq = q[:0] // reuse the array
+	}
+	s.ackMu.Unlock()
+}
+
+// deferAck queues c for flushAcks. c.mu is held.
+func (s *Socket) deferAck(c *Conn) {
+	s.ackMu.Lock()
+	s.ackq = append(s.ackq, c)
+	s.ackMu.Unlock()
 }
 
 func addrPort(a net.Addr) (netip.AddrPort, error) {
