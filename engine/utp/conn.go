@@ -68,28 +68,29 @@ type Conn struct {
 	rdl, wdl                        time.Time
 
 	// Sending.
-	seq       uint16       // next sequence number to send
-	out       []*outPacket // unacknowledged packets, oldest first
-	outBytes  int          // payload bytes in out
-	pending   []byte       // written, not yet packetized
-	inFlight  int          // bytes sent and neither acked, sacked nor due again
-	inFlightN int          // packets counted in inFlight
-	resendN   int          // packets in out due for (re)transmission
-	peerWnd   uint32
-	cwnd      float64
-	ssthresh  float64
-	lossSeq   uint16 // no second window cut for losses before this seq
-	lastAck   uint16
-	dupAcks   int
-	srtt      time.Duration
-	rttVar    time.Duration
-	rto       time.Duration
-	rtoAt     time.Time // when the oldest packet in flight times out
-	timeouts  int       // consecutive
-	zeroWndAt time.Time
-	lastSend  time.Time
-	base      delayHistory
-	stats     Stats
+	seq         uint16       // next sequence number to send
+	out         []*outPacket // unacknowledged packets, oldest first
+	outBytes    int          // payload bytes in out
+	pending     []byte       // written, not yet packetized
+	inFlight    int          // bytes sent and neither acked, sacked nor due again
+	inFlightN   int          // packets counted in inFlight
+	resendN     int          // packets in out due for (re)transmission
+	peerWnd     uint32
+	cwnd        float64
+	ssthresh    float64
+	lossSeq     uint16 // no second window cut for losses before this seq
+	lastAck     uint16
+	dupAcks     int
+	srtt        time.Duration
+	rttVar      time.Duration
+	rto         time.Duration
+	rtoAt       time.Time // when the oldest packet in flight times out
+	timeouts    int       // consecutive
+	lastTimeout time.Time
+	zeroWndAt   time.Time
+	lastSend    time.Time
+	base        delayHistory
+	stats       Stats
 
 	// Receiving.
 	ack        uint16 // last sequence number received in order
@@ -530,11 +531,12 @@ func (c *Conn) handle(h header, payload []byte, now time.Time) {
 	}
 	c.lastRecv = now
 	c.replyMicro = c.s.micros(now) - h.ts
+	wndChanged := c.peerWnd != h.wnd
 	c.peerWnd = h.wnd
 	if c.peerWnd >= maxPayload {
 		c.zeroWndAt = time.Time{}
 	}
-	c.onAck(h, now)
+	c.onAck(h, wndChanged, now)
 	if c.state == stateDead {
 		return
 	}
@@ -548,7 +550,7 @@ func (c *Conn) handle(h header, payload []byte, now time.Time) {
 }
 
 // onAck processes the cumulative and selective acks of h.
-func (c *Conn) onAck(h header, now time.Time) {
+func (c *Conn) onAck(h header, wndChanged bool, now time.Time) {
 	acked := 0
 	newAck := false
 	for len(c.out) > 0 && !seqLess(h.ack, c.out[0].seq) {
@@ -580,7 +582,8 @@ func (c *Conn) onAck(h header, now time.Time) {
 		c.dupAcks = 0
 		c.rtoAt = now.Add(c.rto)
 		poke(c.writable)
-	} else if h.ack == c.lastAck && h.typ == stState && len(c.out) > 0 && len(h.sack) == 0 {
+	} else if h.ack == c.lastAck && h.typ == stState && len(c.out) > 0 && len(h.sack) == 0 && !wndChanged {
+		// A duplicate ack (a window update is not one).
 		c.dupAcks++
 		if c.dupAcks == 3 {
 			c.fastRetransmit(c.out[0], now)
@@ -784,6 +787,12 @@ func (c *Conn) tick(now time.Time) {
 // timeout handles an expired retransmission timer: everything in flight is
 // due again, the window drops to one packet and the timer backs off.
 func (c *Conn) timeout(now time.Time) {
+	if c.lastRecv.After(c.lastTimeout) && c.state == stateConnected {
+		// The peer is alive (a shut window refusing our probe, say): only
+		// timeouts in a row without a word from it count toward giving up.
+		c.timeouts = 0
+	}
+	c.lastTimeout = now
 	c.timeouts++
 	c.stats.Timeouts++
 	limit := c.s.cfg.MaxRetransmits

@@ -20,7 +20,7 @@ type Config struct {
 	Unhandled func(b []byte, from netip.AddrPort)
 
 	SendBuffer int // bytes written but not yet acknowledged, per connection (1 MiB)
-	RecvBuffer int // bytes received but not yet read, per connection (1 MiB)
+	RecvBuffer int // bytes received but not yet read, per connection (4 MiB, as Linux lets a TCP socket grow to)
 
 	MaxConns    int // connections of the socket, all states (1024)
 	MaxHalfOpen int // accepted connections whose initiator has not yet answered (64)
@@ -51,7 +51,7 @@ func (c Config) withDefaults() Config {
 		}
 	}
 	def(&c.SendBuffer, 1<<20)
-	def(&c.RecvBuffer, 1<<20)
+	def(&c.RecvBuffer, 4<<20)
 	def(&c.MaxConns, 1024)
 	def(&c.MaxHalfOpen, 64)
 	def(&c.AcceptQueue, 64)
@@ -173,6 +173,9 @@ func (s *Socket) Close() error {
 	s.mu.Unlock()
 	for _, c := range conns {
 		c.mu.Lock()
+		if c.state != stateDead {
+			c.sendReset() // tell the peer at once rather than let it time out
+		}
 		c.fail(net.ErrClosed)
 		c.mu.Unlock()
 	}
