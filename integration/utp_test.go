@@ -1,10 +1,13 @@
 package integration
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -86,4 +89,85 @@ func TestUTPSeedToLibtorrent(t *testing.T) {
 		compareHashes(t, "libtorrent download", want, downloaded(t, tor, out))
 		s.Stop(t)
 	})
+}
+
+// udpRelay forwards the datagrams of one client to target and the replies
+// back, counting the bytes toward target: a peer reached through it is
+// reached over UDP (uTP) only, since nothing listens for TCP on its port.
+type udpRelay struct {
+	Addr string
+	up   atomic.Int64 // bytes forwarded to target
+}
+
+func startUDPRelay(t testing.TB, target string) *udpRelay {
+	t.Helper()
+	front, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := net.Dial("udp", target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &udpRelay{Addr: front.LocalAddr().String()}
+	var client atomic.Pointer[net.Addr]
+	done := make(chan struct{}, 2)
+	go func() {
+		defer func() { done <- struct{}{} }()
+		buf := make([]byte, 64<<10)
+		for {
+			n, from, err := front.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			client.Store(&from)
+			if m, err := back.Write(buf[:n]); err == nil {
+				r.up.Add(int64(m))
+			}
+		}
+	}()
+	go func() {
+		defer func() { done <- struct{}{} }()
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := back.Read(buf)
+			if err != nil {
+				if errors.Is(err, net.ErrClosed) {
+					return
+				}
+				continue // ICMP port unreachable from target: not fatal
+			}
+			if c := client.Load(); c != nil {
+				front.WriteTo(buf[:n], *c)
+			}
+		}
+	}()
+	t.Cleanup(func() { front.Close(); back.Close(); <-done; <-done })
+	return r
+}
+
+// TestUTPSeedToTransmission: transmission-cli (libutp, the reference uTP)
+// downloads a torrent (one 100 kB file) completely from `hyperblow seed`, which reaches it
+// through a UDP-only relay: over uTP. The relay counts the bytes that went
+// through it.
+func TestUTPSeedToTransmission(t *testing.T) {
+	t.Parallel() // transmission-cli takes ~15 s to ask for its first piece, over TCP too
+	buildBinary(t)
+	requireTool(t, "transmission-cli")
+	data := sharedData(t)
+	tor := makeTorrent(t, filepath.Join(data.Tree, "a", "b", "odd.bin"), nil, 16<<10)
+	out := t.TempDir()
+	tm := startTransmissionWith(t, tor.Path, out, true)
+	relay := startUDPRelay(t, tm.Addr)
+	s := startSeed(t, "--peer", relay.Addr, tor.Path, tor.Data)
+	start := time.Now()
+	tm.WaitFinished(t, 2*time.Minute)
+	t.Logf("transmission-cli downloaded %d bytes over uTP in %v", tor.Info.TotalLength, time.Since(start).Round(time.Millisecond))
+	tm.Stop(t)
+	_, want := sourceTree(t, tor)
+	compareHashes(t, "transmission-cli download", withoutEmpty(want), withoutEmpty(downloaded(t, tor, out)))
+	s.Stop(t)
+	if up := relay.up.Load(); up < tor.Info.TotalLength {
+		t.Errorf("%d bytes went through the UDP relay, fewer than the torrent's %d: not over uTP", up, tor.Info.TotalLength)
+	}
 }
