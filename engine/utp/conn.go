@@ -63,6 +63,7 @@ type Conn struct {
 	// CloseWrite). finSent: our FIN is queued (at c.finSeq); finAcked: the
 	// peer acknowledged it.
 	closed, shut, finSent, finAcked bool
+	closedAt                        time.Time
 	finSeq                          uint16
 	finAckedAt                      time.Time
 	rdl, wdl                        time.Time
@@ -181,6 +182,9 @@ func (c *Conn) Read(p []byte) (int, error) {
 			c.roff += n
 			if c.roff == len(c.rbuf) {
 				c.rbuf, c.roff = c.rbuf[:0], 0
+				if cap(c.rbuf) > 256<<10 {
+					c.rbuf = nil // a burst is over: give its memory back
+				}
 			} else if c.roff > cap(c.rbuf)/2 {
 				c.rbuf = c.rbuf[:copy(c.rbuf, c.rbuf[c.roff:])]
 				c.roff = 0
@@ -267,6 +271,7 @@ func (c *Conn) Close() error {
 		return net.ErrClosed
 	}
 	c.closed = true
+	c.closedAt = time.Now()
 	c.shut = true
 	poke(c.readable)
 	poke(c.writable)
@@ -510,8 +515,8 @@ func (c *Conn) handle(h header, payload []byte, now time.Time) {
 	}
 	switch c.state {
 	case stateSynSent:
-		if h.typ != stState {
-			return
+		if h.typ != stState && h.typ != stData {
+			return // a DATA may overtake the SYN-ACK (its STATE)
 		}
 		c.ack = h.seq - 1
 		c.state = stateConnected
@@ -656,6 +661,10 @@ func (c *Conn) rttSample(r time.Duration) {
 
 const maxRTO = 60 * time.Second
 
+// closeLinger bounds how long a closed connection goes on delivering what
+// was written before it.
+const closeLinger = 2 * time.Minute
+
 // onData takes a DATA or FIN packet.
 func (c *Conn) onData(h header, payload []byte, now time.Time) {
 	if h.typ == stFin && !c.gotFin {
@@ -762,6 +771,13 @@ func (c *Conn) tick(now time.Time) {
 	}
 	if c.closed && c.finAcked && now.Sub(c.finAckedAt) > 2*c.rto+time.Second {
 		c.fail(net.ErrClosed) // the peer's FIN did not come; enough
+		return
+	}
+	if c.closed && now.Sub(c.closedAt) > closeLinger {
+		// What was written could not all go (a peer that reads nothing):
+		// give up on it rather than keep the connection forever.
+		c.sendReset()
+		c.fail(net.ErrClosed)
 		return
 	}
 	if c.inFlightN > 0 && !now.Before(c.rtoAt) {
