@@ -1,6 +1,7 @@
 package utp
 
 import (
+	"bytes"
 	"io"
 	"net"
 	"net/netip"
@@ -94,9 +95,12 @@ type Conn struct {
 	stats       Stats
 
 	// Receiving.
-	ack        uint16 // last sequence number received in order
-	rbuf       []byte // received in order, not yet read (from roff)
-	roff       int
+	ack uint16 // last sequence number received in order
+	// rq holds what was received in order and not yet read, in pooled
+	// chunks: no buffer to grow and compact, no allocation per packet
+	// (libtorrent sends ~64 KiB packets on loopback).
+	rq         []chunk
+	rqBytes    int
 	ooo        map[uint16][]byte // received out of order
 	oooBytes   int
 	gotFin     bool
@@ -177,18 +181,8 @@ func (c *Conn) Read(p []byte) (int, error) {
 		if c.closed {
 			return 0, net.ErrClosed
 		}
-		if c.roff < len(c.rbuf) {
-			n := copy(p, c.rbuf[c.roff:])
-			c.roff += n
-			if c.roff == len(c.rbuf) {
-				c.rbuf, c.roff = c.rbuf[:0], 0
-				if cap(c.rbuf) > 256<<10 {
-					c.rbuf = nil // a burst is over: give its memory back
-				}
-			} else if c.roff > cap(c.rbuf)/2 {
-				c.rbuf = c.rbuf[:copy(c.rbuf, c.rbuf[c.roff:])]
-				c.roff = 0
-			}
+		if c.rqBytes > 0 {
+			n := c.readQueued(p)
 			// Tell a sender stalled on our window that it opened.
 			if c.state == stateConnected && c.lastWnd < c.s.cfg.RecvBuffer/2 && c.recvWindow() >= c.s.cfg.RecvBuffer/2 {
 				c.sendState(time.Now())
@@ -347,7 +341,7 @@ func (c *Conn) fail(err error) {
 }
 
 func (c *Conn) recvWindow() int {
-	return max(0, c.s.cfg.RecvBuffer-(len(c.rbuf)-c.roff)-c.oooBytes)
+	return max(0, c.s.cfg.RecvBuffer-c.rqBytes-c.oooBytes)
 }
 
 // send writes one packet with our current ack state. c.mu is held.
@@ -678,7 +672,7 @@ func (c *Conn) onData(h header, payload []byte, now time.Time) {
 	case c.gotFin && seqLess(c.eofSeq, h.seq):
 		// Past the end of the stream.
 	case d == 1:
-		if len(c.rbuf)-c.roff+len(payload) > c.s.cfg.RecvBuffer {
+		if c.rqBytes+len(payload) > c.s.cfg.RecvBuffer {
 			break // no room: the sender will try again
 		}
 		c.deliver(payload)
@@ -698,8 +692,7 @@ func (c *Conn) onData(h header, payload []byte, now time.Time) {
 			poke(c.readable)
 		}
 		if len(c.ooo) == 0 && !c.eof {
-			// In order: ack every second packet, or within a tick.
-			// Ack once the socket has read what is queued (Socket.flushAcks),
+			// In order: ack once the socket has read what is queued (Socket.flushAcks),
 			// every maxAckDelay packets, or within a tick.
 			c.ackOwed++
 			if c.ackOwed < maxAckDelay {
@@ -711,14 +704,14 @@ func (c *Conn) onData(h header, payload []byte, now time.Time) {
 		if _, ok := c.ooo[h.seq]; ok || len(payload)+maxPayload > c.recvWindow() {
 			break
 		}
-		b := make([]byte, len(payload))
-		copy(b, payload)
+		b := bytes.Clone(payload)
 		c.ooo[h.seq] = b
 		c.oooBytes += len(b)
 	}
 	c.sendState(now)
 }
 
+// deliver copies b into the queue for Read.
 func (c *Conn) deliver(b []byte) {
 	if len(b) == 0 {
 		return
@@ -726,7 +719,16 @@ func (c *Conn) deliver(b []byte) {
 	if c.closed {
 		return // nobody will read it
 	}
-	c.rbuf = append(c.rbuf, b...)
+	c.rqBytes += len(b)
+	for len(b) > 0 {
+		if len(c.rq) == 0 || c.rq[len(c.rq)-1].w == chunkSize {
+			c.rq = append(c.rq, chunk{buf: chunkPool.Get().(*[chunkSize]byte)})
+		}
+		last := &c.rq[len(c.rq)-1]
+		n := copy(last.buf[last.w:], b)
+		last.w += n
+		b = b[n:]
+	}
 	// Wake the reader once the socket has read what is queued: one wake-up
 	// for a burst, not one per packet.
 	c.wake = true
@@ -751,6 +753,37 @@ func (c *Conn) flushDeferred(now time.Time) {
 		c.wake = false
 		poke(c.readable)
 	}
+}
+
+const chunkSize = 64 << 10
+
+// chunk is a piece of the receive queue: bytes [r, w) of buf are unread.
+type chunk struct {
+	buf  *[chunkSize]byte
+	r, w int
+}
+
+var chunkPool = sync.Pool{New: func() any { return new([chunkSize]byte) }}
+
+// readQueued copies queued bytes to p and returns drained chunks to the pool.
+func (c *Conn) readQueued(p []byte) int {
+	n := 0
+	for n < len(p) && len(c.rq) > 0 {
+		ch := &c.rq[0]
+		k := copy(p[n:], ch.buf[ch.r:ch.w])
+		n += k
+		ch.r += k
+		if ch.r == ch.w {
+			chunkPool.Put(ch.buf)
+			c.rq[0] = chunk{}
+			c.rq = c.rq[1:]
+		}
+	}
+	c.rqBytes -= n
+	if len(c.rq) == 0 {
+		c.rq = nil
+	}
+	return n
 }
 
 // tick runs the timers. c.mu is held.

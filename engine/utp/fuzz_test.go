@@ -83,8 +83,8 @@ func FuzzPacket(f *testing.F) {
 		s.handle(pkt, fuzzOnce.from)
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		if c.oooBytes > s.cfg.RecvBuffer || len(c.ooo) > maxOOO || len(c.rbuf)-c.roff > 2*s.cfg.RecvBuffer {
-			t.Fatalf("buffers over their bounds: ooo %d in %d, rbuf %d", c.oooBytes, len(c.ooo), len(c.rbuf)-c.roff)
+		if c.oooBytes > s.cfg.RecvBuffer || len(c.ooo) > maxOOO || c.rqBytes > 2*s.cfg.RecvBuffer {
+			t.Fatalf("buffers over their bounds: ooo %d in %d, rbuf %d", c.oooBytes, len(c.ooo), c.rqBytes)
 		}
 		c.tick(time.Now())
 		c.mu.Unlock()

@@ -258,7 +258,7 @@ func TestWindowFull(t *testing.T) {
 		t.Fatalf("wrote %d bytes into 128 KiB of buffers", n)
 	}
 	ac.mu.Lock()
-	held := len(ac.rbuf) - ac.roff + ac.oooBytes
+	held := ac.rqBytes + ac.oooBytes
 	ac.mu.Unlock()
 	if held > 64<<10 {
 		t.Fatalf("receiver holds %d bytes, over its 64 KiB buffer", held)
