@@ -18,8 +18,9 @@ const (
 	// maxOOO bounds how far past the cumulative ack a packet is kept; further
 	// ones are dropped (the sender retransmits them).
 	maxOOO = 1024
-	// maxAckDelay is how many in-order packets may wait for one ack.
-	maxAckDelay = 16
+	// maxAckDelay is how many bytes received in order may wait for one ack
+	// (a sender with a window of a few large packets must not stall).
+	maxAckDelay = 32 << 10
 )
 
 type connState int
@@ -109,7 +110,7 @@ type Conn struct {
 	replyMicro uint32
 	lastRecv   time.Time
 	lastWnd    int  // the receive window we advertised last
-	ackOwed    int  // packets received in order and not yet acked
+	ackOwed    int  // bytes (at least 1 per packet) received in order and not yet acked
 	ackQueued  bool // c is in s.ackq
 	wake       bool // data for the reader, who is not yet told
 
@@ -693,8 +694,8 @@ func (c *Conn) onData(h header, payload []byte, now time.Time) {
 		}
 		if len(c.ooo) == 0 && !c.eof {
 			// In order: ack once the socket has read what is queued (Socket.flushAcks),
-			// every maxAckDelay packets, or within a tick.
-			c.ackOwed++
+			// every maxAckDelay bytes, or within a tick.
+			c.ackOwed += max(1, len(payload))
 			if c.ackOwed < maxAckDelay {
 				c.deferFlush()
 				return

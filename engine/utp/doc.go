@@ -25,7 +25,8 @@
 // nears the 100 ms target, then at most 3000 bytes more per round trip,
 // scaled by how far below the target the delay is, and less above it;
 // halved on loss, one packet after a timeout. Packets are at most 1400
-// bytes. An in-order packet is acked with the next one or within 10 ms.
+// bytes. Packets received in order are acked together once the socket has
+// read all that is queued, or every 32 KiB, or within 10 ms.
 //
 // # Limits
 //
