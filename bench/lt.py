@@ -6,11 +6,12 @@ off in both directions (the swarm is TCP only, as in issue 7's measurements):
 
   make --piece-length N --tracker URL DATA OUT.torrent
       Write a v1 .torrent of the file or folder DATA. Prints the info-hash.
-  seed --stats FILE TORRENT=SAVE_PATH...
+  seed [--utp-only] --stats FILE TORRENT=SAVE_PATH...
       Check every torrent's data, then seed them all from one session. Prints
       "READY <port>" once every torrent is seeding, then rewrites FILE (JSON, atomically)
       every 0.2 s with the payload bytes uploaded per info-hash since start. Runs until
-      SIGTERM or until its parent dies.
+      SIGTERM or until its parent dies. --utp-only: TCP off both ways, uTP (BEP 29)
+      on (bench/utp).
   get [--timeout S] TORRENT SAVE_PATH
       The plain client: download the whole torrent from its tracker; prints one JSON
       line {"connected_s", "first_piece_s", "done_s", "bytes", "rate_Bps"}: times from
@@ -33,12 +34,12 @@ def log(msg):
     sys.stderr.flush()
 
 
-def session(ip, progress=False):
+def session(ip, progress=False, utp_only=False):
     mask = (lt.alert.category_t.error_notification | lt.alert.category_t.status_notification
             | lt.alert.category_t.tracker_notification)
     if progress:
         mask |= lt.alert.category_t.piece_progress_notification | lt.alert.category_t.connect_notification
-    return lt.session({
+    settings = {
         "listen_interfaces": "%s:0" % ip,
         "outgoing_interfaces": ip,
         "enable_dht": False,
@@ -54,7 +55,15 @@ def session(ip, progress=False):
         "unchoke_slots_limit": -1,
         "user_agent": "hyperblow-bench/" + lt.__version__,
         "alert_mask": mask,
-    })
+    }
+    if utp_only:
+        settings.update({
+            "enable_outgoing_tcp": False,
+            "enable_incoming_tcp": False,
+            "enable_outgoing_utp": True,
+            "enable_incoming_utp": True,
+        })
+    return lt.session(settings)
 
 
 def drain(ses):
@@ -103,7 +112,7 @@ def cmd_seed(a):
     ppid = os.getppid()
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-    ses = session(a.ip)
+    ses = session(a.ip, utp_only=a.utp_only)
     handles = []
     for spec in a.torrents:
         torrent, _, save = spec.partition("=")
@@ -176,6 +185,7 @@ def main():
     s.add_argument("--stats", required=True)
     s.add_argument("--ip", default="127.0.0.1")
     s.add_argument("--check-timeout", type=int, default=300)
+    s.add_argument("--utp-only", action="store_true")
     s.add_argument("torrents", nargs="+", metavar="TORRENT=SAVE_PATH")
     g = sub.add_parser("get")
     g.add_argument("--timeout", type=float, default=300)

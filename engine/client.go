@@ -67,6 +67,9 @@ type Config struct {
 	// Encryption is the policy for Message Stream Encryption toward peers
 	// (default EncryptionPreferPlain: dial plain, accept both).
 	Encryption Encryption
+	// NoUTP turns uTP (BEP 29) off: no uTP listener on the listen port
+	// number, and peers are dialled over TCP only.
+	NoUTP bool
 	// Logger receives the engine's logs; nil discards them.
 	Logger *slog.Logger
 	// LSD turns on BEP 14 Local Service Discovery on the listen address's
@@ -116,8 +119,9 @@ type Client struct {
 	upload *tokenBucket  // nil: no upload limit
 	// halfOpen counts outgoing connections being set up (connmgr.go).
 	halfOpen atomic.Int32
-	dht      *dht.Node // nil without the DHT
-	dht6     *dht.Node // the IPv6 node when dht is the IPv4 one (BEP 32), or nil
+	dht      *dht.Node  // nil without the DHT
+	dht6     *dht.Node  // the IPv6 node when dht is the IPv4 one (BEP 32), or nil
+	tr       transports // TCP or uTP per peer
 	// dhtReady is closed once the DHT has bootstrapped (or failed to).
 	dhtReady chan struct{}
 	local    localNet // LSD and port mapping (localnet.go)
@@ -192,6 +196,13 @@ func NewClient(cfg Config) (*Client, error) {
 		}
 		c.ln = ln
 	}
+	if !cfg.NoUTP {
+		// Before the DHT, which then takes another UDP port if it must.
+		if err := c.startUTP(); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
 	c.dhtReady = make(chan struct{})
 	if cfg.DHT {
 		if err := c.startDHT(); err != nil {
@@ -202,6 +213,10 @@ func NewClient(cfg Config) (*Client, error) {
 	if c.ln != nil {
 		c.wg.Add(1)
 		go c.acceptLoop() // after startDHT: connConfig reads c.dht
+	}
+	if c.tr.utp != nil && c.tr.accept {
+		c.wg.Add(1)
+		go c.acceptUTP() // likewise
 	}
 	c.startLocalNet()
 	return c, nil
@@ -307,6 +322,9 @@ func (c *Client) Close() error {
 	if c.ln != nil {
 		c.ln.Close()
 	}
+	if c.tr.utp != nil {
+		c.tr.utp.Close()
+	}
 	if c.dht != nil {
 		c.dht.Close() // saves the node table
 	}
@@ -351,6 +369,7 @@ func (c *Client) connConfig() peerconn.Config {
 		BlockAlloc:    allocBlock,
 		Encryption:    c.cfg.Encryption,
 		InfoHashes:    c.servedInfoHashes,
+		Dial:          c.dialPeer,
 		Logger:        c.log,
 	}
 	if c.upload != nil {

@@ -313,19 +313,25 @@ type Transmission struct {
 // once transmission listens for peers.
 func startTransmission(t testing.TB, torrentPath, outDir string) *Transmission {
 	t.Helper()
+	return startTransmissionWith(t, torrentPath, outDir, false)
+}
+
+// startTransmissionWith is startTransmission with uTP on or off.
+func startTransmissionWith(t testing.TB, torrentPath, outDir string, utp bool) *Transmission {
+	t.Helper()
 	requireTool(t, "transmission-cli")
 	var lastErr string
 	for attempt := range 3 {
 		cfg := t.TempDir()
 		port := freePort(t)
 		settings := fmt.Sprintf(`{
-  "dht-enabled": false, "lpd-enabled": false, "pex-enabled": false, "utp-enabled": false,
+  "dht-enabled": false, "lpd-enabled": false, "pex-enabled": false, "utp-enabled": %t,
   "port-forwarding-enabled": false, "rpc-enabled": false, "blocklist-enabled": false,
   "bind-address-ipv4": "127.0.0.1", "bind-address-ipv6": "::1",
   "peer-port": %d, "peer-port-random-on-start": false,
   "encryption": 0, "message-level": 3, "start-added-torrents": true
 }
-`, port)
+`, utp, port)
 		if err := os.WriteFile(filepath.Join(cfg, "settings.json"), []byte(settings), 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -70,6 +70,7 @@ func runGet(args []string, stdout, stderr io.Writer) error {
 	fset.Var(&mf.webSeeds, "web-seed", "http(s) URL of a web seed (BEP 19 mirror) to fetch from, beside the torrent's own (repeatable)")
 	fset.BoolVar(&mf.noDHT, "no-dht", false, "do not use the DHT (BEP 5) to find peers")
 	mf.registerLocalNet(fset)
+	mf.registerNoUTP(fset)
 	fset.Var(&mf.dhtBootstrap, "dht-bootstrap", "HOST:PORT of a DHT node to join through (repeatable; default: the public routers)")
 	fset.Var(&mf.maxUpload, "max-upload-rate", "cap upload to peers, in bytes per second (e.g. 1MiB; 0: no cap)")
 	registerEncryption(fset, &mf.encryption)

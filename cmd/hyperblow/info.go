@@ -63,6 +63,7 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 	var mf mountFlags
 	fs.DurationVar(&mf.metadataTimeout, "metadata-timeout", 2*time.Minute, "give up fetching a magnet link's metadata after this long")
 	fs.BoolVar(&mf.noDHT, "no-dht", false, "do not use the DHT (BEP 5) to find peers for a magnet link")
+	mf.registerNoUTP(fs)
 	fs.Var(&mf.dhtBootstrap, "dht-bootstrap", "HOST:PORT of a DHT node to join through (repeatable; default: the public routers)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -169,7 +170,7 @@ func safe(s string) string {
 // fetchMetadata resolves a magnet link with a client that only dials out.
 func fetchMetadata(ctx context.Context, m *metainfo.Magnet, peers []netip.AddrPort, timeout time.Duration, mf *mountFlags) (*metainfo.Torrent, error) {
 	dhtOn, boot, state := mf.dhtSettings()
-	c, err := engine.NewClient(engine.Config{CacheSize: cache.MinSize, DHT: dhtOn, DHTBootstrap: boot, DHTStateFile: state})
+	c, err := engine.NewClient(engine.Config{CacheSize: cache.MinSize, DHT: dhtOn, DHTBootstrap: boot, DHTStateFile: state, NoUTP: mf.noUTP})
 	if err != nil {
 		return nil, err
 	}

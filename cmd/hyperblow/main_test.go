@@ -180,7 +180,7 @@ func TestHelp(t *testing.T) {
 	if code := run([]string{"demo", "--help"}, &out, io.Discard); code != 0 {
 		t.Fatalf("demo --help: exit %d", code)
 	}
-	for _, notDemo := range []string{"--peer", "--no-dht", "--dht-bootstrap", "--listen", "--metadata-timeout", "--max-upload-rate", "--encryption"} {
+	for _, notDemo := range []string{"--peer", "--no-dht", "--no-utp", "--dht-bootstrap", "--listen", "--metadata-timeout", "--max-upload-rate", "--encryption"} {
 		if strings.Contains(out.String(), "\n  "+notDemo+" ") || strings.Contains(out.String(), "\n  "+notDemo+"\n") {
 			t.Errorf("demo --help lists %s, which an offline demo has no use for", notDemo)
 		}

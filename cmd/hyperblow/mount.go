@@ -85,6 +85,7 @@ type mountFlags struct {
 	noDHT       bool
 	noLSD       bool // --no-lsd (localnet.go)
 	noUPnP      bool // --no-upnp (localnet.go)
+	noUTP       bool // --no-utp: TCP only
 	readTimeout time.Duration
 	allowOther  bool
 	verbose     bool
@@ -121,6 +122,7 @@ func (m *mountFlags) register(fs *flag.FlagSet, listenDefault string) {
 	fs.BoolVar(&m.noDHT, "no-dht", false, "do not use the DHT (BEP 5) to find peers")
 	m.registerLocalNet(fs)
 	fs.BoolVar(&m.showHidden, "show-hidden", false, "show the files a torrent marks hidden (BEP 47 attribute h; -o show_hidden); they are left out by default")
+	m.registerNoUTP(fs)
 	fs.Var(&m.dhtBootstrap, "dht-bootstrap", "HOST:PORT of a DHT node to join through (repeatable; default: the public routers)")
 	fs.DurationVar(&m.readTimeout, "read-timeout", 0, "fail a read with EIO if its data does not come in time (0: wait)")
 	fs.BoolVar(&m.allowOther, "allow-other", false, "let other users read the mount (needs user_allow_other in /etc/fuse.conf when not root)")
@@ -527,6 +529,7 @@ func newClient(log *slog.Logger, mf *mountFlags) (*engine.Client, error) {
 		Readahead:     int64(mf.readahead),
 		MaxUploadRate: int64(mf.maxUpload),
 		Encryption:    engine.Encryption(mf.encryption),
+		NoUTP:         mf.noUTP,
 		Logger:        log,
 	}
 	mf.localNetSettings(&cfg)
@@ -546,6 +549,11 @@ func logStats(log *slog.Logger, t *engine.Torrent) {
 		"served_to_readers", st.ServedToReaders, "wasted", st.Wasted, "duplicates", st.Duplicates,
 		"pieces_verified", st.PiecesVerified, "hash_failures", st.HashFailures,
 		"peers_banned", st.PeersBanned)
+}
+
+// registerNoUTP adds --no-utp, next to --no-dht on every command that has it.
+func (m *mountFlags) registerNoUTP(fs *flag.FlagSet) {
+	fs.BoolVar(&m.noUTP, "no-utp", false, "do not use uTP (BEP 29): dial and accept peers over TCP only")
 }
 
 // dhtSettings: the DHT is on unless --no-dht, joined through --dht-bootstrap or

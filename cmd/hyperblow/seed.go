@@ -57,6 +57,7 @@ func runSeed(args []string, stdout, stderr io.Writer) error {
 	fset.Var(&mf.peers, "peer", "HOST:PORT of a peer to connect to (repeatable)")
 	fset.BoolVar(&mf.noDHT, "no-dht", false, "do not use the DHT (BEP 5) to announce the torrent")
 	mf.registerLocalNet(fset)
+	mf.registerNoUTP(fset)
 	fset.Var(&mf.dhtBootstrap, "dht-bootstrap", "HOST:PORT of a DHT node to join through (repeatable; default: the public routers)")
 	fset.Var(&mf.maxUpload, "max-upload-rate", "cap upload to peers, in bytes per second (e.g. 1MiB; 0: no cap)")
 	registerEncryption(fset, &mf.encryption)

@@ -1,7 +1,9 @@
 package peerconn
 
 import (
+	"context"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/hyperblow/hyperblow/engine/bt"
@@ -37,7 +39,7 @@ type Config struct {
 	// comes from the Torrent (or Conn.SetNumPieces).
 	Limits wire.Limits
 
-	ConnectTimeout    time.Duration // TCP connect, in Dial
+	ConnectTimeout    time.Duration // connect, in Dial
 	HandshakeTimeout  time.Duration // the whole handshake exchange
 	IdleTimeout       time.Duration // close a peer that sends nothing for this long
 	KeepaliveInterval time.Duration // send a keep-alive after this long without sending
@@ -67,6 +69,10 @@ type Config struct {
 	// UploadLimiter, if set, paces the PIECE payloads this connection writes
 	// (--max-upload-rate); one limiter is shared by every connection.
 	UploadLimiter Limiter
+
+	// Dial, if set, makes Dial's connections (the client's choice of TCP or
+	// uTP); nil dials TCP.
+	Dial func(ctx context.Context, addr string) (net.Conn, error)
 
 	// Logger receives debug records about connections; nil discards them.
 	Logger *slog.Logger

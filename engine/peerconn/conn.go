@@ -140,8 +140,12 @@ func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 // AddrPort returns the remote IP address and port, or the zero AddrPort if the
 // connection is not over IP (net.Pipe in tests).
 func (c *Conn) AddrPort() netip.AddrPort {
-	if a, ok := c.nc.RemoteAddr().(*net.TCPAddr); ok {
+	switch a := c.nc.RemoteAddr().(type) {
+	case *net.TCPAddr:
 		ap := a.AddrPort() // an IPv4 peer on a dual-stack listener is IPv4-mapped
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	case *net.UDPAddr: // uTP
+		ap := a.AddrPort()
 		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	}
 	return netip.AddrPort{}

@@ -11,7 +11,7 @@ import (
 	"github.com/hyperblow/hyperblow/engine/wire"
 )
 
-// Dial connects to addr over TCP within cfg.ConnectTimeout and performs the
+// Dial connects to addr (over TCP, or cfg.Dial) within cfg.ConnectTimeout and performs the
 // handshake for t, as [Initiate]. ctx bounds the whole operation.
 //
 // cfg.Encryption says whether the first attempt uses MSE and whether a handshake
@@ -41,8 +41,14 @@ func attemptName(encrypted bool) string {
 func dialOnce(ctx context.Context, addr string, t Torrent, cfg Config, encrypted bool) (*Conn, error) {
 	dctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()
-	var d net.Dialer
-	nc, err := d.DialContext(dctx, "tcp", addr)
+	var nc net.Conn
+	var err error
+	if cfg.Dial != nil {
+		nc, err = cfg.Dial(dctx, addr)
+	} else {
+		var d net.Dialer
+		nc, err = d.DialContext(dctx, "tcp", addr)
+	}
 	if err != nil {
 		return nil, errConnect{fmt.Errorf("peerconn: dial %s: %w", addr, err)}
 	}

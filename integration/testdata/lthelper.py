@@ -8,10 +8,10 @@ Subcommands (every socket is bound to 127.0.0.1; DHT, LSD, UPnP and NAT-PMP are 
       --pad aligns files to pieces with BEP 47 padding files. Prints the info JSON.
   info TORRENT
       Print what libtorrent reads from TORRENT as JSON (the reference for `info --json`).
-  seed [--port N] [--dht] [--encryption forced] TORRENT SAVE_PATH
+  seed [--port N] [--dht] [--encryption forced] [--utp-only] TORRENT SAVE_PATH
       Check the data under SAVE_PATH, then seed it. Prints "READY <port>" once the
       torrent is seeding and listening, then runs until killed or its parent dies.
-  get [--port N] [--peer HOST:PORT]... [--timeout S] [--encryption forced] TORRENT SAVE_PATH
+  get [--port N] [--peer HOST:PORT]... [--timeout S] [--encryption forced] [--utp-only] TORRENT SAVE_PATH
       Download into SAVE_PATH (from the trackers and the given peers) and exit 0 once
       complete; exit 1 on timeout. With --encryption it also prints, after DONE, one
       "PEER HOST:PORT rc4|plaintext|none" line per peer it downloaded from: how that
@@ -20,6 +20,8 @@ Subcommands (every socket is bound to 127.0.0.1; DHT, LSD, UPnP and NAT-PMP are 
 --encryption forced: every connection, in and out, must use Message Stream
 Encryption with RC4 (out_enc_policy = in_enc_policy = pe_forced, allowed_enc_level
 = pe_rc4); libtorrent drops plain handshakes.
+--utp-only: TCP off both ways (enable_incoming_tcp = enable_outgoing_tcp = False),
+uTP (BEP 29) on both ways: peers reach it, and it reaches them, over uTP only.
   probe --peer HOST:PORT [--seconds S] [--want-bytes N] TORRENT SAVE_PATH
       Leech from that one peer for up to S seconds (until libtorrent sees it as
       upload-only and got N bytes from it) and print how libtorrent sees it, as JSON.
@@ -88,7 +90,7 @@ def cmd_info(a):
     print(json.dumps(info_json(lt.torrent_info(a.torrent))))
 
 
-def new_session(port, dht=False, encryption=None, host="127.0.0.1"):
+def new_session(port, dht=False, encryption=None, host="127.0.0.1", utp_only=False):
     # host "::1" listens (and connects) on the IPv6 loopback only.
     listen = "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
     settings = {
@@ -117,6 +119,13 @@ def new_session(port, dht=False, encryption=None, host="127.0.0.1"):
             "in_enc_policy": int(lt.enc_policy.pe_forced),
             "allowed_enc_level": int(lt.enc_level.pe_rc4),
             "prefer_rc4": True,
+        })
+    if utp_only:
+        settings.update({
+            "enable_outgoing_tcp": False,
+            "enable_incoming_tcp": False,
+            "enable_outgoing_utp": True,
+            "enable_incoming_utp": True,
         })
     if dht:
         # A DHT on 127.0.0.1 only: no bootstrap routers; every node shares one IP,
@@ -162,7 +171,7 @@ def add(ses, torrent, save_path, peers=()):
 
 def cmd_seed(a):
     ppid = os.getppid()
-    ses = new_session(a.port, dht=a.dht, encryption=a.encryption, host=a.host)
+    ses = new_session(a.port, dht=a.dht, encryption=a.encryption, host=a.host, utp_only=a.utp_only)
     h = add(ses, a.torrent, os.path.abspath(a.save_path))
     deadline = time.time() + 120
     while True:
@@ -192,7 +201,7 @@ def peer_encryption(pi):
 
 
 def cmd_get(a):
-    ses = new_session(a.port, encryption=a.encryption)
+    ses = new_session(a.port, encryption=a.encryption, utp_only=a.utp_only)
     h = add(ses, a.torrent, os.path.abspath(a.save_path), a.peer)
     deadline = time.time() + a.timeout
     peers = {}  # "host:port" -> encryption, of peers we downloaded from
@@ -290,6 +299,7 @@ def main():
     s.add_argument("--host", default="127.0.0.1", help="address to listen on: 127.0.0.1, or ::1 for IPv6 only")
     s.add_argument("--dht", action="store_true", help="DHT on, on 127.0.0.1 only (its node listens on the same port)")
     s.add_argument("--encryption", choices=["forced"], help="only RC4-encrypted (MSE) connections")
+    s.add_argument("--utp-only", action="store_true", help="TCP off: uTP only, in and out")
     s.add_argument("torrent")
     s.add_argument("save_path")
     g = sub.add_parser("get")
@@ -297,6 +307,7 @@ def main():
     g.add_argument("--peer", action="append", default=[])
     g.add_argument("--timeout", type=float, default=120)
     g.add_argument("--encryption", choices=["forced"], help="only RC4-encrypted (MSE) connections")
+    g.add_argument("--utp-only", action="store_true", help="TCP off: uTP only, in and out")
     g.add_argument("torrent")
     g.add_argument("save_path")
     pr = sub.add_parser("probe")

@@ -1,0 +1,49 @@
+// Package utp is the Micro Transport Protocol (BEP 29): reliable, ordered
+// byte streams over UDP whose LEDBAT congestion control yields to TCP, so a
+// BitTorrent peer can saturate a home uplink without hurting its owner's
+// other traffic. Peers that accept only uTP (libtorrent with TCP off, many
+// home clients behind NAT) are reachable only this way.
+//
+// A [Socket] runs over one net.PacketConn: it dials ([Socket.Dial]) and
+// accepts ([Socket.Accept]) connections, each a [Conn] that is a net.Conn
+// with deadlines and a half-close ([Conn.CloseWrite]). Datagrams that are not
+// uTP go to Config.Unhandled, so the DHT can share the port.
+//
+// # Protocol
+//
+// Header version 1 (20 bytes), packet types DATA, FIN, STATE, RESET, SYN;
+// connection ids: the initiator picks r, receives on r and sends on r+1;
+// 16-bit sequence and ack numbers compared modulo 2^16; the selective ACK
+// extension is sent (in STATE packets, up to 256 packets past the
+// cumulative ack) and honoured (a packet with three later ones selectively
+// acked is sent again). Three duplicate acks also trigger a fast
+// retransmission; the retransmission timeout follows RFC 6298 (SRTT,
+// RTTVAR, Karn's rule, doubling back-off, Config.MinRTO floor) and fails the
+// connection after Config.MaxRetransmits expiries in a row (a SYN: two). The
+// window is LEDBAT's: slow start until the delay our packets see (the
+// peer's timestamp difference, less the minimum over the last ten minutes)
+// nears the 100 ms target, then at most 3000 bytes more per round trip,
+// scaled by how far below the target the delay is, and less above it;
+// halved on loss, one packet after a timeout. Packets are at most 1400
+// bytes. Packets received in order are acked together once the socket has
+// read all that is queued, or every 32 KiB, or within 10 ms.
+//
+// # Limits
+//
+// Everything from the network is bounded: a connection holds at most
+// Config.SendBuffer bytes written and not acked, and Config.RecvBuffer bytes
+// received and not read (out-of-order packets included, at most 1024
+// packets ahead); the socket holds Config.MaxConns connections, of which
+// Config.MaxHalfOpen accepted ones whose initiator has not yet sent a packet
+// acking our SYN-ACK (so a flood of spoofed SYNs fills only that table and
+// times out of it). Packets whose ack names a sequence number we never sent
+// are dropped; an unknown connection gets a RESET.
+//
+// # Concurrency
+//
+// One goroutine reads the PacketConn and one runs the timers (every 10 ms).
+// A Conn's mutex guards its state; the Socket's mutex guards the table of
+// connections. The lock order is Conn, then Socket: the reader looks a
+// connection up under the Socket's lock and releases it before locking the
+// Conn.
+package utp
