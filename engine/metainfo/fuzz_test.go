@@ -36,6 +36,10 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		checkInfo(t, tor.Info)
+		if tor.Info.HasV2() {
+			checkV2(t, tor)
+			return
+		}
 		if tor.InfoHash != sha1.Sum(tor.RawInfo) {
 			t.Fatal("InfoHash is not the SHA-1 of RawInfo")
 		}
@@ -74,5 +78,7 @@ func checkInfo(t *testing.T, i *Info) {
 	if i.PieceOffset(last)+i.PieceLen(last) != i.TotalLength || i.PieceLen(last) <= 0 || i.PieceLen(last) > i.PieceLength {
 		t.Fatalf("last piece %d+%d, total %d", i.PieceOffset(last), i.PieceLen(last), i.TotalLength)
 	}
-	_ = i.PieceHash(last)
+	if i.HasV1() {
+		_ = i.PieceHash(last)
+	}
 }

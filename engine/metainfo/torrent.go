@@ -15,14 +15,14 @@ import (
 
 // Torrent is a parsed .torrent file. It is immutable.
 type Torrent struct {
-	Info     *Info
+	Info *Info
 	// InfoHash is the SHA-1 of the exact raw info bytes, never re-encoded; for a v2-only
 	// torrent (BEP 52) it is the SHA-256 truncated to 20 bytes, as in the handshake.
 	InfoHash bt.InfoHash
 	// InfoHashV2 is the SHA-256 of the raw info bytes for a v2 or hybrid torrent, else zero.
 	InfoHashV2 [32]byte
-	RawInfo  []byte      // the info dictionary as it appeared in the file (a copy)
-	Announce string      // trimmed; may be a URL Hyperblow cannot use
+	RawInfo    []byte // the info dictionary as it appeared in the file (a copy)
+	Announce   string // trimmed; may be a URL Hyperblow cannot use
 	// AnnounceList holds BEP 12 tiers of usable tracker URLs (http, https, udp); when the
 	// file has no usable announce-list it is [][]string{{Announce}}, or nil.
 	AnnounceList [][]string
