@@ -74,7 +74,9 @@ func checkV2(t *testing.T, tor *Torrent) {
 		}
 	}
 	for p := range min(i.NumPieces, 4) {
-		_ = i.VerifyPiece(p, make([]byte, i.PieceLen(p)))
+		if i.PieceLen(p) <= 1<<20 { // a fuzzed 64 MiB piece would take the fuzzer's time
+			_ = i.VerifyPiece(p, make([]byte, i.PieceLen(p)))
+		}
 	}
 	again, err := ParseInfo(tor.RawInfo)
 	if err != nil || again.NumPieces != i.NumPieces || !reflect.DeepEqual(again.Files, i.Files) {
