@@ -513,6 +513,9 @@ func (rr *resolveRun) request(now time.Time) {
 				rr.drop(mp, err)
 				continue
 			}
+			if rr.r.m.V2Only() {
+				asm.WantV2(rr.r.m.InfoHashV2)
+			}
 			rr.asm = asm
 		}
 	}
@@ -613,7 +616,7 @@ func torrentFromInfo(raw []byte, m *metainfo.Magnet) (*metainfo.Torrent, error) 
 	if err != nil {
 		return nil, err
 	}
-	if mt.InfoHash != m.InfoHash {
+	if mt.InfoHash != m.InfoHash && !(m.V2Only() && mt.InfoHashV2 == m.InfoHashV2) {
 		return nil, fmt.Errorf("info-hash %s after re-wrapping, want %s", mt.InfoHash, m.InfoHash)
 	}
 	return mt, nil

@@ -1,0 +1,148 @@
+package engine_test
+
+import (
+	"bytes"
+	"context"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hyperblow/hyperblow/engine"
+	"github.com/hyperblow/hyperblow/engine/bt"
+	"github.com/hyperblow/hyperblow/engine/enginetest"
+	"github.com/hyperblow/hyperblow/engine/metainfo"
+	"github.com/hyperblow/hyperblow/engine/wire"
+)
+
+// v2Torrent builds a BEP 52 torrent (v2-only or hybrid) of files and returns it with its
+// data as the engine lays it out: each file on a piece boundary, zeros between.
+func v2Torrent(t *testing.T, format metainfo.Format, files []enginetest.File) (*metainfo.Torrent, []byte) {
+	t.Helper()
+	var in []metainfo.InputFile
+	for _, f := range files {
+		in = append(in, metainfo.FileBytes(f.Data, f.Path...))
+	}
+	raw, err := metainfo.CreateFromFiles("v2", in, metainfo.CreateOptions{PieceLength: 32 << 10, Format: format})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mt, err := metainfo.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := make([]byte, mt.Info.TotalLength)
+	for _, f := range mt.Info.Files {
+		for _, src := range files {
+			if !f.Padding && strings.Join(src.Path, "/") == strings.Join(f.Path, "/") {
+				copy(all[f.Offset:], src.Data)
+			}
+		}
+	}
+	return mt, all
+}
+
+func v2Files() []enginetest.File {
+	return []enginetest.File{
+		{Path: []string{"big.bin"}, Data: enginetest.RandomBytes(1, 300<<10+17)},
+		{Path: []string{"d", "small.txt"}, Data: []byte("a small file, shorter than a block")},
+		{Path: []string{"d", "empty"}, Data: nil},
+		{Path: []string{"exact.bin"}, Data: enginetest.RandomBytes(2, 64<<10)},
+	}
+}
+
+// TestReadV2FromSeeder: a v2-only and a hybrid torrent, seeded by Hyperblow (its storage
+// verified against the merkle trees) and read whole by another client.
+func TestReadV2FromSeeder(t *testing.T) {
+	for _, format := range []metainfo.Format{metainfo.FormatV2, metainfo.FormatHybrid} {
+		mt, all := v2Torrent(t, format, v2Files())
+		if mt.Info.HasV1() != (format == metainfo.FormatHybrid) || !mt.Info.HasV2() {
+			t.Fatalf("format %d: HasV1 %v HasV2 %v", format, mt.Info.HasV1(), mt.Info.HasV2())
+		}
+		seeder := enginetest.Seed(t, mt, all)
+		_, tor := enginetest.Leecher(t, mt, engine.Config{}, seeder)
+		for _, f := range mt.Info.VisibleFiles() {
+			got := readAll(t, tor, f, 64<<10)
+			if !bytes.Equal(got, all[f.Offset:f.Offset+f.Length]) {
+				t.Fatalf("format %d: %v: read %d bytes, differing from the source", format, f.Path, len(got))
+			}
+		}
+	}
+}
+
+// TestV2SeedRefusesWrongData: storage that differs from the merkle trees is refused.
+func TestV2SeedRefusesWrongData(t *testing.T) {
+	mt, all := v2Torrent(t, metainfo.FormatV2, v2Files())
+	all[len(all)-1] ^= 1
+	c, err := engine.NewClient(engine.Config{Listen: "127.0.0.1:0", CacheSize: 8 << 20, Logger: enginetest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.AddTorrent(mt, engine.TorrentOptions{Storage: bytes.NewReader(all), NoTrackers: true})
+	if err == nil || !strings.Contains(err.Error(), "does not match its hash") {
+		t.Fatalf("got %v, want a hash mismatch", err)
+	}
+}
+
+// TestV2BadPeerServesNothing: wrong bytes for a v2-only torrent fail the merkle check and
+// never reach a reader; the honest seeder's do, and the liar is banned.
+func TestV2BadPeerServesNothing(t *testing.T) {
+	mt, all := v2Torrent(t, metainfo.FormatV2, v2Files())
+	bad := enginetest.StartBadPeer(t, mt, all, false)
+	_, tor := enginetest.Leecher(t, mt, engine.Config{}, bad.Addr)
+	f := mt.Info.VisibleFiles()[0]
+	r := tor.NewReader(f)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	_, err := r.ReadAt(ctx, make([]byte, 100), 0)
+	cancel()
+	r.Close()
+	if err == nil {
+		t.Fatal("read succeeded with only a corrupting peer")
+	}
+	if st := tor.Stats(); st.HashFailures == 0 || st.ServedToReaders != 0 {
+		t.Fatalf("%d hash failures, %d bytes served: want failures and nothing served", st.HashFailures, st.ServedToReaders)
+	}
+	good := enginetest.Seed(t, mt, all)
+	tor.AddPeers([]netip.AddrPort{good})
+	if got := readAll(t, tor, f, 64<<10); !bytes.Equal(got, all[:f.Length]) {
+		t.Fatal("content differs with a corrupting peer present")
+	}
+	if st := tor.Stats(); st.PeersBanned != 1 {
+		t.Fatalf("banned %d peers, want the corrupting one", st.PeersBanned)
+	}
+}
+
+// TestHybridAnswersV2Handshake: a peer that names a hybrid by its truncated v2 hash (as
+// a v2 client does) is answered with that hash.
+func TestHybridAnswersV2Handshake(t *testing.T) {
+	mt, all := v2Torrent(t, metainfo.FormatHybrid, v2Files())
+	seeder := enginetest.Seed(t, mt, all)
+	asV2 := *mt
+	asV2.InfoHash = bt.InfoHash(mt.InfoHashV2[:20])
+	fp := enginetest.DialFake(t, seeder, &asV2, wire.Reserved{})
+	if fp.Remote.InfoHash != asV2.InfoHash {
+		t.Fatalf("answered %s, want the truncated v2 hash %s", fp.Remote.InfoHash, asV2.InfoHash)
+	}
+}
+
+// TestV2WithoutLayersRefused: a v2-only torrent whose piece layers are unknown (its info
+// alone, as from a magnet) cannot be verified, so it is refused with a clear error.
+func TestV2WithoutLayersRefused(t *testing.T) {
+	mt, _ := v2Torrent(t, metainfo.FormatV2, v2Files())
+	info, err := metainfo.ParseInfo(mt.RawInfo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare := *mt
+	bare.Info = info
+	c, err := engine.NewClient(engine.Config{Listen: "127.0.0.1:0", CacheSize: 8 << 20, Logger: enginetest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.AddTorrent(&bare, engine.TorrentOptions{NoTrackers: true})
+	if err == nil || !strings.Contains(err.Error(), "piece layers of 2 files are not known") {
+		t.Fatalf("got %v", err)
+	}
+}
