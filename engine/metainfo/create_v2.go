@@ -29,8 +29,8 @@ type v2Hashed struct {
 
 // hashV2 hashes the files for BEP 52 (each file alone, starting a piece) and, when v1 is
 // set, also the v1 pieces of the aligned layout (each file's last piece padded with zeros,
-// except the last file's). files must be in tree order.
-func hashV2(files []InputFile, pl int64, v1 bool, progress func(done, total int64)) ([]v2Hashed, []byte, error) {
+// except a single file's, as libtorrent does). files must be in tree order.
+func hashV2(files []InputFile, pl int64, v1, single bool, progress func(done, total int64)) ([]v2Hashed, []byte, error) {
 	var total int64
 	for _, f := range files {
 		total += f.Length
@@ -40,10 +40,6 @@ func hashV2(files []InputFile, pl int64, v1 bool, progress func(done, total int6
 	buf := make([]byte, pl)
 	var leaves []byte
 	var done int64
-	last := len(files) - 1
-	for last > 0 && files[last].Length == 0 {
-		last--
-	}
 	for i, f := range files {
 		if f.Length == 0 {
 			continue
@@ -68,7 +64,7 @@ func hashV2(files []InputFile, pl int64, v1 bool, progress func(done, total int6
 				}
 				if v1 {
 					p := buf[:n]
-					if n < pl && i != last {
+					if n < pl && !single {
 						clear(buf[n:])
 						p = buf
 					}
@@ -104,7 +100,7 @@ func createV2(name string, files []InputFile, single bool, pl int64, format Form
 	if n := v2PieceCount(files, pl); n > MaxPieces {
 		return nil, fmt.Errorf("%d pieces of %s, over the limit of %d: use a larger piece length", n, size(pl), MaxPieces)
 	}
-	hashed, pieces, err := hashV2(files, pl, format == FormatHybrid, opts.Progress)
+	hashed, pieces, err := hashV2(files, pl, format == FormatHybrid, single, opts.Progress)
 	if err != nil {
 		return nil, err
 	}
@@ -181,16 +177,12 @@ func marshalV2(t torrentDict, layers map[string]any) ([]byte, error) {
 }
 
 // hybridFileList is the v1 file list of a hybrid: a BEP 47 padding file after each
-// non-empty file that does not end on a piece boundary, except the last.
+// file that does not end on a piece boundary, the last one too, as libtorrent 2.0 does.
 func hybridFileList(files []InputFile, pl int64) []any {
-	last := len(files) - 1
-	for last > 0 && files[last].Length == 0 {
-		last--
-	}
 	var out []any
-	for i, f := range files {
+	for _, f := range files {
 		out = append(out, map[string]any{"length": f.Length, "path": f.Path})
-		if pad := alignUp(f.Length, pl) - f.Length; pad > 0 && i < last {
+		if pad := alignUp(f.Length, pl) - f.Length; pad > 0 {
 			out = append(out, map[string]any{"attr": "p", "length": pad, "path": []string{".pad", strconv.FormatInt(pad, 10)}})
 		}
 	}

@@ -67,7 +67,7 @@ func checkInfo(t *testing.T, i *Info) {
 	if off != i.TotalLength || i.TotalLength <= 0 {
 		t.Fatalf("files sum to %d, total %d", off, i.TotalLength)
 	}
-	if !i.MultiFile && (len(i.Files) != 1 || i.Files[0].Path[0] != i.Name) {
+	if v := i.VisibleFiles(); !i.MultiFile && (len(v) != 1 || v[0].Path[0] != i.Name || v[0].Offset != 0) {
 		t.Fatal("single-file torrent: file is not named after the torrent")
 	}
 	assertTree(t, i.Files)

@@ -21,7 +21,8 @@ import (
 // for the alignment) and the v2 ones, describing the same files.
 //
 // Hyperblow lays out a v2-only torrent as libtorrent does: the files end to end, with
-// padding files (hidden, zeros) inserted so that each file starts a piece. Piece indices
+// padding files (hidden, zeros) inserted so that each file starts a piece, and one after
+// the last file so that every piece is whole. Piece indices
 // are then the same as in a hybrid's v1 view, and the engine's piece geometry is unchanged.
 
 // v2Info is the v2 half of an Info.
@@ -303,6 +304,10 @@ func buildV2Only(info *Info, tree []treeFile, single bool) error {
 		}
 		info.Files = append(info.Files, file)
 		end = offs[k] + f.length
+	}
+	// The last piece is whole too, as in libtorrent, whose peers ask for whole blocks.
+	if total = alignUp(end, pl); total > end {
+		info.Files = append(info.Files, File{Path: []string{".pad", strconv.FormatInt(total-end, 10)}, Length: total - end, Offset: end, Padding: true})
 	}
 	info.TotalLength = total
 	info.NumPieces = int((total + pl - 1) / pl)

@@ -46,7 +46,7 @@ func TestV2Hostile(t *testing.T) {
 		}, `inconsistent hybrid torrent: file 1 is "dir/c.bin" in the v1 file list but "dir/b.bin" in the v2 file tree`},
 		{"hybrid v1 length", "hybrid.torrent", func(m map[string]any) {
 			v1Files(m)[7].(map[string]any)["length"] = 65535
-		}, `file "zz.bin" is 65535 bytes in the v1 file list but 65536 in the v2 file tree`},
+		}, `file "zz.bin" is 65535 bytes in the v1 file list but 65537 in the v2 file tree`},
 		{"hybrid missing padding", "hybrid.torrent", func(m map[string]any) {
 			fs := v1Files(m)
 			infoOf(m)["files"] = append(fs[:1:1], fs[2:]...)
@@ -56,7 +56,7 @@ func TestV2Hostile(t *testing.T) {
 		}, `the v2 file tree has 6 files, the v1 file list 5; first missing from v1: "zzz"`},
 		{"hybrid extra v1 file", "hybrid.torrent", func(m map[string]any) {
 			infoOf(m)["files"] = append(v1Files(m), map[string]any{"length": 0, "path": []any{"zzz"}})
-		}, `v1 file 8 ("zzz") is not in the v2 file tree`},
+		}, `v1 file 9 ("zzz") is not in the v2 file tree`},
 		{"layer one hash short", "v2only.torrent", func(m map[string]any) {
 			l := layersOf(m)
 			l[aRoot(m)] = l[aRoot(m)].(string)[32:]

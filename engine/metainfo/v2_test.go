@@ -130,8 +130,8 @@ func TestParseV2Libtorrent(t *testing.T) {
 			if info.NumPieces != tc.want.NumPieces {
 				t.Errorf("NumPieces = %d, want %d", info.NumPieces, tc.want.NumPieces)
 			}
-			if info.TotalLength > tc.want.TotalSize || info.TotalLength <= tc.want.TotalSize-info.PieceLength {
-				t.Errorf("TotalLength = %d, want %d (libtorrent counts padding after the last file)", info.TotalLength, tc.want.TotalSize)
+			if info.TotalLength != tc.want.TotalSize {
+				t.Errorf("TotalLength = %d, want libtorrent's %d (padding after the last file included)", info.TotalLength, tc.want.TotalSize)
 			}
 			data := torrentData(t, info, e)
 			for fi, f := range info.Files {

@@ -3,9 +3,12 @@
 
 Subcommands (every socket is bound to 127.0.0.1; DHT, LSD, UPnP and NAT-PMP are off):
 
-  make [--piece-length N] [--tracker URL]... [--pad] DATA OUT.torrent
-      Write a v1 .torrent for the file or folder DATA (each tracker in its own tier).
-      --pad aligns files to pieces with BEP 47 padding files. Prints the info JSON.
+  make [--piece-length N] [--tracker URL]... [--pad] [--format v1|v2|hybrid] DATA OUT.torrent
+      Write a .torrent for the file or folder DATA (each tracker in its own tier),
+      v1 by default, or BitTorrent v2-only or hybrid (BEP 52).
+      --pad aligns files to pieces with BEP 47 padding files. Prints the info JSON
+      (info_hash is the v2 hash truncated to 20 bytes for a v2-only torrent, as in
+      the swarm; info_hash_v2 is the whole v2 hash, "" for v1).
   info TORRENT
       Print what libtorrent reads from TORRENT as JSON (the reference for `info --json`).
   seed [--port N] [--dht] [--encryption forced] TORRENT SAVE_PATH
@@ -51,9 +54,11 @@ def info_json(ti):
     tiers = {}
     for tr in ti.trackers():
         tiers.setdefault(tr.tier, []).append(tr.url)
+    ih = ti.info_hashes()
     return {
         "name": ti.name(),
-        "info_hash": str(ti.info_hashes().v1),
+        "info_hash": str(ih.v1) if ih.has_v1() else str(ih.v2)[:40],
+        "info_hash_v2": str(ih.v2) if ih.has_v2() else "",
         "piece_length": ti.piece_length(),
         "num_pieces": ti.num_pieces(),
         "total_length": ti.total_size(),
@@ -70,7 +75,7 @@ def cmd_make(a):
     lt.add_files(fs, data)
     if fs.num_files() == 0:
         sys.exit("lthelper: no files under %s" % data)
-    flags = lt.create_torrent.v1_only
+    flags = {"v1": lt.create_torrent.v1_only, "v2": lt.create_torrent.v2_only, "hybrid": 0}[a.format]
     if a.pad:
         # canonical_files gives a v1 torrent the v2 file order and piece-aligned padding.
         flags |= lt.create_torrent.canonical_files
@@ -279,6 +284,7 @@ def main():
     m.add_argument("--piece-length", type=int, default=256 * 1024)
     m.add_argument("--tracker", action="append", default=[])
     m.add_argument("--pad", action="store_true")
+    m.add_argument("--format", choices=["v1", "v2", "hybrid"], default="v1")
     m.add_argument("data")
     m.add_argument("out")
     i = sub.add_parser("info")

@@ -21,7 +21,7 @@ FILES = [  # path under the torrent folder, length, seed
     ("dir/b.bin", 2 * 16384 + 5, 5),
     ("dir/empty.txt", 0, 7),
     ("z.bin", 1, 11),
-    ("zz.bin", 65536, 13),
+    ("zz.bin", 65537, 13),
 ]
 PIECE = 32768
 
