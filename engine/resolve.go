@@ -199,6 +199,7 @@ type metaPeer struct {
 
 type resolveRun struct {
 	r       *Resolver
+	invalid error // the info dictionary matched the hash but is not usable: the run ends
 	events  chan peerconn.Event
 	conns   map[*peerconn.Conn]*metaPeer
 	addrs   map[netip.AddrPort]*addrState
@@ -274,6 +275,10 @@ func (r *Resolver) run(ctx context.Context) {
 			if mt := rr.handle(ev); mt != nil {
 				rr.publish()
 				r.finish(mt, nil)
+				return
+			}
+			if rr.invalid != nil {
+				r.finish(nil, rr.invalid)
 				return
 			}
 		case now := <-tick.C:
@@ -483,7 +488,7 @@ func (rr *resolveRun) complete() *metainfo.Torrent {
 	if err != nil {
 		// The hash matched, so the info dictionary is the torrent's own: it is
 		// not valid for us (too big, bad names...). Nothing else will do better.
-		rr.r.finish(nil, fmt.Errorf("metadata of %s: %w", rr.r.m.InfoHash, err))
+		rr.invalid = fmt.Errorf("metadata of %s: %w", rr.r.m.InfoHash, err)
 		return nil
 	}
 	return mt

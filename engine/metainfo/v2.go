@@ -365,7 +365,7 @@ func checkHybrid(info *Info, tree []treeFile, single bool, rawName []byte) error
 		}
 		switch {
 		case !same:
-			return errorf("info", "%s: file %d is %s in the v1 file list but %s in the v2 file tree", what, k, quotePath(f.Path), quoteRaw(t.raw))
+			return errorf("info", "%s: file %d is %s in the v1 file list but %s in the v2 file tree", what, k+1, quotePath(f.Path), quoteRaw(t.raw))
 		case f.Length != t.length:
 			return errorf("info", "%s: file %s is %d bytes in the v1 file list but %d in the v2 file tree", what, quotePath(f.Path), f.Length, t.length)
 		case f.Length > 0 && f.Offset != offs[k]:
@@ -458,7 +458,7 @@ func attachPieceLayers(info *Info, v benc.Value) error {
 		f.layer = bytes.Clone(l)
 	}
 	if v.Kind() == benc.Invalid && info.pieces == nil && info.MissingPieceLayers() > 0 {
-		return errorf("piece layers", "missing (a v2 torrent needs them for its %d files longer than one piece)", info.MissingPieceLayers())
+		return errorf("piece layers", "missing: this v2 torrent needs them for its %d files longer than one piece (the info dictionary of a magnet link does not carry them, and fetching them from peers with BEP 52 hash requests is not supported yet: use the .torrent file)", info.MissingPieceLayers())
 	}
 	info.v2.layersKnown = true
 	return nil

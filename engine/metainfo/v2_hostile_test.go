@@ -43,7 +43,7 @@ func TestV2Hostile(t *testing.T) {
 	}{
 		{"hybrid renamed v1 file", "hybrid.torrent", func(m map[string]any) {
 			v1Files(m)[2].(map[string]any)["path"] = []any{"dir", "c.bin"}
-		}, `inconsistent hybrid torrent: file 1 is "dir/c.bin" in the v1 file list but "dir/b.bin" in the v2 file tree`},
+		}, `inconsistent hybrid torrent: file 2 is "dir/c.bin" in the v1 file list but "dir/b.bin" in the v2 file tree`},
 		{"hybrid v1 length", "hybrid.torrent", func(m map[string]any) {
 			v1Files(m)[7].(map[string]any)["length"] = 65535
 		}, `file "zz.bin" is 65535 bytes in the v1 file list but 65537 in the v2 file tree`},

@@ -42,14 +42,19 @@ import libtorrent as lt
 
 def info_json(ti):
     fs = ti.files()
-    multi = fs.num_files() > 1 or os.sep in fs.file_path(0) or "/" in fs.file_path(0)
+    # A v2 single-file torrent gets a padding file too (libtorrent aligns its last piece).
+    real = [i for i in range(fs.num_files()) if not fs.file_flags(i) & lt.file_storage.flag_pad_file]
+    p0 = fs.file_path(real[0])
+    multi = len(real) > 1 or os.sep in p0 or "/" in p0
     files = []
     for i in range(fs.num_files()):
         path = fs.file_path(i).replace(os.sep, "/")
+        pad = bool(fs.file_flags(i) & lt.file_storage.flag_pad_file)
         if multi:
             # libtorrent prefixes the torrent's name; the torrent-relative path lacks it.
             path = path.split("/", 1)[1]
-        pad = bool(fs.file_flags(i) & lt.file_storage.flag_pad_file)
+        elif pad:
+            path = path.split("/", 1)[1]
         files.append({"path": path, "length": fs.file_size(i), "pad": pad})
     tiers = {}
     for tr in ti.trackers():
