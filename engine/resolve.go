@@ -199,7 +199,8 @@ type metaPeer struct {
 
 type resolveRun struct {
 	r       *Resolver
-	invalid error // the info dictionary matched the hash but is not usable: the run ends
+	invalid error       // the info dictionary matched the hash but is not usable: the run ends
+	layers  *layerFetch // BEP 52: the metadata is known, piece layers are being fetched (v2layers.go)
 	events  chan peerconn.Event
 	conns   map[*peerconn.Conn]*metaPeer
 	addrs   map[netip.AddrPort]*addrState
@@ -419,6 +420,13 @@ func (rr *resolveRun) handle(ev peerconn.Event) *metainfo.Torrent {
 		}
 	case peerconn.Msg:
 		mp := rr.conns[ev.Conn]
+		if mp != nil && !mp.dropped && rr.layers != nil && (ev.M.ID == wire.Hashes || ev.M.ID == wire.HashReject) {
+			mt, err := rr.layers.message(rr, mp, ev.M)
+			if err != nil {
+				rr.invalid = err
+			}
+			return mt
+		}
 		if mp == nil || mp.dropped || ev.M.ID != wire.Extended {
 			return nil
 		}
@@ -484,6 +492,11 @@ func (rr *resolveRun) complete() *metainfo.Torrent {
 		rr.asm = nil
 		return nil
 	}
+	if info, err := metainfo.ParseInfo(raw); err == nil && len(info.MissingLayers()) > 0 {
+		rr.layers = newLayerFetch(raw, info) // BEP 52: ask the peers for them
+		rr.layers.ask(rr)
+		return nil
+	}
 	mt, err := torrentFromInfo(raw, rr.r.m)
 	if err != nil {
 		// The hash matched, so the info dictionary is the torrent's own: it is
@@ -506,6 +519,10 @@ func (rr *resolveRun) drop(mp *metaPeer, err error) {
 // request asks metadata-offering peers for missing pieces, one at a time per
 // peer, re-asking elsewhere after metadataRequestAfter.
 func (rr *resolveRun) request(now time.Time) {
+	if rr.layers != nil {
+		rr.layers.ask(rr)
+		return
+	}
 	for _, mp := range rr.conns {
 		if rr.asm != nil {
 			break
@@ -608,12 +625,25 @@ func (rr *resolveRun) close() {
 // torrentFromInfo wraps a verified info dictionary into a torrent with the
 // magnet's trackers and web seeds.
 func torrentFromInfo(raw []byte, m *metainfo.Magnet) (*metainfo.Torrent, error) {
+	return torrentFromInfoLayers(raw, m, nil)
+}
+
+// torrentFromInfoLayers is torrentFromInfo with BEP 52 piece layers (by pieces root).
+func torrentFromInfoLayers(raw []byte, m *metainfo.Magnet, layers map[[32]byte][]byte) (*metainfo.Torrent, error) {
 	type torrentFile struct {
-		AnnounceList [][]string      `bencode:"announce-list,omitempty"`
-		Info         benc.RawMessage `bencode:"info"`
-		URLList      []string        `bencode:"url-list,omitempty"`
+		AnnounceList [][]string        `bencode:"announce-list,omitempty"`
+		Info         benc.RawMessage   `bencode:"info"`
+		PieceLayers  map[string]string `bencode:"piece layers,omitempty"`
+		URLList      []string          `bencode:"url-list,omitempty"`
 	}
-	b, err := benc.Marshal(torrentFile{AnnounceList: m.Trackers, Info: raw, URLList: m.WebSeeds})
+	var pl map[string]string
+	if len(layers) > 0 {
+		pl = make(map[string]string, len(layers))
+		for root, l := range layers {
+			pl[string(root[:])] = string(l)
+		}
+	}
+	b, err := benc.Marshal(torrentFile{AnnounceList: m.Trackers, Info: raw, PieceLayers: pl, URLList: m.WebSeeds})
 	if err != nil {
 		return nil, err
 	}

@@ -76,11 +76,12 @@ func TestV2SeedToLibtorrent(t *testing.T) {
 }
 
 // TestV2Magnet: `hyperblow get` of magnets that carry only xt=urn:btmh: (the v2
-// info-hash), from a libtorrent seeder: a hybrid, and a v2-only torrent of small files
-// (a piece each, so the pieces roots in the info verify them). A v2-only torrent with
-// larger files needs piece layers, which an info dictionary lacks: refused, saying so.
+// info-hash), from a libtorrent seeder: a hybrid; a v2-only torrent of small files (a
+// piece each, so the pieces roots in the info verify them); and a v2-only torrent with
+// larger files, whose piece layers are not in the info: they are fetched from libtorrent
+// with BEP 52 hash requests and checked against the roots.
 func TestV2Magnet(t *testing.T) {
-	bin := buildBinary(t)
+	buildBinary(t)
 	data := sharedData(t)
 	small := filepath.Join(t.TempDir(), "small")
 	for i, f := range []struct {
@@ -91,7 +92,7 @@ func TestV2Magnet(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, format, dir string
-	}{{"hybrid", "hybrid", data.Tree}, {"v2 small files", "v2", small}} {
+	}{{"hybrid", "hybrid", data.Tree}, {"v2 small files", "v2", small}, {"v2 piece layers by hash requests", "v2", data.Tree}} {
 		t.Run(tc.name, func(t *testing.T) {
 			tor := makeTorrentOpts(t, tc.dir, nil, 32<<10, torrentOpts{format: tc.format})
 			peer := seedLibtorrent(t, tor)
@@ -101,15 +102,6 @@ func TestV2Magnet(t *testing.T) {
 			checkGetTree(t, tor, out)
 		})
 	}
-	t.Run("v2 without piece layers", func(t *testing.T) {
-		tor := makeTorrentOpts(t, data.Tree, nil, 32<<10, torrentOpts{format: "v2"})
-		peer := seedLibtorrent(t, tor)
-		r := run(t, 2*time.Minute, procOpts{}, bin, "get", "--no-dht", "--listen", "127.0.0.1:0", "--peer", peer,
-			"magnet:?xt=urn:btmh:1220"+tor.Info.InfoHashV2, t.TempDir())
-		if r.code != 1 || !strings.Contains(r.stderr, "piece layers") {
-			t.Fatalf("want exit 1 naming the missing piece layers: %v", r)
-		}
-	})
 }
 
 // TestV2InconsistentHybrid: a hybrid whose v1 file list names a file differently from

@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
+	"math/bits"
 	"sort"
 	"strconv"
 	"strings"
@@ -472,4 +473,35 @@ func v2Hashes(raw []byte, info *Info, v1 bt.InfoHash) ([32]byte, bt.InfoHash) {
 		return h, v1
 	}
 	return h, bt.InfoHash(h[:20])
+}
+
+// LayerNeed is a file whose piece layer is missing: it must be fetched from peers
+// (BEP 52 hash requests) before its pieces can be verified.
+type LayerNeed struct {
+	Root   [32]byte // the file's pieces root
+	Pieces int      // hashes in its piece layer
+	Layer  uint32   // the piece layer's height in the tree (0 is the 16 KiB blocks)
+}
+
+// MissingLayers lists the files of a v2-only torrent whose piece layers are unknown,
+// one entry per distinct root.
+func (i *Info) MissingLayers() []LayerNeed {
+	if i.v2 == nil || i.pieces != nil {
+		return nil
+	}
+	var out []LayerNeed
+	seen := map[[32]byte]bool{}
+	for _, f := range i.v2.files {
+		if f.pieces > 1 && f.layer == nil && !seen[f.root] {
+			seen[f.root] = true
+			out = append(out, LayerNeed{Root: f.root, Pieces: f.pieces, Layer: uint32(bits.TrailingZeros64(uint64(i.PieceLength / BlockSize)))})
+		}
+	}
+	return out
+}
+
+// CheckPieceLayer reports whether layer (32 bytes per piece, n.Pieces of them) hashes up
+// to n.Root, with the padding of pieces of length pieceLength.
+func CheckPieceLayer(n LayerNeed, layer []byte, pieceLength int64) bool {
+	return len(layer) == 32*n.Pieces && layerRoot(bytes.Clone(layer), pieceLength) == n.Root
 }

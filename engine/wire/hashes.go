@@ -113,3 +113,7 @@ func (r HashReq) Message(id ID) Message {
 func (h HashesMsg) Message() Message {
 	return Message{ID: Hashes, Payload: append(h.AppendPayload(nil), h.Hashes...)}
 }
+
+// IsHashMessage reports the BEP 52 hash message ids, which a connection passes on
+// although Known is false for them.
+func IsHashMessage(id ID) bool { return id == HashRequest || id == Hashes || id == HashReject }
