@@ -5,6 +5,7 @@ import (
 
 	"github.com/hyperblow/hyperblow/engine/bt"
 	"github.com/hyperblow/hyperblow/engine/metainfo"
+	"github.com/hyperblow/hyperblow/engine/wire"
 )
 
 // BEP 52 in the engine. Pieces are verified by metainfo.Info.VerifyPiece (SHA-1, the
@@ -51,4 +52,20 @@ func (c *Client) hybridV2Hashes() []bt.InfoHash {
 		}
 	}
 	return hs
+}
+
+// serveHashes answers a BEP 52 hash request from the torrent's piece layers (a peer that
+// came by magnet link needs them), or refuses it with a hash reject. A malformed request
+// closes the connection.
+func (t *Torrent) serveHashes(p *peer, m wire.Message) error {
+	r, err := wire.ParseHashRequest(m.Payload)
+	if err != nil {
+		return err
+	}
+	if h, ok := t.info.LayerHashes(r.Root, r.BaseLayer, r.Index, r.Length, r.ProofLayers); ok {
+		p.conn.Send(wire.HashesMsg{HashReq: r, Hashes: h}.Message())
+	} else {
+		p.conn.Send(r.Message(wire.HashReject))
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -144,5 +145,40 @@ func TestV2WithoutLayersRefused(t *testing.T) {
 	_, err = c.AddTorrent(&bare, engine.TorrentOptions{NoTrackers: true})
 	if err == nil || !strings.Contains(err.Error(), "piece layers of 2 files are not known") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestV2MagnetLayersFromHyperblow: a magnet with only the v2 hash of a v2-only torrent
+// resolves from a Hyperblow seeder: the metadata, then the piece layers by BEP 52 hash
+// requests, which the seeder answers; the torrent then reads byte for byte.
+func TestV2MagnetLayersFromHyperblow(t *testing.T) {
+	mt, all := v2Torrent(t, metainfo.FormatV2, v2Files())
+	seeder := enginetest.Seed(t, mt, all)
+	c, err := engine.NewClient(engine.Config{CacheSize: 8 << 20, Logger: enginetest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	m, err := metainfo.ParseMagnet(fmt.Sprintf("magnet:?xt=urn:btmh:1220%x", mt.InfoHashV2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Resolve(context.Background(), m, engine.ResolveOptions{Peers: []netip.AddrPort{seeder}, NoTrackers: true, Timeout: 20 * time.Second})
+	<-r.Done()
+	got, err := r.Result()
+	if err != nil {
+		t.Fatalf("resolve: %v", err)
+	}
+	if got.InfoHash != mt.InfoHash || got.InfoHashV2 != mt.InfoHashV2 || got.Info.MissingPieceLayers() != 0 {
+		t.Fatalf("resolved %s (v2 %x), %d layers missing", got.InfoHash, got.InfoHashV2, got.Info.MissingPieceLayers())
+	}
+	tor, err := c.AddTorrent(got, engine.TorrentOptions{Peers: r.Peers(), NoTrackers: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range tor.Info().VisibleFiles() {
+		if data := readAll(t, tor, f, 64<<10); !bytes.Equal(data, all[f.Offset:f.Offset+f.Length]) {
+			t.Fatalf("%v differs", f.Path)
+		}
 	}
 }

@@ -70,6 +70,17 @@ func TestV2SeedToLibtorrent(t *testing.T) {
 			getLibtorrent(t, tor, out, s.Addr)
 			_, want := sourceTree(t, tor)
 			compareHashes(t, "libtorrent download", want, downloaded(t, tor, out))
+			if format == "v2" {
+				// By magnet: libtorrent fetches the metadata, then the piece layers
+				// with hash requests, which hyperblow seed answers.
+				byMagnet := *tor
+				byMagnet.Path = "magnet:?xt=urn:btmh:1220" + tor.Info.InfoHashV2
+				out := t.TempDir()
+				start := time.Now()
+				getLibtorrent(t, &byMagnet, out, s.Addr)
+				t.Logf("libtorrent got the v2 magnet in %v", time.Since(start).Round(time.Millisecond))
+				compareHashes(t, "libtorrent download by magnet", want, downloaded(t, tor, out))
+			}
 			s.Stop(t)
 		})
 	}

@@ -505,3 +505,55 @@ func (i *Info) MissingLayers() []LayerNeed {
 func CheckPieceLayer(n LayerNeed, layer []byte, pieceLength int64) bool {
 	return len(layer) == 32*n.Pieces && layerRoot(bytes.Clone(layer), pieceLength) == n.Root
 }
+
+// LayerHashes answers a BEP 52 hash request from the piece layers this torrent holds:
+// length hashes of the piece layer (base must be its height) from index, in the layer
+// padded to a power of two, then up to proofLayers uncle hashes, bottom up, that prove
+// the range's subtree up to the file's root. index must be a multiple of length, a power
+// of two. It reports false when it cannot answer (unknown root, a one-piece file, another
+// layer, out of range). Its cost grows with the file's piece count.
+func (i *Info) LayerHashes(root [32]byte, base, index, length, proofLayers uint32) ([]byte, bool) {
+	if i.v2 == nil || length == 0 || length&(length-1) != 0 || index%length != 0 {
+		return nil, false
+	}
+	var f *v2File
+	for k := range i.v2.files {
+		if i.v2.files[k].root == root && i.v2.files[k].layer != nil {
+			f = &i.v2.files[k]
+			break
+		}
+	}
+	h := bits.TrailingZeros64(uint64(i.PieceLength / BlockSize))
+	if f == nil || base != uint32(h) {
+		return nil, false
+	}
+	w := nextPow2(f.pieces)
+	if uint64(index)+uint64(length) > uint64(w) {
+		return nil, false
+	}
+	// the padded layer, then its layers up to the root
+	level := make([]byte, 32*w)
+	copy(level, f.layer)
+	for k := f.pieces; k < w; k++ {
+		copy(level[32*k:], zeroHashes[h][:])
+	}
+	out := append([]byte(nil), level[32*index:32*(index+length)]...)
+	pos := int(index)
+	for lvl := 0; len(level) > 32; lvl++ {
+		if lvl >= bits.TrailingZeros32(length) {
+			if proofLayers == 0 {
+				break
+			}
+			proofLayers--
+			sib := pos ^ 1
+			out = append(out, level[32*sib:32*sib+32]...)
+		}
+		next := make([]byte, len(level)/2)
+		for k := 0; k < len(next)/32; k++ {
+			s := sha256.Sum256(level[64*k : 64*k+64])
+			copy(next[32*k:], s[:])
+		}
+		level, pos = next, pos/2
+	}
+	return out, true
+}

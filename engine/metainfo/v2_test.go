@@ -196,3 +196,32 @@ func TestCreateV2MatchesLibtorrent(t *testing.T) {
 		}
 	}
 }
+
+// TestLayerHashes: a hash request's answer hashes back up to the file's root with its
+// uncles, and the whole layer with no proof is the piece layer.
+func TestLayerHashes(t *testing.T) {
+	tor, err := Load("testdata/v2/v2only.torrent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := tor.Info
+	root, _ := info.PiecesRoot(0) // a.bin: 4 pieces of 32 KiB, layer height 1
+	whole, ok := info.LayerHashes(root, 1, 0, 4, 0)
+	if !ok || !bytes.Equal(whole, info.v2.files[0].layer) {
+		t.Fatalf("whole layer: ok %v", ok)
+	}
+	// Hashes 2..3 with uncles: the pair's parent, with the uncle (parent of 0..1), is the root.
+	part, ok := info.LayerHashes(root, 1, 2, 2, 5)
+	if !ok || len(part) != 32*3 {
+		t.Fatalf("part with proof: ok %v, %d bytes", ok, len(part))
+	}
+	right := sha256.Sum256(part[:64])
+	if got := sha256.Sum256(append(append([]byte{}, part[64:]...), right[:]...)); got != root {
+		t.Fatalf("range and uncle hash to %x, want the root %x", got, root)
+	}
+	for _, bad := range [][4]uint32{{0, 0, 4, 0}, {1, 1, 2, 0}, {1, 0, 3, 0}, {1, 4, 4, 0}, {1, 0, 8, 0}} {
+		if _, ok := info.LayerHashes(root, bad[0], bad[1], bad[2], bad[3]); ok {
+			t.Errorf("LayerHashes(%v) answered", bad)
+		}
+	}
+}

@@ -14,7 +14,7 @@ Subcommands (every socket is bound to 127.0.0.1; DHT, LSD, UPnP and NAT-PMP are 
   seed [--port N] [--dht] [--encryption forced] TORRENT SAVE_PATH
       Check the data under SAVE_PATH, then seed it. Prints "READY <port>" once the
       torrent is seeding and listening, then runs until killed or its parent dies.
-  get [--port N] [--peer HOST:PORT]... [--timeout S] [--encryption forced] TORRENT SAVE_PATH
+  get [--port N] [--peer HOST:PORT]... [--timeout S] [--encryption forced] TORRENT|MAGNET SAVE_PATH
       Download into SAVE_PATH (from the trackers and the given peers) and exit 0 once
       complete; exit 1 on timeout. With --encryption it also prints, after DONE, one
       "PEER HOST:PORT rc4|plaintext|none" line per peer it downloaded from: how that
@@ -158,8 +158,11 @@ def drain(ses):
 
 
 def add(ses, torrent, save_path, peers=()):
-    p = lt.add_torrent_params()
-    p.ti = lt.torrent_info(torrent)
+    if torrent.startswith("magnet:"):  # get only: metadata (and v2 piece layers) from the peers
+        p = lt.parse_magnet_uri(torrent)
+    else:
+        p = lt.add_torrent_params()
+        p.ti = lt.torrent_info(torrent)
     p.save_path = save_path
     h = ses.add_torrent(p)
     for peer in peers:
