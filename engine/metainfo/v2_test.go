@@ -225,3 +225,26 @@ func TestLayerHashes(t *testing.T) {
 		}
 	}
 }
+
+// TestHybridWithoutLayersVerifiesV1: a hybrid known only by its info dictionary (no
+// piece layers) verifies its larger files' pieces by SHA-1.
+func TestHybridWithoutLayersVerifiesV1(t *testing.T) {
+	e := loadV2Expected(t)
+	tor, err := Load("testdata/v2/hybrid.torrent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := ParseInfo(tor.RawInfo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := torrentData(t, info, e)
+	for i := range info.NumPieces {
+		p := data[info.PieceOffset(i) : info.PieceOffset(i)+info.PieceLen(i)]
+		bad := bytes.Clone(p)
+		bad[0] ^= 1
+		if !info.VerifyPiece(i, p) || info.VerifyPiece(i, bad) {
+			t.Errorf("piece %d: good or bad data misjudged", i)
+		}
+	}
+}
