@@ -165,8 +165,6 @@ func NewClient(cfg Config) (*Client, error) {
 			return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
 		}
 		c.ln = ln
-		c.wg.Add(1)
-		go c.acceptLoop()
 	}
 	c.dhtReady = make(chan struct{})
 	if cfg.DHT {
@@ -174,6 +172,10 @@ func NewClient(cfg Config) (*Client, error) {
 			c.Close()
 			return nil, err
 		}
+	}
+	if c.ln != nil { // after startDHT: an incoming peer's handler reads c.dht
+		c.wg.Add(1)
+		go c.acceptLoop()
 	}
 	return c, nil
 }

@@ -166,6 +166,7 @@ func (t *Torrent) start() {
 			defer t.wg.Done()
 			t.c.dhtLoop(t.ctx, t.mt.InfoHash, t.AddPeers, true, dhtLookupEvery)
 		}()
+		t.startV2DHT() // v2.go: a hybrid is also announced under its v2 hash
 	}
 	t.wg.Add(1)
 	go func() {

@@ -182,3 +182,44 @@ func TestV2MagnetLayersFromHyperblow(t *testing.T) {
 		}
 	}
 }
+
+// TestHybridFoundByV2HashInDHT: a hybrid seeder announces its truncated v2 hash in the
+// DHT too, so a magnet with only xt=urn:btmh: finds it there (a loopback DHT of three
+// nodes: the seeder and the resolver join through the third; each on its own loopback
+// address, since a DHT node limits the packets it takes from one IP).
+func TestHybridFoundByV2HashInDHT(t *testing.T) {
+	mt, all := v2Torrent(t, metainfo.FormatHybrid, v2Files())
+	node, err := engine.NewClient(engine.Config{Listen: "127.0.0.1:0", CacheSize: 1 << 20, DHT: true, Logger: enginetest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer node.Close()
+	boot := []string{node.DHTAddr().String()}
+	seeder, err := engine.NewClient(engine.Config{Listen: "127.0.0.2:0", CacheSize: 8 << 20, DHT: true, DHTBootstrap: boot, Logger: enginetest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seeder.Close()
+	if _, err := seeder.AddTorrent(mt, engine.TorrentOptions{Storage: bytes.NewReader(all), NoTrackers: true}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := engine.NewClient(engine.Config{Listen: "127.0.0.3:0", CacheSize: 8 << 20, DHT: true,
+		DHTBootstrap: boot, Logger: enginetest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	m, err := metainfo.ParseMagnet(fmt.Sprintf("magnet:?xt=urn:btmh:1220%x", mt.InfoHashV2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Resolve(context.Background(), m, engine.ResolveOptions{NoTrackers: true, Timeout: 20 * time.Second})
+	<-r.Done()
+	got, err := r.Result()
+	if err != nil {
+		t.Fatalf("resolve by v2 hash through the DHT: %v", err)
+	}
+	if got.InfoHash != mt.InfoHash || got.InfoHashV2 != mt.InfoHashV2 {
+		t.Fatalf("resolved %s (v2 %x)", got.InfoHash, got.InfoHashV2)
+	}
+}
