@@ -313,6 +313,9 @@ func (rr *resolveRun) failure(cause error) error {
 	case st.PeersOffering == 0:
 		why = "no connected peer offers metadata (BEP 9)"
 	}
+	if rr.layers != nil {
+		why = rr.layers.why() // v2layers.go: the metadata came, the piece layers did not
+	}
 	if errors.Is(cause, context.DeadlineExceeded) {
 		return fmt.Errorf("metadata of %s not found in %v: %s", rr.r.m.InfoHash, rr.r.opts.Timeout, why)
 	}

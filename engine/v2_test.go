@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -221,5 +223,107 @@ func TestHybridFoundByV2HashInDHT(t *testing.T) {
 	}
 	if got.InfoHash != mt.InfoHash || got.InfoHashV2 != mt.InfoHashV2 {
 		t.Fatalf("resolved %s (v2 %x)", got.InfoHash, got.InfoHashV2)
+	}
+}
+
+// startLyingLayerPeer serves mt's metadata truthfully (BEP 9) and answers BEP 52 hash
+// requests with a corrupted piece layer.
+func startLyingLayerPeer(t *testing.T, mt *metainfo.Torrent) netip.AddrPort {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				serveLyingLayers(c, mt)
+			}()
+		}
+	}()
+	return netip.MustParseAddrPort(ln.Addr().String())
+}
+
+func serveLyingLayers(c net.Conn, mt *metainfo.Torrent) {
+	size := int64(len(mt.RawInfo))
+	r := wire.NewReader(c, wire.Limits{})
+	if _, err := r.ReadHandshake(); err != nil {
+		return
+	}
+	send := func(m wire.Message) bool { _, err := c.Write(wire.AppendMessage(nil, m)); return err == nil }
+	c.Write(wire.AppendHandshake(nil, wire.Handshake{Reserved: wire.Reserved{}.WithExtended(), InfoHash: mt.InfoHash, PeerID: bt.NewPeerID()}))
+	send(wire.Message{ID: wire.Extended, Payload: wire.AppendExtHandshake(nil, wire.ExtHandshake{M: map[string]uint8{wire.ExtMetadata: 7}, MetadataSize: size})})
+	var theirID uint8
+	for {
+		m, err := r.ReadMessage()
+		if err != nil {
+			return
+		}
+		switch {
+		case m.Keepalive:
+		case m.ID == wire.HashRequest:
+			req, err := wire.ParseHashRequest(m.Payload)
+			if err != nil {
+				return
+			}
+			hashes := bytes.Repeat([]byte{0x5a}, 32*int(req.Length))
+			send(wire.HashesMsg{HashReq: req, Hashes: hashes}.Message())
+		case m.ID == wire.Extended && m.ExtID == 0:
+			if h, err := wire.ParseExtHandshake(m.Payload); err == nil {
+				theirID = h.M[wire.ExtMetadata]
+			}
+		case m.ID == wire.Extended && theirID != 0:
+			mm, err := wire.ParseMetadataMsg(m.Payload)
+			if err != nil || mm.Type != wire.MetadataRequest {
+				continue
+			}
+			off := mm.Piece * wire.MetadataPieceLen
+			data := mt.RawInfo[off : off+wire.MetadataPieceSize(size, mm.Piece)]
+			send(wire.Message{ID: wire.Extended, ExtID: theirID,
+				Payload: wire.AppendMetadataMsg(nil, wire.MetadataMsg{Type: wire.MetadataData, Piece: mm.Piece, TotalSize: size, Data: data})})
+		}
+	}
+}
+
+// TestV2MagnetLyingLayers: a peer whose piece layer does not hash to the file's root is
+// not believed; the layer comes from an honest seeder instead.
+func TestV2MagnetLyingLayers(t *testing.T) {
+	mt, all := v2Torrent(t, metainfo.FormatV2, v2Files())
+	liar := startLyingLayerPeer(t, mt)
+	c, err := engine.NewClient(engine.Config{CacheSize: 8 << 20, Logger: enginetest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	m, err := metainfo.ParseMagnet(fmt.Sprintf("magnet:?xt=urn:btmh:1220%x", mt.InfoHashV2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Resolve(context.Background(), m, engine.ResolveOptions{Peers: []netip.AddrPort{liar}, NoTrackers: true, Timeout: 3 * time.Second})
+	<-r.Done()
+	if got, err := r.Result(); err == nil {
+		t.Fatalf("resolved from a liar alone: %d layers missing", got.Info.MissingPieceLayers())
+	} else if !strings.Contains(err.Error(), "piece layers of 2 of its 2 larger files did not") {
+		t.Fatalf("from the liar alone: %v; want the missing piece layers named", err)
+	}
+	honest := enginetest.Seed(t, mt, all)
+	r = c.Resolve(context.Background(), m, engine.ResolveOptions{Peers: []netip.AddrPort{liar, honest}, NoTrackers: true, Timeout: 20 * time.Second})
+	<-r.Done()
+	got, err := r.Result()
+	if err != nil {
+		t.Fatalf("resolve with an honest seeder too: %v", err)
+	}
+	if got.Info.MissingPieceLayers() != 0 {
+		t.Fatal("layers missing")
 	}
 }

@@ -133,3 +133,13 @@ func (lf *layerFetch) message(rr *resolveRun, mp *metaPeer, m wire.Message) (*me
 	}
 	return mt, nil
 }
+
+// why says what the fetch still lacks, for the resolver's failure message.
+func (lf *layerFetch) why() string {
+	failed := 0
+	for _, peers := range lf.failed {
+		failed += len(peers)
+	}
+	return fmt.Sprintf("the info arrived, but the BEP 52 piece layers of %d of its %d larger files did not (%d refusals or wrong answers from peers)",
+		len(lf.need)-len(lf.got), len(lf.need), failed)
+}
