@@ -505,6 +505,11 @@ func CheckPieceLayer(n LayerNeed, layer []byte, pieceLength int64) bool {
 	return len(layer) == 32*n.Pieces && layerRoot(bytes.Clone(layer), pieceLength) == n.Root
 }
 
+// maxServedLayer bounds the padded piece layers LayerHashes answers for (2 MiB of hashes,
+// a 64 GiB file in 1 MiB pieces): each answer rebuilds the tree above the layer, so a
+// peer's requests must not cost more than that.
+const maxServedLayer = 1 << 16
+
 // LayerHashes answers a BEP 52 hash request from the piece layers this torrent holds:
 // length hashes of the piece layer (base must be its height) from index, in the layer
 // padded to a power of two, then up to proofLayers uncle hashes, bottom up, that prove
@@ -527,7 +532,7 @@ func (i *Info) LayerHashes(root [32]byte, base, index, length, proofLayers uint3
 		return nil, false
 	}
 	w := nextPow2(f.pieces)
-	if uint64(index)+uint64(length) > uint64(w) {
+	if uint64(index)+uint64(length) > uint64(w) || w > maxServedLayer {
 		return nil, false
 	}
 	// the padded layer, then its layers up to the root
