@@ -269,6 +269,9 @@ func (c *Client) AddTorrent(mt *metainfo.Torrent, opts TorrentOptions) (*Torrent
 	if _, ok := c.torrents[mt.InfoHash]; ok {
 		return nil, fmt.Errorf("torrent %s: already added", mt.InfoHash)
 	}
+	if err := checkVerifiable(mt); err != nil {
+		return nil, err
+	}
 	c.nextID++
 	t, err := newTorrent(c, c.nextID, mt, opts)
 	if err != nil {
@@ -387,6 +390,11 @@ func (c *Client) handleIncoming(nc net.Conn) {
 		defer c.mu.Unlock()
 		if t = c.torrents[h]; t != nil {
 			return t.connTorrent(), true
+		}
+		if t = c.hybridByV2(h); t != nil { // BEP 52: a v2 peer of a hybrid
+			pt := t.connTorrent()
+			pt.InfoHash = h
+			return pt, true
 		}
 		if r = c.resolvers[h]; r != nil {
 			return peerconn.Torrent{InfoHash: h}, true // a magnet being resolved

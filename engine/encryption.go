@@ -35,6 +35,7 @@ func (c *Client) servedInfoHashes() []bt.InfoHash {
 	for h := range c.torrents {
 		hs = append(hs, h)
 	}
+	hs = append(hs, c.hybridV2Hashes()...)
 	for h := range c.resolvers {
 		hs = append(hs, h)
 	}

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"crypto/sha1"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -392,7 +391,7 @@ func (t *Torrent) hashPiece(i int, d *download) {
 		case <-t.ctx.Done():
 			return
 		}
-		ok := sha1.Sum(buf) == t.info.PieceHash(i)
+		ok := t.info.VerifyPiece(i, buf) // SHA-1 (v1), merkle (BEP 52), or both (hybrid)
 		<-t.c.hashes
 		t.send(hashedMsg{piece: i, ok: ok, d: d})
 	}()

@@ -422,6 +422,8 @@ func (t *Torrent) handlePeerMsg(p *peer, m wire.Message, now time.Time) error {
 			return errExtendedWithoutBit
 		}
 		return t.handleExtended(p, m, now)
+	case wire.HashRequest: // BEP 52 (v2.go)
+		return t.serveHashes(p, m)
 	}
 	return nil
 }

@@ -199,6 +199,8 @@ type metaPeer struct {
 
 type resolveRun struct {
 	r       *Resolver
+	invalid error       // the info dictionary matched the hash but is not usable: the run ends
+	layers  *layerFetch // BEP 52: the metadata is known, piece layers are being fetched (v2layers.go)
 	events  chan peerconn.Event
 	conns   map[*peerconn.Conn]*metaPeer
 	addrs   map[netip.AddrPort]*addrState
@@ -279,6 +281,10 @@ func (r *Resolver) run(ctx context.Context) {
 				r.finish(mt, nil)
 				return
 			}
+			if rr.invalid != nil {
+				r.finish(nil, rr.invalid)
+				return
+			}
 		case now := <-tick.C:
 			rr.dialMore(ctx, now)
 			rr.request(now)
@@ -305,6 +311,9 @@ func (r *Resolver) finish(mt *metainfo.Torrent, err error) {
 // failure explains a failed resolution to a person.
 func (rr *resolveRun) failure(cause error) error {
 	why := rr.why(len(rr.addrs))
+	if rr.layers != nil {
+		why = rr.layers.why() // v2layers.go: the metadata came, the piece layers did not
+	}
 	if errors.Is(cause, context.DeadlineExceeded) {
 		return fmt.Errorf("metadata of %s not found in %v: %s", rr.r.m.InfoHash, rr.r.opts.Timeout, why)
 	}
@@ -422,6 +431,13 @@ func (rr *resolveRun) handle(ev peerconn.Event) *metainfo.Torrent {
 		}
 	case peerconn.Msg:
 		mp := rr.conns[ev.Conn]
+		if mp != nil && !mp.dropped && rr.layers != nil && (ev.M.ID == wire.Hashes || ev.M.ID == wire.HashReject) {
+			mt, err := rr.layers.message(rr, mp, ev.M)
+			if err != nil {
+				rr.invalid = err
+			}
+			return mt
+		}
 		if mp == nil || mp.dropped || ev.M.ID != wire.Extended {
 			return nil
 		}
@@ -493,11 +509,16 @@ func (rr *resolveRun) complete() *metainfo.Torrent {
 		rr.asm = nil
 		return nil
 	}
+	if info, err := metainfo.ParseInfo(raw); err == nil && len(info.MissingLayers()) > 0 {
+		rr.layers = newLayerFetch(raw, info) // BEP 52: ask the peers for them
+		rr.layers.ask(rr)
+		return nil
+	}
 	mt, err := torrentFromInfo(raw, rr.r.m)
 	if err != nil {
 		// The hash matched, so the info dictionary is the torrent's own: it is
 		// not valid for us (too big, bad names...). Nothing else will do better.
-		rr.r.finish(nil, fmt.Errorf("metadata of %s: %w", rr.r.m.InfoHash, err))
+		rr.invalid = fmt.Errorf("metadata of %s: %w", rr.r.m.InfoHash, err)
 		return nil
 	}
 	return mt
@@ -516,6 +537,10 @@ func (rr *resolveRun) drop(mp *metaPeer, err error) {
 // request asks metadata-offering peers for missing pieces, one at a time per
 // peer, re-asking elsewhere after metadataRequestAfter.
 func (rr *resolveRun) request(now time.Time) {
+	if rr.layers != nil {
+		rr.layers.ask(rr)
+		return
+	}
 	for _, mp := range rr.conns {
 		if rr.asm != nil {
 			break
@@ -527,6 +552,9 @@ func (rr *resolveRun) request(now time.Time) {
 			if err != nil {
 				rr.drop(mp, err)
 				continue
+			}
+			if rr.r.m.V2Only() {
+				asm.WantV2(rr.r.m.InfoHashV2)
 			}
 			rr.asm = asm
 		}
@@ -615,12 +643,25 @@ func (rr *resolveRun) close() {
 // torrentFromInfo wraps a verified info dictionary into a torrent with the
 // magnet's trackers and web seeds.
 func torrentFromInfo(raw []byte, m *metainfo.Magnet) (*metainfo.Torrent, error) {
+	return torrentFromInfoLayers(raw, m, nil)
+}
+
+// torrentFromInfoLayers is torrentFromInfo with BEP 52 piece layers (by pieces root).
+func torrentFromInfoLayers(raw []byte, m *metainfo.Magnet, layers map[[32]byte][]byte) (*metainfo.Torrent, error) {
 	type torrentFile struct {
-		AnnounceList [][]string      `bencode:"announce-list,omitempty"`
-		Info         benc.RawMessage `bencode:"info"`
-		URLList      []string        `bencode:"url-list,omitempty"`
+		AnnounceList [][]string        `bencode:"announce-list,omitempty"`
+		Info         benc.RawMessage   `bencode:"info"`
+		PieceLayers  map[string]string `bencode:"piece layers,omitempty"`
+		URLList      []string          `bencode:"url-list,omitempty"`
 	}
-	b, err := benc.Marshal(torrentFile{AnnounceList: m.Trackers, Info: raw, URLList: m.WebSeeds})
+	var pl map[string]string
+	if len(layers) > 0 {
+		pl = make(map[string]string, len(layers))
+		for root, l := range layers {
+			pl[string(root[:])] = string(l)
+		}
+	}
+	b, err := benc.Marshal(torrentFile{AnnounceList: m.Trackers, Info: raw, PieceLayers: pl, URLList: m.WebSeeds})
 	if err != nil {
 		return nil, err
 	}
@@ -628,7 +669,7 @@ func torrentFromInfo(raw []byte, m *metainfo.Magnet) (*metainfo.Torrent, error) 
 	if err != nil {
 		return nil, err
 	}
-	if mt.InfoHash != m.InfoHash {
+	if mt.InfoHash != m.InfoHash && !(m.V2Only() && mt.InfoHashV2 == m.InfoHashV2) {
 		return nil, fmt.Errorf("info-hash %s after re-wrapping, want %s", mt.InfoHash, m.InfoHash)
 	}
 	return mt, nil

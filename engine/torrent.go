@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"crypto/sha1"
 	"fmt"
 	"io"
 	"log/slog"
@@ -186,6 +185,7 @@ func (t *Torrent) start() {
 			defer t.wg.Done()
 			t.c.dhtLoop(t.ctx, t.mt.InfoHash, t.AddPeers, true, dhtLookupEvery)
 		}()
+		t.startV2DHT() // v2.go: a hybrid is also announced under its v2 hash
 	}
 	t.wg.Add(1)
 	go func() {
@@ -300,7 +300,7 @@ func (t *Torrent) verifyStorage() error {
 					errs <- fmt.Errorf("torrent %s: reading piece %d: %w", t.info.Name, i, err)
 					return
 				}
-				if sha1.Sum(b) != t.info.PieceHash(i) {
+				if !t.info.VerifyPiece(i, b) {
 					errs <- fmt.Errorf("torrent %s: piece %d does not match its hash: the data is not this torrent's", t.info.Name, i)
 					return
 				}

@@ -23,6 +23,7 @@ type Torrent struct {
 type ltInfo struct {
 	Name        string     `json:"name"`
 	InfoHash    string     `json:"info_hash"`
+	InfoHashV2  string     `json:"info_hash_v2"` // BEP 52; "" for v1
 	PieceLength int64      `json:"piece_length"`
 	NumPieces   int        `json:"num_pieces"`
 	TotalLength int64      `json:"total_length"`
@@ -38,7 +39,8 @@ type ltInfo struct {
 
 // torrentOpts are the less common choices for makeTorrentOpts.
 type torrentOpts struct {
-	pad bool // align files to pieces with BEP 47 padding files
+	pad    bool   // align files to pieces with BEP 47 padding files
+	format string // "v2" or "hybrid" (BEP 52); "" is v1
 }
 
 // makeTorrent writes a v1 .torrent for dataPath (a file or a folder) with each of
@@ -62,6 +64,9 @@ func makeTorrentOpts(t testing.TB, dataPath string, trackerURLs []string, pieceL
 	}
 	if o.pad {
 		argv = append(argv, "--pad")
+	}
+	if o.format != "" {
+		argv = append(argv, "--format", o.format)
 	}
 	argv = append(argv, abs, out)
 	r := mustRun(t, 2*time.Minute, argv...)

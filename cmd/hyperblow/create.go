@@ -17,7 +17,7 @@ import (
 
 const createUsage = `Usage: hyperblow create [flags] PATH
 
-Make a .torrent (BitTorrent v1) from a file or a folder. A file makes a
+Make a .torrent (BitTorrent v1; v2 or both with --v2 or --hybrid) from a file or a folder. A file makes a
 single-file torrent; a folder makes a multi-file torrent of the regular files
 under it, in sorted order (symbolic links and special files are skipped).
 
@@ -107,6 +107,8 @@ func runCreate(args []string, stdout, stderr io.Writer) error {
 	comment := fset.String("comment", "", "a comment stored in the torrent")
 	name := fset.String("name", "", "the torrent's name (default: PATH's base name)")
 	noDate := fset.Bool("no-date", false, "leave out the creation date, so the same input gives the same file")
+	v2 := fset.Bool("v2", false, "make a BitTorrent v2-only torrent (BEP 52: SHA-256 merkle trees; v1-only clients cannot use it)")
+	hybrid := fset.Bool("hybrid", false, "make a hybrid torrent: v1 and v2 at once (BEP 52), for both kinds of clients")
 	pos, err := parseFlags(fset, args)
 	if err != nil {
 		return err
@@ -119,6 +121,10 @@ func runCreate(args []string, stdout, stderr io.Writer) error {
 	}
 	if pl := int64(pieceLength); pl != 0 && pl&(pl-1) != 0 {
 		fmt.Fprintf(stderr, "hyperblow: note: --piece-length %s is not a power of two; some clients refuse such torrents\n", formatSize(pl))
+	}
+	format, err := createFormat(*v2, *hybrid, int64(pieceLength))
+	if err != nil {
+		return err
 	}
 	path := pos[0]
 	abs, err := filepath.Abs(path)
@@ -152,6 +158,7 @@ func runCreate(args []string, stdout, stderr io.Writer) error {
 		Comment:     *comment,
 		CreatedBy:   "hyperblow",
 		Name:        *name,
+		Format:      format,
 	}
 	if !*noDate {
 		opts.CreationDate = time.Now().Unix()
@@ -269,6 +276,7 @@ func printCreated(w io.Writer, dest string, mt *metainfo.Torrent) {
 	fmt.Fprintf(w, "created %s\n", dest)
 	fmt.Fprintf(w, "name:      %s\n", safe(info.Name))
 	fmt.Fprintf(w, "info-hash: %s\n", mt.InfoHash)
+	printV2Hash(w, mt)
 	fmt.Fprintf(w, "size:      %s (%d bytes) in %d file(s), %d pieces of %s\n", humanSize(info.TotalLength), info.TotalLength, files, info.NumPieces, humanSize(info.PieceLength))
 	for i, tier := range mt.AnnounceList {
 		fmt.Fprintf(w, "tracker:   tier %d: %s\n", i+1, safe(strings.Join(tier, ", ")))
@@ -285,7 +293,7 @@ func printCreated(w io.Writer, dest string, mt *metainfo.Torrent) {
 // magnetLink is a BEP 9 magnet URI: info-hash, name, trackers and web seeds.
 func magnetLink(mt *metainfo.Torrent) string {
 	var b strings.Builder
-	b.WriteString("magnet:?xt=urn:btih:" + mt.InfoHash.String())
+	b.WriteString(magnetXT(mt))
 	b.WriteString("&dn=" + url.QueryEscape(mt.Info.Name))
 	for _, tier := range mt.AnnounceList {
 		for _, u := range tier {

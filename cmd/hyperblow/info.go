@@ -38,8 +38,12 @@ Flags:
 
 // infoJSON is the --json output; its field names are a contract.
 type infoJSON struct {
-	Name        string         `json:"name"`
-	InfoHash    string         `json:"info_hash"`
+	Name     string `json:"name"`
+	InfoHash string `json:"info_hash"`
+	// BEP 52: "v1", "v2" (v2-only: info_hash is the v2 hash truncated to 20 bytes, as
+	// in the swarm) or "hybrid"; info_hash_v2 is the whole SHA-256 info-hash.
+	Format      string         `json:"format"`
+	InfoHashV2  string         `json:"info_hash_v2,omitempty"`
 	PieceLength int64          `json:"piece_length"`
 	NumPieces   int            `json:"num_pieces"`
 	TotalLength int64          `json:"total_length"`
@@ -99,6 +103,7 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 		CreatedBy:   t.CreatedBy,
 		Files:       []infoFileJSON{},
 	}
+	out.Format, out.InfoHashV2 = formatJSON(t)
 	if out.Trackers == nil {
 		out.Trackers = [][]string{}
 	}
@@ -119,6 +124,9 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 func printInfo(w io.Writer, t *metainfo.Torrent, out infoJSON) {
 	fmt.Fprintf(w, "Name:         %s\n", safe(out.Name))
 	fmt.Fprintf(w, "Info-hash:    %s\n", out.InfoHash)
+	if out.InfoHashV2 != "" {
+		fmt.Fprintf(w, "Info-hash v2: %s (%s)\n", out.InfoHashV2, out.Format)
+	}
 	fmt.Fprintf(w, "Pieces:       %d × %s\n", out.NumPieces, humanSize(out.PieceLength))
 	fmt.Fprintf(w, "Total size:   %s (%d bytes)\n", humanSize(out.TotalLength), out.TotalLength)
 	if out.Private {

@@ -24,6 +24,8 @@ type CreateOptions struct {
 	Comment      string
 	CreatedBy    string
 	CreationDate int64 // Unix seconds; 0 leaves it out, which keeps output reproducible
+	// Format is v1 (the zero value), v2-only or hybrid (BEP 52; create_v2.go).
+	Format Format
 	// Name is the torrent's name; the default is the base name of the path for Create.
 	Name string
 	// Progress, if set, is called from the hashing loop with the bytes hashed so far
@@ -119,6 +121,26 @@ func create(name string, files []InputFile, opts CreateOptions) ([]byte, error) 
 		}
 	}
 
+	t := torrentDict{
+		Comment:      opts.Comment,
+		CreatedBy:    opts.CreatedBy,
+		CreationDate: opts.CreationDate,
+		URLList:      opts.WebSeeds,
+	}
+	if len(tiers) > 0 {
+		t.Announce = tiers[0][0]
+		if len(tiers) > 1 || len(tiers[0]) > 1 {
+			t.AnnounceList = tiers
+		}
+	}
+	if opts.Format != FormatV1 {
+		out, err := createV2(name, files, single, pl, opts.Format, opts, t)
+		if err != nil {
+			return nil, err
+		}
+		return checkOutput(out)
+	}
+
 	pieces, err := hashPieces(files, pl, total, opts.Progress)
 	if err != nil {
 		return nil, err
@@ -139,23 +161,16 @@ func create(name string, files []InputFile, opts CreateOptions) ([]byte, error) 
 	if err != nil {
 		return nil, err
 	}
-	t := torrentDict{
-		Info:         rawInfo,
-		Comment:      opts.Comment,
-		CreatedBy:    opts.CreatedBy,
-		CreationDate: opts.CreationDate,
-		URLList:      opts.WebSeeds,
-	}
-	if len(tiers) > 0 {
-		t.Announce = tiers[0][0]
-		if len(tiers) > 1 || len(tiers[0]) > 1 {
-			t.AnnounceList = tiers
-		}
-	}
+	t.Info = rawInfo
 	out, err := benc.Marshal(t)
 	if err != nil {
 		return nil, err
 	}
+	return checkOutput(out)
+}
+
+// checkOutput checks a new torrent: within limits, canonical, and parsing back.
+func checkOutput(out []byte) ([]byte, error) {
 	if len(out) > MaxTorrentSize {
 		return nil, fmt.Errorf("the torrent would be %d bytes, over the %s limit", len(out), size(MaxTorrentSize))
 	}

@@ -36,6 +36,10 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		checkInfo(t, tor.Info)
+		if tor.Info.HasV2() {
+			checkV2(t, tor)
+			return
+		}
 		if tor.InfoHash != sha1.Sum(tor.RawInfo) {
 			t.Fatal("InfoHash is not the SHA-1 of RawInfo")
 		}
@@ -63,7 +67,7 @@ func checkInfo(t *testing.T, i *Info) {
 	if off != i.TotalLength || i.TotalLength <= 0 {
 		t.Fatalf("files sum to %d, total %d", off, i.TotalLength)
 	}
-	if !i.MultiFile && (len(i.Files) != 1 || i.Files[0].Path[0] != i.Name) {
+	if v := i.VisibleFiles(); !i.MultiFile && (len(v) != 1 || v[0].Path[0] != i.Name || v[0].Offset != 0) {
 		t.Fatal("single-file torrent: file is not named after the torrent")
 	}
 	assertTree(t, i.Files)
@@ -74,5 +78,7 @@ func checkInfo(t *testing.T, i *Info) {
 	if i.PieceOffset(last)+i.PieceLen(last) != i.TotalLength || i.PieceLen(last) <= 0 || i.PieceLen(last) > i.PieceLength {
 		t.Fatalf("last piece %d+%d, total %d", i.PieceOffset(last), i.PieceLen(last), i.TotalLength)
 	}
-	_ = i.PieceHash(last)
+	if i.HasV1() {
+		_ = i.PieceHash(last)
+	}
 }

@@ -30,7 +30,8 @@ type Info struct {
 	MultiFile bool
 	Private   bool // BEP 27
 
-	pieces []byte // NumPieces SHA-1 hashes, 20 bytes each
+	pieces []byte  // NumPieces SHA-1 hashes, 20 bytes each; nil for a v2-only torrent
+	v2     *v2Info // BEP 52 file tree and piece layers (v2.go); nil for a v1 torrent
 }
 
 // PieceHash returns the SHA-1 of piece index. It panics if index is out of range, like

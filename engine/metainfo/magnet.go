@@ -30,7 +30,11 @@ var ErrNotMagnet = errors.New("not a magnet URI or info-hash")
 // info dictionary from them. It is a plain value; ParseMagnet returns nil slices for
 // absent parameters.
 type Magnet struct {
+	// InfoHash names the torrent in the swarm: the xt=urn:btih: hash, or for a v2-only
+	// link (only xt=urn:btmh:) the v2 hash truncated to 20 bytes, as BEP 52 does.
 	InfoHash bt.InfoHash
+	// InfoHashV2 is the xt=urn:btmh: SHA-256 info-hash (BEP 52), zero if absent.
+	InfoHashV2 [32]byte
 	// Name is the dn= display name, sanitized as a torrent name is (see sanitize.go).
 	// It is only a hint until the metadata arrives; the real name comes from the info
 	// dictionary. "" if absent.
@@ -55,8 +59,8 @@ type Magnet struct {
 //
 // The info-hash is taken from xt=urn:btih: (also xt.1=, xt.2=, ...) as 40 hex digits
 // or 32 base32 characters (RFC 4648), in either case. A BitTorrent v2 hash
-// (urn:btmh:) is ignored when a v1 hash is also present; a v2-only link is an error,
-// and so are two different v1 hashes. Other xt values (urn:sha1:, urn:ed2k:, ...) are
+// (urn:btmh:1220 and 64 hex digits, BEP 52) goes to InfoHashV2; a v2-only link is named
+// by its truncation. Two different v1 hashes, or two different v2 ones, are an error. Other xt values (urn:sha1:, urn:ed2k:, ...) are
 // ignored. Keys and values are percent-decoded as in a URL query; a malformed escape
 // is an error. Unknown parameters are ignored. Leading and trailing white space (a
 // pasted newline) is trimmed. The URI may be at most MaxMagnetLen bytes with at most
@@ -86,13 +90,29 @@ func ParseSource(s string) (*Magnet, error) {
 	return nil, fmt.Errorf("metainfo: %q: %w", clip(s), ErrNotMagnet)
 }
 
-// String returns the canonical magnet URI of m: xt with the hash in lower-case hex, then
+// V2Only reports a link with a v2 info-hash and no v1 one.
+func (m *Magnet) V2Only() bool {
+	return m.InfoHashV2 != [32]byte{} && m.InfoHash == bt.InfoHash(m.InfoHashV2[:20])
+}
+
+// String returns the canonical magnet URI of m: xt with the hash in lower-case hex (btih,
+// then btmh for a v2 hash; btmh alone for a v2-only link), then
 // dn, xl, every tr (tiers flattened, in order), ws and x.pe, each query-escaped.
 // Parsing it gives back m when m came from ParseMagnet.
 func (m *Magnet) String() string {
 	var b strings.Builder
-	b.WriteString("magnet:?xt=urn:btih:")
-	b.WriteString(m.InfoHash.String())
+	b.WriteString("magnet:?")
+	if !m.V2Only() {
+		b.WriteString("xt=urn:btih:")
+		b.WriteString(m.InfoHash.String())
+	}
+	if m.InfoHashV2 != [32]byte{} {
+		if !m.V2Only() {
+			b.WriteString("&")
+		}
+		b.WriteString("xt=urn:btmh:1220")
+		b.WriteString(hex.EncodeToString(m.InfoHashV2[:]))
+	}
 	if m.Name != "" {
 		b.WriteString("&dn=")
 		b.WriteString(url.QueryEscape(m.Name))
@@ -160,7 +180,14 @@ func parseMagnet(uri string) (*Magnet, error) {
 			case err != nil:
 				return nil, fmt.Errorf("%s: %w", key, err)
 			case kind == xtV2:
-				haveV2 = true
+				h2, err := parseBTMH(val[len("urn:btmh:"):])
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", key, err)
+				}
+				if haveV2 && h2 != m.InfoHashV2 {
+					return nil, fmt.Errorf("%s: second v2 info-hash %x differs from %x", key, h2, m.InfoHashV2)
+				}
+				m.InfoHashV2, haveV2 = h2, true
 			case kind == xtV1 && haveV1 && h != m.InfoHash:
 				return nil, fmt.Errorf("%s: second info-hash %s differs from %s", key, h, m.InfoHash)
 			case kind == xtV1:
@@ -194,8 +221,9 @@ func parseMagnet(uri string) (*Magnet, error) {
 	switch {
 	case haveV1:
 		return m, nil
-	case haveV2:
-		return nil, errors.New("v2-only magnet links are not supported (no xt=urn:btih:)")
+	case haveV2: // BEP 52: a v2 swarm is named by the truncated hash
+		m.InfoHash = bt.InfoHash(m.InfoHashV2[:20])
+		return m, nil
 	case haveXT:
 		return nil, errors.New("no BitTorrent info-hash (want xt=urn:btih:...)")
 	}
@@ -235,6 +263,22 @@ func parseXT(v string) (bt.InfoHash, xtKind, error) {
 		return bt.InfoHash{}, xtV2, nil
 	}
 	return bt.InfoHash{}, xtOther, nil
+}
+
+// parseBTMH decodes a v2 info-hash as a multihash in hex: 0x12 (SHA-256), 0x20 (32
+// bytes), then the 32-byte hash.
+func parseBTMH(s string) ([32]byte, error) {
+	var h [32]byte
+	if len(s) != 68 {
+		return h, fmt.Errorf("v2 info-hash %q is %d characters, want 68 (1220 and 64 hex digits)", clip(s), len(s))
+	}
+	if !strings.EqualFold(s[:4], "1220") {
+		return h, fmt.Errorf("v2 info-hash %q: multihash %s is not SHA-256 (1220)", clip(s), s[:4])
+	}
+	if _, err := hex.Decode(h[:], []byte(s[4:])); err != nil {
+		return h, fmt.Errorf("v2 info-hash %q: invalid hex digit", clip(s))
+	}
+	return h, nil
 }
 
 // parseBTIH decodes a v1 info-hash: 40 hex digits or 32 base32 characters, any case.

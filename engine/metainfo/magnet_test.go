@@ -1,6 +1,7 @@
 package metainfo
 
 import (
+	"bytes"
 	"errors"
 	"net/netip"
 	"reflect"
@@ -24,6 +25,8 @@ var testHash = func() bt.InfoHash {
 	return h
 }()
 
+var testV2 = [32]byte(bytes.Repeat([]byte{0xab}, 32))
+
 func TestParseMagnet(t *testing.T) {
 	ap := netip.MustParseAddrPort
 	tests := []struct {
@@ -37,7 +40,8 @@ func TestParseMagnet(t *testing.T) {
 		{"lower-case base32", "magnet:?xt=urn:btih:" + strings.ToLower(testBase32), Magnet{InfoHash: testHash}},
 		{"numbered xt", "magnet:?xt.1=urn:btih:" + testHex, Magnet{InfoHash: testHash}},
 		{"pasted with newline", " magnet:?xt=urn:btih:" + testHex + "\n", Magnet{InfoHash: testHash}},
-		{"btmh beside btih", "magnet:?xt=urn:btmh:1220" + strings.Repeat("ab", 32) + "&xt=urn:btih:" + testHex, Magnet{InfoHash: testHash}},
+		{"btmh beside btih", "magnet:?xt=urn:btmh:1220" + strings.Repeat("ab", 32) + "&xt=urn:btih:" + testHex, Magnet{InfoHash: testHash, InfoHashV2: testV2}},
+		{"btmh only", "magnet:?xt=urn:btmh:1220" + strings.Repeat("AB", 32), Magnet{InfoHash: bt.InfoHash(testV2[:20]), InfoHashV2: testV2}},
 		{"same btih twice", "magnet:?xt=urn:btih:" + testHex + "&xt.2=urn:btih:" + testBase32, Magnet{InfoHash: testHash}},
 		{"other xt ignored", "magnet:?xt=urn:sha1:ABCD&xt=urn:btih:" + testHex, Magnet{InfoHash: testHash}},
 		{"empty and unknown params", "magnet:?&&xt=urn:btih:" + testHex + "&kt=a+b&as=http://x/&", Magnet{InfoHash: testHash}},
@@ -104,7 +108,11 @@ func TestParseMagnetErrors(t *testing.T) {
 		{"no question mark", "magnet:" + hash, "no '?' after magnet:"},
 		{"missing xt", "magnet:?dn=x&tr=http://a/", "missing xt=urn:btih:"},
 		{"only other xt", "magnet:?xt=urn:sha1:YNCKHTQCWBTRNJIV4WNAE52SJUQCZO5C", "no BitTorrent info-hash"},
-		{"v2 only", "magnet:?xt=urn:btmh:1220" + strings.Repeat("ab", 32), "v2-only magnet links are not supported"},
+		{"btmh short", "magnet:?xt=urn:btmh:1220" + strings.Repeat("ab", 31), "is 66 characters, want 68"},
+		{"btmh not sha256", "magnet:?xt=urn:btmh:1114" + strings.Repeat("ab", 32), "multihash 1114 is not SHA-256"},
+		{"btmh sha1 code", "magnet:?xt=urn:btmh:1320" + strings.Repeat("ab", 32), "multihash 1320 is not SHA-256"},
+		{"btmh bad hex", "magnet:?xt=urn:btmh:1220" + strings.Repeat("ag", 32), "invalid hex digit"},
+		{"two btmh", "magnet:?xt=urn:btmh:1220" + strings.Repeat("ab", 32) + "&xt=urn:btmh:1220" + strings.Repeat("cd", 32), "second v2 info-hash"},
 		{"empty btih", "magnet:?xt=urn:btih:", "is 0 characters, want 40 hex digits or 32 base32"},
 		{"short hex", "magnet:?xt=urn:btih:" + testHex[:39], "is 39 characters"},
 		{"long hex", "magnet:?xt=urn:btih:" + testHex + "0", "is 41 characters"},

@@ -97,7 +97,7 @@ func TestParseErrors(t *testing.T) {
 		{"length absurd", with("length", bi(1<<62)), "metainfo: info.length: 4611686018427387904 is over the 128 TiB limit"},
 		{"total length 0", single("length", bi(0), "name", bs("f"), "piece length", bi(16384), "pieces", bs("")), "metainfo: info: total length is 0"},
 		{"private string", single(append(okSingle, "private", bs("1"))...), "metainfo: info.private: want integer, got string"},
-		{"v2 only", single("file tree", bd(), "meta version", bi(2), "name", bs("n"), "piece length", bi(16384)), "metainfo: info: BitTorrent v2-only torrent"},
+		{"v2 empty file tree", single("file tree", bd(), "meta version", bi(2), "name", bs("n"), "piece length", bi(16384)), "metainfo: info.file tree: holds no file"},
 		{"files not a list", torrentWith(bd("files", bd(), "name", bs("n"), "piece length", bi(16384), "pieces", hashes(1))), "metainfo: info.files: want list, got dictionary"},
 		{"files empty", multi(), "metainfo: info.files: empty"},
 		{"file not a dict", multi(bs("a")), "metainfo: info.files[0]: want dictionary, got string"},

@@ -33,7 +33,7 @@ func parseInfo(v benc.Value, hash [20]byte) (*Info, error) {
 	if err := wantKind(v, benc.Dict, "info"); err != nil {
 		return nil, err
 	}
-	var name, nameUTF8, pieceLen, pieces, length, files, private, metaVersion benc.Value
+	var name, nameUTF8, pieceLen, pieces, length, files, private, metaVersion, fileTree benc.Value
 	for k, val := range v.Entries() { // one pass: Get would skip the file list once per key
 		switch string(k) {
 		case "name":
@@ -52,6 +52,8 @@ func parseInfo(v benc.Value, hash [20]byte) (*Info, error) {
 			private = val
 		case "meta version":
 			metaVersion = val
+		case "file tree":
+			fileTree = val
 		}
 	}
 
@@ -63,18 +65,31 @@ func parseInfo(v benc.Value, hash [20]byte) (*Info, error) {
 		return nil, errorf("info.piece length", "%d is not in %s..%s", pl, size(MinPieceLength), size(MaxPieceLength))
 	}
 
-	if mv, _ := metaVersion.Int(); mv >= 2 && pieces.Kind() == benc.Invalid {
-		return nil, errorf("info", "BitTorrent v2-only torrent (meta version %d); only v1 and hybrid torrents are supported", mv)
-	}
-	hashes, err := wantBytes(pieces, "info.pieces")
+	mv, err := parseMetaVersion(metaVersion)
 	if err != nil {
 		return nil, err
 	}
-	if len(hashes)%20 != 0 {
-		return nil, errorf("info.pieces", "length %d is not a multiple of 20", len(hashes))
+	var tree []treeFile // BEP 52
+	var single bool
+	if mv == 2 {
+		if err := checkV2PieceLength(pl); err != nil {
+			return nil, err
+		}
+		if tree, single, err = parseFileTree(fileTree); err != nil {
+			return nil, err
+		}
 	}
-	if len(hashes)/20 > MaxPieces {
-		return nil, errorf("info.pieces", "%d pieces, over the limit of %d", len(hashes)/20, MaxPieces)
+	var hashes []byte
+	if tree == nil || pieces.Kind() != benc.Invalid {
+		if hashes, err = wantBytes(pieces, "info.pieces"); err != nil {
+			return nil, err
+		}
+		if len(hashes)%20 != 0 {
+			return nil, errorf("info.pieces", "length %d is not a multiple of 20", len(hashes))
+		}
+		if len(hashes)/20 > MaxPieces {
+			return nil, errorf("info.pieces", "%d pieces, over the limit of %d", len(hashes)/20, MaxPieces)
+		}
 	}
 
 	rawName, err := wantBytes(name, "info.name")
@@ -87,6 +102,14 @@ func parseInfo(v benc.Value, hash [20]byte) (*Info, error) {
 	info := &Info{PieceLength: pl, Name: cleanName(rawName, hex.EncodeToString(hash[:]))}
 
 	switch {
+	case hashes == nil: // v2-only
+		if err := buildV2Only(info, tree, single); err != nil {
+			return nil, err
+		}
+		if info.MultiFile {
+			makeUnique(info.Files)
+		}
+		return withPrivate(info, private)
 	case length.Kind() != benc.Invalid && files.Kind() != benc.Invalid:
 		return nil, errorf("info", "has both length and files")
 	case length.Kind() != benc.Invalid:
@@ -114,10 +137,20 @@ func parseInfo(v benc.Value, hash [20]byte) (*Info, error) {
 	}
 	info.NumPieces = int(want)
 	info.pieces = bytes.Clone(hashes)
+	if tree != nil { // hybrid: before makeUnique renames anything
+		if err := checkHybrid(info, tree, single, rawName); err != nil {
+			return nil, err
+		}
+		info.v2 = newV2Info(info, tree)
+	}
 	if info.MultiFile {
 		makeUnique(info.Files) // the costliest step, so after the cheap checks
 	}
 
+	return withPrivate(info, private)
+}
+
+func withPrivate(info *Info, private benc.Value) (*Info, error) {
 	if private.Kind() != benc.Invalid {
 		p, err := wantInt(private, "info.private")
 		if err != nil {

@@ -15,10 +15,14 @@ import (
 
 // Torrent is a parsed .torrent file. It is immutable.
 type Torrent struct {
-	Info     *Info
-	InfoHash bt.InfoHash // SHA-1 of the exact raw info bytes, never re-encoded
-	RawInfo  []byte      // the info dictionary as it appeared in the file (a copy)
-	Announce string      // trimmed; may be a URL Hyperblow cannot use
+	Info *Info
+	// InfoHash is the SHA-1 of the exact raw info bytes, never re-encoded; for a v2-only
+	// torrent (BEP 52) it is the SHA-256 truncated to 20 bytes, as in the handshake.
+	InfoHash bt.InfoHash
+	// InfoHashV2 is the SHA-256 of the raw info bytes for a v2 or hybrid torrent, else zero.
+	InfoHashV2 [32]byte
+	RawInfo    []byte // the info dictionary as it appeared in the file (a copy)
+	Announce   string // trimmed; may be a URL Hyperblow cannot use
 	// AnnounceList holds BEP 12 tiers of usable tracker URLs (http, https, udp); when the
 	// file has no usable announce-list it is [][]string{{Announce}}, or nil.
 	AnnounceList [][]string
@@ -106,7 +110,7 @@ func parse(data []byte) (*Torrent, error) {
 	if top.Kind() != benc.Dict {
 		return nil, errorf("top level", "want dictionary, got %s", top.Kind())
 	}
-	var info, announce, tiers, urlList, comment, createdBy, creationDate benc.Value
+	var info, announce, tiers, urlList, comment, createdBy, creationDate, layers benc.Value
 	for k, v := range top.Entries() {
 		switch string(k) {
 		case "info":
@@ -123,6 +127,8 @@ func parse(data []byte) (*Torrent, error) {
 			createdBy = v
 		case "creation date":
 			creationDate = v
+		case "piece layers":
+			layers = v
 		}
 	}
 	if err := wantKind(info, benc.Dict, "info"); err != nil {
@@ -132,6 +138,12 @@ func parse(data []byte) (*Torrent, error) {
 	t.InfoHash = sha1.Sum(t.RawInfo)
 	if t.Info, err = parseInfo(info, t.InfoHash); err != nil {
 		return nil, err
+	}
+	if t.Info.HasV2() {
+		if err := attachPieceLayers(t.Info, layers); err != nil {
+			return nil, err
+		}
+		t.InfoHashV2, t.InfoHash = v2Hashes(t.RawInfo, t.Info, t.InfoHash)
 	}
 	t.Announce = strings.TrimSpace(text(announce))
 	t.AnnounceList = announceList(t.Announce, tiers)

@@ -28,7 +28,7 @@ func (c *Conn) readLoop(events chan<- Event) {
 			c.Close(c.readErr(err))
 			return
 		}
-		if m.Keepalive || !m.ID.Known() {
+		if m.Keepalive || !m.ID.Known() && !wire.IsHashMessage(m.ID) {
 			continue // the read itself refreshed the idle deadline
 		}
 		if len(m.Payload) > 0 {

@@ -1,7 +1,6 @@
 package wire
 
 import (
-	"crypto/sha1"
 	"errors"
 	"fmt"
 
@@ -25,7 +24,8 @@ type MetadataAssembler struct {
 	buf   []byte
 	have  []bool
 	count int
-	ok    bool // verified
+	ok    bool     // verified
+	v2    [32]byte // BEP 52: when not zero, the SHA-256 the metadata must have instead
 }
 
 // NewMetadataAssembler returns an assembler for an info dictionary of size bytes
@@ -92,10 +92,10 @@ func (a *MetadataAssembler) Verify() ([]byte, error) {
 	if !a.Done() {
 		return nil, fmt.Errorf("wire: metadata incomplete: %d of %d pieces", a.count, len(a.have))
 	}
-	if got := sha1.Sum(a.buf); got != a.hash {
+	if got, ok := a.matches(); !ok {
 		clear(a.have)
 		a.count = 0
-		return nil, fmt.Errorf("%w: got %x, want %s", ErrMetadataHash, got, a.hash)
+		return nil, fmt.Errorf("%w: got %x, want %s", ErrMetadataHash, got, a.want())
 	}
 	a.ok = true
 	return a.buf, nil

@@ -3,15 +3,18 @@
 
 Subcommands (every socket is bound to 127.0.0.1; DHT, LSD, UPnP and NAT-PMP are off):
 
-  make [--piece-length N] [--tracker URL]... [--pad] DATA OUT.torrent
-      Write a v1 .torrent for the file or folder DATA (each tracker in its own tier).
-      --pad aligns files to pieces with BEP 47 padding files. Prints the info JSON.
+  make [--piece-length N] [--tracker URL]... [--pad] [--format v1|v2|hybrid] DATA OUT.torrent
+      Write a .torrent for the file or folder DATA (each tracker in its own tier),
+      v1 by default, or BitTorrent v2-only or hybrid (BEP 52).
+      --pad aligns files to pieces with BEP 47 padding files. Prints the info JSON
+      (info_hash is the v2 hash truncated to 20 bytes for a v2-only torrent, as in
+      the swarm; info_hash_v2 is the whole v2 hash, "" for v1).
   info TORRENT
       Print what libtorrent reads from TORRENT as JSON (the reference for `info --json`).
   seed [--port N] [--dht] [--encryption forced] [--utp-only] TORRENT SAVE_PATH
       Check the data under SAVE_PATH, then seed it. Prints "READY <port>" once the
       torrent is seeding and listening, then runs until killed or its parent dies.
-  get [--port N] [--peer HOST:PORT]... [--timeout S] [--encryption forced] [--utp-only] TORRENT SAVE_PATH
+  get [--port N] [--peer HOST:PORT]... [--timeout S] [--encryption forced] [--utp-only] TORRENT|MAGNET SAVE_PATH
       Download into SAVE_PATH (from the trackers and the given peers) and exit 0 once
       complete; exit 1 on timeout. With --encryption it also prints, after DONE, one
       "PEER HOST:PORT rc4|plaintext|none" line per peer it downloaded from: how that
@@ -41,21 +44,28 @@ import libtorrent as lt
 
 def info_json(ti):
     fs = ti.files()
-    multi = fs.num_files() > 1 or os.sep in fs.file_path(0) or "/" in fs.file_path(0)
+    # A v2 single-file torrent gets a padding file too (libtorrent aligns its last piece).
+    real = [i for i in range(fs.num_files()) if not fs.file_flags(i) & lt.file_storage.flag_pad_file]
+    p0 = fs.file_path(real[0])
+    multi = len(real) > 1 or os.sep in p0 or "/" in p0
     files = []
     for i in range(fs.num_files()):
         path = fs.file_path(i).replace(os.sep, "/")
+        pad = bool(fs.file_flags(i) & lt.file_storage.flag_pad_file)
         if multi:
             # libtorrent prefixes the torrent's name; the torrent-relative path lacks it.
             path = path.split("/", 1)[1]
-        pad = bool(fs.file_flags(i) & lt.file_storage.flag_pad_file)
+        elif pad:
+            path = path.split("/", 1)[1]
         files.append({"path": path, "length": fs.file_size(i), "pad": pad})
     tiers = {}
     for tr in ti.trackers():
         tiers.setdefault(tr.tier, []).append(tr.url)
+    ih = ti.info_hashes()
     return {
         "name": ti.name(),
-        "info_hash": str(ti.info_hashes().v1),
+        "info_hash": str(ih.v1) if ih.has_v1() else str(ih.v2)[:40],
+        "info_hash_v2": str(ih.v2) if ih.has_v2() else "",
         "piece_length": ti.piece_length(),
         "num_pieces": ti.num_pieces(),
         "total_length": ti.total_size(),
@@ -72,7 +82,7 @@ def cmd_make(a):
     lt.add_files(fs, data)
     if fs.num_files() == 0:
         sys.exit("lthelper: no files under %s" % data)
-    flags = lt.create_torrent.v1_only
+    flags = {"v1": lt.create_torrent.v1_only, "v2": lt.create_torrent.v2_only, "hybrid": 0}[a.format]
     if a.pad:
         # canonical_files gives a v1 torrent the v2 file order and piece-aligned padding.
         flags |= lt.create_torrent.canonical_files
@@ -159,8 +169,11 @@ def drain(ses):
 
 
 def add(ses, torrent, save_path, peers=()):
-    p = lt.add_torrent_params()
-    p.ti = lt.torrent_info(torrent)
+    if torrent.startswith("magnet:"):  # get only: metadata (and v2 piece layers) from the peers
+        p = lt.parse_magnet_uri(torrent)
+    else:
+        p = lt.add_torrent_params()
+        p.ti = lt.torrent_info(torrent)
     p.save_path = save_path
     h = ses.add_torrent(p)
     for peer in peers:
@@ -290,6 +303,7 @@ def main():
     m.add_argument("--piece-length", type=int, default=256 * 1024)
     m.add_argument("--tracker", action="append", default=[])
     m.add_argument("--pad", action="store_true")
+    m.add_argument("--format", choices=["v1", "v2", "hybrid"], default="v1")
     m.add_argument("data")
     m.add_argument("out")
     i = sub.add_parser("info")

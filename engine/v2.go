@@ -1,0 +1,87 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/hyperblow/hyperblow/engine/bt"
+	"github.com/hyperblow/hyperblow/engine/metainfo"
+	"github.com/hyperblow/hyperblow/engine/wire"
+)
+
+// BEP 52 in the engine. Pieces are verified by metainfo.Info.VerifyPiece (SHA-1, the
+// per-file merkle trees, or both for a hybrid). A v2-only torrent is known in the swarm
+// by its v2 info-hash truncated to 20 bytes (metainfo.Torrent.InfoHash already is that);
+// a hybrid by its v1 hash, and it also answers v2 peers that connect with the truncated
+// v2 hash.
+
+// checkVerifiable refuses a torrent whose pieces could not all be verified: a v2-only
+// torrent without the piece layers of its larger files (its info came from peers and
+// fetching layers with BEP 52 hash requests is not implemented).
+func checkVerifiable(mt *metainfo.Torrent) error {
+	if n := mt.Info.MissingPieceLayers(); n > 0 {
+		return fmt.Errorf("torrent %s: BitTorrent v2 piece layers of %d files are not known (the info came without them, and fetching them from peers with hash requests is not supported yet): use the .torrent file", mt.Info.Name, n)
+	}
+	return nil
+}
+
+// truncatedV2 returns the 20-byte v2 info-hash of a hybrid torrent, and false for others.
+func truncatedV2(mt *metainfo.Torrent) (bt.InfoHash, bool) {
+	if mt.InfoHashV2 == [32]byte{} || !mt.Info.HasV1() {
+		return bt.InfoHash{}, false
+	}
+	return bt.InfoHash(mt.InfoHashV2[:20]), true
+}
+
+// hybridByV2 finds the hybrid torrent whose truncated v2 info-hash is h. c.mu is held.
+func (c *Client) hybridByV2(h bt.InfoHash) *Torrent {
+	for _, t := range c.torrents {
+		if v2, ok := truncatedV2(t.mt); ok && v2 == h {
+			return t
+		}
+	}
+	return nil
+}
+
+// hybridV2Hashes lists the truncated v2 info-hashes of the hybrid torrents, which an
+// incoming peer may ask for as well (MSE names the torrent only hashed). c.mu is held.
+func (c *Client) hybridV2Hashes() []bt.InfoHash {
+	var hs []bt.InfoHash
+	for _, t := range c.torrents {
+		if v2, ok := truncatedV2(t.mt); ok {
+			hs = append(hs, v2)
+		}
+	}
+	return hs
+}
+
+// serveHashes answers a BEP 52 hash request from the torrent's piece layers (a peer that
+// came by magnet link needs them), or refuses it with a hash reject. A malformed request
+// closes the connection.
+func (t *Torrent) serveHashes(p *peer, m wire.Message) error {
+	r, err := wire.ParseHashRequest(m.Payload)
+	if err != nil {
+		return err
+	}
+	if h, ok := t.info.LayerHashes(r.Root, r.BaseLayer, r.Index, r.Length, r.ProofLayers); ok {
+		p.conn.Send(wire.HashesMsg{HashReq: r, Hashes: h}.Message())
+	} else {
+		p.conn.Send(r.Message(wire.HashReject))
+	}
+	return nil
+}
+
+// startV2DHT also looks up and announces a hybrid torrent under its truncated v2
+// info-hash in the DHT (BEP 52: v2 peers of the hybrid are found there); the peers
+// found are dialled with the v1 hash, which they serve as well. Trackers are told the
+// v1 hash only.
+func (t *Torrent) startV2DHT() {
+	v2, ok := truncatedV2(t.mt)
+	if !ok {
+		return
+	}
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		t.c.dhtLoop(t.ctx, v2, t.AddPeers, true, dhtLookupEvery)
+	}()
+}
