@@ -196,18 +196,22 @@ func TestResolveFailureSaysWhatHappened(t *testing.T) {
 		name  string
 		peers []netip.AddrPort
 		want  string
+		utp   bool // uTP on
 	}{
-		{"hangs up", []netip.AddrPort{hangsUp()}, "connected to 1 peer; it closed the connection during the BitTorrent handshake"},
+		// With uTP on, the refused peer is dialled over uTP as well, and that
+		// dial is still under way when the fetch gives up.
+		{name: "refused over TCP, uTP under way", peers: []netip.AddrPort{closed()}, want: "still connecting to 1 peer", utp: true},
+		{"hangs up", []netip.AddrPort{hangsUp()}, "connected to 1 peer; it closed the connection during the BitTorrent handshake", false},
 		{"no extension protocol, no timeout", []netip.AddrPort{enginetest.StartPlainPeer(t, m.InfoHash)},
-			"connected to 1 peer; it does not support the extension protocol (BEP 10), so it cannot send metadata"},
-		{"refused", []netip.AddrPort{closed()}, "could not connect to the one peer: connection refused"},
+			"connected to 1 peer; it does not support the extension protocol (BEP 10), so it cannot send metadata", false},
+		{"refused", []netip.AddrPort{closed()}, "could not connect to the one peer: connection refused", false},
 		{"both", []netip.AddrPort{enginetest.StartPlainPeer(t, m.InfoHash), closed()},
-			"connected to 1 peer; it does not support the extension protocol (BEP 10), so it cannot send metadata; could not connect to 1 of 2 peers (1 refused)"},
+			"connected to 1 peer; it does not support the extension protocol (BEP 10), so it cannot send metadata; could not connect to 1 of 2 peers (1 refused)", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			// TCP only: a peer that refuses TCP is dialled over uTP too,
-			// whose SYN is retried for seconds past this test's 1 s.
-			cl, err := engine.NewClient(engine.Config{CacheSize: 4 << 20, Logger: enginetest.Logger(t), NoUTP: true})
+			// TCP only unless said: a peer that refuses TCP is dialled over
+			// uTP too, whose SYN is retried for seconds past this test's 1 s.
+			cl, err := engine.NewClient(engine.Config{CacheSize: 4 << 20, Logger: enginetest.Logger(t), NoUTP: !c.utp})
 			if err != nil {
 				t.Fatal(err)
 			}

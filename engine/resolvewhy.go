@@ -159,7 +159,21 @@ func (rr *resolveRun) why(known int) string {
 		parts = append(parts, s)
 	}
 	if rest := known - connected - failed; rest > 0 {
-		parts = append(parts, fmt.Sprintf("%d %s not tried yet", rest, plural(rest, "peer was", "peers were")))
+		// A dial still under way (a peer that refused TCP is tried over uTP
+		// too) has not failed yet: say so rather than "not tried".
+		dialing := 0
+		for a, st := range rr.addrs {
+			if _, done := rr.outcomes[a]; !done && st.dialing {
+				dialing++
+			}
+		}
+		dialing = min(dialing, rest)
+		if dialing > 0 {
+			parts = append(parts, fmt.Sprintf("still connecting to %d %s", dialing, plural(dialing, "peer", "peers")))
+		}
+		if rest -= dialing; rest > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s not tried yet", rest, plural(rest, "peer was", "peers were")))
+		}
 	}
 	return strings.Join(parts, "; ")
 }
