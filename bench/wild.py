@@ -23,7 +23,7 @@ import sys
 import time
 
 MOUNT_FLAGS = ["--no-dht", "--no-lsd", "--no-upnp", "--no-utp", "--listen", "127.0.0.1:0",
-               "--quiet", "--read-timeout", "60s"]
+               "--read-timeout", "60s"]
 FAILS = []
 
 
@@ -50,7 +50,7 @@ class Mount:
         self.mnt = os.path.join(a.work, "mnt")
         self.logf = open(os.path.join(a.work, "mount.%s.log" % name), "ab")
         self.t0 = time.monotonic()
-        self.p = subprocess.Popen([a.bin, "mount"] + MOUNT_FLAGS + extra + [torrent, self.mnt],
+        self.p = subprocess.Popen([a.bin, "mount", "-v" if a.verbose else "--quiet"] + MOUNT_FLAGS + extra + [torrent, self.mnt],
                                   stdout=self.logf, stderr=self.logf)
         self.file = os.path.join(self.mnt, os.path.basename(a.data))
         deadline = time.monotonic() + 30
@@ -66,7 +66,18 @@ class Mount:
         if self.p.poll() is None:
             subprocess.run(["fusermount3", "-u", self.mnt], stderr=subprocess.DEVNULL)
         try:
-            _, status, ru = os.wait4(self.p.pid, 0)
+            deadline = time.monotonic() + 30
+            while True:
+                pid, status, ru = os.wait4(self.p.pid, os.WNOHANG)
+                if pid:
+                    break
+                if time.monotonic() > deadline:
+                    # It did not exit after the unmount: its goroutines to its log, and a failure.
+                    self.p.send_signal(3)  # SIGQUIT
+                    _, status, ru = os.wait4(self.p.pid, 0)
+                    raise RuntimeError("the mount process did not exit within 30 s of fusermount3 -u "
+                                       "(goroutines in %s)" % self.logf.name)
+                time.sleep(0.01)
             self.p.returncode = os.waitstatus_to_exitcode(status)
         except ChildProcessError:
             return None
@@ -103,13 +114,36 @@ def cp_test(a, torrent, extra, name, want, size):
             "ready_s": m.ready_s}
 
 
-def first_byte_test(a, name, off):
+def first_byte_test(a, name, off, then=None):
+    """dd at off on a fresh mount; with then, also dd at then on the same mount after it."""
     m = Mount(a, a.ws_torrent, [], name)
     try:
         t = dd(m.file, off)
+        if then is not None:
+            t = (t, dd(m.file, then))
     finally:
         m.close()
     return t
+
+
+def fuse_ceiling(a, size):
+    """cp of a file of SIZE served from RAM by bench/fuseceiling (Hyperblow's mount options)."""
+    mnt = os.path.join(a.work, "mnt")
+    p = subprocess.Popen([a.fuseceiling, "-size", str(size), mnt], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        if p.stdout.readline().strip() != b"READY":
+            raise RuntimeError("fuseceiling did not mount")
+        wall, _ = timed(["cp", os.path.join(mnt, "ceiling.bin"), os.path.join(a.copies, "copy")])
+        os.unlink(os.path.join(a.copies, "copy"))
+        return {"cp_s": wall, "MBps": size / wall / 1e6}
+    finally:
+        p.terminate()
+        try:
+            p.wait(15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            subprocess.run(["umount", "-l", mnt], stderr=subprocess.DEVNULL)
 
 
 def guarded(rec, key, fn):
@@ -146,7 +180,11 @@ def measure(a):
         guarded(rec, "curl", lambda: curl(a.url))
         guarded(rec, "curl_range", lambda: curl(a.url, "%d-%d" % (off, off + (64 << 10) - 1)))
         guarded(rec, "ws_cp", lambda: cp_test(a, a.ws_torrent, [], "ws", want, size))
-        guarded(rec, "ws_fb0_s", lambda: first_byte_test(a, "ws", 0))
+        if a.fuseceiling:
+            guarded(rec, "fuse_ceiling", lambda: fuse_ceiling(a, size))
+        guarded(rec, "ws_fb0", lambda: first_byte_test(a, "ws", 0, off))
+        if "ws_fb0" in rec:
+            rec["ws_fb0_s"], rec["ws_samerand_s"] = rec.pop("ws_fb0")
         guarded(rec, "ws_fbrand_s", lambda: first_byte_test(a, "ws", off))
         for name, path, peer in torrents:
             guarded(rec, "bt_" + name, lambda: cp_test(a, path, ["--peer", peer], name, want, size))
@@ -200,7 +238,7 @@ def report(a, size, rounds):
     L.append("")
     L.append("Run of %s UTC, %s mode: %d MiB of random bytes, %d round%s (figures: median, min–max), %.0f s in all. "
              "%d cores; load average %s at the start, %s at the end: **the machine is shared** with other work, "
-             "which adds noise to every figure (nice %s). %s; nginx %s, python3-libtorrent seeders "
+             "which adds noise to every figure (nice %s). Network: %s; nginx %s, python3-libtorrent seeders "
              "(bench/lt.py, TCP only). Made by `bench/wild%s`."
              % (time.strftime("%Y-%m-%d %H:%M", time.gmtime(a.t0)), mode, size >> 20, a.rounds, "" if a.rounds == 1 else "s",
                 elapsed, os.cpu_count(), a.load_start, load_end, a.nice, a.netns, a.nginx, " --quick" if a.quick else ""))
@@ -223,6 +261,15 @@ def report(a, size, rounds):
         rc = div(bt[n][1], bt["v1"][1])
         L.append(row("%s mount CPU per GiB / v1's" % n, "%s (%s / %s s/GiB)" % (fmt(rc), fmt(bt[n][1]), fmt(bt["v1"][1])),
                      "≤ 1.15", cmp(rc, 1.15, True)))
+    fc = med(rounds, "fuse_ceiling", "MBps")
+    if fc is not None:
+        L.append(row("(context) web-seed mount `cp` rate / the FUSE `cp` ceiling (bench/fuseceiling)",
+                     "%s (%s / %s MB/s); v1 from libtorrent: %s" % (fmt(div(ws_rate, fc)), fmt(ws_rate, "%.0f"), fmt(fc, "%.0f"), fmt(div(bt["v1"][0], fc))),
+                     "no target", None))
+        L.append(row("(context) the FUSE `cp` ceiling / `curl` rate", "%s" % fmt(div(fc, curl_rate)), "no target", None))
+    sr = med(rounds, "ws_samerand_s")
+    L.append(row("(context) web seed: first byte at the random offset after the read at 0, same mount",
+                 "%s ms (dd on the local file subtracted)" % fmt(sr and max(sr - lr, 0) * 1e3, "%.1f"), "no target", None))
     L.append("")
     L.append("The mount's first byte is the wall time of `dd bs=64k count=1` on a fresh mount (started once "
              "the file shows in it) minus that of the same `dd` on the local file (in the page cache: "
@@ -235,8 +282,8 @@ def report(a, size, rounds):
     L.append("## Figures per round")
     L.append("")
     L.append("| round | load | curl MB/s | curl first byte ms (0 / range) | web-seed mount cp MB/s | its CPU s/GiB | "
-             "first byte ms, fresh mount (0 / random) | dd local ms (0 / random) | v1 MB/s, CPU s/GiB | v2 | hybrid |")
-    L.append("|---|---|---|---|---|---|---|---|---|---|---|")
+             "first byte ms, fresh mount (0 / random) | random, same mount ms | dd local ms (0 / random) | FUSE ceiling cp MB/s | v1 MB/s, CPU s/GiB | v2 | hybrid |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 
     def g(rec, *keys):
         v = rec
@@ -247,13 +294,14 @@ def report(a, size, rounds):
     for rec in rounds:
         ms = lambda v: fmt(v and v * 1e3, "%.1f")
         bts = ["%s, %s" % (fmt(g(rec, "bt_" + n, "MBps"), "%.0f"), fmt(g(rec, "bt_" + n, "cpu_s_per_GiB"))) for n in ("v1", "v2", "hybrid")]
-        L.append("| %d | %s | %s | %s / %s | %s | %s | %s / %s | %s / %s | %s |" % (
+        L.append("| %d | %s | %s | %s / %s | %s | %s | %s / %s | %s | %s / %s | %s | %s |" % (
             rec["round"], " ".join(rec["load"]), fmt(g(rec, "curl", "MBps"), "%.0f"),
             fmt(g(rec, "curl", "ttfb_s") and g(rec, "curl", "ttfb_s") * 1e3, "%.2f"),
             fmt(g(rec, "curl_range", "ttfb_s") and g(rec, "curl_range", "ttfb_s") * 1e3, "%.2f"),
             fmt(g(rec, "ws_cp", "MBps"), "%.0f"), fmt(g(rec, "ws_cp", "cpu_s_per_GiB")),
-            ms(rec.get("ws_fb0_s")), ms(rec.get("ws_fbrand_s")), ms(rec.get("dd_local_0_s")), ms(rec.get("dd_local_rand_s")),
-            " | ".join(bts)))
+            ms(rec.get("ws_fb0_s")), ms(rec.get("ws_fbrand_s")), ms(rec.get("ws_samerand_s")),
+            ms(rec.get("dd_local_0_s")), ms(rec.get("dd_local_rand_s")),
+            fmt(g(rec, "fuse_ceiling", "MBps"), "%.0f"), " | ".join(bts)))
     L.append("")
     L.append("Medians: web-seed mount %s s/GiB of CPU; v1 %s, v2 %s, hybrid %s MB/s; time to mount (file visible) "
              "is not part of any figure."
@@ -286,12 +334,14 @@ def report(a, size, rounds):
              "cache). `curl -o /dev/null` of the whole file, and of a 64 KiB range at the round's random offset.")
     L.append("- v1, v2, hybrid: `hyperblow create [--v2|--hybrid] --piece-length 1MiB`, each seeded by its own "
              "python3-libtorrent session (`bench/lt.py seed`, TCP only) on 127.0.0.2, .3, .4.")
-    L.append("- Every mount: `hyperblow mount %s [--peer SEEDER] TORRENT MNT` (default cache size), fresh for every "
+    L.append("- Every mount: `hyperblow mount --quiet %s [--peer SEEDER] TORRENT MNT` (default cache size), fresh for every "
              "test; `cp` to tmpfs (/dev/shm) and the copy's sha256 checked; CPU is the mount process's user+system "
              "time over its whole life (wait4) per GiB copied. The random offset is 64 KiB-aligned, away from the "
              "first and last 4 MiB, one per round." % " ".join(MOUNT_FLAGS))
-    L.append("- Each round: dd on the local file, curl (whole, range), the web-seed mount (`cp`, then `dd` at 0 and "
-             "at the random offset, each a fresh mount), then v1, v2, hybrid `cp`.")
+    L.append("- Each round: dd on the local file, curl (whole, range), the web-seed mount (`cp`), the FUSE `cp` "
+             "ceiling (bench/fuseceiling: a file of the same size served from RAM through Hyperblow's own fs.Mount, "
+             "what any mount here can reach), `dd` at 0 then at the random offset on one fresh web-seed mount, `dd` at "
+             "the random offset on another fresh one, then v1, v2, hybrid `cp`.")
     text = "\n".join(L) + "\n"
     sys.stdout.write(text)
     if a.out:
@@ -311,6 +361,8 @@ def main():
     ap.add_argument("--nice", default="0")
     ap.add_argument("--quick", type=int, default=0)
     ap.add_argument("--out")
+    ap.add_argument("--fuseceiling")
+    ap.add_argument("--verbose", type=int, default=0)
     a = ap.parse_args()
     size, rounds = measure(a)
     report(a, size, rounds)
