@@ -343,6 +343,11 @@ def report(a, size, rounds):
              "what any mount here can reach), `dd` at 0 then at the random offset on one fresh web-seed mount, `dd` at "
              "the random offset on another fresh one, then v1, v2, hybrid `cp`.")
     text = "\n".join(L) + "\n"
+    # Notes written by hand between the markers survive a rewrite of the file.
+    if a.out and os.path.exists(a.out):
+        m = re.search(r"<!-- notes:begin.*?<!-- notes:end -->\n", open(a.out).read(), re.S)
+        if m:
+            text = text.replace("## Figures per round", m.group(0) + "\n## Figures per round", 1)
     sys.stdout.write(text)
     if a.out:
         with open(a.out, "w") as f:
