@@ -32,7 +32,7 @@ def log(msg):
     sys.stderr.flush()
 
 
-def sha256(path, limit=None):
+def sha256(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while True:
@@ -186,7 +186,8 @@ def measure(a):
         if "ws_fb0" in rec:
             rec["ws_fb0_s"], rec["ws_samerand_s"] = rec.pop("ws_fb0")
         guarded(rec, "ws_fbrand_s", lambda: first_byte_test(a, "ws", off))
-        for name, path, peer in torrents:
+        # The formats in turn, starting one later each round, so that none is always first.
+        for name, path, peer in torrents[(r - 1) % len(torrents):] + torrents[:(r - 1) % len(torrents)]:
             guarded(rec, "bt_" + name, lambda: cp_test(a, path, ["--peer", peer], name, want, size))
         log("round %d: %s" % (r, json.dumps(rec)))
         rounds.append(rec)
@@ -310,7 +311,8 @@ def report(a, size, rounds):
     L.append("## BenchmarkVerifyPiece (`go test -run x -bench BenchmarkVerifyPiece -benchtime 2s ./engine/metainfo`)")
     L.append("")
     L.append("One piece (1 MiB) verified per op, one core: v1 is SHA-1 of the piece, v2 the SHA-256 merkle tree "
-             "of its 16 KiB blocks up to the piece's root, hybrid both.")
+             "of its 16 KiB blocks up to the piece's root, hybrid the same as v2 (VerifyPiece uses the piece layers when "
+             "the torrent has them, as here, and SHA-1 only without them).")
     L.append("")
     L.append("```")
     bench = open(a.verify_bench).read() if a.verify_bench else ""
@@ -341,7 +343,7 @@ def report(a, size, rounds):
     L.append("- Each round: dd on the local file, curl (whole, range), the web-seed mount (`cp`), the FUSE `cp` "
              "ceiling (bench/fuseceiling: a file of the same size served from RAM through Hyperblow's own fs.Mount, "
              "what any mount here can reach), `dd` at 0 then at the random offset on one fresh web-seed mount, `dd` at "
-             "the random offset on another fresh one, then v1, v2, hybrid `cp`.")
+             "the random offset on another fresh one, then v1, v2, hybrid `cp` (round 2 starts with v2, round 3 with hybrid, ...).")
     text = "\n".join(L) + "\n"
     # Notes written by hand between the markers survive a rewrite of the file.
     if a.out and os.path.exists(a.out):
