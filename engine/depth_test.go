@@ -69,3 +69,36 @@ func TestSampleRTT(t *testing.T) {
 		t.Fatalf("rtt %v after a longer sample, want the least, 90ms", p.rtt)
 	}
 }
+
+// An urgent block is late by its holder's own delivery after a second, or
+// sooner for a peer four times faster when its holder is slow: a player
+// waiting on a 0.2 MB/s peer's queue gets the block from a 3 MB/s one.
+func TestIsLate(t *testing.T) {
+	now := time.Now()
+	const mbps = 1 << 20
+	slow := &peer{rate: 0.2 * mbps, inflight: 16, progressAt: now}  // 16 blocks: 1.25 s of its delivery
+	fast := &peer{rate: 3 * mbps, inflight: 8, progressAt: now}     // 8 blocks: 42 ms
+	alike := &peer{rate: 0.3 * mbps, inflight: 16, progressAt: now} // not four times faster than slow
+	frozen := &peer{rate: 2 * mbps, inflight: 4, progressAt: now.Add(-2 * time.Second)}
+	for _, c := range []struct {
+		name     string
+		q, a     *peer
+		age      time.Duration
+		wantLate bool
+	}{
+		{"slow holder, fast asker, young", slow, fast, 100 * time.Millisecond, false},
+		{"slow holder, fast asker", slow, fast, 400 * time.Millisecond, true},
+		{"slow holder, no faster asker", slow, alike, 400 * time.Millisecond, false},
+		{"slow holder, no asker", slow, nil, 400 * time.Millisecond, false},
+		{"slow holder, by its own delivery", slow, nil, 3 * time.Second, true},
+		{"fast holder, slow asker", fast, slow, 400 * time.Millisecond, false},
+		{"fast holder, short queue, faster asker", fast, &peer{rate: 20 * mbps}, 400 * time.Millisecond, false},
+		{"frozen holder", frozen, nil, 1500 * time.Millisecond, true},
+		{"frozen holder, young", frozen, nil, 500 * time.Millisecond, false},
+		{"holder is asker", slow, slow, 400 * time.Millisecond, false},
+	} {
+		if got := isLate(c.q, c.a, c.age, now); got != c.wantLate {
+			t.Errorf("%s: late %v, want %v", c.name, got, c.wantLate)
+		}
+	}
+}

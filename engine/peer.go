@@ -821,20 +821,36 @@ func (p *peer) expectedDelivery() time.Duration {
 	return time.Duration(float64(p.inflight*bt.BlockSize) / p.rate * float64(time.Second))
 }
 
-// lateAt reports whether a request outstanding at the peer for age is late: at
-// least a second old, and either the peer has delivered nothing for a second
-// (frozen: its smoothed rate decays too slowly to tell) or the request is past
-// twice the peer's expected delivery time.
-func (t *Torrent) lateAt(holder picker.PeerKey, age time.Duration) bool {
-	if age < lateAfter {
-		return false
-	}
+// lateAt reports whether a request outstanding at holder for age is late
+// (picker.Late): see isLate.
+func (t *Torrent) lateAt(holder, asker picker.PeerKey, age time.Duration) bool {
 	q := t.peerByKey(holder)
 	if q == nil {
-		return t.mirrorLate(holder) // a web seed, or gone
+		return age >= lateAfter && t.mirrorLate(holder) // a web seed, or gone
 	}
-	return q.rate < 1 || time.Since(q.progressAt) >= lateAfter || age > 2*q.expectedDelivery()
+	return isLate(q, t.peerByKey(asker), age, time.Now())
 }
+
+// isLate reports whether a request outstanding at peer q for age is late.
+// Late by q's own delivery: at least lateAfter old, and either q has
+// delivered nothing for that long (frozen: its smoothed rate decays too
+// slowly to tell) or the request is past twice q's expected delivery time.
+// Or late for the asker a (the peer being filled, nil if none): the request
+// is at least slowHolderAfter old, a delivers at least four times q's rate,
+// and q's queue holds more than slowHolderAfter of its delivery. In a mixed
+// swarm a 0.2 MB/s peer given 16 blocks of a piece a player waits for holds
+// them 1.3 s, and by its own measure they are late only after 2.6 s.
+func isLate(q, a *peer, age time.Duration, now time.Time) bool {
+	if age >= lateAfter && (q.rate < 1 || now.Sub(q.progressAt) >= lateAfter || age > 2*q.expectedDelivery()) {
+		return true
+	}
+	return a != nil && a != q && age >= slowHolderAfter && a.rate >= 1 && a.rate >= 4*max(q.rate, 1) &&
+		(q.rate < 1 || q.expectedDelivery() > slowHolderAfter)
+}
+
+// slowHolderAfter: an urgent block at a peer four times slower than another
+// is duplicated to the faster one once it is this old.
+const slowHolderAfter = 300 * time.Millisecond
 
 // lateAfter is the least age of a late request.
 const lateAfter = time.Second

@@ -72,9 +72,10 @@ type Picker struct {
 	Duplicates int64
 
 	// Late, if set, tells whether a request outstanding at holder for age is
-	// late by that peer's usual delivery time. Blocks of urgent pieces (deadline
-	// passed: a read waits) that are late are duplicated to other peers.
-	Late func(holder PeerKey, age time.Duration) bool
+	// late: by that peer's usual delivery time, or because asker (the peer
+	// being filled) would deliver it much sooner. Blocks of urgent pieces
+	// (deadline passed: a read waits) that are late are duplicated to asker.
+	Late func(holder, asker PeerKey, age time.Duration) bool
 }
 
 type activePiece struct {
@@ -485,7 +486,7 @@ func (p *Picker) duplicateLate(out []Block, peer PeerKey, i int, ap *activePiece
 			break
 		}
 		bs := &ap.blocks[b]
-		if bs.received || len(bs.reqs) != 1 || bs.reqs[0].peer == peer || !p.Late(bs.reqs[0].peer, now.Sub(bs.reqs[0].at)) {
+		if bs.received || len(bs.reqs) != 1 || bs.reqs[0].peer == peer || !p.Late(bs.reqs[0].peer, peer, now.Sub(bs.reqs[0].at)) {
 			continue
 		}
 		bs.reqs = append(bs.reqs, request{peer, now})

@@ -185,7 +185,7 @@ func TestExclusiveRefetch(t *testing.T) {
 // one; blocks of readahead pieces (deadline in the future) are left alone.
 func TestLateBlockDuplicatedToAnotherPeer(t *testing.T) {
 	p := New(6, 2*bt.BlockSize, 12*bt.BlockSize)
-	p.Late = func(holder PeerKey, age time.Duration) bool { return holder == 1 && age > time.Second }
+	p.Late = func(holder, _ PeerKey, age time.Duration) bool { return holder == 1 && age > time.Second }
 	p.Want(0, t0) // a blocked read
 	for i := 1; i < 6; i++ {
 		p.Want(i, t0.Add(time.Minute)) // readahead
@@ -267,7 +267,7 @@ func TestLateDuplicatesAreBounded(t *testing.T) {
 	const blocks = 64
 	p := New(10, blocks*bt.BlockSize, 10*blocks*bt.BlockSize)
 	p.SetMissing(10)
-	p.Late = func(PeerKey, time.Duration) bool { return true }
+	p.Late = func(PeerKey, PeerKey, time.Duration) bool { return true }
 	p.Want(3, t0.Add(-time.Hour)) // a read waits
 	if a := p.Pick(1, all, blocks, t0); len(a) != blocks {
 		t.Fatalf("peer 1 got %d blocks, want %d", len(a), blocks)
