@@ -6,12 +6,12 @@ off in both directions (the swarm is TCP only, as in issue 7's measurements):
 
   make --piece-length N --tracker URL DATA OUT.torrent
       Write a v1 .torrent of the file or folder DATA. Prints the info-hash.
-  seed [--utp-only] --stats FILE TORRENT=SAVE_PATH...
+  seed [--utp-only] [--upload-rate B/s] --stats FILE TORRENT=SAVE_PATH...
       Check every torrent's data, then seed them all from one session. Prints
       "READY <port>" once every torrent is seeding, then rewrites FILE (JSON, atomically)
       every 0.2 s with the payload bytes uploaded per info-hash since start. Runs until
       SIGTERM or until its parent dies. --utp-only: TCP off both ways, uTP (BEP 29)
-      on (bench/utp).
+      on (bench/utp). --upload-rate: the session's upload limit in bytes/s (bench/lsd).
   get [--timeout S] TORRENT SAVE_PATH
       The plain client: download the whole torrent from its tracker; prints one JSON
       line {"connected_s", "first_piece_s", "done_s", "bytes", "rate_Bps"}: times from
@@ -34,7 +34,7 @@ def log(msg):
     sys.stderr.flush()
 
 
-def session(ip, progress=False, utp_only=False):
+def session(ip, progress=False, utp_only=False, upload_rate=0):
     mask = (lt.alert.category_t.error_notification | lt.alert.category_t.status_notification
             | lt.alert.category_t.tracker_notification)
     if progress:
@@ -63,6 +63,8 @@ def session(ip, progress=False, utp_only=False):
             "enable_outgoing_utp": True,
             "enable_incoming_utp": True,
         })
+    if upload_rate:
+        settings["upload_rate_limit"] = upload_rate
     return lt.session(settings)
 
 
@@ -112,7 +114,13 @@ def cmd_seed(a):
     ppid = os.getppid()
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-    ses = session(a.ip, utp_only=a.utp_only)
+    ses = session(a.ip, utp_only=a.utp_only, upload_rate=a.upload_rate)
+    if a.upload_rate:
+        # Peers on a local network (bench/lsd's 10.78.0.0/24) are in the local peer
+        # class, which the session's limit does not cover: limit it too.
+        pc = ses.get_peer_class(lt.session.local_peer_class_id)
+        pc["upload_limit"] = a.upload_rate
+        ses.set_peer_class(lt.session.local_peer_class_id, pc)
     handles = []
     for spec in a.torrents:
         torrent, _, save = spec.partition("=")
@@ -186,6 +194,7 @@ def main():
     s.add_argument("--ip", default="127.0.0.1")
     s.add_argument("--check-timeout", type=int, default=300)
     s.add_argument("--utp-only", action="store_true")
+    s.add_argument("--upload-rate", type=int, default=0)
     s.add_argument("torrents", nargs="+", metavar="TORRENT=SAVE_PATH")
     g = sub.add_parser("get")
     g.add_argument("--timeout", type=float, default=300)

@@ -44,6 +44,7 @@ func (c Config) ListenUDP(ctx context.Context, listen, target string) (*Relay, e
 		return nil, fmt.Errorf("udp relay %s -> %s: %w", listen, target, err)
 	}
 	r.pc = pc.(*net.UDPConn)
+	setUDPBuffers(r.pc)
 	r.addr = pc.LocalAddr()
 	r.peers = make(map[netip.AddrPort]*udpPeer)
 	up := newPipe(r.links[Up], r.done, 4096, &r.count[Up], func(c chunk) bool {
@@ -64,6 +65,19 @@ func (c Config) ListenUDP(ctx context.Context, listen, target string) (*Relay, e
 	r.wg.Add(1)
 	go r.readClients(taddr, up, down)
 	return r, nil
+}
+
+// udpBuffer is the kernel buffer asked for each of the relay's UDP sockets
+// (Linux caps it at net.core.rmem_max/wmem_max). With the default (~208 KiB)
+// a sender's burst, or a reader goroutine late on a loaded machine, loses
+// datagrams in the kernel: loss the Shape did not ask for, which the
+// counters do not see, and which a loss-driven sender (uTP's LEDBAT behind
+// a short queue) pays for with a halved window per loss.
+const udpBuffer = 4 << 20
+
+func setUDPBuffers(c *net.UDPConn) {
+	_ = c.SetReadBuffer(udpBuffer)
+	_ = c.SetWriteBuffer(udpBuffer)
 }
 
 // readClients takes the clients' datagrams into the Up link.
@@ -108,6 +122,7 @@ func (r *Relay) peer(from netip.AddrPort, target *net.UDPAddr, down *pipe) *udpP
 		r.dialEr.Add(1)
 		return nil
 	}
+	setUDPBuffers(conn)
 	p := &udpPeer{addr: from, conn: conn}
 	r.peers[from] = p
 	r.conns.Add(1)
