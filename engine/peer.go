@@ -823,12 +823,16 @@ func (p *peer) expectedDelivery() time.Duration {
 
 // lateAt reports whether a request outstanding at holder for age is late
 // (picker.Late): see isLate.
-func (t *Torrent) lateAt(holder, asker picker.PeerKey, age time.Duration) bool {
+func (t *Torrent) lateAt(holder, asker picker.PeerKey, age time.Duration, front bool) bool {
 	q := t.peerByKey(holder)
 	if q == nil {
 		return age >= lateAfter && t.mirrorLate(holder) // a web seed, or gone
 	}
-	return isLate(q, t.peerByKey(asker), age, time.Now())
+	a := t.peerByKey(asker)
+	if !front {
+		a = nil // only the piece a reader needs first goes to a faster peer early
+	}
+	return isLate(q, a, age, time.Now())
 }
 
 // isLate reports whether a request outstanding at peer q for age is late.
@@ -839,7 +843,10 @@ func (t *Torrent) lateAt(holder, asker picker.PeerKey, age time.Duration) bool {
 // is at least slowHolderAfter old, a delivers at least four times q's rate,
 // and q's queue holds more than slowHolderAfter of its delivery. In a mixed
 // swarm a 0.2 MB/s peer given 16 blocks of a piece a player waits for holds
-// them 1.3 s, and by its own measure they are late only after 2.6 s.
+// them 1.3 s, and by its own measure they are late only after 2.6 s. Only
+// the front piece (the earliest deadline) is duplicated this early: what a
+// slow peer has already put on the wire arrives anyway, and duplicating every
+// urgent piece of a reader that reads far ahead wasted a tenth of the bytes.
 func isLate(q, a *peer, age time.Duration, now time.Time) bool {
 	if age >= lateAfter && (q.rate < 1 || now.Sub(q.progressAt) >= lateAfter || age > 2*q.expectedDelivery()) {
 		return true

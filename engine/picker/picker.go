@@ -73,9 +73,10 @@ type Picker struct {
 
 	// Late, if set, tells whether a request outstanding at holder for age is
 	// late: by that peer's usual delivery time, or because asker (the peer
-	// being filled) would deliver it much sooner. Blocks of urgent pieces
+	// being filled) would deliver it much sooner. front: the block's piece
+	// has the earliest deadline of all wanted pieces. Blocks of urgent pieces
 	// (deadline passed: a read waits) that are late are duplicated to asker.
-	Late func(holder, asker PeerKey, age time.Duration) bool
+	Late func(holder, asker PeerKey, age time.Duration, front bool) bool
 }
 
 type activePiece struct {
@@ -408,7 +409,7 @@ func (p *Picker) pick(peer PeerKey, has func(int) bool, max int, now time.Time, 
 	}
 	p.sortOrder()
 	var out []Block
-	for _, i := range p.order {
+	for k, i := range p.order {
 		if urgentOnly && p.wants[i].After(now) {
 			return out // sorted by deadline: the rest is not urgent
 		}
@@ -421,7 +422,7 @@ func (p *Picker) pick(peer PeerKey, has func(int) bool, max int, now time.Time, 
 		}
 		if ap.unasked == 0 {
 			if p.Late != nil && !ap.exclusive && !p.wants[i].After(now) {
-				out = p.duplicateLate(out, peer, i, ap, max, now)
+				out = p.duplicateLate(out, peer, i, ap, max, now, k == 0)
 				if len(out) >= max {
 					return out
 				}
@@ -474,7 +475,7 @@ func (p *Picker) pick(peer PeerKey, has func(int) bool, max int, now time.Time, 
 // duplicateLate asks peer for blocks of urgent piece i that another peer holds
 // longer than its usual delivery time (Late says so): the first copy to arrive
 // wins and the engine cancels the other.
-func (p *Picker) duplicateLate(out []Block, peer PeerKey, i int, ap *activePiece, max int, now time.Time) []Block {
+func (p *Picker) duplicateLate(out []Block, peer PeerKey, i int, ap *activePiece, max int, now time.Time, front bool) []Block {
 	dups := 0
 	for b := range ap.blocks {
 		if len(ap.blocks[b].reqs) > 1 {
@@ -486,7 +487,7 @@ func (p *Picker) duplicateLate(out []Block, peer PeerKey, i int, ap *activePiece
 			break
 		}
 		bs := &ap.blocks[b]
-		if bs.received || len(bs.reqs) != 1 || bs.reqs[0].peer == peer || !p.Late(bs.reqs[0].peer, peer, now.Sub(bs.reqs[0].at)) {
+		if bs.received || len(bs.reqs) != 1 || bs.reqs[0].peer == peer || !p.Late(bs.reqs[0].peer, peer, now.Sub(bs.reqs[0].at), front) {
 			continue
 		}
 		bs.reqs = append(bs.reqs, request{peer, now})

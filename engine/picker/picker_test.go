@@ -185,7 +185,7 @@ func TestExclusiveRefetch(t *testing.T) {
 // one; blocks of readahead pieces (deadline in the future) are left alone.
 func TestLateBlockDuplicatedToAnotherPeer(t *testing.T) {
 	p := New(6, 2*bt.BlockSize, 12*bt.BlockSize)
-	p.Late = func(holder, _ PeerKey, age time.Duration) bool { return holder == 1 && age > time.Second }
+	p.Late = func(holder, _ PeerKey, age time.Duration, _ bool) bool { return holder == 1 && age > time.Second }
 	p.Want(0, t0) // a blocked read
 	for i := 1; i < 6; i++ {
 		p.Want(i, t0.Add(time.Minute)) // readahead
@@ -204,6 +204,43 @@ func TestLateBlockDuplicatedToAnotherPeer(t *testing.T) {
 	r := p.Received(2, got[0])
 	if !r.First || len(r.CancelAt) != 1 || r.CancelAt[0] != 1 {
 		t.Fatalf("the fast copy: %+v, want first and a cancel at the slow peer", r)
+	}
+}
+
+// Late is told which urgent piece is at the front (the earliest deadline):
+// the engine duplicates only that one's blocks early.
+func TestLateToldTheFrontPiece(t *testing.T) {
+	p := New(3, bt.BlockSize, 3*bt.BlockSize)
+	front := map[int]bool{}
+	asked := map[PeerKey]map[int]bool{}
+	p.Late = func(holder, _ PeerKey, age time.Duration, f bool) bool {
+		for piece := range asked[holder] {
+			front[piece] = f // holder 1 holds one block per piece; record what each call says
+		}
+		return false
+	}
+	p.Want(2, t0)                         // the read that waits first
+	p.Want(0, t0.Add(time.Millisecond))   // urgent too, later
+	p.Want(1, t0.Add(2*time.Millisecond)) // urgent too, later still
+	for i := 0; i < 3; i++ {
+		got := p.Pick(1, func(j int) bool { return j == i }, 1, t0)
+		if len(got) != 1 {
+			t.Fatalf("peer 1 got %v for piece %d", got, i)
+		}
+	}
+	fronts := 0
+	for i := 0; i < 3; i++ {
+		asked[1] = map[int]bool{i: true}
+		p.Pick(2, func(j int) bool { return j == i }, 1, t0.Add(5*time.Millisecond))
+		if front[i] {
+			fronts++
+			if i != 2 {
+				t.Errorf("piece %d was called the front, want piece 2 (the earliest deadline)", i)
+			}
+		}
+	}
+	if fronts != 1 {
+		t.Errorf("%d pieces called the front, want 1", fronts)
 	}
 }
 
@@ -267,7 +304,7 @@ func TestLateDuplicatesAreBounded(t *testing.T) {
 	const blocks = 64
 	p := New(10, blocks*bt.BlockSize, 10*blocks*bt.BlockSize)
 	p.SetMissing(10)
-	p.Late = func(PeerKey, PeerKey, time.Duration) bool { return true }
+	p.Late = func(PeerKey, PeerKey, time.Duration, bool) bool { return true }
 	p.Want(3, t0.Add(-time.Hour)) // a read waits
 	if a := p.Pick(1, all, blocks, t0); len(a) != blocks {
 		t.Fatalf("peer 1 got %d blocks, want %d", len(a), blocks)
