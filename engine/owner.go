@@ -277,6 +277,13 @@ func (t *Torrent) setWindow(m windowMsg, now time.Time) {
 					case t.downloads[i] == nil && !t.pk.Active(i):
 						t.maybeUnwant(i)
 					case !m.closed && !m.seek:
+					case m.closed && t.downloads[i].got() > 0 && t.pk.AllAsked(i):
+						// A closed file's piece whose missing blocks are all on
+						// their way (a readahead piece when ffmpeg exits): they
+						// would mostly arrive anyway, and what came is kept.
+						// (Not on a seek: there the cancels clear the way for
+						// the new position.)
+						t.pk.SetDeadline(i, now.Add(finishLeftBehind))
 					case 2*t.downloads[i].got() > int64(t.info.PieceLen(i)):
 						t.pk.SetDeadline(i, now.Add(finishLeftBehind))
 					default:

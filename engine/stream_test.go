@@ -259,3 +259,67 @@ func TestOpenPrimesHeadAndTail(t *testing.T) {
 		})
 	}
 }
+
+// A file closed while a piece is on its way, every missing block of it
+// asked: the piece is let finish, not thrown away with what came of it (a
+// readahead piece when ffmpeg exits cost a MiB of waste).
+func TestCloseFinishesPieceOnItsWay(t *testing.T) {
+	const pieceLen = 64 << 10
+	data := enginetest.RandomBytes(13, 8<<20)
+	mt, _ := enginetest.Torrent(t, "v.bin", pieceLen, []enginetest.File{{Data: data}})
+	c, tor := enginetest.Leecher(t, mt, engine.Config{Listen: "127.0.0.1:0", CacheSize: 64 << 20})
+	fp := enginetest.DialFake(t, c.ListenAddr(), mt, wire.Reserved{})
+	full := bt.NewBitfield(mt.Info.NumPieces)
+	full.SetAll()
+	fp.Send(wire.Message{ID: wire.Bitfield, Payload: full.Bytes()}, wire.Message{ID: wire.Unchoke})
+	r := tor.NewReader(mt.Info.Files[0])
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	r.ReadAt(ctx, make([]byte, 4096), 0) // the peer does not answer yet
+	cancel()
+	asked := map[uint32]bool{}
+	if _, ok := fp.Expect(10*time.Second, func(m wire.Message) bool {
+		if m.ID == wire.Request && m.Index == 0 {
+			asked[m.Begin] = true
+		}
+		return len(asked) == pieceLen/bt.BlockSize
+	}); !ok {
+		t.Fatalf("piece 0 not wholly asked: %d of its blocks", len(asked))
+	}
+	block := func(begin int) wire.Message {
+		return wire.Message{ID: wire.Piece, Index: 0, Begin: uint32(begin), Payload: data[begin : begin+bt.BlockSize]}
+	}
+	fp.Send(block(0)) // a quarter of it
+	// The first block is in before the close (the owner handles messages in
+	// order: Inspect answers after the block's message and the close's).
+	waitCtx, waitCancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer waitCancel()
+	for {
+		if tor.Stats().Downloaded >= bt.BlockSize {
+			break
+		}
+		if _, err := tor.Inspect(waitCtx); err != nil {
+			t.Fatal("the first block never arrived:", err)
+		}
+	}
+	r.Close()
+	if _, err := tor.Inspect(waitCtx); err != nil {
+		t.Fatal(err)
+	}
+	for b := bt.BlockSize; b < pieceLen; b += bt.BlockSize {
+		fp.Send(block(b))
+	}
+	// A new reader gets piece 0 without asking again: the silent peer would
+	// never answer a new request.
+	r2 := tor.NewReader(mt.Info.Files[0])
+	defer r2.Close()
+	buf := make([]byte, pieceLen)
+	if _, err := r2.ReadAt(waitCtx, buf, 0); err != nil {
+		t.Fatalf("piece 0 was not finished after the close: %v", err)
+	}
+	if !bytes.Equal(buf, data[:pieceLen]) {
+		t.Fatal("wrong bytes")
+	}
+	if w := tor.Stats().Wasted; w != 0 {
+		t.Errorf("%d bytes wasted, want 0", w)
+	}
+}

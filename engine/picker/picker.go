@@ -160,6 +160,13 @@ func (p *Picker) Unwant(i int) []Outstanding {
 	return out
 }
 
+// AllAsked reports whether every block of piece i not yet received has a
+// request outstanding (false if the piece is not under way).
+func (p *Picker) AllAsked(i int) bool {
+	ap, ok := p.active[i]
+	return ok && ap.unasked == 0
+}
+
 // Wanted reports whether piece i is wanted.
 func (p *Picker) Wanted(i int) bool { _, ok := p.wants[i]; return ok }
 
