@@ -81,6 +81,11 @@ type Config struct {
 	PortMap        bool
 	PortMapGateway netip.AddrPort
 	PortMapSSDP    netip.AddrPort
+	// Idle puts a torrent to sleep once nothing has read from it for this
+	// long (0: never): its connections close and its timers stop, and the
+	// next read wakes it (state.go). A torrent with TorrentOptions.NoSleep
+	// never sleeps.
+	Idle time.Duration
 }
 
 // Fetch is a background download policy.
@@ -256,6 +261,9 @@ type TorrentOptions struct {
 	// WebSeeds are BEP 19 mirrors (http, https) used beside the torrent's own
 	// url-list.
 	WebSeeds []string
+	// NoSleep keeps the torrent awake whatever Config.Idle says: a torrent
+	// seeded on purpose (seed, get --seed).
+	NoSleep bool
 }
 
 // AddTorrent starts a torrent. With opts.Storage, its pieces are verified first

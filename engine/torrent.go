@@ -49,6 +49,7 @@ type Torrent struct {
 	drained chan *peerconn.Conn
 
 	stats      counters
+	state      atomic.Int32 // a TorrentState (state.go)
 	nextReader atomic.Uint64
 	// pipelineBytes is what the unchoking peers' request pipelines hold
 	// together (their depths): what the swarm delivers in about a round trip.
