@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hyperblow/hyperblow/engine/metainfo"
+	"github.com/hyperblow/hyperblow/progress"
 )
 
 const createUsage = `Usage: hyperblow create [flags] PATH
@@ -167,11 +168,11 @@ func runCreate(args []string, stdout, stderr io.Writer) error {
 	start := time.Now()
 	var hashed atomic.Int64
 	opts.Progress = func(done, _ int64) { hashed.Store(done) }
-	bar := startProgress(newProgressOut(stderr, isTerminalWriter(stderr)), progressOptions{
+	bar := progress.Start(progress.NewOut(stderr, progress.IsTerminal(stderr)), progress.Options{
 		Label: "hashing", Total: size, Done: hashed.Load, PlainEvery: 2 * time.Second,
-		Plain: func(s progressStat) {
+		Plain: func(s progress.Stat) {
 			fmt.Fprintf(stderr, "hashing: %.0f%%, %s of %s, %s\n", 100*float64(s.Done)/float64(max(s.Total, 1)),
-				humanSize(s.Done), humanSize(s.Total), formatRate(s.Rate))
+				humanSize(s.Done), humanSize(s.Total), progress.FormatRate(s.Rate))
 		},
 	})
 	raw, err := metainfo.Create(abs, opts)

@@ -23,6 +23,7 @@ import (
 
 	"github.com/hyperblow/hyperblow/engine"
 	"github.com/hyperblow/hyperblow/engine/metainfo"
+	"github.com/hyperblow/hyperblow/progress"
 )
 
 const getUsage = `Usage: hyperblow get [flags] SOURCE DIR
@@ -89,7 +90,7 @@ func runGet(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	src, dir := pos[0], pos[1]
-	out := newProgressOut(stderr, isTerminalWriter(stderr) && !mf.quiet)
+	out := progress.NewOut(stderr, progress.IsTerminal(stderr) && !mf.quiet)
 	log := mf.logger(out)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -109,7 +110,7 @@ type getter struct {
 	src, dir string
 	mf       *mountFlags
 	log      *slog.Logger
-	out      *progressOut
+	out      *progress.Out
 	stdout   io.Writer
 
 	client *engine.Client // nil until needed
@@ -212,9 +213,9 @@ func (g *getter) check(ctx context.Context) ([]bool, int64, error) {
 		return present, 0, nil
 	}
 	g.log.Info("checking existing data", "path", g.lay.root, "bytes", toCheck)
-	bar := startProgress(g.out, progressOptions{Label: "checking", Total: toCheck, Done: checked.Load, PlainEvery: 5 * time.Second,
-		Plain: func(s progressStat) {
-			g.log.Info("checking", "done", s.Done, "total", s.Total, "rate", formatRate(s.Rate))
+	bar := progress.Start(g.out, progress.Options{Label: "checking", Total: toCheck, Done: checked.Load, PlainEvery: 5 * time.Second,
+		Plain: func(s progress.Stat) {
+			g.log.Info("checking", "done", s.Done, "total", s.Total, "rate", progress.FormatRate(s.Rate))
 		}})
 	held, err := g.lay.verify(ctx, present, &checked)
 	bar.Stop()
@@ -233,14 +234,14 @@ func (g *getter) download(ctx context.Context, have []bool, held int64) error {
 	segs := missingSegments(info, have, getWorkers)
 	var written atomic.Int64
 	start := time.Now()
-	bar := startProgress(g.out, progressOptions{
+	bar := progress.Start(g.out, progress.Options{
 		Label: safe(info.Name), Total: info.TotalLength,
 		Done:       func() int64 { return held + written.Load() },
 		Extra:      func() string { return fmt.Sprintf("peers %d", g.t.Stats().Peers) },
 		PlainEvery: 5 * time.Second,
-		Plain: func(s progressStat) {
+		Plain: func(s progress.Stat) {
 			g.log.Info("progress", "percent", fmt.Sprintf("%.1f", 100*float64(s.Done)/float64(max(s.Total, 1))),
-				"done", s.Done, "total", s.Total, "rate", formatRate(s.Rate), "peers", g.t.Stats().Peers, "eta", formatETA(s.ETA))
+				"done", s.Done, "total", s.Total, "rate", progress.FormatRate(s.Rate), "peers", g.t.Stats().Peers, "eta", progress.FormatETA(s.ETA))
 		},
 	})
 	// Say so when nothing comes: a torrent nobody seeds waits forever.
@@ -269,7 +270,7 @@ func (g *getter) download(ctx context.Context, have []bool, held int64) error {
 	}
 	printComplete(g.stdout, info, g.lay.root)
 	fmt.Fprintf(g.stdout, "fetched %s in %v (%s): %d bytes received from peers, %d bytes were already here\n",
-		humanSize(written.Load()), took.Round(time.Millisecond), formatRate(float64(written.Load())/max(took.Seconds(), 1e-3)), st.Downloaded, held)
+		humanSize(written.Load()), took.Round(time.Millisecond), progress.FormatRate(float64(written.Load())/max(took.Seconds(), 1e-3)), st.Downloaded, held)
 	return nil
 }
 
