@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hyperblow/hyperblow/download"
 	"github.com/hyperblow/hyperblow/engine"
 	"github.com/hyperblow/hyperblow/engine/metainfo"
 	"github.com/hyperblow/hyperblow/engine/storage"
@@ -51,10 +52,6 @@ Flags:
 
 // noPeersWarning is how long get waits without a peer before it says so.
 const noPeersWarning = 30 * time.Second
-
-// getWorkers is how many readers fetch different missing ranges at once: each
-// has its own readahead window, so together they keep every peer busy.
-const getWorkers = 4
 
 func runGet(args []string, stdout, stderr io.Writer) error {
 	fset := newFlagSet("get", getUsage, stdout)
@@ -244,10 +241,9 @@ func (g *getter) check(ctx context.Context) ([]bool, int64, error) {
 	return have, chk.HeldBytes, nil
 }
 
-// download fetches the missing pieces with getWorkers readers and writes them.
+// download fetches the missing pieces (package download) and writes them.
 func (g *getter) download(ctx context.Context, have []bool, held int64) error {
 	info := g.mt.Info
-	segs := missingSegments(info, have, getWorkers)
 	var written atomic.Int64
 	start := time.Now()
 	bar := progress.Start(g.out, progress.Options{
@@ -267,7 +263,10 @@ func (g *getter) download(ctx context.Context, have []bool, held int64) error {
 				"peers_given", len(g.mf.peers), "hint", "keep waiting, or add --peer HOST:PORT of a peer that has it")
 		}
 	})
-	err := g.fetch(ctx, segs, &written)
+	err := download.Missing(ctx, g.t, info, have, g.lay, &written) // package download: several readers, whole pieces to the Layout
+	if err != nil && ctx.Err() == nil {
+		err = fmt.Errorf("get %s: %w", g.src, err)
+	}
 	lonely.Stop()
 	bar.Stop()
 	if serr := g.lay.Sync(); err == nil && serr != nil {
@@ -287,77 +286,6 @@ func (g *getter) download(ctx context.Context, have []bool, held int64) error {
 	printComplete(g.stdout, info, g.lay.Root())
 	fmt.Fprintf(g.stdout, "fetched %s in %v (%s): %d bytes received from peers, %d bytes were already here\n",
 		humanSize(written.Load()), took.Round(time.Millisecond), progress.FormatRate(float64(written.Load())/max(took.Seconds(), 1e-3)), st.Downloaded, held)
-	return nil
-}
-
-// fetch runs the workers over the segments; the first error stops them all.
-func (g *getter) fetch(ctx context.Context, segs []segment, written *atomic.Int64) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	queue := make(chan segment, len(segs))
-	for _, s := range segs {
-		queue <- s
-	}
-	close(queue)
-	var (
-		wg       sync.WaitGroup
-		errOnce  sync.Once
-		firstErr error
-	)
-	fail := func(err error) {
-		errOnce.Do(func() { firstErr = err; cancel() })
-	}
-	block := readBlock(g.mt.Info.PieceLength)
-	for range min(getWorkers, len(segs)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			buf := make([]byte, block)
-			for s := range queue {
-				if err := g.fetchSegment(ctx, s, buf, written); err != nil {
-					fail(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return firstErr
-}
-
-// fetchSegment reads one run of missing pieces through its own Reader,
-// sequentially, so its readahead window grows, and writes it to the files
-// piece by piece (storage.Layout.Write: hashed again, then written).
-// The Reader is opened on the segment itself, given as a File of the torrent
-// (NewReader needs only its Offset and Length): its window never reaches past
-// the segment, so with --fetch lazy the engine fetches no piece DIR holds, and
-// a piece that spans files comes whole.
-func (g *getter) fetchSegment(ctx context.Context, s segment, buf []byte, written *atomic.Int64) error {
-	info := g.mt.Info
-	r := g.t.NewReader(metainfo.File{Offset: s.off, Length: s.length})
-	defer r.Close()
-	for off := int64(0); off < s.length; {
-		n := int(min(int64(len(buf)), s.length-off))
-		got, err := r.ReadAt(ctx, buf[:n], off)
-		if got < n {
-			if err == nil || err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return fmt.Errorf("get %s: reading torrent bytes %d..%d: %w", g.src, s.off+off, s.off+off+int64(n), err)
-		}
-		// The block is whole pieces: segments start at a piece and buf holds
-		// whole pieces (readBlock); only the torrent's last piece is short.
-		for b := buf[:n]; len(b) > 0; {
-			i := int((s.off + off + int64(n-len(b))) / info.PieceLength)
-			pl := info.PieceLen(i)
-			if err := g.lay.Write(i, b[:pl]); err != nil {
-				return fmt.Errorf("get %s: %w", g.src, err)
-			}
-			b = b[pl:]
-		}
-		written.Add(int64(n))
-		off += int64(n)
-	}
 	return nil
 }
 
@@ -396,46 +324,4 @@ func printComplete(w io.Writer, info *metainfo.Info, root string) {
 		size += f.Length
 	}
 	fmt.Fprintf(w, "complete: %s (%s in %d file(s)) in %s\n", safe(info.Name), humanSize(size), len(files), safe(root))
-}
-
-// readBlock is how much one ReadAt asks for: whole pieces, about 4 MiB, or
-// one piece when pieces are larger (each is written whole, and hashed again,
-// by storage.Layout.Write).
-func readBlock(pieceLength int64) int {
-	const target = 4 << 20
-	return int(max(1, target/pieceLength) * pieceLength)
-}
-
-// segment is a run of missing pieces, as torrent bytes [off, off+length).
-type segment struct{ off, length int64 }
-
-// missingSegments groups the pieces not held into runs, split so that workers
-// readers have several each to share (between 16 MiB and 256 MiB, in whole
-// pieces): long enough for a reader's readahead to grow, short enough that no
-// worker is left with most of the work at the end.
-func missingSegments(info *metainfo.Info, have []bool, workers int) []segment {
-	var missing int64
-	for i, ok := range have {
-		if !ok {
-			missing += info.PieceLen(i)
-		}
-	}
-	size := min(max(missing/int64(2*workers), 16<<20), 256<<20)
-	per := max(1, size/info.PieceLength) // pieces per segment
-	var segs []segment
-	for i := 0; i < len(have); {
-		if have[i] {
-			i++
-			continue
-		}
-		j := i
-		for j < len(have) && !have[j] && int64(j-i) < per {
-			j++
-		}
-		off := info.PieceOffset(i)
-		end := info.PieceOffset(j-1) + info.PieceLen(j-1)
-		segs = append(segs, segment{off, end - off})
-		i = j
-	}
-	return segs
 }

@@ -225,18 +225,6 @@ func TestGetResumeCheck(t *testing.T) {
 	})
 }
 
-func TestMissingSegments(t *testing.T) {
-	_, mt, _ := getTestTorrent(t)
-	segs := missingSegments(mt.Info, []bool{true, false, false, true, false, false}, 4)
-	want := []segment{{1 * getTestPiece, 2 * getTestPiece}, {4 * getTestPiece, 90000 - 4*getTestPiece}}
-	if !slices.Equal(segs, want) {
-		t.Errorf("segments %v, want %v", segs, want)
-	}
-	if segs := missingSegments(mt.Info, []bool{true, true, true, true, true, true}, 4); len(segs) != 0 {
-		t.Errorf("nothing missing: segments %v", segs)
-	}
-}
-
 var receivedRE = regexp.MustCompile(`(\d+) bytes received from peers, (\d+) bytes were already here`)
 
 // runGetTest runs hyperblow get in-process against peer and returns the bytes
