@@ -137,6 +137,8 @@ func OpenLayout(ctx context.Context, ih bt.InfoHash, info *metainfo.Info, dir st
 		l.dirtyFiles = nil // all: fsync what open found (a crashed run may have left it in the page cache only)
 		l.saveResumeLocked()
 		l.wmu.Unlock()
+	} else {
+		l.dirtyFiles = map[int]bool{} // Sync fsyncs only the files written since
 	}
 	l.q = newWriteBehind(cfg.QueueBytes, func(b []item[int]) {
 		for _, it := range b {
