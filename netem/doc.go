@@ -14,7 +14,7 @@
 //	st := r.Stats()                                     // st.Down.Out: bytes downloaded
 //	r.Close()
 //
-// cmd/hblink runs relays as a process, for the benchmark; docs/wanlab.md says
+// netem/hblink runs relays as a process, for the benchmark; docs/wanlab.md says
 // how to use both.
 //
 // # The model

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -13,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hyperblow/hyperblow/engine/metainfo"
+	"github.com/hyperblow/hyperblow/progress"
 )
 
 const createUsage = `Usage: hyperblow create [flags] PATH
@@ -131,7 +130,7 @@ func runCreate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("create: %s: %w", path, err)
 	}
-	files, size, err := measure(abs)
+	files, size, err := metainfo.Measure(abs)
 	if err != nil {
 		return fmt.Errorf("create: %s: %w", path, err)
 	}
@@ -167,11 +166,11 @@ func runCreate(args []string, stdout, stderr io.Writer) error {
 	start := time.Now()
 	var hashed atomic.Int64
 	opts.Progress = func(done, _ int64) { hashed.Store(done) }
-	bar := startProgress(newProgressOut(stderr, isTerminalWriter(stderr)), progressOptions{
+	bar := progress.Start(progress.NewOut(stderr, progress.IsTerminal(stderr)), progress.Options{
 		Label: "hashing", Total: size, Done: hashed.Load, PlainEvery: 2 * time.Second,
-		Plain: func(s progressStat) {
+		Plain: func(s progress.Stat) {
 			fmt.Fprintf(stderr, "hashing: %.0f%%, %s of %s, %s\n", 100*float64(s.Done)/float64(max(s.Total, 1)),
-				humanSize(s.Done), humanSize(s.Total), formatRate(s.Rate))
+				humanSize(s.Done), humanSize(s.Total), progress.FormatRate(s.Rate))
 		},
 	})
 	raw, err := metainfo.Create(abs, opts)
@@ -185,88 +184,11 @@ func runCreate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("create: internal error: the new torrent does not parse: %w", err)
 	}
-	if err := writeTorrent(dest, raw, *force); err != nil {
+	if err := metainfo.WriteFile(dest, raw, *force); err != nil {
 		return fmt.Errorf("create: %w", err)
 	}
 	printCreated(stdout, dest, mt)
 	return nil
-}
-
-// measure counts the regular files under root (root itself may be a file or a
-// symlink to one) and their bytes, as metainfo.Create will see them.
-func measure(root string) (files int, size int64, err error) {
-	st, err := os.Stat(root)
-	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return 0, 0, err
-	}
-	if st.Mode().IsRegular() {
-		return 1, st.Size(), nil
-	}
-	if !st.IsDir() {
-		return 0, 0, errors.New("not a regular file or a folder")
-	}
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.Type().IsRegular() {
-			fi, err := d.Info()
-			if err != nil {
-				return err
-			}
-			files++
-			size += fi.Size()
-		}
-		return nil
-	})
-	if err == nil && files == 0 {
-		err = errors.New("no regular files in this folder: nothing to share")
-	}
-	return files, size, err
-}
-
-// writeTorrent writes b to dest: without force only if dest does not exist (checked
-// atomically); with force through a temporary file renamed over dest.
-func writeTorrent(dest string, b []byte, force bool) error {
-	if !force {
-		f, err := os.OpenFile(dest, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if err != nil {
-			if errors.Is(err, fs.ErrExist) {
-				return fmt.Errorf("%s exists: use --force to overwrite it, or -o to write elsewhere", dest)
-			}
-			return err
-		}
-		_, err = f.Write(b)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			os.Remove(dest)
-		}
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(dest), ".hyperblow-*.torrent")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(b)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), dest)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
-	return err
 }
 
 // printCreated prints what was made: a summary, the info-hash and a magnet link.
@@ -291,17 +213,4 @@ func printCreated(w io.Writer, dest string, mt *metainfo.Torrent) {
 }
 
 // magnetLink is a BEP 9 magnet URI: info-hash, name, trackers and web seeds.
-func magnetLink(mt *metainfo.Torrent) string {
-	var b strings.Builder
-	b.WriteString(magnetXT(mt))
-	b.WriteString("&dn=" + url.QueryEscape(mt.Info.Name))
-	for _, tier := range mt.AnnounceList {
-		for _, u := range tier {
-			b.WriteString("&tr=" + url.QueryEscape(u))
-		}
-	}
-	for _, u := range mt.URLList {
-		b.WriteString("&ws=" + url.QueryEscape(u))
-	}
-	return b.String()
-}
+func magnetLink(mt *metainfo.Torrent) string { return mt.Magnet().String() }

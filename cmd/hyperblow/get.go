@@ -2,27 +2,23 @@ package main
 
 import (
 	"context"
-	"crypto/sha1"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/hyperblow/hyperblow/download"
 	"github.com/hyperblow/hyperblow/engine"
 	"github.com/hyperblow/hyperblow/engine/metainfo"
+	"github.com/hyperblow/hyperblow/engine/storage"
+	"github.com/hyperblow/hyperblow/progress"
 )
 
 const getUsage = `Usage: hyperblow get [flags] SOURCE DIR
@@ -57,10 +53,6 @@ Flags:
 // noPeersWarning is how long get waits without a peer before it says so.
 const noPeersWarning = 30 * time.Second
 
-// getWorkers is how many readers fetch different missing ranges at once: each
-// has its own readahead window, so together they keep every peer busy.
-const getWorkers = 4
-
 func runGet(args []string, stdout, stderr io.Writer) error {
 	fset := newFlagSet("get", getUsage, stdout)
 	mf := mountFlags{cacheSize: 512 << 20, readahead: 64 << 20, fetch: "lazy"}
@@ -89,7 +81,7 @@ func runGet(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	src, dir := pos[0], pos[1]
-	out := newProgressOut(stderr, isTerminalWriter(stderr) && !mf.quiet)
+	out := progress.NewOut(stderr, progress.IsTerminal(stderr) && !mf.quiet)
 	log := mf.logger(out)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -109,19 +101,22 @@ type getter struct {
 	src, dir string
 	mf       *mountFlags
 	log      *slog.Logger
-	out      *progressOut
+	out      *progress.Out
 	stdout   io.Writer
 
 	client *engine.Client // nil until needed
 	mt     *metainfo.Torrent
 	t      *engine.Torrent
-	lay    *getLayout
+	lay    *storage.Layout  // DIR/NAME: the torrent's files (storage.Layout, NoResume)
 	peers  []netip.AddrPort // from a magnet's resolution
 }
 
 func (g *getter) close() {
 	if g.client != nil {
 		g.client.Close()
+	}
+	if g.lay != nil {
+		g.lay.Close()
 	}
 }
 
@@ -165,23 +160,19 @@ func (g *getter) run(ctx context.Context) error {
 	if err := os.MkdirAll(g.dir, 0o755); err != nil {
 		return fmt.Errorf("get: folder %s: %w", g.dir, err)
 	}
-	lay, err := prepareLayout(info, g.dir)
-	if err != nil {
-		return fmt.Errorf("get %s: %w", g.src, err)
-	}
-	g.lay = lay
 	start := time.Now()
 	have, held, err := g.check(ctx)
 	if err != nil {
 		return err
 	}
+	root := g.lay.Root()
 	missing := info.TotalLength - held
-	g.log.Info("checked existing data", "path", lay.root, "have_bytes", held, "missing_bytes", missing, "took", time.Since(start).Round(time.Millisecond))
+	g.log.Info("checked existing data", "path", root, "have_bytes", held, "missing_bytes", missing, "took", time.Since(start).Round(time.Millisecond))
 	if missing == 0 {
-		if err := lay.sync(); err != nil {
+		if err := g.lay.Sync(); err != nil {
 			return fmt.Errorf("get %s: %w", g.src, err)
 		}
-		printComplete(g.stdout, info, lay.root)
+		printComplete(g.stdout, info, root)
 		fmt.Fprintf(g.stdout, "fetched nothing: 0 bytes received from peers, %d bytes were already here\n", held)
 		return nil
 	}
@@ -192,55 +183,77 @@ func (g *getter) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("get %s: %w", g.src, err)
 	}
-	g.log.Info("downloading", "torrent", safe(info.Name), "info_hash", mt.InfoHash.String(), "to", lay.root,
+	g.log.Info("downloading", "torrent", safe(info.Name), "info_hash", mt.InfoHash.String(), "to", root,
 		"missing", missing, "listen", g.client.ListenAddr().String())
 	return g.download(ctx, have, held)
 }
 
-// check hashes the pieces DIR already holds in full, with a progress line.
+// check opens DIR/NAME as a storage.Layout: it creates the torrent's files
+// at their full size and hashes every piece whose bytes are all there, with a
+// progress line. It returns the pieces held and their bytes.
 func (g *getter) check(ctx context.Context) ([]bool, int64, error) {
 	info := g.mt.Info
-	var checked atomic.Int64
-	present := g.lay.present()
-	var toCheck int64
-	for i, ok := range present {
-		if ok {
-			toCheck += info.PieceLen(i)
-		}
+	root := filepath.Join(g.dir, info.Name)
+	var hashed atomic.Int64 // pieces
+	var once sync.Once
+	var bar *progress.Bar
+	var barMu sync.Mutex // guards bar: started on a hashing goroutine, stopped here
+	startBar := func(total int) {
+		toCheck := min(int64(total)*info.PieceLength, info.TotalLength)
+		g.log.Info("checking existing data", "path", root, "bytes", toCheck)
+		barMu.Lock()
+		defer barMu.Unlock()
+		bar = progress.Start(g.out, progress.Options{Label: "checking", Total: toCheck,
+			Done:       func() int64 { return min(hashed.Load()*info.PieceLength, toCheck) },
+			PlainEvery: 5 * time.Second,
+			Plain: func(s progress.Stat) {
+				g.log.Info("checking", "done", s.Done, "total", s.Total, "rate", progress.FormatRate(s.Rate))
+			}})
 	}
-	if toCheck == 0 {
-		return present, 0, nil
+	lay, chk, err := storage.OpenLayout(ctx, g.mt.InfoHash, info, g.dir, storage.LayoutConfig{
+		Log:      g.log,
+		NoResume: true,
+		CheckProgress: func(n, total int) {
+			once.Do(func() { startBar(total) })
+			hashed.Store(max(hashed.Load(), int64(n)))
+		},
+	})
+	barMu.Lock()
+	if bar != nil {
+		bar.Stop()
 	}
-	g.log.Info("checking existing data", "path", g.lay.root, "bytes", toCheck)
-	bar := startProgress(g.out, progressOptions{Label: "checking", Total: toCheck, Done: checked.Load, PlainEvery: 5 * time.Second,
-		Plain: func(s progressStat) {
-			g.log.Info("checking", "done", s.Done, "total", s.Total, "rate", formatRate(s.Rate))
-		}})
-	held, err := g.lay.verify(ctx, present, &checked)
-	bar.Stop()
+	barMu.Unlock()
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, 0, fmt.Errorf("get %s: interrupted while checking %s; run the same command again to resume", g.src, g.lay.root)
+			return nil, 0, fmt.Errorf("get %s: interrupted while checking %s; run the same command again to resume", g.src, root)
 		}
-		return nil, 0, fmt.Errorf("get %s: checking %s: %w", g.src, g.lay.root, err)
+		return nil, 0, fmt.Errorf("get %s: %w", g.src, err)
 	}
-	return present, held, nil
+	g.lay = lay
+	if st := lay.Stats(); st.Degraded {
+		return nil, 0, fmt.Errorf("get %s: %s: cannot write here: %s", g.src, root, st.LastError)
+	}
+	bf := lay.Bitfield()
+	have := make([]bool, info.NumPieces)
+	for i := range have {
+		have[i] = bf.Has(i)
+	}
+	return have, chk.HeldBytes, nil
 }
 
-// download fetches the missing pieces with getWorkers readers and writes them.
+// download fetches the missing pieces (package download) and writes them.
 func (g *getter) download(ctx context.Context, have []bool, held int64) error {
 	info := g.mt.Info
-	segs := missingSegments(info, have, getWorkers)
 	var written atomic.Int64
 	start := time.Now()
-	bar := startProgress(g.out, progressOptions{
+	bar := progress.Start(g.out, progress.Options{
 		Label: safe(info.Name), Total: info.TotalLength,
 		Done:       func() int64 { return held + written.Load() },
 		Extra:      func() string { return fmt.Sprintf("peers %d", g.t.Stats().Peers) },
 		PlainEvery: 5 * time.Second,
-		Plain: func(s progressStat) {
+		Plain: func(s progress.Stat) {
 			g.log.Info("progress", "percent", fmt.Sprintf("%.1f", 100*float64(s.Done)/float64(max(s.Total, 1))),
-				"done", s.Done, "total", s.Total, "rate", formatRate(s.Rate), "peers", g.t.Stats().Peers, "eta", formatETA(s.ETA))
+				"done", s.Done, "total", s.Total, "rate", progress.FormatRate(s.Rate), "peers", g.t.Stats().Peers, "eta", progress.FormatETA(s.ETA))
 		},
 	})
 	// Say so when nothing comes: a torrent nobody seeds waits forever.
@@ -250,10 +263,13 @@ func (g *getter) download(ctx context.Context, have []bool, held int64) error {
 				"peers_given", len(g.mf.peers), "hint", "keep waiting, or add --peer HOST:PORT of a peer that has it")
 		}
 	})
-	err := g.fetch(ctx, segs, &written)
+	err := download.Missing(ctx, g.t, info, have, g.lay, &written) // package download: several readers, whole pieces to the Layout
+	if err != nil && ctx.Err() == nil {
+		err = fmt.Errorf("get %s: %w", g.src, err)
+	}
 	lonely.Stop()
 	bar.Stop()
-	if serr := g.lay.sync(); err == nil && serr != nil {
+	if serr := g.lay.Sync(); err == nil && serr != nil {
 		err = fmt.Errorf("get %s: %w", g.src, serr)
 	}
 	took := time.Since(start)
@@ -262,78 +278,14 @@ func (g *getter) download(ctx context.Context, have []bool, held int64) error {
 	if err != nil {
 		if ctx.Err() != nil {
 			fmt.Fprintf(g.stdout, "stopped: %s is %.1f%% here (%s of %s) in %s\n", safe(info.Name),
-				100*float64(done)/float64(info.TotalLength), humanSize(done), humanSize(info.TotalLength), safe(g.lay.root))
+				100*float64(done)/float64(info.TotalLength), humanSize(done), humanSize(info.TotalLength), safe(g.lay.Root()))
 			return fmt.Errorf("get %s: interrupted; run the same command again to resume", g.src)
 		}
 		return err
 	}
-	printComplete(g.stdout, info, g.lay.root)
+	printComplete(g.stdout, info, g.lay.Root())
 	fmt.Fprintf(g.stdout, "fetched %s in %v (%s): %d bytes received from peers, %d bytes were already here\n",
-		humanSize(written.Load()), took.Round(time.Millisecond), formatRate(float64(written.Load())/max(took.Seconds(), 1e-3)), st.Downloaded, held)
-	return nil
-}
-
-// fetch runs the workers over the segments; the first error stops them all.
-func (g *getter) fetch(ctx context.Context, segs []segment, written *atomic.Int64) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	queue := make(chan segment, len(segs))
-	for _, s := range segs {
-		queue <- s
-	}
-	close(queue)
-	var (
-		wg       sync.WaitGroup
-		errOnce  sync.Once
-		firstErr error
-	)
-	fail := func(err error) {
-		errOnce.Do(func() { firstErr = err; cancel() })
-	}
-	block := readBlock(g.mt.Info.PieceLength)
-	for range min(getWorkers, len(segs)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w := g.lay.cursor(os.O_WRONLY)
-			defer w.close()
-			buf := make([]byte, block)
-			for s := range queue {
-				if err := g.fetchSegment(ctx, s, buf, w, written); err != nil {
-					fail(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return firstErr
-}
-
-// fetchSegment reads one run of missing pieces through its own Reader,
-// sequentially, so its readahead window grows, and writes it to the files.
-// The Reader is opened on the segment itself, given as a File of the torrent
-// (NewReader needs only its Offset and Length): its window never reaches past
-// the segment, so with --fetch lazy the engine fetches no piece DIR holds, and
-// a piece that spans files comes whole.
-func (g *getter) fetchSegment(ctx context.Context, s segment, buf []byte, w *fileCursor, written *atomic.Int64) error {
-	r := g.t.NewReader(metainfo.File{Offset: s.off, Length: s.length})
-	defer r.Close()
-	for off := int64(0); off < s.length; {
-		n := int(min(int64(len(buf)), s.length-off))
-		got, err := r.ReadAt(ctx, buf[:n], off)
-		if got < n {
-			if err == nil || err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return fmt.Errorf("get %s: reading torrent bytes %d..%d: %w", g.src, s.off+off, s.off+off+int64(n), err)
-		}
-		if err := w.writeAt(buf[:n], s.off+off); err != nil {
-			return fmt.Errorf("get %s: %w", g.src, err)
-		}
-		written.Add(int64(n))
-		off += int64(n)
-	}
+		humanSize(written.Load()), took.Round(time.Millisecond), progress.FormatRate(float64(written.Load())/max(took.Seconds(), 1e-3)), st.Downloaded, held)
 	return nil
 }
 
@@ -345,13 +297,13 @@ func (g *getter) seed(ctx context.Context, stopSignals func()) error {
 	if g.t != nil {
 		g.client.RemoveTorrent(g.t)
 	}
-	g.log.Info("checking the download once more before seeding it", "path", g.lay.root)
-	storage, err := engine.OpenStorage(g.mt.Info, g.lay.root)
+	g.log.Info("checking the download once more before seeding it", "path", g.lay.Root())
+	data, err := engine.OpenStorage(g.mt.Info, g.lay.Root())
 	if err != nil {
 		return fmt.Errorf("get %s: seed: %w", g.src, err)
 	}
-	defer storage.Close()
-	t, err := g.client.AddTorrent(g.mt, engine.TorrentOptions{Storage: storage, Peers: append(g.mf.peers, g.peers...)})
+	defer data.Close()
+	t, err := g.client.AddTorrent(g.mt, engine.TorrentOptions{Storage: data, Peers: append(g.mf.peers, g.peers...)})
 	if err != nil {
 		return fmt.Errorf("get %s: seed: %w", g.src, err)
 	}
@@ -372,325 +324,4 @@ func printComplete(w io.Writer, info *metainfo.Info, root string) {
 		size += f.Length
 	}
 	fmt.Fprintf(w, "complete: %s (%s in %d file(s)) in %s\n", safe(info.Name), humanSize(size), len(files), safe(root))
-}
-
-// readBlock is how much one ReadAt asks for: whole pieces of about 4 MiB, at
-// most 16 MiB (a larger piece is read in parts).
-func readBlock(pieceLength int64) int {
-	const target, most = 4 << 20, 16 << 20
-	if pieceLength > most {
-		return most
-	}
-	return int(max(1, target/pieceLength) * pieceLength)
-}
-
-// segment is a run of missing pieces, as torrent bytes [off, off+length).
-type segment struct{ off, length int64 }
-
-// missingSegments groups the pieces not held into runs, split so that workers
-// readers have several each to share (between 16 MiB and 256 MiB, in whole
-// pieces): long enough for a reader's readahead to grow, short enough that no
-// worker is left with most of the work at the end.
-func missingSegments(info *metainfo.Info, have []bool, workers int) []segment {
-	var missing int64
-	for i, ok := range have {
-		if !ok {
-			missing += info.PieceLen(i)
-		}
-	}
-	size := min(max(missing/int64(2*workers), 16<<20), 256<<20)
-	per := max(1, size/info.PieceLength) // pieces per segment
-	var segs []segment
-	for i := 0; i < len(have); {
-		if have[i] {
-			i++
-			continue
-		}
-		j := i
-		for j < len(have) && !have[j] && int64(j-i) < per {
-			j++
-		}
-		off := info.PieceOffset(i)
-		end := info.PieceOffset(j-1) + info.PieceLen(j-1)
-		segs = append(segs, segment{off, end - off})
-		i = j
-	}
-	return segs
-}
-
-// getLayout is where a torrent's files go on disk.
-type getLayout struct {
-	info  *metainfo.Info
-	root  string     // DIR/NAME: the file of a single-file torrent, the folder of a multi-file one
-	files []diskFile // every file of the torrent with bytes, padding included, in torrent order
-}
-
-// diskFile is one file of the torrent on disk.
-type diskFile struct {
-	path        string // "" for padding
-	off, length int64  // in the torrent
-	had         int64  // bytes it held before this run (its size, at most length)
-}
-
-// layoutPath is where file f of the torrent goes under dir.
-func layoutPath(info *metainfo.Info, dir string, f metainfo.File) string {
-	if !info.MultiFile {
-		return filepath.Join(dir, info.Name)
-	}
-	return filepath.Join(append([]string{dir, info.Name}, f.Path...)...)
-}
-
-// prepareLayout creates the torrent's folders and files under dir, each at its
-// full size (sparse where new), and notes how much each held before. A name
-// already taken by a symbolic link or by something that is not a regular file
-// (or folder, for a folder) is an error: get never writes outside DIR/NAME.
-func prepareLayout(info *metainfo.Info, dir string) (*getLayout, error) {
-	lay := &getLayout{info: info, root: filepath.Join(dir, info.Name)}
-	made := map[string]bool{}
-	for _, f := range info.Files {
-		if f.Padding {
-			if f.Length > 0 {
-				lay.files = append(lay.files, diskFile{off: f.Offset, length: f.Length})
-			}
-			continue
-		}
-		p := layoutPath(info, dir, f)
-		if err := makeParents(dir, p, made); err != nil {
-			return nil, err
-		}
-		had, err := prepareFile(p, f.Length)
-		if err != nil {
-			return nil, err
-		}
-		if f.Length > 0 {
-			lay.files = append(lay.files, diskFile{path: p, off: f.Offset, length: f.Length, had: had})
-		}
-	}
-	return lay, nil
-}
-
-// makeParents creates the folders between dir and the file p, refusing to go
-// through a symbolic link or a file.
-func makeParents(dir, p string, made map[string]bool) error {
-	parent := filepath.Dir(p)
-	if made[parent] || parent == filepath.Clean(dir) || parent == filepath.Dir(parent) {
-		return nil
-	}
-	if err := makeParents(dir, parent, made); err != nil {
-		return err
-	}
-	st, err := os.Lstat(parent)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		if err := os.Mkdir(parent, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("folder %s: %w", parent, err)
-		}
-	case err != nil:
-		return fmt.Errorf("folder %s: %w", parent, err)
-	case !st.IsDir():
-		return fmt.Errorf("%s: the torrent needs a folder here, but it is a %s (move it away)", parent, kindOf(st))
-	}
-	made[parent] = true
-	return nil
-}
-
-// prepareFile opens or creates the file p, sets it to length bytes and returns
-// how many it held before (at most length).
-func prepareFile(p string, length int64) (int64, error) {
-	if st, err := os.Lstat(p); err == nil && !st.Mode().IsRegular() {
-		return 0, fmt.Errorf("%s: the torrent needs a file here, but it is a %s (move it away)", p, kindOf(st))
-	}
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o644)
-	if err != nil {
-		return 0, fmt.Errorf("file %s: %w", p, err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return 0, fmt.Errorf("file %s: %w", p, err)
-	}
-	if st.Size() != length {
-		if err := f.Truncate(length); err != nil {
-			return 0, fmt.Errorf("file %s: setting its size to %d: %w", p, length, err)
-		}
-	}
-	return min(st.Size(), length), f.Close()
-}
-
-func kindOf(st fs.FileInfo) string {
-	switch {
-	case st.Mode()&fs.ModeSymlink != 0:
-		return "symbolic link"
-	case st.IsDir():
-		return "folder"
-	case st.Mode().IsRegular():
-		return "file"
-	}
-	return "special file"
-}
-
-// present reports, for every piece, whether all its bytes were on disk before
-// this run (padding counts as present: it is zeros by definition).
-func (l *getLayout) present() []bool {
-	info := l.info
-	out := make([]bool, info.NumPieces)
-	for i := range out {
-		out[i] = true
-	}
-	for _, f := range l.files {
-		if f.path == "" || f.had >= f.length {
-			continue
-		}
-		// Bytes [f.off+f.had, f.off+f.length) are missing.
-		first := int((f.off + f.had) / info.PieceLength)
-		last := int((f.off + f.length - 1) / info.PieceLength)
-		for i := first; i <= last; i++ {
-			out[i] = false
-		}
-	}
-	return out
-}
-
-// verify hashes the pieces marked in have, GOMAXPROCS at a time, and clears
-// the ones that do not match. It returns the bytes of the pieces that do, and
-// counts bytes hashed in checked.
-func (l *getLayout) verify(ctx context.Context, have []bool, checked *atomic.Int64) (int64, error) {
-	info := l.info
-	var next atomic.Int64
-	var held atomic.Int64
-	errs := make(chan error, runtime.GOMAXPROCS(0))
-	var wg sync.WaitGroup
-	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := l.cursor(os.O_RDONLY)
-			defer r.close()
-			buf := make([]byte, info.PieceLength)
-			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= info.NumPieces {
-					return
-				}
-				if !have[i] {
-					continue
-				}
-				b := buf[:info.PieceLen(i)]
-				if err := r.readAt(b, info.PieceOffset(i)); err != nil {
-					errs <- err
-					return
-				}
-				checked.Add(int64(len(b)))
-				if sha1.Sum(b) == info.PieceHash(i) {
-					held.Add(int64(len(b)))
-				} else {
-					have[i] = false // each worker writes its own indices
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		return 0, err
-	}
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	return held.Load(), nil
-}
-
-// sync flushes everything written to the disk: one syncfs of the filesystem
-// holding the files, so a torrent of many files costs one call.
-func (l *getLayout) sync() error {
-	for _, f := range l.files {
-		if f.path == "" {
-			continue
-		}
-		fh, err := os.Open(f.path)
-		if err != nil {
-			return fmt.Errorf("syncing %s: %w", f.path, err)
-		}
-		err = unix.Syncfs(int(fh.Fd()))
-		fh.Close()
-		if err != nil {
-			return fmt.Errorf("syncing %s: %w", f.path, err)
-		}
-		return nil
-	}
-	return nil
-}
-
-// cursor returns a fileCursor over the layout's files, opened with flag.
-func (l *getLayout) cursor(flag int) *fileCursor {
-	return &fileCursor{l: l, flag: flag, cur: -1}
-}
-
-// fileCursor reads or writes torrent bytes across the files, keeping the last
-// file it used open: a worker moves through the files in order, so a torrent
-// of many files never has more than one file open per worker.
-type fileCursor struct {
-	l    *getLayout
-	flag int
-	cur  int // index in l.files of f, -1 for none
-	f    *os.File
-}
-
-func (c *fileCursor) file(k int) (*os.File, error) {
-	if c.cur == k {
-		return c.f, nil
-	}
-	c.close()
-	f, err := os.OpenFile(c.l.files[k].path, c.flag|syscall.O_NOFOLLOW, 0)
-	if err != nil {
-		return nil, err
-	}
-	c.cur, c.f = k, f
-	return f, nil
-}
-
-func (c *fileCursor) close() {
-	if c.f != nil {
-		c.f.Close()
-		c.f, c.cur = nil, -1
-	}
-}
-
-// do runs op on every part of torrent bytes [off, off+len(p)) that falls in a
-// real file; padding parts are zeroed (reads) or skipped (writes).
-func (c *fileCursor) do(p []byte, off int64, op func(f *os.File, b []byte, at int64) (int, error)) error {
-	files := c.l.files
-	k := sort.Search(len(files), func(i int) bool { return files[i].off+files[i].length > off })
-	n := 0
-	for ; n < len(p) && k < len(files); k++ {
-		df := files[k]
-		pos := off + int64(n) - df.off
-		chunk := p[n:min(len(p), n+int(df.length-pos))]
-		n += len(chunk)
-		if df.path == "" {
-			if c.flag == os.O_RDONLY {
-				clear(chunk)
-			}
-			continue
-		}
-		f, err := c.file(k)
-		if err != nil {
-			return err
-		}
-		if _, err := op(f, chunk, pos); err != nil {
-			return fmt.Errorf("%s: %w", df.path, err)
-		}
-	}
-	if n < len(p) {
-		return fmt.Errorf("torrent bytes %d..%d: past the end of the files", off, off+int64(len(p)))
-	}
-	return nil
-}
-
-func (c *fileCursor) readAt(p []byte, off int64) error {
-	return c.do(p, off, (*os.File).ReadAt)
-}
-
-func (c *fileCursor) writeAt(p []byte, off int64) error {
-	return c.do(p, off, (*os.File).WriteAt)
 }

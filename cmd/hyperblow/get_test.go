@@ -10,11 +10,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/hyperblow/hyperblow/engine/enginetest"
 	"github.com/hyperblow/hyperblow/engine/metainfo"
+	"github.com/hyperblow/hyperblow/engine/storage"
 )
 
 // getTestPiece is the piece length of the test torrents: files below are sized
@@ -78,31 +78,43 @@ func checkFiles(t *testing.T, root string, files map[string][]byte) {
 	}
 }
 
-// checkHave prepares the layout under dir and runs the resume check.
+// openGetLayout opens DIR/NAME as get does: a storage.Layout without a
+// resume record.
+func openGetLayout(mt *metainfo.Torrent, dir string) (*storage.Layout, storage.LayoutCheck, error) {
+	lay, chk, err := storage.OpenLayout(context.Background(), mt.InfoHash, mt.Info, dir, storage.LayoutConfig{NoResume: true})
+	if err == nil {
+		lay.Close()
+	}
+	return lay, chk, err
+}
+
+// checkHave opens the layout under dir as get does and returns the pieces
+// it holds, hashed.
 func checkHave(t *testing.T, mt *metainfo.Torrent, dir string) ([]bool, int64) {
 	t.Helper()
-	lay, err := prepareLayout(mt.Info, dir)
+	lay, chk, err := openGetLayout(mt, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	have := lay.present()
-	var checked atomic.Int64
-	held, err := lay.verify(context.Background(), have, &checked)
-	if err != nil {
-		t.Fatal(err)
+	have := make([]bool, mt.Info.NumPieces)
+	for i := range have {
+		have[i] = lay.Has(i)
 	}
-	return have, held
+	return have, chk.HeldBytes
 }
 
 func TestGetLayout(t *testing.T) {
 	_, mt, _ := getTestTorrent(t)
 	dir := t.TempDir()
-	lay, err := prepareLayout(mt.Info, dir)
+	lay, _, err := openGetLayout(mt, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := filepath.Join(dir, "tree"); lay.root != want {
-		t.Errorf("root %s, want %s", lay.root, want)
+	if want := filepath.Join(dir, "tree"); lay.Root() != want {
+		t.Errorf("root %s, want %s", lay.Root(), want)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("DIR holds %d entries, want only the torrent's folder (no resume record)", len(ents))
 	}
 	for p, size := range map[string]int64{"a": 20000, "sub/b": 40000, "sub/d/c": 30000} {
 		st, err := os.Stat(filepath.Join(dir, "tree", filepath.FromSlash(p)))
@@ -123,12 +135,12 @@ func TestGetLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lay, err = prepareLayout(single.Info, dir)
+	lay, _, err = openGetLayout(single, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := filepath.Join(dir, "movie.bin"); lay.root != want || len(lay.files) != 1 || lay.files[0].path != want {
-		t.Errorf("single-file layout: root %s, files %+v; want %s", lay.root, lay.files, want)
+	if want := filepath.Join(dir, "movie.bin"); lay.Root() != want {
+		t.Errorf("single-file layout: root %s; want %s", lay.Root(), want)
 	}
 	if st, err := os.Stat(filepath.Join(dir, "movie.bin")); err != nil || !st.Mode().IsRegular() || st.Size() != 1000 {
 		t.Errorf("single-file torrent: %v %v", st, err)
@@ -159,7 +171,7 @@ func TestGetLayoutRefusesLinks(t *testing.T) {
 			root := filepath.Join(dir, "tree")
 			os.MkdirAll(root, 0o755)
 			tc.setup(t, root, outside)
-			_, err := prepareLayout(mt.Info, dir)
+			_, _, err := openGetLayout(mt, dir)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want an error containing %q", err, tc.want)
 			}
@@ -211,18 +223,6 @@ func TestGetResumeCheck(t *testing.T) {
 			t.Errorf("the short file was not extended to its full size: %v", st)
 		}
 	})
-}
-
-func TestMissingSegments(t *testing.T) {
-	_, mt, _ := getTestTorrent(t)
-	segs := missingSegments(mt.Info, []bool{true, false, false, true, false, false}, 4)
-	want := []segment{{1 * getTestPiece, 2 * getTestPiece}, {4 * getTestPiece, 90000 - 4*getTestPiece}}
-	if !slices.Equal(segs, want) {
-		t.Errorf("segments %v, want %v", segs, want)
-	}
-	if segs := missingSegments(mt.Info, []bool{true, true, true, true, true, true}, 4); len(segs) != 0 {
-		t.Errorf("nothing missing: segments %v", segs)
-	}
 }
 
 var receivedRE = regexp.MustCompile(`(\d+) bytes received from peers, (\d+) bytes were already here`)

@@ -3,12 +3,12 @@ package main
 import (
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	hfs "github.com/hyperblow/hyperblow/fs"
+	"github.com/hyperblow/hyperblow/mounthelper"
 )
 
 // parseMountArgs parses args as runMount does, without mounting.
@@ -41,7 +41,7 @@ func TestMountOptionsParse(t *testing.T) {
 		t.Errorf("daemon flags from -o: %+v", dm)
 	}
 	fo := mf.fuse
-	if !fo.hasUID || fo.uid != 1000 || !fo.hasGID || fo.gid != 100 || fo.umask != 0o027 || !fo.noexec || fo.fsname != "movies" {
+	if !fo.HasUID || fo.UID != 1000 || !fo.HasGID || fo.GID != 100 || fo.Umask != 0o027 || !fo.NoExec || fo.FsName != "movies" {
 		t.Errorf("fuse options: %+v", fo)
 	}
 	var o hfs.Options
@@ -62,8 +62,8 @@ func TestMountOptionsOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mf.cacheSize != 2<<30 || mf.fuse.noexec || mf.listen != "127.0.0.1:0" || len(pos) != 2 {
-		t.Errorf("cache %d noexec %v listen %q pos %q", mf.cacheSize, mf.fuse.noexec, mf.listen, pos)
+	if mf.cacheSize != 2<<30 || mf.fuse.NoExec || mf.listen != "127.0.0.1:0" || len(pos) != 2 {
+		t.Errorf("cache %d noexec %v listen %q pos %q", mf.cacheSize, mf.fuse.NoExec, mf.listen, pos)
 	}
 	mf, _, _, err = parseMountArgs("-o", "cache-size=2GiB", "--cache-size", "3GiB", "src", "mnt")
 	if err != nil || mf.cacheSize != 3<<30 {
@@ -114,56 +114,6 @@ func TestMountOptionsErrors(t *testing.T) {
 	}
 }
 
-func TestSplitOptions(t *testing.T) {
-	got, err := splitOptions(`a,b=1,c="x,y",,d`)
-	if want := []string{"a", "b=1", "c=x,y", "", "d"}; err != nil || !slices.Equal(got, want) {
-		t.Errorf("splitOptions = %q, %v; want %q", got, err, want)
-	}
-}
-
-func TestFsNameOf(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "x.torrent"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Chdir(dir)
-	cases := map[string]string{
-		"/srv/t/movie.torrent": "/srv/t/movie.torrent",
-		"x.torrent":            filepath.Join(dir, "x.torrent"), // relative: made absolute
-		".":                    dir,                             // a watched folder
-		"./missing.torrent":    "./missing.torrent",             // not a file: as given
-		"0123456789abcdef0123456789abcdef01234567":                                       "0123456789abcdef0123456789abcdef01234567",
-		"magnet:?dn=x&xt=urn:btih:0123456789abcdef0123456789abcdef01234567&tr=udp://t:1": "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567",
-		"magnet:?dn=nohash": "magnet:?dn=nohash",
-	}
-	for in, want := range cases {
-		if got := fsNameOf(in); got != want {
-			t.Errorf("fsNameOf(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-func TestFuseConfAllowsOther(t *testing.T) {
-	dir := t.TempDir()
-	cases := map[string]bool{
-		"#user_allow_other\nmount_max = 1000\n": false,
-		"# comment\n  user_allow_other  \n":     true,
-		"":                                      false,
-	}
-	for content, want := range cases {
-		p := filepath.Join(dir, "fuse.conf")
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if got, err := fuseConfAllowsOther(p); err != nil || got != want {
-			t.Errorf("fuse.conf %q: %v, %v; want %v", content, got, err, want)
-		}
-	}
-	if got, err := fuseConfAllowsOther(filepath.Join(dir, "none")); err != nil || got {
-		t.Errorf("missing fuse.conf: %v, %v; want false, nil", got, err)
-	}
-}
-
 // TestCheckAllowOther: as a normal user without user_allow_other, the error
 // says what to add where; as root there is nothing to check.
 func TestCheckAllowOther(t *testing.T) {
@@ -175,7 +125,7 @@ func TestCheckAllowOther(t *testing.T) {
 		}
 		return
 	}
-	if ok, _ := fuseConfAllowsOther(fuseConf); !ok && (err == nil || !strings.Contains(err.Error(), "user_allow_other")) {
+	if ok, _ := mounthelper.FuseConfAllowsOther(mounthelper.FuseConf); !ok && (err == nil || !strings.Contains(err.Error(), "user_allow_other")) {
 		t.Errorf("as a user without user_allow_other: %v", err)
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -50,47 +49,14 @@ func runUnmount(args []string, stdout, stderr io.Writer) error {
 	if *timeout <= 0 {
 		return usagef("unmount: --timeout must be positive, got %v", *timeout)
 	}
-	mnt := pos[0]
-	e, ok, err := hfs.FindMount(mnt)
+	st, err := hfs.Stop(pos[0], *timeout, func(note string) { fmt.Fprintf(stderr, "hyperblow: %s\n", note) })
 	if err != nil {
 		return err
 	}
-	if !ok {
-		return fmt.Errorf("unmount %s: not mounted", mnt)
+	if st.Forced {
+		fmt.Fprintf(stdout, "unmounted %s\n", st.Point)
+	} else {
+		fmt.Fprintf(stdout, "unmounted %s (process %d ended)\n", st.Point, st.PID)
 	}
-	if !e.IsHyperblow() {
-		return fmt.Errorf("unmount %s: a %s mount, not Hyperblow's: use umount %s", mnt, e.Type, e.Point)
-	}
-	pid, err := hfs.RequestUnmount(e, min(*timeout, 5*time.Second))
-	switch {
-	case err == nil:
-		if !hfs.WaitUnmounted(e, *timeout) {
-			fmt.Fprintf(stderr, "hyperblow: %s: still mounted %v after asking process %d to stop; forcing\n", e.Point, *timeout, pid)
-			return force(e, stdout)
-		}
-		if !hfs.WaitProcess(pid, *timeout) {
-			return fmt.Errorf("unmount %s: unmounted, but its process %d has not ended after %v", e.Point, pid, *timeout)
-		}
-		fmt.Fprintf(stdout, "unmounted %s (process %d ended)\n", e.Point, pid)
-		return nil
-	case errors.Is(err, hfs.ErrNotAllowed):
-		return fmt.Errorf("unmount %s: %w", e.Point, err)
-	case errors.Is(err, hfs.ErrServerGone):
-		fmt.Fprintf(stderr, "hyperblow: %s: %v (a dead mount); unmounting it\n", e.Point, err)
-	default: // no answer, or an older Hyperblow
-		fmt.Fprintf(stderr, "hyperblow: %s: %v; forcing\n", e.Point, err)
-	}
-	return force(e, stdout)
-}
-
-// force unmounts e without its process's help.
-func force(e hfs.MountEntry, stdout io.Writer) error {
-	if err := hfs.ForceUnmount(e); err != nil {
-		return fmt.Errorf("unmount %s: %w", e.Point, err)
-	}
-	if !hfs.WaitUnmounted(e, 5*time.Second) {
-		return fmt.Errorf("unmount %s: still mounted after a forced unmount", e.Point)
-	}
-	fmt.Fprintf(stdout, "unmounted %s\n", e.Point)
 	return nil
 }

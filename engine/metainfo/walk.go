@@ -43,7 +43,7 @@ func collect(root string) ([]InputFile, string, error) {
 		return []InputFile{{Length: st.Size(), open: opener(abs)}}, name, nil
 	}
 	if !st.IsDir() {
-		return nil, "", errors.New("not a regular file or a directory")
+		return nil, "", errors.New("not a regular file or a folder")
 	}
 	var files []InputFile
 	err = filepath.WalkDir(abs, func(p string, d fs.DirEntry, err error) error {
@@ -72,11 +72,29 @@ func collect(root string) ([]InputFile, string, error) {
 		return nil, "", err
 	}
 	if len(files) == 0 {
-		return nil, "", errors.New("no regular files")
+		return nil, "", errors.New("no regular files in this folder: nothing to share")
 	}
 	return files, name, nil
 }
 
 func opener(path string) func() (io.ReadCloser, error) {
 	return func() (io.ReadCloser, error) { return os.Open(path) }
+}
+
+// Measure counts the regular files under root (root itself may be a file or a
+// symlink to one) and their bytes, as Create will see them, without reading
+// them: a caller can say how much there is to hash before it starts.
+func Measure(root string) (files int, size int64, err error) {
+	in, _, err := collect(root)
+	if err != nil {
+		var pe *fs.PathError
+		if abs, aerr := filepath.Abs(root); aerr == nil && errors.As(err, &pe) && pe.Path == abs {
+			err = pe.Err // root itself: the caller names it
+		}
+		return 0, 0, err
+	}
+	for _, f := range in {
+		size += f.Length
+	}
+	return len(in), size, nil
 }

@@ -40,6 +40,12 @@ type LayoutConfig struct {
 	// hashed so far and how many it will hash (a progress line for get). It
 	// runs on the hashing goroutines: keep it cheap.
 	CheckProgress func(hashed, total int)
+	// NoResume: no resume record is read or written, and nothing but the
+	// torrent's files is made under DIR; OpenLayout hashes every piece whose
+	// bytes may be there. For get, which promises that what it calls complete
+	// was hashed in this run (a change within the file system's mtime
+	// granularity would slip past a record). Sync and Close still fsync.
+	NoResume bool
 }
 
 // Layout stores a torrent in its own file layout under a folder, the files
@@ -125,12 +131,14 @@ func OpenLayout(ctx context.Context, ih bt.InfoHash, info *metainfo.Info, dir st
 			}
 		}
 	}
-	{ // a record of what was found, so that the next open need not hash it
+	if !cfg.NoResume { // a record of what was found, so that the next open need not hash it
 		l.wmu.Lock()
 		l.dirty = true
 		l.dirtyFiles = nil // all: fsync what open found (a crashed run may have left it in the page cache only)
 		l.saveResumeLocked()
 		l.wmu.Unlock()
+	} else {
+		l.dirtyFiles = map[int]bool{} // Sync fsyncs only the files written since
 	}
 	l.q = newWriteBehind(cfg.QueueBytes, func(b []item[int]) {
 		for _, it := range b {
@@ -163,12 +171,12 @@ func (l *Layout) openFiles(dir string) error {
 		st, err := os.Lstat(lf.path)
 		switch {
 		case err == nil && !st.Mode().IsRegular():
-			return fmt.Errorf("%s: the torrent needs a file here, but it is a %s (move it away)", lf.path, st.Mode().Type())
+			return fmt.Errorf("%s: the torrent needs a file here, but it is a %s (move it away)", lf.path, kindOf(st))
 		case err == nil:
 			lf.existed = true
 			lf.before = stampOf(st)
-		case !errors.Is(err, fs.ErrNotExist):
-			return err
+		case !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR):
+			return err // ENOTDIR: a file where a folder should be, which makeParents names
 		}
 		if !l.cnt.degraded.Load() {
 			if err := makeParents(dir, lf.path, made); err != nil {
@@ -219,10 +227,23 @@ func makeParents(dir, p string, made map[string]bool) error {
 	case err != nil:
 		return fmt.Errorf("folder %s: %w", parent, err)
 	case !st.IsDir():
-		return fmt.Errorf("%s: the torrent needs a folder here, but it is a %s (move it away)", parent, st.Mode().Type())
+		return fmt.Errorf("%s: the torrent needs a folder here, but it is a %s (move it away)", parent, kindOf(st))
 	}
 	made[parent] = true
 	return nil
+}
+
+// kindOf names what st is, for an error a person reads.
+func kindOf(st fs.FileInfo) string {
+	switch {
+	case st.Mode()&fs.ModeSymlink != 0:
+		return "symbolic link"
+	case st.IsDir():
+		return "folder"
+	case st.Mode().IsRegular():
+		return "file"
+	}
+	return "special file"
 }
 
 func stampOf(st fs.FileInfo) fileStamp {
@@ -256,7 +277,9 @@ func (l *Layout) spans(off int64, n int) []span {
 // check finds the valid pieces (see OpenLayout).
 func (l *Layout) check(ctx context.Context) (LayoutCheck, error) {
 	var rec *resumeRecord
-	if b, err := readSmall(l.rpath, int64(resumeFixed)+resumeFileSize*int64(len(l.files))+int64(l.info.NumPieces)/8+8); err == nil {
+	if l.cfg.NoResume {
+		// every present piece is hashed below
+	} else if b, err := readSmall(l.rpath, int64(resumeFixed)+resumeFileSize*int64(len(l.files))+int64(l.info.NumPieces)/8+8); err == nil {
 		r, err := parseResume(b)
 		switch {
 		case err != nil:
@@ -511,18 +534,39 @@ func (l *Layout) ReadAt(i int, p []byte, off int64) (int, error) {
 	return copyAt(d, p, off)
 }
 
-// writePiece runs on the writer goroutine.
+// writePiece runs on the writer goroutine: Put's pieces, written behind.
 func (l *Layout) writePiece(i int, data []byte) {
-	if l.cnt.degraded.Load() || l.Has(i) {
-		return
+	l.Write(i, data) // an error is counted, logged and degrades the layout
+}
+
+// Write writes verified piece i now, on the caller's goroutine, and returns
+// once its bytes are in the files (fsynced by the next Sync or Close). It is
+// Put for a caller that must not lose a piece (get): nothing is queued or
+// dropped. The piece is hashed again first, as every write is: bytes that do
+// not match never reach the files. A piece already held is not rewritten.
+func (l *Layout) Write(i int, data []byte) error {
+	if err := l.checkIndex(i); err != nil {
+		return err
+	}
+	if int64(len(data)) != l.info.PieceLen(i) {
+		return fmt.Errorf("data %s: piece %d: %d bytes, want %d", l.root, i, len(data), l.info.PieceLen(i))
+	}
+	if l.cnt.degraded.Load() {
+		return fmt.Errorf("data %s: writes stopped: %s", l.root, l.Stats().LastError)
+	}
+	if l.Has(i) {
+		return nil
 	}
 	if !l.verify(i, data) {
 		l.cnt.writeErrors.Add(1)
 		l.log.Error("data: refusing to write a piece that does not match its hash", "piece", i)
-		return
+		return fmt.Errorf("data %s: piece %d does not match its hash: not written", l.root, i)
 	}
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
+	if l.closed {
+		return fmt.Errorf("data %s: closed", l.root)
+	}
 	for _, s := range l.spans(l.info.PieceOffset(i), len(data)) {
 		f := l.files[s.k]
 		if f.padding {
@@ -532,9 +576,10 @@ func (l *Layout) writePiece(i int, data []byte) {
 			l.dirtyFiles[s.k] = true
 		}
 		if _, err := f.f.WriteAt(data[s.from:s.to], s.at); err != nil {
+			err = fmt.Errorf("data: writing piece %d: %w", i, err)
 			l.cnt.writeErrors.Add(1)
-			l.degrade(fmt.Errorf("data: writing piece %d: %w", i, err))
-			return
+			l.degrade(err)
+			return err
 		}
 	}
 	l.mu.Lock()
@@ -545,9 +590,10 @@ func (l *Layout) writePiece(i int, data []byte) {
 	l.cnt.writes.Add(1)
 	l.cnt.held.Add(int64(len(data)))
 	l.cfg.Events.stored(i)
-	if l.sinceRec >= l.cfg.ResumeEvery {
+	if l.sinceRec >= l.cfg.ResumeEvery && !l.cfg.NoResume {
 		l.saveResumeLocked()
 	}
+	return nil
 }
 
 // Sync writes what is queued, fsyncs the files and writes the resume record:
@@ -595,6 +641,12 @@ func (l *Layout) saveResumeLocked() error {
 		}
 		l.stamps[k] = stampOf(st)
 		rec.Files = append(rec.Files, l.stamps[k])
+	}
+	if l.cfg.NoResume {
+		l.dirty = false
+		l.dirtyFiles = map[int]bool{}
+		l.sinceRec = 0
+		return nil
 	}
 	rec.Have = l.Bitfield()
 	if err := os.MkdirAll(l.cfg.ResumeDir, 0o755); err != nil {

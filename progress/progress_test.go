@@ -1,4 +1,4 @@
-package main
+package progress
 
 import (
 	"bytes"
@@ -11,9 +11,9 @@ import (
 )
 
 func TestFormatProgressLine(t *testing.T) {
-	s := progressStat{Done: 45 << 20, Total: 100 << 20, Rate: 12 << 20, ETA: 28 * time.Second, Extra: "peers 3"}
+	s := Stat{Done: 45 << 20, Total: 100 << 20, Rate: 12 << 20, ETA: 28 * time.Second, Extra: "peers 3"}
 	for _, width := range []int{200, 80, 60, 30, 5} {
-		line := formatProgressLine("ubuntu-24.04-desktop-amd64.iso", s, width)
+		line := FormatLine("ubuntu-24.04-desktop-amd64.iso", s, width)
 		if n := len([]rune(line)); n > width-1 {
 			t.Errorf("width %d: %d columns: %q", width, n, line)
 		}
@@ -25,10 +25,10 @@ func TestFormatProgressLine(t *testing.T) {
 			}
 		}
 	}
-	if got := formatETA(-1); got != "--:--" {
+	if got := FormatETA(-1); got != "--:--" {
 		t.Errorf("unknown ETA: %q", got)
 	}
-	if got := formatETA(3*time.Hour + 4*time.Minute + 5*time.Second); got != "3:04:05" {
+	if got := FormatETA(3*time.Hour + 4*time.Minute + 5*time.Second); got != "3:04:05" {
 		t.Errorf("ETA: %q", got)
 	}
 }
@@ -39,10 +39,10 @@ func TestProgressPlain(t *testing.T) {
 	var out bytes.Buffer
 	var done atomic.Int64
 	var mu sync.Mutex
-	var got []progressStat
-	bar := startProgress(newProgressOut(&out, false), progressOptions{
+	var got []Stat
+	bar := Start(NewOut(&out, false), Options{
 		Total: 1000, Done: done.Load, PlainEvery: 5 * time.Millisecond,
-		Plain: func(s progressStat) { mu.Lock(); got = append(got, s); mu.Unlock() },
+		Plain: func(s Stat) { mu.Lock(); got = append(got, s); mu.Unlock() },
 	})
 	// Each value is waited for in a snapshot, not given a time to show up: a
 	// loaded machine may run the ticker late.
@@ -78,9 +78,9 @@ func TestProgressPlain(t *testing.T) {
 // goes above it and the line is drawn again, and Stop ends the line.
 func TestProgressTerminal(t *testing.T) {
 	var out bytes.Buffer // written under o's lock, read after Stop
-	o := newProgressOut(&out, true)
+	o := NewOut(&out, true)
 	var done atomic.Int64
-	bar := startProgress(o, progressOptions{Label: "hashing", Total: 1 << 20, Done: done.Load, Every: 5 * time.Millisecond, Width: func() int { return 100 }})
+	bar := Start(o, Options{Label: "hashing", Total: 1 << 20, Done: done.Load, Every: 5 * time.Millisecond, Width: func() int { return 100 }})
 	done.Store(1 << 19)
 	// The bar is on screen at 50% before the log line is written (waited for).
 	eventually(t, 10*time.Second, "the bar at 50%", func() bool {

@@ -1,4 +1,7 @@
-package main
+// Package progress draws how far a long job (hashing, downloading) has come:
+// on a terminal one line redrawn in place below the log lines, elsewhere a
+// snapshot now and then for the caller to log.
+package progress
 
 import (
 	"fmt"
@@ -11,22 +14,22 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// progressOut is stderr shared by a progress line and log lines. On a terminal
+// Out is stderr shared by a progress line and log lines. On a terminal
 // the progress line is the last line on screen: a log line clears it, is
 // written, and the progress line is drawn again below it. Elsewhere it is a
 // plain writer. Safe for concurrent use.
-type progressOut struct {
+type Out struct {
 	mu   sync.Mutex // guards w and line
 	w    io.Writer
 	tty  bool
 	line string // the progress line on screen, "" when none
 }
 
-// newProgressOut wraps w; tty says whether a progress line may be redrawn on it.
-func newProgressOut(w io.Writer, tty bool) *progressOut { return &progressOut{w: w, tty: tty} }
+// NewOut wraps w; tty says whether a progress line may be redrawn on it.
+func NewOut(w io.Writer, tty bool) *Out { return &Out{w: w, tty: tty} }
 
 // Write writes log output above the progress line.
-func (o *progressOut) Write(b []byte) (int, error) {
+func (o *Out) Write(b []byte) (int, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.line != "" {
@@ -40,7 +43,7 @@ func (o *progressOut) Write(b []byte) (int, error) {
 }
 
 // draw replaces the progress line.
-func (o *progressOut) draw(line string) {
+func (o *Out) draw(line string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if line == o.line {
@@ -51,7 +54,7 @@ func (o *progressOut) draw(line string) {
 }
 
 // end leaves the progress line on screen as it is and moves below it.
-func (o *progressOut) end() {
+func (o *Out) end() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.line != "" {
@@ -60,30 +63,30 @@ func (o *progressOut) end() {
 	}
 }
 
-// progressBar shows how far a long job (hashing, downloading) has come. On a
+// Bar shows how far a long job (hashing, downloading) has come. On a
 // terminal it redraws one line in place a few times a second; elsewhere it hands
 // a snapshot to Plain every PlainEvery, for a log line. It only reads counters
 // (Done, Extra) from its own ticker goroutine, so the job never waits for it.
-type progressBar struct {
-	opts progressOptions
-	out  *progressOut
+type Bar struct {
+	opts Options
+	out  *Out
 
 	stop chan struct{}
 	wg   sync.WaitGroup
 	once sync.Once
 
-	samples []progressSample // the last few seconds, for the rate; owned by the ticker, then Stop
+	samples []point // the last few seconds, for the rate; owned by the ticker, then Stop
 }
 
-// progressOptions configure a progressBar.
-type progressOptions struct {
+// Options configure a Bar.
+type Options struct {
 	Label string       // first word of the line: "hashing", the torrent's name...
 	Total int64        // bytes
 	Done  func() int64 // bytes done so far; called from the ticker
 	// Extra, if set, adds fields to the line (e.g. "peers 3"); called from the ticker.
 	Extra func() string
 	// Plain, if set, receives a snapshot every PlainEvery when not on a terminal.
-	Plain      func(s progressStat)
+	Plain      func(s Stat)
 	PlainEvery time.Duration
 	// Every is the terminal redraw interval (default 200 ms).
 	Every time.Duration
@@ -91,16 +94,16 @@ type progressOptions struct {
 	Width func() int
 }
 
-// progressStat is one snapshot: bytes done of total, the recent rate in bytes
+// Stat is one snapshot: bytes done of total, the recent rate in bytes
 // per second (0 when not known yet) and the estimated time left (-1 when not known).
-type progressStat struct {
+type Stat struct {
 	Done, Total int64
 	Rate        float64
 	ETA         time.Duration
 	Extra       string
 }
 
-type progressSample struct {
+type point struct {
 	at   time.Time
 	done int64
 }
@@ -109,9 +112,9 @@ type progressSample struct {
 // enough to follow a change of pace.
 const rateWindow = 5 * time.Second
 
-// startProgress starts drawing on out: a redrawn line on a terminal, plain
+// Start starts drawing on out: a redrawn line on a terminal, plain
 // snapshots elsewhere.
-func startProgress(out *progressOut, opts progressOptions) *progressBar {
+func Start(out *Out, opts Options) *Bar {
 	if opts.Every <= 0 {
 		opts.Every = 200 * time.Millisecond
 	}
@@ -119,16 +122,16 @@ func startProgress(out *progressOut, opts progressOptions) *progressBar {
 		opts.PlainEvery = 10 * time.Second
 	}
 	if opts.Width == nil {
-		opts.Width = func() int { return terminalWidth(out.w) }
+		opts.Width = func() int { return TerminalWidth(out.w) }
 	}
-	p := &progressBar{opts: opts, out: out, stop: make(chan struct{})}
+	p := &Bar{opts: opts, out: out, stop: make(chan struct{})}
 	p.sample(time.Now())
 	p.wg.Add(1)
 	go p.run()
 	return p
 }
 
-func (p *progressBar) run() {
+func (p *Bar) run() {
 	defer p.wg.Done()
 	every := p.opts.Every
 	if !p.out.tty {
@@ -148,7 +151,7 @@ func (p *progressBar) run() {
 
 // Stop stops the ticker; on a terminal it draws the line one last time and ends
 // it (elsewhere the caller prints its own summary). Safe to call more than once.
-func (p *progressBar) Stop() {
+func (p *Bar) Stop() {
 	p.once.Do(func() {
 		close(p.stop)
 		p.wg.Wait()
@@ -161,15 +164,15 @@ func (p *progressBar) Stop() {
 
 // sample reads the counters and returns a snapshot with the rate over the last
 // rateWindow.
-func (p *progressBar) sample(now time.Time) progressStat {
+func (p *Bar) sample(now time.Time) Stat {
 	done := p.opts.Done()
-	p.samples = append(p.samples, progressSample{now, done})
+	p.samples = append(p.samples, point{now, done})
 	k := 0
 	for k < len(p.samples)-2 && now.Sub(p.samples[k+1].at) >= rateWindow {
 		k++
 	}
 	p.samples = p.samples[k:]
-	s := progressStat{Done: done, Total: p.opts.Total, ETA: -1}
+	s := Stat{Done: done, Total: p.opts.Total, ETA: -1}
 	if first := p.samples[0]; len(p.samples) > 1 {
 		if el := now.Sub(first.at).Seconds(); el > 0 {
 			s.Rate = float64(done-first.done) / el
@@ -187,35 +190,35 @@ func (p *progressBar) sample(now time.Time) progressStat {
 	return s
 }
 
-func (p *progressBar) show(s progressStat) {
+func (p *Bar) show(s Stat) {
 	if !p.out.tty {
 		if p.opts.Plain != nil {
 			p.opts.Plain(s)
 		}
 		return
 	}
-	p.out.draw(formatProgressLine(p.opts.Label, s, p.opts.Width()))
+	p.out.draw(FormatLine(p.opts.Label, s, p.opts.Width()))
 }
 
-// formatProgressLine renders a snapshot to fit width columns:
+// FormatLine renders a snapshot to fit width columns:
 //
 //	label [#########.........]  45.2% 290.0 MiB/640.0 MiB 12.3 MiB/s peers 3 ETA 0:28
 //
 // A long label is shortened; the bar shrinks, then goes; then the label goes.
-func formatProgressLine(label string, s progressStat, width int) string {
+func FormatLine(label string, s Stat, width int) string {
 	pct := 100.0
 	if s.Total > 0 {
 		pct = 100 * float64(s.Done) / float64(s.Total)
 	}
 	fields := []string{
 		fmt.Sprintf("%5.1f%%", pct),
-		humanSize(s.Done) + "/" + humanSize(s.Total),
-		formatRate(s.Rate),
+		Size(s.Done) + "/" + Size(s.Total),
+		FormatRate(s.Rate),
 	}
 	if s.Extra != "" {
 		fields = append(fields, s.Extra)
 	}
-	fields = append(fields, "ETA "+formatETA(s.ETA))
+	fields = append(fields, "ETA "+FormatETA(s.ETA))
 	rest := strings.Join(fields, " ")
 	if width <= 0 {
 		width = 80
@@ -258,16 +261,16 @@ func formatProgressLine(label string, s progressStat, width int) string {
 	return string(line)
 }
 
-// formatRate prints bytes per second for people: 12.3 MiB/s; "-- B/s" when unknown.
-func formatRate(r float64) string {
+// FormatRate prints bytes per second for people: 12.3 MiB/s; "-- B/s" when unknown.
+func FormatRate(r float64) string {
 	if r <= 0 {
 		return "-- B/s"
 	}
-	return humanSize(int64(r)) + "/s"
+	return Size(int64(r)) + "/s"
 }
 
-// formatETA prints a duration as 0:28, 12:05 or 3:04:05; "--:--" when unknown.
-func formatETA(d time.Duration) string {
+// FormatETA prints a duration as 0:28, 12:05 or 3:04:05; "--:--" when unknown.
+func FormatETA(d time.Duration) string {
 	if d < 0 || d > 100*time.Hour {
 		return "--:--"
 	}
@@ -278,8 +281,8 @@ func formatETA(d time.Duration) string {
 	return fmt.Sprintf("%d:%02d", s/60, s%60)
 }
 
-// isTerminalWriter reports whether w is a terminal (a progress bar may redraw on it).
-func isTerminalWriter(w io.Writer) bool {
+// IsTerminal reports whether w is a terminal (a progress bar may redraw on it).
+func IsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
@@ -288,12 +291,26 @@ func isTerminalWriter(w io.Writer) bool {
 	return err == nil
 }
 
-// terminalWidth is w's width in columns, or 80 when it cannot be asked.
-func terminalWidth(w io.Writer) int {
+// TerminalWidth is w's width in columns, or 80 when it cannot be asked.
+func TerminalWidth(w io.Writer) int {
 	if f, ok := w.(*os.File); ok {
 		if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col > 0 {
 			return int(ws.Col)
 		}
 	}
 	return 80
+}
+
+// Size prints a size for people: 1.5 MiB.
+func Size(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
