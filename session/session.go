@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -523,4 +524,25 @@ func (s *Session) Stop() {
 func (s *Session) Close() error {
 	s.Stop()
 	return s.client.Close()
+}
+
+// CloseWithin is Close, waited for no longer than d: a stop that takes
+// longer is logged with every goroutine's stack (a bug to report), and left
+// to finish in the background. It reports whether the engine stopped in time.
+func (s *Session) CloseWithin(d time.Duration) bool {
+	closed := make(chan struct{})
+	go func() {
+		s.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+		return true
+	case <-time.After(d):
+	}
+	var b strings.Builder
+	pprof.Lookup("goroutine").WriteTo(&b, 1)
+	s.log.Warn("the engine did not stop in time; exiting anyway", "waited", d)
+	s.log.Warn("goroutines of the stop that did not end", "stacks", b.String())
+	return false
 }

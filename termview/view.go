@@ -388,7 +388,11 @@ func torrentLines(t viewTorrent, final bool, avail int) []string {
 	}
 	second := fmt.Sprintf("  down %s  up %s  peers %s  served %s (%s)",
 		viewRate(t.Down), viewRate(t.Up), peersText(t.Peers, t.Seeds), HumanSize(t.Served), viewRate(t.ServeRate))
-	lines := append([]string{first, second, "  " + waitingText(t.Waiting, t.Readers)}, trackerLines(t.Trackers, avail)...)
+	third := "  " + waitingText(t.Waiting, t.Readers)
+	if t.State == "sleeping" {
+		third = "  sleeping: nothing read for --idle; the next read wakes it"
+	}
+	lines := append([]string{first, second, third}, trackerLines(t.Trackers, avail)...)
 	return append(lines, WebSeedLines(t.WebSeeds)...)
 }
 
@@ -448,6 +452,9 @@ func torrentLine(t viewTorrent, final bool, avail int) string {
 		rest += "  served " + HumanSize(t.Served)
 	} else {
 		waiting := "idle"
+		if t.State == "sleeping" {
+			waiting = "sleeping"
+		}
 		if n := waiters(t.Waiting); n > 0 {
 			waiting = fmt.Sprintf("waiting %d", n)
 		} else if t.Readers > 0 {

@@ -64,6 +64,18 @@ func TestRenderFrame(t *testing.T) {
 	})
 }
 
+// A sleeping torrent says so, and what wakes it.
+func TestRenderSleeping(t *testing.T) {
+	f := sampleFrame()
+	f.Torrents[0].State, f.Torrents[0].Waiting, f.Torrents[0].Readers = "sleeping", nil, 0
+	if got, want := renderFrame(f, 100, 30)[3], "  sleeping: nothing read for --idle; the next read wakes it"; got != want {
+		t.Errorf("line %q, want %q", got, want)
+	}
+	if got := torrentLine(f.Torrents[0], false, 100); !strings.Contains(got, "peers 3  sleeping") {
+		t.Errorf("one-line torrent %q lacks sleeping", got)
+	}
+}
+
 // TestRenderTrackers: each tracker's state shows under its torrent, ok with its
 // peers or failing with the reason, and the next try; many are summed up.
 func TestRenderTrackers(t *testing.T) {

@@ -307,8 +307,7 @@ func serve(ctx context.Context, stopSignals func(), log *slog.Logger, mf *mountF
 	}()
 	stopView := mf.startView(mnt, s) // tty.go; its final frame comes before "stopped"
 	defer stopView()
-	// The session stops changing the engine before the engine stops.
-	return waitUnmount(mf.life, stopSignals, log, s.Client(), server, mnt, s.Stop)
+	return waitUnmount(mf.life, stopSignals, log, s, server, mnt)
 }
 
 func logMounted(log *slog.Logger, c *engine.Client, src session.Source, mnt string, timeout time.Duration) {
@@ -490,16 +489,15 @@ func (l *mountLife) failure() error {
 	return err
 }
 
-// Bounds of a stop: the engine tells trackers "stopped" and closes its
-// connections; a stop never waits for ever for that.
+// engineStopWait bounds a stop: the engine tells trackers "stopped" and
+// closes its connections; a stop never waits for ever for that.
 const engineStopWait = 15 * time.Second
 
 // waitUnmount blocks until the mount is unmounted from outside or its life
 // ends (a signal, `hyperblow unmount`, a failure); then it releases the
-// readers, unmounts (lazily if a file is still open), stops the engine, and
-// returns the failure, if any. Nothing is left mounted.
-// beforeClose, if set, runs once the stop begins, before the engine stops.
-func waitUnmount(life *mountLife, stopSignals func(), log *slog.Logger, client *engine.Client, server *fuse.Server, mnt string, beforeClose func()) error {
+// readers, unmounts (lazily if a file is still open), stops the session and
+// its engine, and returns the failure, if any. Nothing is left mounted.
+func waitUnmount(life *mountLife, stopSignals func(), log *slog.Logger, s *session.Session, server *fuse.Server, mnt string) error {
 	unmounted := make(chan struct{})
 	go func() {
 		server.Wait()
@@ -509,10 +507,7 @@ func waitUnmount(life *mountLife, stopSignals func(), log *slog.Logger, client *
 	case <-unmounted:
 		log.Info("unmounted from outside; stopping")
 		life.stop(nil) // nothing can read any more; resolutions stop
-		if beforeClose != nil {
-			beforeClose()
-		}
-		closeEngine(log, client)
+		s.CloseWithin(engineStopWait)
 		return nil
 	case <-life.ctx.Done():
 	}
@@ -522,47 +517,16 @@ func waitUnmount(life *mountLife, stopSignals func(), log *slog.Logger, client *
 	log.Info("stopping: releasing readers, unmounting, telling trackers")
 	closed := make(chan struct{})
 	go func() {
-		if beforeClose != nil {
-			beforeClose()
-		}
-		client.Close()
+		s.CloseWithin(engineStopWait)
 		close(closed)
 	}()
 	err := hfs.Detach(mnt, unmounted, log)
 	log.Debug("unmounted; waiting for the engine to stop")
-	select {
-	case <-closed:
-	case <-time.After(engineStopWait):
-		log.Warn("the engine did not stop in time; exiting anyway", "waited", engineStopWait)
-		dumpGoroutines(log)
-	}
+	<-closed
 	if err != nil {
 		return err
 	}
 	return life.failure()
-}
-
-// closeEngine stops the engine, waiting for it no more than engineStopWait.
-func closeEngine(log *slog.Logger, client *engine.Client) {
-	closed := make(chan struct{})
-	go func() {
-		client.Close()
-		close(closed)
-	}()
-	select {
-	case <-closed:
-	case <-time.After(engineStopWait):
-		log.Warn("the engine did not stop in time; exiting anyway", "waited", engineStopWait)
-		dumpGoroutines(log)
-	}
-}
-
-// dumpGoroutines logs every goroutine's stack: what a stop that took too
-// long was waiting for (a bug to report).
-func dumpGoroutines(log *slog.Logger) {
-	var b strings.Builder
-	pprof.Lookup("goroutine").WriteTo(&b, 1)
-	log.Warn("goroutines of the stop that did not end", "stacks", b.String())
 }
 
 // logStats logs the torrent's counters when the mount ends.

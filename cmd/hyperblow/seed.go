@@ -106,16 +106,7 @@ func runSeed(args []string, stdout, stderr io.Writer) error {
 	<-ctx.Done()
 	stop() // a second signal kills the process the default way
 	log.Info("stopping: telling trackers and peers")
-	closed := make(chan struct{})
-	go func() {
-		s.Close()
-		close(closed)
-	}()
-	select {
-	case <-closed:
-	case <-time.After(30 * time.Second):
-		log.Warn("engine did not stop within 30s; exiting anyway")
-	}
+	s.CloseWithin(30 * time.Second)
 	st := t.Stats()
 	fmt.Fprintf(stdout, "stopped %s: uploaded %s in %v\n", safe(mt.Info.Name), humanSize(st.Uploaded), time.Since(start).Round(time.Second))
 	return nil

@@ -34,17 +34,17 @@ import (
 const statusUsage = `Usage: hyperblow status [flags] ADDR
 
 Show what a running mount is doing, from the status server it started with
-"hyperblow mount --status ADDR": per torrent the progress (pieces verified),
-download and upload rates, peers, open readers and bytes served to them, and
-each tracker's state (ok with the peers of its last answer, or failing with the
+"hyperblow mount --status ADDR": per torrent its state (active, sleeping,
+seeding or failed), the progress (pieces verified), download and upload
+rates, peers, open readers and bytes served to them, and each tracker's state (ok with the peers of its last answer, or failing with the
 reason; when it is next asked); the cache's counters; and magnet links whose
 metadata is still on its way. ADDR must be that status server: anything else
 (a BitTorrent port, another web server) gets an error that says so.
 
 ADDR is HOST:PORT, :PORT (127.0.0.1) or an http:// URL. --json prints the
-server's JSON unchanged. Its fields (snake_case, stable): time; torrents[]:
-name, info_hash, total_length, piece_length, num_pieces, pieces_have,
-pieces_verified, pieces_held, pieces_wanted, held_bytes, downloaded_bytes,
+server's JSON unchanged. Its fields (snake_case, stable): time; goroutines and
+connections (the process's, all torrents); torrents[]: name, info_hash, state,
+total_length, piece_length, num_pieces, pieces_have, pieces_verified, pieces_held, pieces_wanted, held_bytes, downloaded_bytes,
 uploaded_bytes, served_to_readers_bytes, wasted_bytes, duplicate_bytes, hash_failures,
 peers_banned, dials, dial_failures, refused_per_ip, peers_replaced,
 download_rate, upload_rate (bytes/s), files[] (path, length),
@@ -273,14 +273,14 @@ func unwrapURLError(err error) error {
 func printStatus(w io.Writer, st statusJSON, peers bool) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	if len(st.Torrents) > 0 {
-		fmt.Fprintln(tw, "TORRENT\tSIZE\tPROGRESS\tDOWNLOAD\tUPLOAD\tPEERS\tREADERS\tWAITING\tSERVED")
+		fmt.Fprintln(tw, "TORRENT\tSTATE\tSIZE\tPROGRESS\tDOWNLOAD\tUPLOAD\tPEERS\tREADERS\tWAITING\tSERVED")
 	}
 	for _, t := range st.Torrents {
 		waiting := 0
 		for _, p := range t.Waiting {
 			waiting += p.Waiters
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s/s\t%s/s\t%d\t%d\t%d\t%s\n", safe(t.Name), humanSize(t.TotalLength),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s/s\t%s/s\t%d\t%d\t%d\t%s\n", safe(t.Name), safe(t.State), humanSize(t.TotalLength),
 			percent(t.PiecesHave, t.NumPieces), humanSize(int64(t.DownloadRate)), humanSize(int64(t.UploadRate)),
 			len(t.Peers), len(t.Readers), waiting, humanSize(t.ServedToReadersBytes))
 	}
@@ -337,6 +337,9 @@ func printStatus(w io.Writer, st statusJSON, peers bool) {
 	fmt.Fprintf(w, "cache: %s held of %s; %d hits, %d misses, %d evictions, %d rejections\n",
 		humanSize(c.HeldBytes), humanSize(c.MaxBytes), c.Hits, c.Misses, c.Evictions, c.Rejections)
 	printNetwork(w, st.Network) // localnet.go
+	if st.Goroutines > 0 {
+		fmt.Fprintf(w, "process: %d goroutines, %d peer connections\n", st.Goroutines, st.Connections)
+	}
 }
 
 // peerFlags is the compact flag string of --peers (see statusUsage).
