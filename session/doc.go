@@ -29,8 +29,8 @@
 //	magnet ──> resolving ──(metadata verified)──> active <──> sleeping
 //	               │                                │   (nothing read for --idle;
 //	               v                                v    the next read wakes it)
-//	             failed                          seeding (holds every piece,
-//	   (not found in --metadata-timeout)          or NoSleep: seeded on purpose)
+//	             failed                          seeding (holds every piece;
+//	   (not found in --metadata-timeout)          with NoSleep it never sleeps)
 //	.torrent ─────────────────────────────────> active
 //
 // A torrent leaves the set when its last source goes: its folder leaves the
