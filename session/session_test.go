@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hyperblow/hyperblow/engine"
 	"github.com/hyperblow/hyperblow/engine/bt"
@@ -42,11 +45,12 @@ type fakeFolders struct {
 	idle     map[bt.InfoHash]chan struct{}
 	attached chan bt.InfoHash
 	failed   chan error
+	changed  chan string // "add NAME" / "remove NAME"
 }
 
 func newFakeFolders() *fakeFolders {
 	return &fakeFolders{names: map[bt.InfoHash]string{}, idle: map[bt.InfoHash]chan struct{}{},
-		attached: make(chan bt.InfoHash, 10), failed: make(chan error, 10)}
+		attached: make(chan bt.InfoHash, 10), failed: make(chan error, 10), changed: make(chan string, 100)}
 }
 
 func (f *fakeFolders) Add(e *Entry) (string, error) {
@@ -57,6 +61,7 @@ func (f *fakeFolders) Add(e *Entry) (string, error) {
 		name = fmt.Sprintf("%s (%d)", e.WantName(), n)
 	}
 	f.names[e.InfoHash()] = name
+	f.changed <- "add " + name
 	return name, nil
 }
 
@@ -75,6 +80,7 @@ func (f *fakeFolders) Failed(e *Entry, err error) { f.failed <- err }
 func (f *fakeFolders) Remove(e *Entry) <-chan struct{} {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.changed <- "remove " + f.names[e.InfoHash()]
 	delete(f.names, e.InfoHash())
 	c := make(chan struct{})
 	f.idle[e.InfoHash()] = c
@@ -322,4 +328,49 @@ func TestStartMagnetInfoOnly(t *testing.T) {
 	if len(e.Peers()) == 0 {
 		t.Errorf("no peers known from the resolution")
 	}
+}
+
+// TestSessionWatch: a watched folder's files become torrents of the set, what
+// is there already before Watch returns, a file dropped in and removed later
+// as they happen; two files of one torrent show it once.
+func TestSessionWatch(t *testing.T) {
+	dir := t.TempDir()
+	old := time.Now().Add(-time.Hour)
+	rawA, a := torrentBytes(t, "a", "content of a")
+	writeFileAt(t, filepath.Join(dir, "a.torrent"), rawA, old)
+	writeFileAt(t, filepath.Join(dir, "a-again.torrent"), rawA, old)
+	folders := newFakeFolders()
+	s, _ := newTestSession(t, folders)
+	if err := s.Watch(dir); err != nil {
+		t.Fatal(err)
+	}
+	next := func(what, want string) {
+		t.Helper()
+		select {
+		case got := <-folders.changed:
+			if got != want {
+				t.Errorf("%s: %q, want %q", what, got, want)
+			}
+		case <-time.After(30 * time.Second): // inotify, or the rescan
+			t.Fatalf("%s: nothing happened in 30 s", what)
+		}
+	}
+	next("present before", "add a")
+	if n := len(s.Entries()); n != 1 {
+		t.Fatalf("%d torrents after Watch, want 1", n)
+	}
+	rawB, b := torrentBytes(t, "b", "content of b")
+	writeFileAt(t, filepath.Join(dir, "b.torrent"), rawB, old) // whole and quiet at once
+	next("dropped in", "add b")
+	if e := s.Entry(b.InfoHash); e == nil || e.Torrent() == nil {
+		t.Fatal("b has no running torrent")
+	}
+	os.Remove(filepath.Join(dir, "a.torrent"))
+	os.Remove(filepath.Join(dir, "b.torrent"))
+	next("b removed", "remove b")
+	if folders.nameOf(a.InfoHash) != "a" {
+		t.Error("a left the set while a-again.torrent still holds it")
+	}
+	os.Remove(filepath.Join(dir, "a-again.torrent"))
+	next("a's last file removed", "remove a")
 }
