@@ -1,9 +1,6 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,8 +10,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync/atomic"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -161,13 +156,9 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	body, err := fetchStatus(u, pos[0], *timeout)
+	st, body, err := session.FetchSnapshot(u, pos[0], *timeout)
 	if err != nil {
 		return err
-	}
-	var st statusJSON
-	if err := json.Unmarshal(body, &st); err != nil || st.Time == "" || st.Torrents == nil {
-		return fmt.Errorf("status: %s is not a Hyperblow status server: it answered HTTP, but not with Hyperblow's status JSON", pos[0])
 	}
 	if *asJSON {
 		_, err := stdout.Write(body)
@@ -175,62 +166,6 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 	}
 	printStatus(stdout, st, *peers)
 	return nil
-}
-
-// fetchStatus GETs the status JSON at u (the status command's addr), within
-// timeout. Whatever answers, its bytes never reach the terminal raw: something
-// that is not Hyperblow's status server (a BitTorrent port answers an HTTP
-// request with encryption handshake bytes) gets an error that says so.
-func fetchStatus(u, addr string, timeout time.Duration) ([]byte, error) {
-	var connected atomic.Bool
-	dialer := &net.Dialer{Timeout: timeout}
-	client := &http.Client{
-		Timeout: timeout,
-		Transport: &http.Transport{
-			DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
-				c, err := dialer.DialContext(ctx, network, a)
-				if err == nil {
-					connected.Store(true)
-				}
-				return c, err
-			},
-			TLSHandshakeTimeout:   timeout,
-			ResponseHeaderTimeout: timeout,
-		},
-	}
-	defer client.CloseIdleConnections()
-	notOurs := func(why string) error {
-		return fmt.Errorf("status: %s is not a Hyperblow status server: %s (is it the --status address of a running mount?)", addr, why)
-	}
-	resp, err := client.Get(u)
-	if err != nil {
-		var ne net.Error
-		timedOut := errors.As(err, &ne) && ne.Timeout()
-		switch {
-		case !connected.Load() && timedOut:
-			return nil, fmt.Errorf("status: nothing answers at %s within %v (is a mount running with --status %s?)", u, timeout, addr)
-		case !connected.Load():
-			return nil, fmt.Errorf("status: nothing answers at %s: %v (is a mount running with --status %s?)", u, unwrapURLError(err), addr)
-		case timedOut:
-			return nil, notOurs(fmt.Sprintf("it accepted the connection but sent no HTTP answer within %v", timeout))
-		case strings.Contains(err.Error(), "malformed HTTP"):
-			// The error quotes what came back: never print it.
-			return nil, notOurs("its answer is not HTTP")
-		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET),
-			errors.Is(err, syscall.EPIPE), strings.Contains(err.Error(), "server closed idle connection"):
-			return nil, notOurs("it closed the connection without an HTTP answer")
-		}
-		return nil, notOurs("no HTTP answer: " + safe(unwrapURLError(err).Error()))
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
-	if err != nil {
-		return nil, fmt.Errorf("status: reading the answer of %s: %v", u, unwrapURLError(err))
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, notOurs(fmt.Sprintf("%s answered %s", u, resp.Status))
-	}
-	return body, nil
 }
 
 // statusURL turns the status command's ADDR into the URL of /status.
@@ -256,15 +191,6 @@ func statusURL(addr string) (string, error) {
 		host = "127.0.0.1"
 	}
 	return "http://" + net.JoinHostPort(host, port) + "/status", nil
-}
-
-// unwrapURLError drops net/http's "Get URL:" prefix, already in our message.
-func unwrapURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
 }
 
 // printStatus prints the status for people: a line per torrent, then magnets
