@@ -380,19 +380,22 @@ func (s *Session) Add(ref string, src Source) error {
 	ctx, cancel := context.WithCancel(s.ctx)
 	e.cancel = cancel
 	err := s.start(ctx, e, src, func(err error) { s.resolved(e, ref, err) })
-	if err == nil && s.cfg.Folders != nil {
-		e.name, err = s.cfg.Folders.Add(e)
-	}
 	if err != nil {
-		e.removing = true // resolved gives up
 		cancel()
-		if t := e.Torrent(); t != nil {
-			s.client.RemoveTorrent(t)
-		}
 		if src.Torrent != nil {
 			return fmt.Errorf("%s: starting the torrent: %w", ref, err)
 		}
 		return fmt.Errorf("%s: %w", ref, err)
+	}
+	if s.cfg.Folders != nil {
+		if e.name, err = s.cfg.Folders.Add(e); err != nil {
+			e.removing = true // resolved gives up
+			cancel()
+			if t := e.Torrent(); t != nil {
+				s.client.RemoveTorrent(t)
+			}
+			return fmt.Errorf("%s: %w", ref, err)
+		}
 	}
 	if e.name == "" {
 		e.name = e.want
