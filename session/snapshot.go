@@ -274,6 +274,9 @@ func (s *Session) Snapshot(ctx context.Context, opts SnapshotOptions) Snapshot {
 	running := map[bt.InfoHash]bool{}
 	now := time.Now()
 	for i, t := range ts {
+		if t.Info() == nil {
+			continue // no info yet: listed among the magnets
+		}
 		running[t.InfoHash()] = true
 		switch {
 		case errs[i] == nil:

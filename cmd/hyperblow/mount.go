@@ -329,8 +329,8 @@ type mountFolders interface {
 // entryRoot is the folder of a torrent: its files, or while a magnet
 // resolves its status file.
 func (m *mountFlags) entryRoot(e *session.Entry, opts hfs.Options) *hfs.Root {
-	if t := e.Torrent(); t != nil {
-		if mt := e.Metainfo(); mt != nil && mt.CreationDate > 0 {
+	if t, mt := e.Torrent(), e.Metainfo(); t != nil && mt != nil {
+		if mt.CreationDate > 0 {
 			opts.ModTime = time.Unix(mt.CreationDate, 0)
 		}
 		return hfs.NewRoot(t, opts)
