@@ -246,8 +246,8 @@ func TestSnapshot(t *testing.T) {
 	if text := s.Entry(m.InfoHash).StatusText(); !strings.Contains(text, "is fetching this torrent's metadata") {
 		t.Errorf("status file: %q", text)
 	}
-	if st := s.Snapshot(t.Context(), SnapshotOptions{NoFiles: true}); len(st.Torrents[0].Files) != 0 {
-		t.Errorf("NoFiles: %d files", len(st.Torrents[0].Files))
+	if st := s.Snapshot(t.Context(), SnapshotOptions{Light: true}); len(st.Torrents[0].Files) != 0 {
+		t.Errorf("Light: %d files", len(st.Torrents[0].Files))
 	}
 	var b strings.Builder
 	if err := WriteMetrics(&b, st); err != nil || !strings.Contains(b.String(), "hyperblow_magnet_resolving{torrent=\"pending\"") ||

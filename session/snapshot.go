@@ -244,8 +244,10 @@ type SnapshotOptions struct {
 	// Wait bounds the wait for each torrent's owner (default 5 s); one that
 	// does not answer in time is marked Unanswered.
 	Wait time.Duration
-	// NoFiles leaves the torrents' file lists out (the terminal view).
-	NoFiles bool
+	// Light leaves out what the terminal view does not show and costs in
+	// proportion to a torrent's size: its file list, and the pieces it holds
+	// (pieces_held and held_bytes stay 0).
+	Light bool
 }
 
 // Snapshot takes the status of every torrent of the session's client, in
@@ -280,7 +282,7 @@ func (s *Session) Snapshot(ctx context.Context, opts SnapshotOptions) Snapshot {
 		running[t.InfoHash()] = true
 		switch {
 		case errs[i] == nil:
-			st.Torrents = append(st.Torrents, torrentStatus(t, snaps[i], now, !opts.NoFiles))
+			st.Torrents = append(st.Torrents, torrentStatus(t, snaps[i], now, opts.Light))
 		case errors.Is(errs[i], engine.ErrClosed):
 			st.Torrents = append(st.Torrents, emptyStatus(t, engine.StateActive, true, false))
 		default:
@@ -306,9 +308,13 @@ func emptyStatus(t *engine.Torrent, state engine.TorrentState, stopped, unanswer
 		Trackers: []TrackerStatus{}, WebSeeds: []WebSeedStatus{}, Stopped: stopped, Unanswered: unanswered}
 }
 
-func torrentStatus(t *engine.Torrent, s engine.Snapshot, now time.Time, files bool) TorrentStatus {
+func torrentStatus(t *engine.Torrent, s engine.Snapshot, now time.Time, light bool) TorrentStatus {
 	info := t.Info()
-	held, heldBytes := t.PiecesHeld(0, info.NumPieces)
+	var held int
+	var heldBytes int64
+	if !light {
+		held, heldBytes = t.PiecesHeld(0, info.NumPieces)
+	}
 	ts := TorrentStatus{
 		Name: info.Name, InfoHash: t.InfoHash().String(), State: t.State().String(),
 		TotalLength: info.TotalLength, PieceLength: info.PieceLength, NumPieces: info.NumPieces,
@@ -323,7 +329,7 @@ func torrentStatus(t *engine.Torrent, s engine.Snapshot, now time.Time, files bo
 		WebSeeds: webSeedStatuses(s.Mirrors),
 	}
 	for _, f := range info.VisibleFiles() {
-		if !files {
+		if light {
 			break
 		}
 		ts.Files = append(ts.Files, FileStatus{Path: strings.Join(f.Path, "/"), Length: f.Length})

@@ -526,6 +526,6 @@ func leecher(t *testing.T, mt *metainfo.Torrent, cacheSize int64, seeder netip.A
 
 func snapshots(s *session.Session) Source {
 	return func(ctx context.Context) session.Snapshot {
-		return s.Snapshot(ctx, session.SnapshotOptions{NoFiles: true})
+		return s.Snapshot(ctx, session.SnapshotOptions{Light: true})
 	}
 }

@@ -58,7 +58,7 @@ func (m *mountFlags) startView(mnt string, s *session.Session) (stop func()) {
 		return func() {}
 	}
 	return termview.Start(m.term, func(ctx context.Context) session.Snapshot {
-		return s.Snapshot(ctx, session.SnapshotOptions{Wait: viewInspectWait, NoFiles: true})
+		return s.Snapshot(ctx, session.SnapshotOptions{Wait: viewInspectWait, Light: true})
 	}, mnt)
 }
 
