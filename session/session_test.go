@@ -374,3 +374,65 @@ func TestSessionWatch(t *testing.T) {
 	os.Remove(filepath.Join(dir, "a-again.torrent"))
 	next("a's last file removed", "remove a")
 }
+
+// TestSetMagnet: a magnet in the set shows its folder at once; once its
+// metadata comes from a peer its torrent starts in the same folder (Attach)
+// and the snapshot lists it among the torrents, no longer the magnets; a
+// magnet whose metadata does not come in time is reported (Failed) and keeps
+// its folder.
+func TestSetMagnet(t *testing.T) {
+	data := enginetest.RandomBytes(12, 200<<10)
+	mt, all := enginetest.Torrent(t, "film.bin", 16<<10, []enginetest.File{{Data: data}})
+	seeder := enginetest.Seed(t, mt, all)
+	folders := newFakeFolders()
+	s, err := New(Config{Engine: engine.Config{Listen: "127.0.0.1:0"}, CacheSize: 8 << 20, Readahead: 1 << 20,
+		Peers: []netip.AddrPort{seeder}, NoTrackers: true, MetadataTimeout: 2 * time.Second, Folders: folders,
+		Logger: enginetest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m, err := metainfo.ParseMagnet("magnet:?xt=urn:btih:" + mt.InfoHash.String() + "&dn=film")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Add("film.magnet", Source{Magnet: m}); err != nil {
+		t.Fatal(err)
+	}
+	if got := folders.nameOf(m.InfoHash); got != "film" {
+		t.Errorf("folder %q, want film", got)
+	}
+	if h := <-folders.attached; h != mt.InfoHash {
+		t.Fatalf("attached %s, want %s", h, mt.InfoHash)
+	}
+	e := s.Entry(mt.InfoHash)
+	if e.Torrent() == nil || e.Metainfo().Info.Name != "film.bin" || folders.nameOf(mt.InfoHash) != "film" {
+		t.Errorf("after the metadata: torrent %v, folder %q", e.Torrent(), folders.nameOf(mt.InfoHash))
+	}
+	st := s.Snapshot(t.Context(), SnapshotOptions{})
+	if len(st.Torrents) != 1 || len(st.Magnets) != 0 || st.Torrents[0].Name != "film.bin" {
+		t.Errorf("snapshot: %d torrents, %d magnets, want 1 and 0: %+v", len(st.Torrents), len(st.Magnets), st)
+	}
+
+	// Nobody has this one: its metadata does not come within the timeout.
+	lost, err := metainfo.ParseMagnet("magnet:?xt=urn:btih:" + strings.Repeat("ab", 20) + "&dn=lost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Add("lost.magnet", Source{Magnet: lost}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-folders.failed; err == nil {
+		t.Fatal("Failed with no error")
+	}
+	if folders.nameOf(lost.InfoHash) != "lost" {
+		t.Error("a failed magnet lost its folder")
+	}
+	st = s.Snapshot(t.Context(), SnapshotOptions{})
+	if len(st.Magnets) != 1 || st.Magnets[0].State != "failed" || st.Magnets[0].Error == "" {
+		t.Errorf("magnets after the failure: %+v", st.Magnets)
+	}
+	if text := s.Entry(lost.InfoHash).StatusText(); !strings.Contains(text, "could not fetch") {
+		t.Errorf("status file of the failed magnet: %q", text)
+	}
+}
