@@ -20,6 +20,7 @@ type statusJSON struct {
 	Torrents []struct {
 		Name                 string `json:"name"`
 		InfoHash             string `json:"info_hash"`
+		State                string `json:"state"`
 		NumPieces            int    `json:"num_pieces"`
 		PiecesHave           int    `json:"pieces_have"`
 		ServedToReadersBytes int64  `json:"served_to_readers_bytes"`
@@ -53,6 +54,8 @@ type statusJSON struct {
 		Hits   int64 `json:"hits"`
 		Misses int64 `json:"misses"`
 	} `json:"cache"`
+	Goroutines  int `json:"goroutines"`
+	Connections int `json:"connections"`
 }
 
 // trackerJSON is one tracker of /status.
@@ -278,6 +281,32 @@ func TestStatusMagnetResolving(t *testing.T) {
 	}
 	if r := run(t, 30*time.Second, procOpts{}, bin, "status", addr); r.code != 0 || !strings.Contains(r.stdout, "resolving") {
 		t.Errorf("hyperblow status %s: %v", addr, r)
+	}
+	m.Unmount(t)
+}
+
+// TestStatusMultiMagnets: in a mount of several torrents, /status lists the
+// magnets still resolving beside the torrents (magnets[] was empty there),
+// each torrent's state, and the process's goroutines.
+func TestStatusMultiMagnets(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "here.bin")
+	writeRandomFile(t, file, 1<<20, 79)
+	tor := makeTorrent(t, file, nil, 64<<10)
+	hash := strings.Repeat("6b", 20)
+	m := mount(t, "--status", "127.0.0.1:0", "--no-dht", "--metadata-timeout", "5m", "--peer", silentPeer(t),
+		tor.Path, "magnet:?xt=urn:btih:"+hash+"&dn=pending")
+	addr := statusAddr(t, m)
+	st := getStatus(t, addr)
+	if len(st.Torrents) != 1 || st.Torrents[0].State != "active" || len(st.Magnets) != 1 ||
+		st.Magnets[0].InfoHash != hash || st.Magnets[0].State != "resolving" || st.Goroutines <= 0 {
+		t.Errorf("/status of a torrent and a resolving magnet: %+v", st)
+	}
+	samples := parsePrometheus(t, statusGet(t, "http://"+addr+"/metrics"))
+	if v, ok := samples[`hyperblow_magnet_resolving{torrent="pending",info_hash="`+hash+`"}`]; !ok || v != 1 {
+		t.Errorf("/metrics hyperblow_magnet_resolving: %v %v", v, ok)
+	}
+	if v, ok := samples["hyperblow_goroutines"]; !ok || v <= 0 {
+		t.Errorf("/metrics hyperblow_goroutines: %v %v", v, ok)
 	}
 	m.Unmount(t)
 }

@@ -5,9 +5,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +20,9 @@ import (
 
 	"github.com/hyperblow/hyperblow/cache"
 	"github.com/hyperblow/hyperblow/engine"
+	"github.com/hyperblow/hyperblow/engine/dht"
+	"github.com/hyperblow/hyperblow/session"
+	"github.com/hyperblow/hyperblow/termview"
 )
 
 // errHelp means --help was asked for and printed.
@@ -167,10 +175,14 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-// checkFlags runs the value rules of mf's flags that fs has registered, after
-// parsing: a value that parses but cannot work (--cache-size 1KiB) is a usage
-// error naming the flag, caught before anything starts.
-func (m *mountFlags) checkFlags(fs *flag.FlagSet) error {
+// checkFlags runs the value rules of the group's flags that fs has
+// registered, after parsing: a value that parses but cannot work
+// (--cache-size 1KiB) is a usage error naming the flag, caught before
+// anything starts.
+func (m *netFlags) checkFlags(fs *flag.FlagSet) error { return flagsError(fs, m.badFlags(fs)) }
+
+// badFlags lists what is wrong with the group's flag values, one line each.
+func (m *netFlags) badFlags(fs *flag.FlagSet) []string {
 	has := func(name string) bool { return fs.Lookup(name) != nil }
 	var bad []string
 	add := func(name, format string, a ...any) {
@@ -202,14 +214,11 @@ func (m *mountFlags) checkFlags(fs *flag.FlagSet) error {
 	if has("metadata-timeout") && m.metadataTimeout <= 0 {
 		add("metadata-timeout", "want a duration above 0, such as 5m")
 	}
-	if has("read-timeout") && m.readTimeout < 0 {
-		add("read-timeout", "want 0 (wait for the data) or a duration above 0, such as 30s")
-	}
-	if has("status") && m.status != "" {
-		if _, err := statusListenAddr(m.status); err != nil {
-			bad = append(bad, err.Error()) // it names --status
-		}
-	}
+	return bad
+}
+
+// flagsError is the usage error for the first of bad, if any.
+func flagsError(fs *flag.FlagSet, bad []string) error {
 	if len(bad) == 0 {
 		return nil
 	}
@@ -279,18 +288,10 @@ func formatSize(n int64) string {
 }
 
 // humanSize prints a size for people: 1.5 MiB.
-func humanSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+func humanSize(n int64) string { return termview.HumanSize(n) }
+
+// safe prints a name from a torrent or a peer so that it cannot drive the terminal.
+func safe(s string) string { return session.Safe(s) }
 
 // peersFlag collects repeated --peer HOST:PORT.
 type peersFlag []netip.AddrPort
@@ -334,7 +335,150 @@ func (e *encryptionFlag) Set(v string) error {
 	return nil
 }
 
-// registerEncryption registers --encryption, shared by mount, seed and get.
-func registerEncryption(fs *flag.FlagSet, e *encryptionFlag) {
-	fs.Var(e, "encryption", "Message Stream Encryption (MSE/PE) toward peers: prefer-plain (default: dial plain, retry encrypted if the peer refuses; accept both), prefer (dial encrypted first), require (only RC4-encrypted connections) or off (plain only)")
+// webSeedsFlag collects repeated --web-seed URL (BEP 19 mirrors).
+type webSeedsFlag []string
+
+func (w *webSeedsFlag) String() string { return fmt.Sprint([]string(*w)) }
+
+func (w *webSeedsFlag) Set(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("invalid web seed %q: want an http or https URL, e.g. https://mirror.example/files/", v)
+	}
+	*w = append(*w, v)
+	return nil
+}
+
+// netFlags is the one flag group of the commands that talk to peers (mount,
+// demo, get, seed, info): it builds their session.Config. Each command
+// registers the part it uses (register); the help texts say what the flag
+// does for that command.
+type netFlags struct {
+	cacheSize       sizeFlag
+	readahead       sizeFlag
+	listen          string
+	peers           peersFlag
+	webSeeds        webSeedsFlag
+	noDHT           bool
+	dhtBootstrap    stringsFlag
+	noLSD, noUPnP   bool
+	noUTP           bool // TCP only
+	encryption      encryptionFlag
+	maxUpload       sizeFlag
+	metadataTimeout time.Duration
+	fetch           string
+	idle            time.Duration
+	verbose, quiet  bool
+
+	noTrackers bool             // seed --no-trackers; demo
+	morePeers  []netip.AddrPort // demo: its seeder
+}
+
+// register adds to fs the flags of the group that command uses, with
+// command's defaults and help texts.
+func (n *netFlags) register(fs *flag.FlagSet, command, listenDefault string) {
+	mount := command == "mount"
+	n.cacheSize, n.readahead, n.fetch, n.listen = 512<<20, 64<<20, "lazy", listenDefault
+	switch command {
+	case "mount":
+		fs.Var(&n.cacheSize, "cache-size", "memory for verified pieces (e.g. 512MiB, 2GiB)")
+		fs.Var(&n.readahead, "readahead", "largest readahead window of one reader (e.g. 64MiB)")
+		fs.StringVar(&n.fetch, "fetch", "lazy", "what to download besides what is read: lazy (only that), file (opened files, whole) or all (the torrent), in the background")
+	case "get":
+		fs.Var(&n.cacheSize, "cache-size", "memory for verified pieces on their way to disk (e.g. 512MiB, 2GiB)")
+	case "seed":
+		n.cacheSize = seedCacheSize // it serves from DATA: the cache holds nothing of note
+	case "info":
+		n.cacheSize = cache.MinSize // a client that only fetches metadata
+		n.listen = ""               // and only dials out
+	}
+	if command != "info" {
+		listen := "HOST:PORT for incoming peers (port 0: any free port; if the default is busy, any free port)"
+		if mount {
+			listen = "HOST:PORT for incoming peers (port 0: any free port; :PORT or [::]:PORT: IPv4 and IPv6, [::1]:PORT: IPv6 only)"
+		}
+		fs.StringVar(&n.listen, "listen", listenDefault, listen)
+		fs.BoolVar(&n.noLSD, "no-lsd", false, "do not use Local Service Discovery (BEP 14) to find peers on the local network (never used for private torrents, nor when --listen is a loopback address)")
+		fs.BoolVar(&n.noUPnP, "no-upnp", false, "do not ask the gateway (NAT-PMP or UPnP IGD) to forward the --listen port")
+		fs.Var(&n.maxUpload, "max-upload-rate", "cap upload to peers, in bytes per second (e.g. 1MiB; 0: no cap)")
+		fs.Var(&n.encryption, "encryption", "Message Stream Encryption (MSE/PE) toward peers: prefer-plain (default: dial plain, retry encrypted if the peer refuses; accept both), prefer (dial encrypted first), require (only RC4-encrypted connections) or off (plain only)")
+		fs.BoolVar(&n.verbose, "v", false, "verbose: debug logs")
+		quiet := "only warnings and errors"
+		if command == "get" {
+			quiet = "no progress line; only warnings, errors and the summary"
+		}
+		fs.BoolVar(&n.quiet, "quiet", false, quiet)
+	}
+	peer, dht := "HOST:PORT of a peer to connect to (repeatable)", "do not use the DHT (BEP 5) to find peers"
+	switch command {
+	case "info":
+		peer, dht = "HOST:PORT of a peer to ask for a magnet link's metadata (repeatable)", "do not use the DHT (BEP 5) to find peers for a magnet link"
+	case "seed":
+		dht = "do not use the DHT (BEP 5) to announce the torrent"
+	}
+	fs.Var(&n.peers, "peer", peer)
+	fs.BoolVar(&n.noDHT, "no-dht", false, dht)
+	fs.Var(&n.dhtBootstrap, "dht-bootstrap", "HOST:PORT of a DHT node to join through (repeatable; default: the public routers)")
+	fs.BoolVar(&n.noUTP, "no-utp", false, "do not use uTP (BEP 29): dial and accept peers over TCP only")
+	if mount || command == "get" {
+		fs.Var(&n.webSeeds, "web-seed", "http(s) URL of a web seed (BEP 19 mirror) to fetch from, beside the torrent's own (repeatable)")
+	}
+	switch command {
+	case "mount":
+		fs.DurationVar(&n.metadataTimeout, "metadata-timeout", 5*time.Minute, "give up fetching a magnet link's metadata after this long, and stop (a mount of several torrents: that magnet's folder says it failed); 0: keep trying")
+	case "get":
+		fs.DurationVar(&n.metadataTimeout, "metadata-timeout", 5*time.Minute, "give up fetching a magnet link's metadata after this long")
+	case "info":
+		fs.DurationVar(&n.metadataTimeout, "metadata-timeout", 2*time.Minute, "give up fetching a magnet link's metadata after this long")
+	}
+}
+
+// sessionConfig is the session the flags ask for. The DHT is on unless
+// --no-dht, joined through --dht-bootstrap or the public routers, its node
+// table kept in the user's cache folder; LSD and port mapping are on unless
+// their flags say no; the default port, busy, gives way to any free port.
+func (n *netFlags) sessionConfig(log *slog.Logger) (session.Config, error) {
+	fetch, err := engine.ParseFetch(n.fetch)
+	if err != nil {
+		return session.Config{}, usagef("--fetch: %v", err)
+	}
+	ec := engine.Config{Listen: n.listen, Fetch: fetch, MaxUploadRate: int64(n.maxUpload),
+		Encryption: engine.Encryption(n.encryption), NoUTP: n.noUTP, LSD: !n.noLSD, PortMap: !n.noUPnP}
+	if !n.noDHT {
+		ec.DHT, ec.DHTBootstrap = true, n.dhtBootstrap
+		if len(ec.DHTBootstrap) == 0 {
+			ec.DHTBootstrap = dht.DefaultBootstrap()
+		}
+		if dir, err := os.UserCacheDir(); err == nil {
+			dir = filepath.Join(dir, "hyperblow")
+			if os.MkdirAll(dir, 0o700) == nil {
+				ec.DHTStateFile = filepath.Join(dir, "dht-nodes")
+			}
+		}
+	}
+	return session.Config{Engine: ec, AnyPortIfBusy: n.listen == ":6881",
+		CacheSize: int64(n.cacheSize), Readahead: int64(n.readahead), Idle: n.idle,
+		Peers: slices.Concat(n.peers, n.morePeers), WebSeeds: n.webSeeds, NoTrackers: n.noTrackers,
+		MetadataTimeout: n.metadataTimeout, Logger: log}, nil
+}
+
+// newSession starts the session the flags ask for.
+func (n *netFlags) newSession(log *slog.Logger, folders session.Folders) (*session.Session, error) {
+	cfg, err := n.sessionConfig(log)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Folders = folders
+	return session.New(cfg)
+}
+
+// logger logs to w at the level -v and --quiet ask for.
+func (n *netFlags) logger(w io.Writer) *slog.Logger {
+	level := slog.LevelInfo
+	if n.verbose {
+		level = slog.LevelDebug
+	} else if n.quiet {
+		level = slog.LevelWarn
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }

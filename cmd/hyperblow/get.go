@@ -19,6 +19,7 @@ import (
 	"github.com/hyperblow/hyperblow/engine/metainfo"
 	"github.com/hyperblow/hyperblow/engine/storage"
 	"github.com/hyperblow/hyperblow/progress"
+	"github.com/hyperblow/hyperblow/session"
 )
 
 const getUsage = `Usage: hyperblow get [flags] SOURCE DIR
@@ -55,20 +56,8 @@ const noPeersWarning = 30 * time.Second
 
 func runGet(args []string, stdout, stderr io.Writer) error {
 	fset := newFlagSet("get", getUsage, stdout)
-	mf := mountFlags{cacheSize: 512 << 20, readahead: 64 << 20, fetch: "lazy"}
-	fset.Var(&mf.cacheSize, "cache-size", "memory for verified pieces on their way to disk (e.g. 512MiB, 2GiB)")
-	fset.StringVar(&mf.listen, "listen", ":6881", "HOST:PORT for incoming peers (port 0: any free port; if the default is busy, any free port)")
-	fset.Var(&mf.peers, "peer", "HOST:PORT of a peer to connect to (repeatable)")
-	fset.Var(&mf.webSeeds, "web-seed", "http(s) URL of a web seed (BEP 19 mirror) to fetch from, beside the torrent's own (repeatable)")
-	fset.BoolVar(&mf.noDHT, "no-dht", false, "do not use the DHT (BEP 5) to find peers")
-	mf.registerLocalNet(fset)
-	mf.registerNoUTP(fset)
-	fset.Var(&mf.dhtBootstrap, "dht-bootstrap", "HOST:PORT of a DHT node to join through (repeatable; default: the public routers)")
-	fset.Var(&mf.maxUpload, "max-upload-rate", "cap upload to peers, in bytes per second (e.g. 1MiB; 0: no cap)")
-	registerEncryption(fset, &mf.encryption)
-	fset.DurationVar(&mf.metadataTimeout, "metadata-timeout", 5*time.Minute, "give up fetching a magnet link's metadata after this long")
-	fset.BoolVar(&mf.verbose, "v", false, "verbose: debug logs")
-	fset.BoolVar(&mf.quiet, "quiet", false, "no progress line; only warnings, errors and the summary")
+	var mf netFlags
+	mf.register(fset, "get", ":6881")
 	seed := fset.Bool("seed", false, "after the download, seed it until Ctrl-C or SIGTERM")
 	pos, err := parseFlags(fset, args)
 	if err != nil {
@@ -99,60 +88,62 @@ func runGet(args []string, stdout, stderr io.Writer) error {
 // getter is one run of hyperblow get.
 type getter struct {
 	src, dir string
-	mf       *mountFlags
+	mf       *netFlags
 	log      *slog.Logger
 	out      *progress.Out
 	stdout   io.Writer
 
-	client *engine.Client // nil until needed
-	mt     *metainfo.Torrent
-	t      *engine.Torrent
-	lay    *storage.Layout  // DIR/NAME: the torrent's files (storage.Layout, NoResume)
-	peers  []netip.AddrPort // from a magnet's resolution
+	sess  *session.Session // nil until needed
+	mt    *metainfo.Torrent
+	t     *engine.Torrent
+	lay   *storage.Layout  // DIR/NAME: the torrent's files (storage.Layout, NoResume)
+	peers []netip.AddrPort // from a magnet's resolution
 }
 
 func (g *getter) close() {
-	if g.client != nil {
-		g.client.Close()
+	if g.sess != nil {
+		g.sess.Close()
 	}
 	if g.lay != nil {
 		g.lay.Close()
 	}
 }
 
-func (g *getter) newClient() error {
-	if g.client != nil {
+func (g *getter) newSession() error {
+	if g.sess != nil {
 		return nil
 	}
-	c, err := newClient(g.log, g.mf)
+	s, err := g.mf.newSession(g.log, nil)
 	if err != nil {
 		return fmt.Errorf("get: %w (choose another --listen HOST:PORT)", err)
 	}
-	g.client = c
+	g.sess = s
 	return nil
 }
 
 // run resolves the source, checks DIR and downloads what is missing.
 func (g *getter) run(ctx context.Context) error {
-	mt, m, err := parseSource(ctx, g.src)
+	src, err := session.ParseSource(ctx, g.src)
 	if err != nil {
 		return fmt.Errorf("get: %w", err)
 	}
-	if m != nil {
-		if err := g.newClient(); err != nil {
+	mt := src.Torrent
+	if m := src.Magnet; m != nil {
+		if err := g.newSession(); err != nil {
 			return err
 		}
 		g.log.Info("fetching metadata", "info_hash", m.InfoHash.String(), "name", safe(m.Name))
-		res := g.client.Resolve(ctx, m, engine.ResolveOptions{Peers: g.mf.peers, Timeout: g.mf.metadataTimeout})
-		select {
-		case <-res.Done():
-		case <-ctx.Done():
-			return fmt.Errorf("get %s: interrupted while fetching the metadata", g.src)
-		}
-		if mt, err = res.Result(); err != nil {
+		e, err := g.sess.Start(ctx, src, session.StartOptions{InfoOnly: true})
+		if err != nil {
 			return fmt.Errorf("get %s: metadata: %w", g.src, err)
 		}
-		g.peers = res.Peers()
+		if mt, err = e.WaitInfo(ctx); err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("get %s: interrupted while fetching the metadata", g.src)
+			}
+			return fmt.Errorf("get %s: metadata: %w", g.src, err)
+		}
+		g.peers = e.Peers()
 		g.log.Info("metadata fetched", "torrent", safe(mt.Info.Name), "size", mt.Info.TotalLength)
 	}
 	g.mt = mt
@@ -176,15 +167,16 @@ func (g *getter) run(ctx context.Context) error {
 		fmt.Fprintf(g.stdout, "fetched nothing: 0 bytes received from peers, %d bytes were already here\n", held)
 		return nil
 	}
-	if err := g.newClient(); err != nil {
+	if err := g.newSession(); err != nil {
 		return err
 	}
-	g.t, err = g.client.AddTorrent(mt, engine.TorrentOptions{Peers: append(g.mf.peers, g.peers...), WebSeeds: g.mf.webSeeds})
+	e, err := g.sess.Start(ctx, session.Source{Torrent: mt}, session.StartOptions{Peers: g.peers})
 	if err != nil {
 		return fmt.Errorf("get %s: %w", g.src, err)
 	}
+	g.t = e.Torrent()
 	g.log.Info("downloading", "torrent", safe(info.Name), "info_hash", mt.InfoHash.String(), "to", root,
-		"missing", missing, "listen", g.client.ListenAddr().String())
+		"missing", missing, "listen", g.sess.Client().ListenAddr().String())
 	return g.download(ctx, have, held)
 }
 
@@ -291,11 +283,11 @@ func (g *getter) download(ctx context.Context, have []bool, held int64) error {
 
 // seed serves the finished download from disk until ctx ends.
 func (g *getter) seed(ctx context.Context, stopSignals func()) error {
-	if err := g.newClient(); err != nil {
+	if err := g.newSession(); err != nil {
 		return err
 	}
 	if g.t != nil {
-		g.client.RemoveTorrent(g.t)
+		g.sess.Client().RemoveTorrent(g.t)
 	}
 	g.log.Info("checking the download once more before seeding it", "path", g.lay.Root())
 	data, err := engine.OpenStorage(g.mt.Info, g.lay.Root())
@@ -303,15 +295,17 @@ func (g *getter) seed(ctx context.Context, stopSignals func()) error {
 		return fmt.Errorf("get %s: seed: %w", g.src, err)
 	}
 	defer data.Close()
-	t, err := g.client.AddTorrent(g.mt, engine.TorrentOptions{Storage: data, Peers: append(g.mf.peers, g.peers...)})
+	// Seeded on purpose: it never sleeps.
+	e, err := g.sess.Start(ctx, session.Source{Torrent: g.mt}, session.StartOptions{Storage: data, Peers: g.peers, NoSleep: true})
 	if err != nil {
 		return fmt.Errorf("get %s: seed: %w", g.src, err)
 	}
-	fmt.Fprintf(g.stdout, "seeding %s (%s) on %s until Ctrl-C\n", safe(g.mt.Info.Name), g.mt.InfoHash, g.client.ListenAddr())
+	t := e.Torrent()
+	fmt.Fprintf(g.stdout, "seeding %s (%s) on %s until Ctrl-C\n", safe(g.mt.Info.Name), g.mt.InfoHash, g.sess.Client().ListenAddr())
 	start := time.Now()
 	<-ctx.Done()
 	stopSignals()
-	g.client.Close()
+	g.sess.Close()
 	fmt.Fprintf(g.stdout, "stopped seeding %s: uploaded %s in %v\n", safe(g.mt.Info.Name), humanSize(t.Stats().Uploaded), time.Since(start).Round(time.Second))
 	return nil
 }

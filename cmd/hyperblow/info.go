@@ -5,17 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
-	"github.com/hyperblow/hyperblow/cache"
-	"github.com/hyperblow/hyperblow/engine"
 	"github.com/hyperblow/hyperblow/engine/metainfo"
+	"github.com/hyperblow/hyperblow/session"
 )
 
 const infoUsage = `Usage: hyperblow info [flags] SOURCE
@@ -62,13 +58,8 @@ type infoFileJSON struct {
 func runInfo(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("info", infoUsage, stdout)
 	asJSON := fs.Bool("json", false, "print JSON for machines")
-	var peers peersFlag
-	fs.Var(&peers, "peer", "HOST:PORT of a peer to ask for a magnet link's metadata (repeatable)")
-	var mf mountFlags
-	fs.DurationVar(&mf.metadataTimeout, "metadata-timeout", 2*time.Minute, "give up fetching a magnet link's metadata after this long")
-	fs.BoolVar(&mf.noDHT, "no-dht", false, "do not use the DHT (BEP 5) to find peers for a magnet link")
-	mf.registerNoUTP(fs)
-	fs.Var(&mf.dhtBootstrap, "dht-bootstrap", "HOST:PORT of a DHT node to join through (repeatable; default: the public routers)")
+	var nf netFlags
+	nf.register(fs, "info", "")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -76,17 +67,18 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 1 {
 		return usagef("info: want one SOURCE, got %d arguments (see hyperblow info --help)", len(pos))
 	}
-	if err := mf.checkFlags(fs); err != nil {
+	if err := nf.checkFlags(fs); err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	t, m, err := parseSource(ctx, pos[0])
+	src, err := session.ParseSource(ctx, pos[0])
 	if err != nil {
 		return err
 	}
-	if m != nil {
-		if t, err = fetchMetadata(ctx, m, peers, mf.metadataTimeout, &mf); err != nil {
+	t := src.Torrent
+	if src.Magnet != nil {
+		if t, err = fetchMetadata(ctx, src, &nf); err != nil {
 			return err
 		}
 	}
@@ -165,26 +157,18 @@ func printTree(w io.Writer, files []infoFileJSON) {
 	}
 }
 
-func safe(s string) string {
-	for _, r := range s {
-		if !strconv.IsPrint(r) {
-			q := strconv.Quote(s)
-			return q[1 : len(q)-1]
-		}
-	}
-	return s
-}
-
-// fetchMetadata resolves a magnet link with a client that only dials out.
-func fetchMetadata(ctx context.Context, m *metainfo.Magnet, peers []netip.AddrPort, timeout time.Duration, mf *mountFlags) (*metainfo.Torrent, error) {
-	dhtOn, boot, state := mf.dhtSettings()
-	c, err := engine.NewClient(engine.Config{CacheSize: cache.MinSize, DHT: dhtOn, DHTBootstrap: boot, DHTStateFile: state, NoUTP: mf.noUTP})
+// fetchMetadata fetches a magnet link's metadata with a session that only
+// dials out, and starts no torrent.
+func fetchMetadata(ctx context.Context, src session.Source, nf *netFlags) (*metainfo.Torrent, error) {
+	nf.noLSD, nf.noUPnP = true, true // as before: a client that only asks
+	s, err := nf.newSession(nil, nil)
 	if err != nil {
 		return nil, err
 	}
-	defer c.Close()
-	r := c.Resolve(ctx, m, engine.ResolveOptions{Peers: peers, Timeout: timeout})
-	<-r.Done()
-	mt, err := r.Result()
-	return mt, withPeerHint(err) // mount.go
+	defer s.Close()
+	e, err := s.Start(ctx, src, session.StartOptions{InfoOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	return e.WaitInfo(ctx)
 }

@@ -10,17 +10,20 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
+	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/hyperblow/hyperblow/engine"
-	"github.com/hyperblow/hyperblow/engine/dht"
+	"github.com/hyperblow/hyperblow/engine/bt"
 	"github.com/hyperblow/hyperblow/engine/metainfo"
 	hfs "github.com/hyperblow/hyperblow/fs"
+	"github.com/hyperblow/hyperblow/session"
+	"github.com/hyperblow/hyperblow/termview"
 )
 
 const mountUsage = `Usage: hyperblow mount [flags] SOURCE... MOUNTPOINT
@@ -76,78 +79,55 @@ Examples:
 Flags:
 `
 
-// mountFlags are the settings shared by mount and demo.
+// mountFlags are the settings of mount and demo: the shared group, and the
+// mount's own.
 type mountFlags struct {
-	cacheSize   sizeFlag
-	readahead   sizeFlag
-	listen      string
-	peers       peersFlag
-	noDHT       bool
-	noLSD       bool // --no-lsd (localnet.go)
-	noUPnP      bool // --no-upnp (localnet.go)
-	noUTP       bool // --no-utp: TCP only
+	netFlags
 	readTimeout time.Duration
 	allowOther  bool
-	verbose     bool
-	quiet       bool
 	fuseDebug   bool
 	cpuProfile  string
-	maxUpload   sizeFlag
-	encryption  encryptionFlag // --encryption: the MSE policy
+	showHidden  bool // --show-hidden: BEP 47 hidden files too
+	status      string
 
-	metadataTimeout time.Duration
-	fetch           string
-	dhtBootstrap    stringsFlag
-	webSeeds        webSeedsFlag // --web-seed (webseed.go)
-	showHidden      bool         // --show-hidden: BEP 47 hidden files too
-	status          string
+	view viewFlag      // --view: the live status view on a terminal (tty.go)
+	term *termview.Out // where the view draws, when it is on; set by logger
 
-	view viewFlag // --view: the live status view on a terminal (tty.go)
-	term *termOut // where the view draws, when it is on; set by logger
-
-	life *mountLife // how the mount ends; set by the serve functions
+	life *mountLife // how the mount ends; set by serve
 	log  *slog.Logger
 
 	fuse fuseOptions // -o options that are not flags: uid, gid, umask, ... (options.go)
 }
 
 func (m *mountFlags) register(fs *flag.FlagSet, listenDefault string) {
-	m.cacheSize = 512 << 20
-	m.readahead = 64 << 20
-	fs.Var(&m.cacheSize, "cache-size", "memory for verified pieces (e.g. 512MiB, 2GiB)")
-	fs.Var(&m.readahead, "readahead", "largest readahead window of one reader (e.g. 64MiB)")
-	fs.StringVar(&m.listen, "listen", listenDefault, "HOST:PORT for incoming peers (port 0: any free port; :PORT or [::]:PORT: IPv4 and IPv6, [::1]:PORT: IPv6 only)")
-	fs.Var(&m.peers, "peer", "HOST:PORT of a peer to connect to (repeatable)")
-	fs.Var(&m.webSeeds, "web-seed", "http(s) URL of a web seed (BEP 19 mirror) to fetch from, beside the torrent's own (repeatable)")
-	fs.BoolVar(&m.noDHT, "no-dht", false, "do not use the DHT (BEP 5) to find peers")
-	m.registerLocalNet(fs)
+	m.netFlags.register(fs, "mount", listenDefault)
 	fs.BoolVar(&m.showHidden, "show-hidden", false, "show the files a torrent marks hidden (BEP 47 attribute h; -o show_hidden); they are left out by default")
-	m.registerNoUTP(fs)
-	fs.Var(&m.dhtBootstrap, "dht-bootstrap", "HOST:PORT of a DHT node to join through (repeatable; default: the public routers)")
 	fs.DurationVar(&m.readTimeout, "read-timeout", 0, "fail a read with EIO if its data does not come in time (0: wait)")
 	fs.BoolVar(&m.allowOther, "allow-other", false, "let other users read the mount (needs user_allow_other in /etc/fuse.conf when not root)")
-	fs.BoolVar(&m.verbose, "v", false, "verbose: debug logs")
-	fs.BoolVar(&m.quiet, "quiet", false, "only warnings and errors")
 	fs.BoolVar(&m.fuseDebug, "fuse-debug", false, "log every FUSE request")
 	fs.StringVar(&m.cpuProfile, "cpuprofile", "", "write a CPU profile (pprof) to this file while mounted")
-	fs.StringVar(&m.fetch, "fetch", "lazy", "what to download besides what is read: lazy (only that), file (opened files, whole) or all (the torrent), in the background")
-	fs.DurationVar(&m.metadataTimeout, "metadata-timeout", 5*time.Minute, "give up fetching a magnet link's metadata after this long, and stop (a mount of several torrents: that magnet's folder says it failed); 0: keep trying")
-	fs.Var(&m.maxUpload, "max-upload-rate", "cap upload to peers, in bytes per second (e.g. 1MiB; 0: no cap)")
-	registerEncryption(fs, &m.encryption)
 	m.view = "auto"
 	fs.Var(&m.view, "view", "live status view on the terminal, redrawn below the log lines: auto (when stderr is a terminal and not --quiet), on (always), off (plain log lines)")
 	fs.StringVar(&m.status, "status", "", "serve JSON status at http://ADDR/status and Prometheus metrics at /metrics; ADDR is HOST:PORT or :PORT (127.0.0.1); a non-loopback IP must be given explicitly, e.g. 0.0.0.0:9100")
 }
 
-func (m *mountFlags) logger(stderr io.Writer) *slog.Logger {
-	level := slog.LevelInfo
-	if m.verbose {
-		level = slog.LevelDebug
-	} else if m.quiet {
-		level = slog.LevelWarn
+// checkFlags: the group's rules, and the mount's own flags.
+func (m *mountFlags) checkFlags(fs *flag.FlagSet) error {
+	bad := m.badFlags(fs)
+	if fs.Lookup("read-timeout") != nil && m.readTimeout < 0 {
+		bad = append(bad, "--read-timeout "+m.readTimeout.String()+": want 0 (wait for the data) or a duration above 0, such as 30s")
 	}
-	stderr = m.viewOutput(stderr) // tty.go: log lines go above the status view when it is on
-	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if fs.Lookup("status") != nil && m.status != "" {
+		if _, err := statusListenAddr(m.status); err != nil {
+			bad = append(bad, err.Error()) // it names --status
+		}
+	}
+	return flagsError(fs, bad)
+}
+
+// logger: log lines go above the status view when it is on (tty.go).
+func (m *mountFlags) logger(stderr io.Writer) *slog.Logger {
+	return m.netFlags.logger(m.viewOutput(stderr))
 }
 
 func runMount(args []string, stdout, stderr io.Writer) error {
@@ -176,24 +156,33 @@ func runMount(args []string, stdout, stderr io.Writer) error {
 	if dm.daemon && !daemonChild() {
 		return startDaemon(args, pos, &dm, stdout) // daemon.go: returns once mounted
 	}
-	if len(pos) > 2 || isFolder(pos[0]) {
-		return runMultiMount(&mf, pos[:len(pos)-1], pos[len(pos)-1], stdout, stderr) // multi.go
-	}
-	src, mnt := pos[0], pos[1]
+	srcs, mnt := pos[:len(pos)-1], pos[len(pos)-1]
 	if err := checkMountpoint(mnt); err != nil {
 		return err
 	}
 	log := mf.logger(stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), mountSignals()...) // tty.go: SIGHUP too
 	defer stop()
-	t, m, err := parseSource(ctx, src)
-	if err != nil {
-		return err
+	var fixed []mountSource
+	var dirs []string
+	for _, src := range srcs {
+		if isFolder(src) {
+			dir, err := checkWatchDir(src, mnt)
+			if err != nil {
+				return err
+			}
+			if !slices.Contains(dirs, dir) {
+				dirs = append(dirs, dir)
+			}
+			continue
+		}
+		s, err := session.ParseSource(ctx, src)
+		if err != nil {
+			return err
+		}
+		fixed = append(fixed, mountSource{arg: src, Source: s})
 	}
-	if m != nil {
-		return serveMagnet(ctx, stop, log, &mf, m, mnt, stdout)
-	}
-	return serveThen(ctx, stop, log, &mf, t, engine.TorrentOptions{Peers: mf.peers, WebSeeds: mf.webSeeds}, mnt, stdout, nil)
+	return serve(ctx, stop, log, &mf, fixed, dirs, mnt, nil)
 }
 
 func checkMountpoint(mnt string) error {
@@ -207,155 +196,222 @@ func checkMountpoint(mnt string) error {
 	return nil
 }
 
-// serveThen starts an engine client with the torrent, mounts it, and blocks until
-// it is unmounted or ctx is cancelled (a signal); then it unmounts and stops
-// cleanly. onMounted, if set, runs once the mount is live.
+// isFolder reports whether src names an existing folder (a watched SOURCE).
+func isFolder(src string) bool {
+	st, err := os.Stat(src)
+	return err == nil && st.IsDir()
+}
+
+// checkWatchDir returns the watched folder's absolute path; it may not be the
+// mount point or inside it.
+func checkWatchDir(dir, mnt string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err == nil {
+		abs, err = filepath.EvalSymlinks(abs)
+	}
+	if err != nil {
+		return "", fmt.Errorf("watched folder %s: %w", dir, err)
+	}
+	m, err := filepath.Abs(mnt)
+	if err == nil {
+		if r, err := filepath.EvalSymlinks(m); err == nil {
+			m = r
+		}
+	}
+	if abs == m || strings.HasPrefix(abs, m+string(filepath.Separator)) {
+		return "", usagef("watched folder %s is inside the mount point %s: give a folder outside it", dir, mnt)
+	}
+	return abs, nil
+}
+
+// mountSource is a SOURCE argument that is not a folder, parsed.
+type mountSource struct {
+	arg string
+	session.Source
+}
+
+// serveThen mounts one torrent (demo): see serve.
 func serveThen(ctx context.Context, stopSignals func(), log *slog.Logger, mf *mountFlags, mt *metainfo.Torrent, topts engine.TorrentOptions, mnt string, stdout io.Writer, onMounted func()) error {
+	mf.morePeers, mf.noTrackers = topts.Peers, topts.NoTrackers
+	return serve(ctx, stopSignals, log, mf, []mountSource{{arg: mt.Info.Name, Source: session.Source{Torrent: mt}}}, nil, mnt, onMounted)
+}
+
+// serve is the one serve sequence of a mount: a session with the fixed
+// sources' torrents and the watched folders' files, the status server, the
+// mount, the view; then it blocks until the mount is unmounted or its life
+// ends, and stops cleanly. One SOURCE that is not a folder shows at the
+// mount's root (a magnet: .hyperblow-status until its metadata comes, and
+// a failure stops the mount); several, or a folder, show in a folder each
+// (fs.MultiRoot). onMounted, if set, runs once the mount is live.
+func serve(ctx context.Context, stopSignals func(), log *slog.Logger, mf *mountFlags, fixed []mountSource, dirs []string, mnt string, onMounted func()) error {
 	mf.life, mf.log = newMountLife(ctx), log
 	stopProfile, err := startProfile(mf)
 	if err != nil {
 		return err
 	}
 	defer stopProfile()
-	client, err := newClient(log, mf)
+	var folders mountFolders
+	single := len(fixed) == 1 && len(dirs) == 0
+	if single {
+		folders = &oneFolder{mf: mf, log: log}
+	} else {
+		folders = &multiFolders{mf: mf, log: log, root: hfs.NewMultiRoot(mf.rootOptions(time.Now())), roots: map[bt.InfoHash]*hfs.Root{}}
+	}
+	s, err := mf.newSession(log, folders)
 	if err != nil {
 		return err
 	}
-	t, err := client.AddTorrent(mt, topts)
+	stopStatus, err := startStatus(log, mf.status, s)
 	if err != nil {
-		client.Close()
-		return err
-	}
-	stopStatus, err := startStatus(log, mf.status, client, nil)
-	if err != nil {
-		client.Close()
+		s.Close()
 		return err
 	}
 	defer stopStatus()
-	modTime := time.Now()
-	if mt.CreationDate > 0 {
-		modTime = time.Unix(mt.CreationDate, 0)
+	for _, src := range fixed {
+		if err := s.Add(src.arg, src.Source); err != nil {
+			s.Close()
+			if single {
+				return errors.Unwrap(err) // it named the source twice
+			}
+			return err
+		}
 	}
-	root := hfs.NewRoot(t, mf.rootOptions(modTime))
-	server, err := hfs.Mount(mnt, root, mf.mountOptions(log))
+	for _, dir := range dirs {
+		if err := s.Watch(dir); err != nil {
+			s.Close()
+			return err
+		}
+	}
+	server, err := hfs.Mount(mnt, folders.fsRoot(), mf.mountOptions(log)) // options.go: -o
 	if err != nil {
-		client.Close()
+		s.Close()
 		return err
 	}
-	log.Info("mounted", "torrent", mt.Info.Name, "info_hash", mt.InfoHash.String(), "mountpoint", mnt,
-		"size", mt.Info.TotalLength, "listen", client.ListenAddr().String())
+	if single {
+		logMounted(log, s.Client(), fixed[0].Source, mnt, mf.metadataTimeout)
+	} else {
+		log.Info("mounted", "torrents", len(s.Entries()), "watching", dirs, "mountpoint", mnt,
+			"listen", s.Client().ListenAddr().String())
+	}
 	if onMounted != nil {
 		onMounted()
 	}
-	defer logStats(log, t)
-	stopView := mf.startView(mnt, client, nil) // tty.go; its final frame comes before "stopped"
-	defer stopView()
-	return waitUnmount(mf.life, stopSignals, log, client, server, mnt, nil)
-}
-
-// serveMagnet mounts at once with a status file, fetches the metadata in the
-// background, and then shows the torrent's files. Metadata not found (in
-// --metadata-timeout) stops the mount with an error.
-func serveMagnet(ctx context.Context, stopSignals func(), log *slog.Logger, mf *mountFlags, m *metainfo.Magnet, mnt string, stdout io.Writer) error {
-	mf.life, mf.log = newMountLife(ctx), log
-	stopProfile, err := startProfile(mf)
-	if err != nil {
-		return err
-	}
-	defer stopProfile()
-	client, err := newClient(log, mf)
-	if err != nil {
-		return err
-	}
-	ropts := engine.ResolveOptions{Peers: mf.peers, Timeout: mf.metadataTimeout}
-	if err := client.CanFindPeers(m, ropts); err != nil {
-		client.Close()
-		return withPeerHint(err)
-	}
-	// The resolution ends when the mount begins to stop, so its end is then
-	// no failure to report.
-	res := client.Resolve(mf.life.ctx, m, ropts)
-	stopStatus, err := startStatus(log, mf.status, client, res)
-	if err != nil {
-		mf.life.stop(nil) // the resolution ends, so Close does not wait for it
-		client.Close()
-		return err
-	}
-	defer stopStatus()
-	root := hfs.NewPendingRoot(func() string { return resolveStatusText(res.Status()) }, mf.rootOptions(time.Now()))
-	server, err := hfs.Mount(mnt, root, mf.mountOptions(log))
-	if err != nil {
-		mf.life.stop(nil)
-		client.Close()
-		return err
-	}
-	log.Info("mounted; fetching metadata", "info_hash", m.InfoHash.String(), "name", m.Name, "mountpoint", mnt,
-		"listen", client.ListenAddr().String(), "metadata_timeout", mf.metadataTimeout)
-	var torrent atomic.Pointer[engine.Torrent]
-	go func() {
-		<-res.Done()
-		mt, err := res.Result()
-		if mf.life.ctx.Err() != nil {
-			return // stopping anyway
-		}
-		if err != nil {
-			log.Error("metadata not fetched; stopping", "info_hash", m.InfoHash.String(), "err", err)
-			mf.life.stop(err)
-			return
-		}
-		t, err := client.AddTorrent(mt, engine.TorrentOptions{Peers: append(mf.peers, res.Peers()...), WebSeeds: mf.webSeeds})
-		if err != nil {
-			log.Error("starting the torrent; stopping", "info_hash", m.InfoHash.String(), "err", err)
-			mf.life.stop(fmt.Errorf("starting the torrent %s: %w", m.InfoHash, err))
-			return
-		}
-		torrent.Store(t)
-		root.Attach(t)
-		log.Info("metadata fetched", "torrent", mt.Info.Name, "files", len(mt.Info.VisibleFiles()), "size", mt.Info.TotalLength)
-	}()
 	defer func() {
-		if t := torrent.Load(); t != nil {
-			logStats(log, t)
+		for _, t := range s.Client().Torrents() {
+			if single {
+				logStats(log, t)
+			} else {
+				logStats(log.With("torrent", t.Info().Name), t)
+			}
 		}
 	}()
-	stopView := mf.startView(mnt, client, oneMagnet(res)) // tty.go; its final frame comes before "stopped"
+	stopView := mf.startView(mnt, s) // tty.go; its final frame comes before "stopped"
 	defer stopView()
-	return waitUnmount(mf.life, stopSignals, log, client, server, mnt, nil)
+	return waitUnmount(mf.life, stopSignals, log, s, server, mnt)
 }
 
-// withPeerHint adds to an error that says a magnet has no way to find peers
-// (engine.ErrNoPeerSource) how to give it one.
-func withPeerHint(err error) error {
-	if errors.Is(err, engine.ErrNoPeerSource) {
-		return fmt.Errorf("%w (give --peer HOST:PORT, a magnet link with a tracker, or leave the DHT on)", err)
+func logMounted(log *slog.Logger, c *engine.Client, src session.Source, mnt string, timeout time.Duration) {
+	if mt := src.Torrent; mt != nil {
+		log.Info("mounted", "torrent", mt.Info.Name, "info_hash", mt.InfoHash.String(), "mountpoint", mnt,
+			"size", mt.Info.TotalLength, "listen", c.ListenAddr().String())
+		return
 	}
-	return err
+	log.Info("mounted; fetching metadata", "info_hash", src.Magnet.InfoHash.String(), "name", src.Magnet.Name, "mountpoint", mnt,
+		"listen", c.ListenAddr().String(), "metadata_timeout", timeout)
 }
 
-// resolveStatusText is the status file of a magnet mount.
-func resolveStatusText(st engine.ResolveStatus) string {
-	var b strings.Builder
-	switch st.State {
-	case engine.ResolveFailed:
-		fmt.Fprintf(&b, "Hyperblow could not fetch this torrent's metadata (magnet link); it gave up.\n")
-	case engine.Resolved:
-		fmt.Fprintf(&b, "Hyperblow has fetched this torrent's metadata (magnet link).\n")
-	default:
-		fmt.Fprintf(&b, "Hyperblow is fetching this torrent's metadata (magnet link).\n")
+// mountFolders shows a session's torrents in the mount.
+type mountFolders interface {
+	session.Folders
+	fsRoot() gofs.InodeEmbedder
+}
+
+// entryRoot is the folder of a torrent: its files, or while a magnet
+// resolves its status file.
+func (m *mountFlags) entryRoot(e *session.Entry, opts hfs.Options) *hfs.Root {
+	if t, mt := e.Torrent(), e.Metainfo(); t != nil && mt != nil {
+		if mt.CreationDate > 0 {
+			opts.ModTime = time.Unix(mt.CreationDate, 0)
+		}
+		return hfs.NewRoot(t, opts)
 	}
-	fmt.Fprintf(&b, "name:      %s\ninfo-hash: %s\n", safe(st.Name), st.InfoHash)
-	fmt.Fprintf(&b, "state:     %s for %v\n", st.State, time.Since(st.Started).Round(time.Second))
-	fmt.Fprintf(&b, "peers:     %d known, %d tried, %d connected, %d offering metadata\n",
-		st.PeersKnown, st.PeersTried, st.PeersConnected, st.PeersOffering)
-	if st.MetadataSize > 0 {
-		fmt.Fprintf(&b, "metadata:  %d of %d pieces (%d bytes)\n", st.PiecesHave, st.PiecesTotal, st.MetadataSize)
-	} else {
-		fmt.Fprintf(&b, "metadata:  size not known yet\n")
+	return hfs.NewPendingRoot(e.StatusText, opts)
+}
+
+// oneFolder shows one torrent at the mount's root. A magnet whose metadata
+// does not come stops the mount.
+type oneFolder struct {
+	mf   *mountFlags
+	log  *slog.Logger
+	root *hfs.Root
+}
+
+func (o *oneFolder) fsRoot() gofs.InodeEmbedder { return o.root }
+
+func (o *oneFolder) Add(e *session.Entry) (string, error) {
+	o.root = o.mf.entryRoot(e, o.mf.rootOptions(time.Now()))
+	return e.WantName(), nil
+}
+
+func (o *oneFolder) Attach(e *session.Entry) {
+	o.root.Attach(e.Torrent())
+	mt := e.Metainfo()
+	o.log.Info("metadata fetched", "torrent", mt.Info.Name, "files", len(mt.Info.VisibleFiles()), "size", mt.Info.TotalLength)
+}
+
+func (o *oneFolder) Failed(e *session.Entry, err error) {
+	if o.mf.life.ctx.Err() != nil {
+		return // stopping anyway
 	}
-	if st.Err != nil {
-		fmt.Fprintf(&b, "error:     %s\n", st.Err)
+	o.log.Error("metadata not fetched; stopping", "info_hash", e.InfoHash().String(), "err", err)
+	o.mf.life.stop(err)
+}
+
+func (o *oneFolder) Remove(e *session.Entry) <-chan struct{} { return nil } // never: no watched folder
+
+// multiFolders shows each torrent in a folder of a MultiRoot.
+type multiFolders struct {
+	mf   *mountFlags
+	log  *slog.Logger
+	root *hfs.MultiRoot
+
+	mu    sync.Mutex // guards roots
+	roots map[bt.InfoHash]*hfs.Root
+}
+
+func (m *multiFolders) fsRoot() gofs.InodeEmbedder { return m.root }
+
+func (m *multiFolders) Add(e *session.Entry) (string, error) {
+	r := m.mf.entryRoot(e, fsOptions(m.mf, time.Now()))
+	name, err := m.root.Add(e.InfoHash().String(), e.WantName(), r)
+	if err == nil {
+		m.mu.Lock()
+		m.roots[e.InfoHash()] = r
+		m.mu.Unlock()
 	}
-	return b.String()
+	return name, err
+}
+
+func (m *multiFolders) Attach(e *session.Entry) {
+	m.mu.Lock()
+	r := m.roots[e.InfoHash()]
+	m.mu.Unlock()
+	if r != nil {
+		r.Attach(e.Torrent())
+	}
+}
+
+func (m *multiFolders) Failed(e *session.Entry, err error) {
+	// The other torrents go on; the folder stays, its status file saying
+	// the same as this line, until its source is removed or the mount ends.
+	m.log.Error("metadata not fetched; the folder stays empty", "folder", safe(e.Name()), "info_hash", e.InfoHash().String(), "err", err)
+}
+
+func (m *multiFolders) Remove(e *session.Entry) <-chan struct{} {
+	m.mu.Lock()
+	delete(m.roots, e.InfoHash())
+	m.mu.Unlock()
+	return m.root.Remove(e.InfoHash().String())
 }
 
 func fsOptions(mf *mountFlags, modTime time.Time) hfs.Options {
@@ -433,16 +489,15 @@ func (l *mountLife) failure() error {
 	return err
 }
 
-// Bounds of a stop: the engine tells trackers "stopped" and closes its
-// connections; a stop never waits for ever for that.
+// engineStopWait bounds a stop: the engine tells trackers "stopped" and
+// closes its connections; a stop never waits for ever for that.
 const engineStopWait = 15 * time.Second
 
 // waitUnmount blocks until the mount is unmounted from outside or its life
 // ends (a signal, `hyperblow unmount`, a failure); then it releases the
-// readers, unmounts (lazily if a file is still open), stops the engine, and
-// returns the failure, if any. Nothing is left mounted.
-// beforeClose, if set, runs once the stop begins, before the engine stops.
-func waitUnmount(life *mountLife, stopSignals func(), log *slog.Logger, client *engine.Client, server *fuse.Server, mnt string, beforeClose func()) error {
+// readers, unmounts (lazily if a file is still open), stops the session and
+// its engine, and returns the failure, if any. Nothing is left mounted.
+func waitUnmount(life *mountLife, stopSignals func(), log *slog.Logger, s *session.Session, server *fuse.Server, mnt string) error {
 	unmounted := make(chan struct{})
 	go func() {
 		server.Wait()
@@ -452,10 +507,7 @@ func waitUnmount(life *mountLife, stopSignals func(), log *slog.Logger, client *
 	case <-unmounted:
 		log.Info("unmounted from outside; stopping")
 		life.stop(nil) // nothing can read any more; resolutions stop
-		if beforeClose != nil {
-			beforeClose()
-		}
-		closeEngine(log, client)
+		s.CloseWithin(engineStopWait)
 		return nil
 	case <-life.ctx.Done():
 	}
@@ -465,81 +517,16 @@ func waitUnmount(life *mountLife, stopSignals func(), log *slog.Logger, client *
 	log.Info("stopping: releasing readers, unmounting, telling trackers")
 	closed := make(chan struct{})
 	go func() {
-		if beforeClose != nil {
-			beforeClose()
-		}
-		client.Close()
+		s.CloseWithin(engineStopWait)
 		close(closed)
 	}()
 	err := hfs.Detach(mnt, unmounted, log)
 	log.Debug("unmounted; waiting for the engine to stop")
-	select {
-	case <-closed:
-	case <-time.After(engineStopWait):
-		log.Warn("the engine did not stop in time; exiting anyway", "waited", engineStopWait)
-		dumpGoroutines(log)
-	}
+	<-closed
 	if err != nil {
 		return err
 	}
 	return life.failure()
-}
-
-// closeEngine stops the engine, waiting for it no more than engineStopWait.
-func closeEngine(log *slog.Logger, client *engine.Client) {
-	closed := make(chan struct{})
-	go func() {
-		client.Close()
-		close(closed)
-	}()
-	select {
-	case <-closed:
-	case <-time.After(engineStopWait):
-		log.Warn("the engine did not stop in time; exiting anyway", "waited", engineStopWait)
-		dumpGoroutines(log)
-	}
-}
-
-// dumpGoroutines logs every goroutine's stack: what a stop that took too
-// long was waiting for (a bug to report).
-func dumpGoroutines(log *slog.Logger) {
-	var b strings.Builder
-	pprof.Lookup("goroutine").WriteTo(&b, 1)
-	log.Warn("goroutines of the stop that did not end", "stacks", b.String())
-}
-
-func newClient(log *slog.Logger, mf *mountFlags) (*engine.Client, error) {
-	// The cache is most of the heap: a soft limit near it keeps the garbage
-	// collector from letting the process grow to twice the cache. The bench
-	// measured the whole process at this limit (VmHWM), so it is the target,
-	// --cache-size + 64 MiB, less room for stacks and the runtime.
-	debug.SetMemoryLimit(int64(mf.cacheSize) + 48<<20)
-	fetch, err := engine.ParseFetch(mf.fetch)
-	if err != nil {
-		return nil, usagef("--fetch: %v", err)
-	}
-	dhtOn, boot, state := mf.dhtSettings()
-	cfg := engine.Config{
-		DHT:           dhtOn,
-		DHTBootstrap:  boot,
-		DHTStateFile:  state,
-		Fetch:         fetch,
-		Listen:        mf.listen,
-		CacheSize:     int64(mf.cacheSize),
-		Readahead:     int64(mf.readahead),
-		MaxUploadRate: int64(mf.maxUpload),
-		Encryption:    engine.Encryption(mf.encryption),
-		NoUTP:         mf.noUTP,
-		Logger:        log,
-	}
-	mf.localNetSettings(&cfg)
-	c, err := engine.NewClient(cfg)
-	if err != nil && mf.listen == ":6881" {
-		// The default port is busy (another client?): any free port will do.
-		cfg.Listen = ":0"
-		c, err = engine.NewClient(cfg)
-	}
-	return c, err
 }
 
 // logStats logs the torrent's counters when the mount ends.
@@ -549,28 +536,4 @@ func logStats(log *slog.Logger, t *engine.Torrent) {
 		"served_to_readers", st.ServedToReaders, "wasted", st.Wasted, "duplicates", st.Duplicates,
 		"pieces_verified", st.PiecesVerified, "hash_failures", st.HashFailures,
 		"peers_banned", st.PeersBanned)
-}
-
-// registerNoUTP adds --no-utp, next to --no-dht on every command that has it.
-func (m *mountFlags) registerNoUTP(fs *flag.FlagSet) {
-	fs.BoolVar(&m.noUTP, "no-utp", false, "do not use uTP (BEP 29): dial and accept peers over TCP only")
-}
-
-// dhtSettings: the DHT is on unless --no-dht, joined through --dht-bootstrap or
-// the public routers, its node table kept in the user's cache folder.
-func (m *mountFlags) dhtSettings() (on bool, bootstrap []string, stateFile string) {
-	if m.noDHT {
-		return false, nil, ""
-	}
-	bootstrap = m.dhtBootstrap
-	if len(bootstrap) == 0 {
-		bootstrap = dht.DefaultBootstrap()
-	}
-	if dir, err := os.UserCacheDir(); err == nil {
-		dir = filepath.Join(dir, "hyperblow")
-		if os.MkdirAll(dir, 0o700) == nil {
-			stateFile = filepath.Join(dir, "dht-nodes")
-		}
-	}
-	return true, bootstrap, stateFile
 }

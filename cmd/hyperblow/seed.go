@@ -14,6 +14,7 @@ import (
 
 	"github.com/hyperblow/hyperblow/engine"
 	"github.com/hyperblow/hyperblow/engine/metainfo"
+	"github.com/hyperblow/hyperblow/session"
 )
 
 const seedUsage = `Usage: hyperblow seed [flags] TORRENT DATA
@@ -52,18 +53,9 @@ const seedCacheSize = 32 << 20
 
 func runSeed(args []string, stdout, stderr io.Writer) error {
 	fset := newFlagSet("seed", seedUsage, stdout)
-	mf := mountFlags{cacheSize: seedCacheSize, fetch: "lazy"}
-	fset.StringVar(&mf.listen, "listen", ":6881", "HOST:PORT for incoming peers (port 0: any free port; if the default is busy, any free port)")
-	fset.Var(&mf.peers, "peer", "HOST:PORT of a peer to connect to (repeatable)")
-	fset.BoolVar(&mf.noDHT, "no-dht", false, "do not use the DHT (BEP 5) to announce the torrent")
-	mf.registerLocalNet(fset)
-	mf.registerNoUTP(fset)
-	fset.Var(&mf.dhtBootstrap, "dht-bootstrap", "HOST:PORT of a DHT node to join through (repeatable; default: the public routers)")
-	fset.Var(&mf.maxUpload, "max-upload-rate", "cap upload to peers, in bytes per second (e.g. 1MiB; 0: no cap)")
-	registerEncryption(fset, &mf.encryption)
-	noTrackers := fset.Bool("no-trackers", false, "do not announce to the torrent's trackers (peers come from --peer or connect to us)")
-	fset.BoolVar(&mf.verbose, "v", false, "verbose: debug logs")
-	fset.BoolVar(&mf.quiet, "quiet", false, "only warnings and errors")
+	var nf netFlags
+	nf.register(fset, "seed", ":6881")
+	fset.BoolVar(&nf.noTrackers, "no-trackers", false, "do not announce to the torrent's trackers (peers come from --peer or connect to us)")
 	pos, err := parseFlags(fset, args)
 	if err != nil {
 		return err
@@ -71,15 +63,15 @@ func runSeed(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 2 {
 		return usagef("seed: want TORRENT and DATA, got %d arguments (see hyperblow seed --help)", len(pos))
 	}
-	if err := mf.checkFlags(fset); err != nil {
+	if err := nf.checkFlags(fset); err != nil {
 		return err
 	}
 	src, data := pos[0], pos[1]
-	log := mf.logger(stderr)
+	log := nf.logger(stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	mt, err := loadSource(ctx, src)
+	mt, err := session.LoadTorrent(ctx, src)
 	if err != nil {
 		return err
 	}
@@ -89,21 +81,24 @@ func runSeed(args []string, stdout, stderr io.Writer) error {
 	}
 	defer storage.Close()
 
-	client, err := newClient(log, &mf)
+	s, err := nf.newSession(log, nil)
 	if err != nil {
 		return fmt.Errorf("seed: %w (choose another --listen HOST:PORT)", err)
 	}
-	defer client.Close()
+	defer s.Close()
+	client := s.Client()
 	start := time.Now()
 	log.Info("checking data", "torrent", mt.Info.Name, "data", dataPath, "size", mt.Info.TotalLength, "pieces", mt.Info.NumPieces)
-	t, err := client.AddTorrent(mt, engine.TorrentOptions{Storage: storage, Peers: mf.peers, NoTrackers: *noTrackers})
+	// Seeded on purpose: it never sleeps.
+	e, err := s.Start(ctx, session.Source{Torrent: mt}, session.StartOptions{Storage: storage, NoSleep: true})
 	if err != nil {
 		return fmt.Errorf("seed: checking %s against %s: %w (give the complete, unmodified data of this torrent, or download it first)", dataPath, src, err)
 	}
 	log.Info("data verified", "took", time.Since(start).Round(time.Millisecond))
 	addr := client.ListenAddr()
-	trackers := len(mt.AnnounceList) > 0 && !*noTrackers
-	if !trackers && len(mf.peers) == 0 {
+	t := e.Torrent()
+	trackers := len(mt.AnnounceList) > 0 && !nf.noTrackers
+	if !trackers && len(nf.peers) == 0 {
 		log.Warn("no trackers and no --peer: peers must be told to connect to us", "listen", addr.String())
 	}
 	fmt.Fprintf(stdout, "seeding %s (%s) on %s\n", safe(mt.Info.Name), mt.InfoHash, addr)
@@ -111,16 +106,7 @@ func runSeed(args []string, stdout, stderr io.Writer) error {
 	<-ctx.Done()
 	stop() // a second signal kills the process the default way
 	log.Info("stopping: telling trackers and peers")
-	closed := make(chan struct{})
-	go func() {
-		client.Close()
-		close(closed)
-	}()
-	select {
-	case <-closed:
-	case <-time.After(30 * time.Second):
-		log.Warn("engine did not stop within 30s; exiting anyway")
-	}
+	s.CloseWithin(30 * time.Second)
 	st := t.Stats()
 	fmt.Fprintf(stdout, "stopped %s: uploaded %s in %v\n", safe(mt.Info.Name), humanSize(st.Uploaded), time.Since(start).Round(time.Second))
 	return nil

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strconv"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/hyperblow/hyperblow/engine"
 	"github.com/hyperblow/hyperblow/engine/enginetest"
+	"github.com/hyperblow/hyperblow/session"
 )
 
 // fakeStatus is a snapshot with one of everything, and a name that needs escaping.
@@ -132,7 +134,7 @@ func findSample(samples []promSample, name string) (promSample, bool) {
 func TestWriteMetrics(t *testing.T) {
 	st := fakeStatus()
 	var b bytes.Buffer
-	if err := writeMetrics(&b, st); err != nil {
+	if err := session.WriteMetrics(&b, st); err != nil {
 		t.Fatal(err)
 	}
 	text := b.String()
@@ -208,7 +210,7 @@ func TestWriteMetrics(t *testing.T) {
 
 	// No torrents: every family still has its HELP and TYPE, and parses.
 	b.Reset()
-	writeMetrics(&b, statusJSON{})
+	session.WriteMetrics(&b, statusJSON{})
 	types, _ = parseProm(t, b.String())
 	if types["hyperblow_downloaded_bytes_total"] != "counter" {
 		t.Errorf("empty status: %q", b.String())
@@ -248,9 +250,9 @@ func TestStatusJSONShape(t *testing.T) {
 	if err := json.Unmarshal(raw, &v); err != nil {
 		t.Fatal(err)
 	}
-	checkKeys(t, "status", v, "time", "torrents", "magnets", "cache")
+	checkKeys(t, "status", v, "time", "torrents", "magnets", "cache", "goroutines", "connections")
 	tor := v["torrents"].([]any)[0]
-	checkKeys(t, "torrent", tor, "name", "info_hash", "total_length", "piece_length", "num_pieces",
+	checkKeys(t, "torrent", tor, "name", "info_hash", "state", "total_length", "piece_length", "num_pieces",
 		"pieces_have", "pieces_verified", "pieces_held", "pieces_wanted", "held_bytes",
 		"downloaded_bytes", "uploaded_bytes", "served_to_readers_bytes", "wasted_bytes",
 		"duplicate_bytes", "hash_failures", "peers_banned",
@@ -433,9 +435,19 @@ func TestStatusServer(t *testing.T) {
 	data := enginetest.RandomBytes(3, 1<<20+77)
 	mt, all := enginetest.Torrent(t, "status.bin", 64<<10, []enginetest.File{{Data: data}})
 	seeder := enginetest.Seed(t, mt, all)
-	client, tor := enginetest.Leecher(t, mt, engine.Config{}, seeder)
+	s, err := session.New(session.Config{Engine: engine.Config{Listen: "127.0.0.1:0"}, CacheSize: 64 << 20, Readahead: 4 << 20,
+		Peers: []netip.AddrPort{seeder}, NoTrackers: true, Logger: enginetest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	e, err := s.Start(t.Context(), session.Source{Torrent: mt}, session.StartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tor := e.Torrent()
 	var logs syncBuf
-	stop, err := startStatus(slog.New(slog.NewTextHandler(&logs, nil)), "127.0.0.1:0", client, nil)
+	stop, err := startStatus(slog.New(slog.NewTextHandler(&logs, nil)), "127.0.0.1:0", s)
 	if err != nil {
 		t.Fatal(err)
 	}

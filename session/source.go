@@ -1,4 +1,4 @@
-package main
+package session
 
 import (
 	"context"
@@ -9,25 +9,31 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hyperblow/hyperblow/engine/metainfo"
 )
 
-// loadSource turns a SOURCE argument into a parsed torrent; a magnet link is an
-// error here (see parseSource). Errors name the source.
-func loadSource(ctx context.Context, src string) (*metainfo.Torrent, error) {
-	mt, m, err := parseSource(ctx, src)
-	if err == nil && m != nil {
+// LoadTorrent turns a SOURCE argument into a parsed torrent; a magnet link is an
+// error here (see ParseSource). Errors name the source.
+func LoadTorrent(ctx context.Context, src string) (*metainfo.Torrent, error) {
+	s, err := ParseSource(ctx, src)
+	if err == nil && s.Magnet != nil {
 		return nil, fmt.Errorf("%s: a magnet link has no data description yet; use a .torrent file", src)
 	}
-	return mt, err
+	return s.Torrent, err
 }
 
-// parseSource turns a SOURCE argument into a parsed torrent, or a magnet link
-// whose metadata must still be fetched (a magnet URI, or a bare info-hash in
-// hex or base32).
+// ParseSource turns a SOURCE argument (not a folder) into a parsed torrent, or
+// a magnet link whose metadata must still be fetched (a magnet URI, or a bare
+// info-hash in hex or base32): a .torrent file, or an http(s) URL of one.
+func ParseSource(ctx context.Context, src string) (Source, error) {
+	mt, m, err := parseSource(ctx, src)
+	return Source{Torrent: mt, Magnet: m}, err
+}
+
 func parseSource(ctx context.Context, src string) (*metainfo.Torrent, *metainfo.Magnet, error) {
 	if strings.HasPrefix(src, "magnet:") {
 		m, err := metainfo.ParseMagnet(src)
@@ -85,7 +91,7 @@ func folderSourceError(dir string) error {
 	case len(torrents) > 1:
 		shown := torrents[:min(len(torrents), 3)]
 		for i, n := range shown {
-			shown[i] = safe(n)
+			shown[i] = Safe(n)
 		}
 		more := ""
 		if len(torrents) > len(shown) {
@@ -102,7 +108,7 @@ func shellQuote(s string) string {
 	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=:@%,~") == "" {
 		return s
 	}
-	return "'" + strings.ReplaceAll(safe(s), "'", `'\''`) + "'"
+	return "'" + strings.ReplaceAll(Safe(s), "'", `'\''`) + "'"
 }
 
 func fetchTorrent(ctx context.Context, url string) (*metainfo.Torrent, error) {
@@ -128,4 +134,17 @@ func fetchTorrent(ctx context.Context, url string) (*metainfo.Torrent, error) {
 		return nil, fmt.Errorf("%s: larger than %d bytes: not a torrent file", url, metainfo.MaxTorrentSize)
 	}
 	return metainfo.ParseNamed(data, url) // its errors name url
+}
+
+// Safe prints a name that comes from a torrent, a peer or a file: quoted when
+// it holds anything but printable characters, so that it cannot drive a
+// terminal or forge a log line.
+func Safe(s string) string {
+	for _, r := range s {
+		if !strconv.IsPrint(r) {
+			q := strconv.Quote(s)
+			return q[1 : len(q)-1]
+		}
+	}
+	return s
 }

@@ -1,8 +1,7 @@
-package main
+package session
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,10 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hyperblow/hyperblow/engine"
 	"github.com/hyperblow/hyperblow/engine/bt"
 	"github.com/hyperblow/hyperblow/engine/metainfo"
-	hfs "github.com/hyperblow/hyperblow/fs"
 )
 
 // fakeSet records what a watcher asks of its torrent set.
@@ -33,10 +30,10 @@ func newFakeSet() *fakeSet {
 	return &fakeSet{removing: map[bt.InfoHash]bool{}, changed: make(chan struct{}, 100)}
 }
 
-func (f *fakeSet) add(ref string, mt *metainfo.Torrent, m *metainfo.Magnet) error {
+func (f *fakeSet) Add(ref string, src Source) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	h := infoHashOf(mt, m)
+	h, m := src.InfoHash(), src.Magnet
 	if f.removing[h] {
 		return fmt.Errorf("%s: %w", ref, errRemoving)
 	}
@@ -49,7 +46,7 @@ func (f *fakeSet) add(ref string, mt *metainfo.Torrent, m *metainfo.Magnet) erro
 	return nil
 }
 
-func (f *fakeSet) remove(ref string, h bt.InfoHash) {
+func (f *fakeSet) Remove(ref string, h bt.InfoHash) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.events = append(f.events, fmt.Sprintf("remove %s %s", filepath.Base(ref), h.String()[:8]))
@@ -246,112 +243,6 @@ func TestWatcherInotify(t *testing.T) {
 	os.Remove(filepath.Join(dir, "x.torrent"))
 	waitEvent("removal")
 	wantEvents(t, "removal", set.take(), "remove x.torrent "+mt.InfoHash.String()[:8])
-}
-
-// TestTorrentSet: the same torrent from two sources shows once and stays
-// until both are gone, then leaves the engine; a name clash gets " (2)"; a
-// magnet shows its folder (named by dn) while it resolves.
-func TestTorrentSet(t *testing.T) {
-	client, err := engine.NewClient(engine.Config{CacheSize: 4 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	mf := &mountFlags{metadataTimeout: time.Minute}
-	root := hfs.NewMultiRoot(hfs.Options{})
-	var logBuf lockedBuffer
-	set := newTorrentSet(slog.New(slog.NewTextHandler(&logBuf, nil)), mf, client, root)
-	defer set.stop()
-
-	_, a := torrentBytes(t, "same", "first")
-	_, b := torrentBytes(t, "same", "second")
-	for _, step := range []struct {
-		ref string
-		mt  *metainfo.Torrent
-	}{{"one.torrent", a}, {"two.torrent", a}, {"three.torrent", b}} {
-		if err := set.add(step.ref, step.mt, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// A magnet with no way to find peers is refused at once; with one (x.pe,
-	// a closed port: it resolves until the test ends) it gets a folder.
-	lost, err := metainfo.ParseMagnet("magnet:?xt=urn:btih:" + strings.Repeat("ef", 20) + "&dn=lost")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := set.add("lost.magnet", nil, lost); !errors.Is(err, engine.ErrNoPeerSource) {
-		t.Errorf("adding a magnet with no way to find peers: %v, want ErrNoPeerSource", err)
-	}
-	m, err := metainfo.ParseMagnet("magnet:?xt=urn:btih:" + strings.Repeat("cd", 20) + "&dn=film&x.pe=127.0.0.1:1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := set.add("film.magnet", nil, m); err != nil {
-		t.Fatal(err)
-	}
-	if ms := set.magnets(); len(ms) != 1 || ms[0].InfoHash != m.InfoHash {
-		t.Errorf("magnets() = %+v, want the one resolving", ms)
-	}
-	names := root.Names()
-	want := map[string]string{
-		a.InfoHash.String(): "same", b.InfoHash.String(): "same (2)", m.InfoHash.String(): "film",
-	}
-	if fmt.Sprint(names) != fmt.Sprint(want) {
-		t.Fatalf("folders %v, want %v", names, want)
-	}
-	if n := len(client.Torrents()); n != 2 {
-		t.Errorf("engine runs %d torrents, want 2", n)
-	}
-
-	set.remove("one.torrent", a.InfoHash)
-	if _, ok := root.Names()[a.InfoHash.String()]; !ok {
-		t.Fatal("a torrent still held by another source left the mount")
-	}
-	set.remove("two.torrent", a.InfoHash)
-	if _, ok := root.Names()[a.InfoHash.String()]; ok {
-		t.Fatal("a torrent no source holds is still in the mount")
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(client.Torrents()) != 1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the removed torrent is still in the engine: %d torrents", len(client.Torrents()))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	// Added again once gone: it gets its folder name back.
-	for {
-		err := set.add("one.torrent", a, nil)
-		if err == nil {
-			break
-		}
-		if !strings.Contains(err.Error(), errRemoving.Error()) || time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if got := root.Names()[a.InfoHash.String()]; got != "same" {
-		t.Errorf("added again as %q, want %q", got, "same")
-	}
-	set.remove("film.magnet", m.InfoHash)
-	if _, ok := root.Names()[m.InfoHash.String()]; ok {
-		t.Error("a removed magnet is still in the mount")
-	}
-}
-
-// TestCheckWatchDir: a watched folder may not be the mount point or under it.
-func TestCheckWatchDir(t *testing.T) {
-	mnt := t.TempDir()
-	sub := filepath.Join(mnt, "sub")
-	os.Mkdir(sub, 0o755)
-	for _, bad := range []string{mnt, sub} {
-		if _, err := checkWatchDir(bad, mnt); err == nil {
-			t.Errorf("checkWatchDir(%s, %s): no error", bad, mnt)
-		}
-	}
-	other := t.TempDir()
-	if got, err := checkWatchDir(other, mnt); err != nil || !filepath.IsAbs(got) {
-		t.Errorf("checkWatchDir(%s): %q, %v", other, got, err)
-	}
 }
 
 // TestReadWatched: what a watched file may be, and the reasons it is not.
