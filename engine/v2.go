@@ -35,7 +35,9 @@ func truncatedV2(mt *metainfo.Torrent) (bt.InfoHash, bool) {
 // hybridByV2 finds the hybrid torrent whose truncated v2 info-hash is h. c.mu is held.
 func (c *Client) hybridByV2(h bt.InfoHash) *Torrent {
 	for _, t := range c.torrents {
-		if v2, ok := truncatedV2(t.mt); ok && v2 == h {
+		if mt := t.Metainfo(); mt == nil {
+			continue // a magnet: known by its key only
+		} else if v2, ok := truncatedV2(mt); ok && v2 == h {
 			return t
 		}
 	}
@@ -47,7 +49,9 @@ func (c *Client) hybridByV2(h bt.InfoHash) *Torrent {
 func (c *Client) hybridV2Hashes() []bt.InfoHash {
 	var hs []bt.InfoHash
 	for _, t := range c.torrents {
-		if v2, ok := truncatedV2(t.mt); ok {
+		if mt := t.Metainfo(); mt == nil {
+			continue
+		} else if v2, ok := truncatedV2(mt); ok {
 			hs = append(hs, v2)
 		}
 	}

@@ -165,18 +165,12 @@ func TestV2MagnetLayersFromHyperblow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := c.Resolve(context.Background(), m, engine.ResolveOptions{Peers: []netip.AddrPort{seeder}, NoTrackers: true, Timeout: 20 * time.Second})
-	<-r.Done()
-	got, err := r.Result()
+	tor, got, err := addMagnet(c, m, engine.TorrentOptions{Peers: []netip.AddrPort{seeder}, NoTrackers: true, MetadataTimeout: 20 * time.Second})
 	if err != nil {
 		t.Fatalf("resolve: %v", err)
 	}
 	if got.InfoHash != mt.InfoHash || got.InfoHashV2 != mt.InfoHashV2 || got.Info.MissingPieceLayers() != 0 {
 		t.Fatalf("resolved %s (v2 %x), %d layers missing", got.InfoHash, got.InfoHashV2, got.Info.MissingPieceLayers())
-	}
-	tor, err := c.AddTorrent(got, engine.TorrentOptions{Peers: r.Peers(), NoTrackers: true})
-	if err != nil {
-		t.Fatal(err)
 	}
 	for _, f := range tor.Info().VisibleFiles() {
 		if data := readAll(t, tor, f, 64<<10); !bytes.Equal(data, all[f.Offset:f.Offset+f.Length]) {
@@ -215,9 +209,7 @@ func TestHybridFoundByV2HashInDHT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := c.Resolve(context.Background(), m, engine.ResolveOptions{NoTrackers: true, Timeout: 20 * time.Second})
-	<-r.Done()
-	got, err := r.Result()
+	_, got, err := addMagnet(c, m, engine.TorrentOptions{NoTrackers: true, MetadataTimeout: 20 * time.Second})
 	if err != nil {
 		t.Fatalf("resolve by v2 hash through the DHT: %v", err)
 	}
@@ -309,17 +301,15 @@ func TestV2MagnetLyingLayers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := c.Resolve(context.Background(), m, engine.ResolveOptions{Peers: []netip.AddrPort{liar}, NoTrackers: true, Timeout: 3 * time.Second})
-	<-r.Done()
-	if got, err := r.Result(); err == nil {
+	tor, got, err := addMagnet(c, m, engine.TorrentOptions{Peers: []netip.AddrPort{liar}, NoTrackers: true, MetadataTimeout: 3 * time.Second})
+	if err == nil {
 		t.Fatalf("resolved from a liar alone: %d layers missing", got.Info.MissingPieceLayers())
 	} else if !strings.Contains(err.Error(), "piece layers of 2 of its 2 larger files did not") {
 		t.Fatalf("from the liar alone: %v; want the missing piece layers named", err)
 	}
+	c.RemoveTorrent(tor) // failed: it stays until removed
 	honest := enginetest.Seed(t, mt, all)
-	r = c.Resolve(context.Background(), m, engine.ResolveOptions{Peers: []netip.AddrPort{liar, honest}, NoTrackers: true, Timeout: 20 * time.Second})
-	<-r.Done()
-	got, err := r.Result()
+	_, got, err = addMagnet(c, m, engine.TorrentOptions{Peers: []netip.AddrPort{liar, honest}, NoTrackers: true, MetadataTimeout: 20 * time.Second})
 	if err != nil {
 		t.Fatalf("resolve with an honest seeder too: %v", err)
 	}

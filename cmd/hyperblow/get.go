@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -116,7 +115,6 @@ type getter struct {
 	mt     *metainfo.Torrent
 	t      *engine.Torrent
 	lay    *getLayout
-	peers  []netip.AddrPort // from a magnet's resolution
 }
 
 func (g *getter) close() {
@@ -148,16 +146,18 @@ func (g *getter) run(ctx context.Context) error {
 			return err
 		}
 		g.log.Info("fetching metadata", "info_hash", m.InfoHash.String(), "name", safe(m.Name))
-		res := g.client.Resolve(ctx, m, engine.ResolveOptions{Peers: g.mf.peers, Timeout: g.mf.metadataTimeout})
-		select {
-		case <-res.Done():
-		case <-ctx.Done():
-			return fmt.Errorf("get %s: interrupted while fetching the metadata", g.src)
+		// The magnet's torrent fetches the metadata and then the pieces, on
+		// the same connections.
+		g.t, err = g.client.AddMagnet(m, engine.TorrentOptions{Peers: g.mf.peers, WebSeeds: g.mf.webSeeds, MetadataTimeout: g.mf.metadataTimeout})
+		if err != nil {
+			return fmt.Errorf("get %s: metadata: %w", g.src, withPeerHint(err))
 		}
-		if mt, err = res.Result(); err != nil {
+		if mt, err = g.t.WaitInfo(ctx); err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("get %s: interrupted while fetching the metadata", g.src)
+			}
 			return fmt.Errorf("get %s: metadata: %w", g.src, err)
 		}
-		g.peers = res.Peers()
 		g.log.Info("metadata fetched", "torrent", safe(mt.Info.Name), "size", mt.Info.TotalLength)
 	}
 	g.mt = mt
@@ -188,9 +188,11 @@ func (g *getter) run(ctx context.Context) error {
 	if err := g.newClient(); err != nil {
 		return err
 	}
-	g.t, err = g.client.AddTorrent(mt, engine.TorrentOptions{Peers: append(g.mf.peers, g.peers...), WebSeeds: g.mf.webSeeds})
-	if err != nil {
-		return fmt.Errorf("get %s: %w", g.src, err)
+	if g.t == nil {
+		g.t, err = g.client.AddTorrent(mt, engine.TorrentOptions{Peers: g.mf.peers, WebSeeds: g.mf.webSeeds})
+		if err != nil {
+			return fmt.Errorf("get %s: %w", g.src, err)
+		}
 	}
 	g.log.Info("downloading", "torrent", safe(info.Name), "info_hash", mt.InfoHash.String(), "to", lay.root,
 		"missing", missing, "listen", g.client.ListenAddr().String())
@@ -351,7 +353,7 @@ func (g *getter) seed(ctx context.Context, stopSignals func()) error {
 		return fmt.Errorf("get %s: seed: %w", g.src, err)
 	}
 	defer storage.Close()
-	t, err := g.client.AddTorrent(g.mt, engine.TorrentOptions{Storage: storage, Peers: append(g.mf.peers, g.peers...)})
+	t, err := g.client.AddTorrent(g.mt, engine.TorrentOptions{Storage: storage, Peers: g.mf.peers})
 	if err != nil {
 		return fmt.Errorf("get %s: seed: %w", g.src, err)
 	}

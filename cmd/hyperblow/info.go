@@ -183,8 +183,9 @@ func fetchMetadata(ctx context.Context, m *metainfo.Magnet, peers []netip.AddrPo
 		return nil, err
 	}
 	defer c.Close()
-	r := c.Resolve(ctx, m, engine.ResolveOptions{Peers: peers, Timeout: timeout})
-	<-r.Done()
-	mt, err := r.Result()
-	return mt, withPeerHint(err) // mount.go
+	t, err := c.AddMagnet(m, engine.TorrentOptions{Peers: peers, MetadataTimeout: timeout})
+	if err != nil {
+		return nil, withPeerHint(err) // mount.go
+	}
+	return t.WaitInfo(ctx)
 }

@@ -267,14 +267,18 @@ func serveMagnet(ctx context.Context, stopSignals func(), log *slog.Logger, mf *
 	if err != nil {
 		return err
 	}
-	ropts := engine.ResolveOptions{Peers: mf.peers, Timeout: mf.metadataTimeout}
-	if err := client.CanFindPeers(m, ropts); err != nil {
+	topts := engine.TorrentOptions{Peers: mf.peers, WebSeeds: mf.webSeeds, MetadataTimeout: mf.metadataTimeout}
+	if err := client.CanFindPeers(m, topts); err != nil {
 		client.Close()
 		return withPeerHint(err)
 	}
-	// The resolution ends when the mount begins to stop, so its end is then
-	// no failure to report.
-	res := client.Resolve(mf.life.ctx, m, ropts)
+	// The magnet's torrent fetches the metadata, then the pieces, on the
+	// same connections; it ends with the client.
+	res, err := client.AddMagnet(m, topts)
+	if err != nil {
+		client.Close()
+		return withPeerHint(err)
+	}
 	stopStatus, err := startStatus(log, mf.status, client, res)
 	if err != nil {
 		mf.life.stop(nil) // the resolution ends, so Close does not wait for it
@@ -282,7 +286,7 @@ func serveMagnet(ctx context.Context, stopSignals func(), log *slog.Logger, mf *
 		return err
 	}
 	defer stopStatus()
-	root := hfs.NewPendingRoot(func() string { return resolveStatusText(res.Status()) }, mf.rootOptions(time.Now()))
+	root := hfs.NewPendingRoot(func() string { return resolveStatusText(res.ResolveStatus()) }, mf.rootOptions(time.Now()))
 	server, err := hfs.Mount(mnt, root, mf.mountOptions(log))
 	if err != nil {
 		mf.life.stop(nil)
@@ -293,8 +297,7 @@ func serveMagnet(ctx context.Context, stopSignals func(), log *slog.Logger, mf *
 		"listen", client.ListenAddr().String(), "metadata_timeout", mf.metadataTimeout)
 	var torrent atomic.Pointer[engine.Torrent]
 	go func() {
-		<-res.Done()
-		mt, err := res.Result()
+		mt, err := res.WaitInfo(mf.life.ctx)
 		if mf.life.ctx.Err() != nil {
 			return // stopping anyway
 		}
@@ -303,12 +306,7 @@ func serveMagnet(ctx context.Context, stopSignals func(), log *slog.Logger, mf *
 			mf.life.stop(err)
 			return
 		}
-		t, err := client.AddTorrent(mt, engine.TorrentOptions{Peers: append(mf.peers, res.Peers()...), WebSeeds: mf.webSeeds})
-		if err != nil {
-			log.Error("starting the torrent; stopping", "info_hash", m.InfoHash.String(), "err", err)
-			mf.life.stop(fmt.Errorf("starting the torrent %s: %w", m.InfoHash, err))
-			return
-		}
+		t := res
 		torrent.Store(t)
 		root.Attach(t)
 		log.Info("metadata fetched", "torrent", mt.Info.Name, "files", len(mt.Info.VisibleFiles()), "size", mt.Info.TotalLength)

@@ -148,7 +148,7 @@ func serveMulti(ctx context.Context, stopSignals func(), log *slog.Logger, mf *m
 		go w.run(set.ctx)
 	}
 	defer func() {
-		for _, t := range client.Torrents() {
+		for _, t := range torrentsWithInfo(client) {
 			logStats(log.With("torrent", t.Info().Name), t)
 		}
 	}()
@@ -190,7 +190,7 @@ type setEntry struct {
 	refs     map[string]bool // the sources holding it
 	root     *hfs.Root
 	t        *engine.Torrent    // nil while a magnet resolves
-	res      *engine.Resolver   // a magnet's resolution
+	res      *engine.Torrent    // a magnet's torrent, before and after its info
 	cancel   context.CancelFunc // ends it
 	removing bool
 }
@@ -238,14 +238,16 @@ func (s *torrentSet) add(ref string, mt *metainfo.Torrent, m *metainfo.Magnet) e
 		e.root = hfs.NewRoot(t, fsOptions(s.mf, modTime))
 		want = mt.Info.Name
 	} else {
-		ropts := engine.ResolveOptions{Peers: s.mf.peers, Timeout: s.mf.metadataTimeout}
-		if err := s.client.CanFindPeers(m, ropts); err != nil {
+		topts := engine.TorrentOptions{Peers: s.mf.peers, WebSeeds: s.mf.webSeeds, MetadataTimeout: s.mf.metadataTimeout}
+		if err := s.client.CanFindPeers(m, topts); err != nil {
 			return fmt.Errorf("%s: %w", ref, withPeerHint(err))
 		}
-		rctx, cancel := context.WithCancel(s.ctx)
-		res := s.client.Resolve(rctx, m, ropts)
-		e.res, e.cancel = res, cancel
-		e.root = hfs.NewPendingRoot(func() string { return resolveStatusText(res.Status()) }, fsOptions(s.mf, time.Now()))
+		res, err := s.client.AddMagnet(m, topts)
+		if err != nil {
+			return fmt.Errorf("%s: %w", ref, withPeerHint(err))
+		}
+		e.res = res
+		e.root = hfs.NewPendingRoot(func() string { return resolveStatusText(res.ResolveStatus()) }, fsOptions(s.mf, time.Now()))
 		want = m.Name
 		if want == "" {
 			want = h.String()
@@ -260,6 +262,8 @@ func (s *torrentSet) add(ref string, mt *metainfo.Torrent, m *metainfo.Magnet) e
 		}
 		if e.t != nil {
 			s.client.RemoveTorrent(e.t)
+		} else if e.res != nil {
+			s.client.RemoveTorrent(e.res)
 		}
 		return fmt.Errorf("%s: %w", ref, err)
 	}
@@ -276,9 +280,8 @@ func (s *torrentSet) add(ref string, mt *metainfo.Torrent, m *metainfo.Magnet) e
 
 // resolved starts a magnet's torrent once its metadata is here and shows its
 // files in its folder, unless the folder was removed meanwhile.
-func (s *torrentSet) resolved(e *setEntry, res *engine.Resolver, ref string) {
-	<-res.Done()
-	mt, err := res.Result()
+func (s *torrentSet) resolved(e *setEntry, res *engine.Torrent, ref string) {
+	mt, err := res.WaitInfo(s.ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopped || e.removing {
@@ -290,11 +293,7 @@ func (s *torrentSet) resolved(e *setEntry, res *engine.Resolver, ref string) {
 		s.log.Error("metadata not fetched; the folder stays empty", "source", safe(ref), "folder", safe(e.name), "info_hash", e.hash.String(), "err", err)
 		return
 	}
-	t, err := s.client.AddTorrent(mt, engine.TorrentOptions{Peers: slices.Concat(s.mf.peers, res.Peers()), WebSeeds: s.mf.webSeeds})
-	if err != nil {
-		s.log.Error("starting the torrent", "source", safe(ref), "folder", safe(e.name), "info_hash", e.hash.String(), "err", err)
-		return
-	}
+	t := res // the same torrent, now with its info
 	e.t = t
 	e.root.Attach(t)
 	s.log.Info("metadata fetched", "folder", safe(e.name), "torrent", safe(mt.Info.Name),
@@ -335,6 +334,9 @@ func (s *torrentSet) remove(ref string, h bt.InfoHash) {
 			return
 		}
 		t := e.t
+		if t == nil {
+			t = e.res // a magnet still without its info, or failed
+		}
 		s.wg.Add(1)
 		s.mu.Unlock()
 		defer s.wg.Done()
@@ -358,7 +360,7 @@ func (s *torrentSet) magnets() []engine.ResolveStatus {
 	var out []engine.ResolveStatus
 	for _, e := range s.torrents {
 		if e.res != nil && e.t == nil && !e.removing {
-			out = append(out, e.res.Status())
+			out = append(out, e.res.ResolveStatus())
 		}
 	}
 	slices.SortFunc(out, func(a, b engine.ResolveStatus) int { return strings.Compare(a.Name, b.Name) })

@@ -229,7 +229,7 @@ func statusListenAddr(addr string) (string, error) {
 // startStatus serves --status ADDR (nothing when addr is empty): the client's
 // torrents, and res while its magnet resolves (res may be nil). It listens
 // before it returns; stop closes it.
-func startStatus(log *slog.Logger, addr string, client *engine.Client, res *engine.Resolver) (stop func(), err error) {
+func startStatus(log *slog.Logger, addr string, client *engine.Client, res *engine.Torrent) (stop func(), err error) {
 	if addr == "" {
 		return func() {}, nil
 	}
@@ -265,7 +265,7 @@ func startStatus(log *slog.Logger, addr string, client *engine.Client, res *engi
 // statusSource gathers the status from the engine on each request.
 type statusSource struct {
 	client *engine.Client
-	res    *engine.Resolver
+	res    *engine.Torrent // a magnet's torrent, or nil
 }
 
 // statusHandler serves GET /status (and /) as JSON:
@@ -366,7 +366,7 @@ func (s *statusSource) collect(ctx context.Context) (statusJSON, error) {
 	cs := s.client.CacheStats()
 	st.Network = networkStatus(s.client)
 	running := map[string]bool{}
-	for _, t := range s.client.Torrents() {
+	for _, t := range torrentsWithInfo(s.client) {
 		snap, err := t.Inspect(ctx)
 		if errors.Is(err, engine.ErrClosed) {
 			continue
@@ -379,7 +379,7 @@ func (s *statusSource) collect(ctx context.Context) (statusJSON, error) {
 		st.Torrents = append(st.Torrents, ts)
 	}
 	if s.res != nil {
-		rs := s.res.Status()
+		rs := s.res.ResolveStatus()
 		if !running[rs.InfoHash.String()] {
 			st.Magnets = append(st.Magnets, magnetStatus(rs))
 		}

@@ -91,14 +91,27 @@ func (m *mountFlags) startView(mnt string, client *engine.Client, magnets func()
 	if m.term == nil {
 		return func() {}
 	}
-	v := newStatusView(m.term, viewSource{torrents: client.Torrents, magnets: magnets, cache: client.CacheStats}, mnt)
+	torrents := func() []*engine.Torrent { return torrentsWithInfo(client) }
+	v := newStatusView(m.term, viewSource{torrents: torrents, magnets: magnets, cache: client.CacheStats}, mnt)
 	v.start()
 	return v.stop
 }
 
-// oneMagnet lists the status of one resolution, for startView.
-func oneMagnet(res *engine.Resolver) func() []engine.ResolveStatus {
-	return func() []engine.ResolveStatus { return []engine.ResolveStatus{res.Status()} }
+// oneMagnet lists the status of one magnet's metadata fetch, for startView.
+func oneMagnet(res *engine.Torrent) func() []engine.ResolveStatus {
+	return func() []engine.ResolveStatus { return []engine.ResolveStatus{res.ResolveStatus()} }
+}
+
+// torrentsWithInfo lists the client's torrents that have their info: a
+// magnet's torrent shows as a magnet (ResolveStatus) until then.
+func torrentsWithInfo(client *engine.Client) []*engine.Torrent {
+	var ts []*engine.Torrent
+	for _, t := range client.Torrents() {
+		if t.Info() != nil {
+			ts = append(ts, t)
+		}
+	}
+	return ts
 }
 
 // mountSignals are the signals that end a mount cleanly: Ctrl-C, SIGTERM, and
