@@ -37,14 +37,17 @@ type MetaPeer struct {
 	// Silent is closed when the peer has gone silent (AnswerPieces answered,
 	// and a further request came).
 	Silent chan struct{}
+	// Gone is closed when its first connection has ended.
+	Gone chan struct{}
 
-	cfg     MetaPeerConfig
-	mt      *metainfo.Torrent
-	once    sync.Once
-	mu      sync.Mutex
-	accepts int
-	maxOut  int
-	conns   int
+	cfg      MetaPeerConfig
+	mt       *metainfo.Torrent
+	once     sync.Once
+	goneOnce sync.Once
+	mu       sync.Mutex
+	accepts  int
+	maxOut   int
+	conns    int
 }
 
 // StartMetaPeer starts one for mt; it stops in t.Cleanup.
@@ -54,7 +57,7 @@ func StartMetaPeer(t testing.TB, mt *metainfo.Torrent, cfg MetaPeerConfig) *Meta
 	if err != nil {
 		t.Fatal(err)
 	}
-	mp := &MetaPeer{Addr: netip.MustParseAddrPort(ln.Addr().String()), Silent: make(chan struct{}), cfg: cfg, mt: mt}
+	mp := &MetaPeer{Addr: netip.MustParseAddrPort(ln.Addr().String()), Silent: make(chan struct{}), Gone: make(chan struct{}), cfg: cfg, mt: mt}
 	var wg sync.WaitGroup
 	var cmu sync.Mutex
 	var open []net.Conn
@@ -121,6 +124,7 @@ func (mp *MetaPeer) serve(c net.Conn) {
 		mp.mu.Lock()
 		mp.conns--
 		mp.mu.Unlock()
+		mp.goneOnce.Do(func() { close(mp.Gone) })
 	}()
 	raw := mp.mt.RawInfo
 	size := int64(len(raw))
