@@ -459,9 +459,16 @@ func (t *Torrent) metaRequest(now time.Time) {
 		mf.layers.ask(t)
 		return
 	}
+	if mf.asm != nil && !t.metaSizeOffered(mf.asm.Size()) && t.metaSizeOffered(0) {
+		// Every peer that said this size left or was given up, and others
+		// say another: start again with theirs (a lying peer's size must
+		// not hold the fetch).
+		t.log.Info("no peer left offers metadata of the size being assembled; starting again", "size", mf.asm.Size())
+		mf.asm, mf.from = nil, map[int]*peer{}
+	}
 	if mf.asm == nil {
 		for _, p := range t.peers {
-			if p.closing || p.pm == nil || p.ext.M[wire.ExtMetadata] == 0 || p.ext.MetadataSize <= 0 {
+			if p.closing || p.pm == nil || p.pm.givenUp || p.ext.M[wire.ExtMetadata] == 0 || p.ext.MetadataSize <= 0 {
 				continue
 			}
 			// The first peer that offers metadata sets its size; after a
@@ -514,6 +521,20 @@ func (t *Torrent) metaRequest(now time.Time) {
 			break
 		}
 	}
+}
+
+// metaSizeOffered reports whether a connected peer, not given up, offers
+// metadata of size bytes (0: of another size than the one being assembled).
+func (t *Torrent) metaSizeOffered(size int64) bool {
+	for _, p := range t.peers {
+		if p.closing || p.pm == nil || p.pm.givenUp || p.ext.M[wire.ExtMetadata] == 0 || p.ext.MetadataSize <= 0 {
+			continue
+		}
+		if size != 0 && p.ext.MetadataSize == size || size == 0 && p.ext.MetadataSize != t.meta.asm.Size() {
+			return true
+		}
+	}
+	return false
 }
 
 // gotMetadata turns the magnet into a torrent with its info, in place: the

@@ -217,3 +217,31 @@ func TestMagnetEarlyBitfield(t *testing.T) {
 		t.Fatalf("dials %d and %d", good.Accepts(), bad.Accepts())
 	}
 }
+
+// TestMagnetLyingSizeSilentPeer: the first peer to offer metadata announces a
+// wrong size and never answers; once it is given up, the fetch starts again
+// with the size the other peer says, and succeeds.
+func TestMagnetLyingSizeSilentPeer(t *testing.T) {
+	mt, all, _ := bigInfoTorrent(t)
+	liar := enginetest.StartMetaPeer(t, mt, enginetest.MetaPeerConfig{Mute: true, MetadataSize: int64(len(mt.RawInfo)) + 1000})
+	cfg := engine.Config{NoUTP: true, CacheSize: 8 << 20, Logger: enginetest.Logger(t)}
+	engine.SetMetadataPieceTimeout(&cfg, 300*time.Millisecond)
+	c, err := engine.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	tor, err := c.AddMagnet(magnetOf(t, mt), engine.TorrentOptions{Peers: []netip.AddrPort{liar.Addr}, NoTrackers: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-liar.Silent: // asked: its size is the one being assembled
+	case <-time.After(20 * time.Second):
+		t.Fatal("the lying peer was not asked")
+	}
+	tor.AddPeers([]netip.AddrPort{enginetest.Seed(t, mt, all)})
+	if got := waitInfo(t, tor); !bytes.Equal(got.RawInfo, mt.RawInfo) {
+		t.Fatal("info differs")
+	}
+}

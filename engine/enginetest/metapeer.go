@@ -24,6 +24,10 @@ type MetaPeerConfig struct {
 	// Delay holds each metadata answer this long, so that a client that
 	// pipelines its requests shows it.
 	Delay time.Duration
+	// Mute answers no metadata request (Silent is closed at the first);
+	// MetadataSize, when not 0, is the size announced instead of the real one.
+	Mute         bool
+	MetadataSize int64
 	// Data is the torrent's content; with it, requested blocks are served
 	// (after an UNCHOKE sent on INTERESTED).
 	Data []byte
@@ -128,6 +132,10 @@ func (mp *MetaPeer) serve(c net.Conn) {
 	}()
 	raw := mp.mt.RawInfo
 	size := int64(len(raw))
+	announced := size
+	if mp.cfg.MetadataSize != 0 {
+		announced = mp.cfg.MetadataSize
+	}
 	r := wire.NewReader(c, wire.Limits{NumPieces: mp.mt.Info.NumPieces})
 	if _, err := r.ReadHandshake(); err != nil {
 		return
@@ -147,7 +155,7 @@ func (mp *MetaPeer) serve(c net.Conn) {
 	wmu.Unlock()
 	const ourID = 3
 	ext := wire.Message{ID: wire.Extended, ExtID: wire.ExtHandshakeID,
-		Payload: wire.AppendExtHandshake(nil, wire.ExtHandshake{M: map[string]uint8{wire.ExtMetadata: ourID}, MetadataSize: size})}
+		Payload: wire.AppendExtHandshake(nil, wire.ExtHandshake{M: map[string]uint8{wire.ExtMetadata: ourID}, MetadataSize: announced})}
 	if !send(append(append([]wire.Message(nil), mp.cfg.Early...), ext)...) {
 		return
 	}
@@ -182,7 +190,7 @@ func (mp *MetaPeer) serve(c net.Conn) {
 			outstanding++
 			mp.maxOut = max(mp.maxOut, outstanding)
 			mp.mu.Unlock()
-			if mp.cfg.AnswerPieces > 0 && answered >= mp.cfg.AnswerPieces {
+			if mp.cfg.Mute || mp.cfg.AnswerPieces > 0 && answered >= mp.cfg.AnswerPieces {
 				mp.once.Do(func() { close(mp.Silent) })
 				continue
 			}
