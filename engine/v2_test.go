@@ -341,3 +341,31 @@ func TestReadV2SingleFile(t *testing.T) {
 		t.Fatal("content differs")
 	}
 }
+
+// TestHybridMagnetByV2TakesV1Peers: a hybrid torrent added by a magnet with only
+// its v2 hash is keyed by the truncated v2 hash; once its info is known, a peer
+// that connects with the v1 hash reaches it too.
+func TestHybridMagnetByV2TakesV1Peers(t *testing.T) {
+	mt, all := v2Torrent(t, metainfo.FormatHybrid, v2Files())
+	seeder := enginetest.Seed(t, mt, all)
+	c, err := engine.NewClient(engine.Config{Listen: "127.0.0.1:0", NoUTP: true, CacheSize: 8 << 20, Logger: enginetest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	m, err := metainfo.ParseMagnet(fmt.Sprintf("magnet:?xt=urn:btmh:1220%x", mt.InfoHashV2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tor, got, err := addMagnet(c, m, engine.TorrentOptions{Peers: []netip.AddrPort{seeder}, NoTrackers: true, MetadataTimeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.InfoHash != mt.InfoHash || tor.InfoHash() == mt.InfoHash {
+		t.Fatalf("keyed by %s, info-hash %s: want the truncated v2 hash and the v1 hash", tor.InfoHash(), got.InfoHash)
+	}
+	v1 := enginetest.DialFake(t, c.ListenAddr(), mt, wire.Reserved{}.WithFast()) // fails unless answered
+	if v1.Remote.InfoHash != mt.InfoHash {
+		t.Fatalf("answered for %s, want the v1 hash %s", v1.Remote.InfoHash, mt.InfoHash)
+	}
+}
