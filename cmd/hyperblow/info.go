@@ -187,5 +187,12 @@ func fetchMetadata(ctx context.Context, m *metainfo.Magnet, peers []netip.AddrPo
 	if err != nil {
 		return nil, withPeerHint(err) // mount.go
 	}
-	return t.WaitInfo(ctx)
+	mt, err := t.WaitInfo(ctx)
+	if err != nil && ctx.Err() != nil {
+		c.RemoveTorrent(t) // its error then says how far it got: "interrupted after ..."
+		if terr := t.Err(); terr != nil {
+			err = terr
+		}
+	}
+	return mt, err
 }
