@@ -29,6 +29,10 @@ import (
 // GotInfo is open and State is StateResolving. Readers (NewReader) must be
 // made only after GotInfo is closed.
 
+// ErrNoInfo is returned by reads from a Reader made before its torrent had
+// its info (a magnet: wait for GotInfo first).
+var ErrNoInfo = errors.New("engine: the torrent's info is not known yet (magnet link)")
+
 // metadataPieceTimeout is how long a peer has to answer a ut_metadata request
 // before it is given up for metadata (Config.metadataPieceTimeout in tests).
 const metadataPieceTimeout = 10 * time.Second

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -85,6 +86,17 @@ func TestMagnetSameConnections(t *testing.T) {
 	}
 	if s := tor.Stats(); s.NumPieces != 0 || s.PiecesHave != 0 {
 		t.Fatalf("stats before the info: %+v", s)
+	}
+	if snap, err := tor.Inspect(context.Background()); err != nil || snap.NumPieces != 0 {
+		t.Fatalf("inspect before the info: %v", err)
+	}
+	early := tor.NewReader(metainfo.File{Length: 100})
+	if _, err := early.ReadAt(context.Background(), make([]byte, 10), 0); !errors.Is(err, engine.ErrNoInfo) {
+		t.Fatalf("a reader made before the info: %v, want ErrNoInfo", err)
+	}
+	early.Close()
+	if tor.PieceHeld(0) || len(tor.Mirrors()) != 0 {
+		t.Fatal("pieces or mirrors before the info")
 	}
 	// An incoming peer: its handshake for the magnet's info-hash is answered
 	// (DialFake fails otherwise).
