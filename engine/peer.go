@@ -271,6 +271,7 @@ func (t *Torrent) addConn(m connMsg, now time.Time) {
 	t.log.Debug("peer connected", "addr", m.addr, "peer_id", m.conn.PeerID(), "incoming", m.incoming, "fast", p.fast)
 	if t.info != nil {
 		p.bf = bt.NewBitfield(t.info.NumPieces)
+		m.conn.SetNumPieces(t.info.NumPieces) // it may have been set up before the info came
 	} else {
 		t.metaConnected(p) // magnet.go
 	}
