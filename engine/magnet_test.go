@@ -257,3 +257,29 @@ func TestMagnetLyingSizeSilentPeer(t *testing.T) {
 		t.Fatal("info differs")
 	}
 }
+
+// TestMagnetRejectingPeer: a peer that rejects every metadata request is not
+// asked those pieces again; alone, the fetch fails at its timeout saying so,
+// and with another peer it succeeds.
+func TestMagnetRejectingPeer(t *testing.T) {
+	mt, all, _ := bigInfoTorrent(t)
+	rej := enginetest.StartMetaPeer(t, mt, enginetest.MetaPeerConfig{Reject: true})
+	c, err := engine.NewClient(engine.Config{NoUTP: true, CacheSize: 8 << 20, Logger: enginetest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	m := magnetOf(t, mt)
+	tor, _, err := addMagnet(c, m, engine.TorrentOptions{Peers: []netip.AddrPort{rej.Addr}, NoTrackers: true, MetadataTimeout: time.Second})
+	if err == nil || !strings.Contains(err.Error(), "it rejected our metadata requests") {
+		t.Fatalf("from a peer that rejects: %v", err)
+	}
+	if n := wire.MetadataPieces(int64(len(mt.RawInfo))); rej.MaxOutstanding() != 1 {
+		t.Fatalf("%d requests outstanding at once (of %d pieces)", rej.MaxOutstanding(), n)
+	}
+	c.RemoveTorrent(tor)
+	tor, _, err = addMagnet(c, m, engine.TorrentOptions{Peers: []netip.AddrPort{rej.Addr, enginetest.Seed(t, mt, all)}, NoTrackers: true, MetadataTimeout: 20 * time.Second})
+	if err != nil || tor.Info() == nil {
+		t.Fatalf("with an honest peer too: %v", err)
+	}
+}

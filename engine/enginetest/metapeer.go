@@ -28,6 +28,8 @@ type MetaPeerConfig struct {
 	// MetadataSize, when not 0, is the size announced instead of the real one.
 	Mute         bool
 	MetadataSize int64
+	// Reject answers every metadata request with a reject.
+	Reject bool
 	// Data is the torrent's content; with it, requested blocks are served
 	// (after an UNCHOKE sent on INTERESTED).
 	Data []byte
@@ -195,12 +197,16 @@ func (mp *MetaPeer) serve(c net.Conn) {
 				continue
 			}
 			answered++
-			if mm.Piece < 0 || mm.Piece >= wire.MetadataPieces(size) {
-				continue
+			var reply wire.Message
+			switch {
+			case mp.cfg.Reject || mm.Piece < 0 || mm.Piece >= wire.MetadataPieces(size):
+				reply = wire.Message{ID: wire.Extended, ExtID: theirID, Payload: wire.AppendMetadataMsg(nil, wire.MetadataMsg{
+					Type: wire.MetadataReject, Piece: mm.Piece})}
+			default:
+				start := mm.Piece * wire.MetadataPieceLen
+				reply = wire.Message{ID: wire.Extended, ExtID: theirID, Payload: wire.AppendMetadataMsg(nil, wire.MetadataMsg{
+					Type: wire.MetadataData, Piece: mm.Piece, TotalSize: size, Data: raw[start : start+wire.MetadataPieceSize(size, mm.Piece)]})}
 			}
-			start := mm.Piece * wire.MetadataPieceLen
-			reply := wire.Message{ID: wire.Extended, ExtID: theirID, Payload: wire.AppendMetadataMsg(nil, wire.MetadataMsg{
-				Type: wire.MetadataData, Piece: mm.Piece, TotalSize: size, Data: raw[start : start+wire.MetadataPieceSize(size, mm.Piece)]})}
 			pending.Add(1)
 			go func() {
 				defer pending.Done()
