@@ -39,7 +39,11 @@ func (mf *metaFetch) note(addr netip.AddrPort, o peerOutcome) {
 	if mf.outcomes == nil {
 		mf.outcomes = make(map[netip.AddrPort]peerOutcome)
 	}
-	if o > mf.outcomes[addr] && (len(mf.outcomes) < maxKnownPeers || mf.outcomes[addr] != outNone) {
+	prev, known := mf.outcomes[addr]
+	if !known && len(mf.outcomes) >= 2*maxKnownPeers {
+		return // bounded: incoming peers come from ports of their own
+	}
+	if o > prev {
 		mf.outcomes[addr] = o
 	}
 }
