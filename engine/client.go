@@ -42,6 +42,8 @@ type Config struct {
 	MaxHalfOpen   int
 	MaxPeersPerIP int
 	limitLoopback bool // tests: apply MaxPeersPerIP to loopback too
+	// metadataPieceTimeout overrides metadataPieceTimeout (tests; magnet.go).
+	metadataPieceTimeout time.Duration
 	// UploadSlots is the number of peers we upload to by rate, plus one
 	// optimistic unchoke (default 4).
 	UploadSlots int
@@ -135,11 +137,10 @@ type Client struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu        sync.Mutex // guards torrents, nextID, closed
-	torrents  map[bt.InfoHash]*Torrent
-	resolvers map[bt.InfoHash]*Resolver
-	nextID    uint32
-	closed    bool
+	mu       sync.Mutex               // guards torrents, nextID, closed
+	torrents map[bt.InfoHash]*Torrent // with magnets that have no info yet
+	nextID   uint32
+	closed   bool
 }
 
 // NewClient starts a client; Close stops it.
@@ -179,14 +180,13 @@ func NewClient(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{
-		cfg:       cfg,
-		log:       cfg.Logger,
-		peerID:    cfg.PeerID,
-		cache:     ch,
-		trk:       tracker.NewClient(cfg.Tracker),
-		hashes:    make(chan struct{}, runtime.GOMAXPROCS(0)),
-		torrents:  make(map[bt.InfoHash]*Torrent),
-		resolvers: make(map[bt.InfoHash]*Resolver),
+		cfg:      cfg,
+		log:      cfg.Logger,
+		peerID:   cfg.PeerID,
+		cache:    ch,
+		trk:      tracker.NewClient(cfg.Tracker),
+		hashes:   make(chan struct{}, runtime.GOMAXPROCS(0)),
+		torrents: make(map[bt.InfoHash]*Torrent),
 	}
 	if cfg.MaxUploadRate > 0 {
 		c.upload = newTokenBucket(cfg.MaxUploadRate)
@@ -264,6 +264,9 @@ type TorrentOptions struct {
 	// NoSleep keeps the torrent awake whatever Config.Idle says: a torrent
 	// seeded on purpose (seed, get --seed).
 	NoSleep bool
+	// MetadataTimeout gives up a magnet's metadata fetch after this long
+	// (AddMagnet; 0: no limit): the torrent then fails (Torrent.Err).
+	MetadataTimeout time.Duration
 }
 
 // AddTorrent starts a torrent. With opts.Storage, its pieces are verified first
@@ -305,7 +308,9 @@ func (c *Client) RemoveTorrent(t *Torrent) {
 	c.mu.Unlock()
 	defer c.wg.Done()
 	t.close()
-	c.cache.Drop(t.id, t.info.NumPieces)
+	if t.info != nil { // read after the owner stopped
+		c.cache.Drop(t.id, t.info.NumPieces)
+	}
 }
 
 // Close stops every torrent (trackers are told "stopped", bounded in time) and
@@ -391,21 +396,17 @@ func (c *Client) connConfig() peerconn.Config {
 
 func (c *Client) handleIncoming(nc net.Conn) {
 	var t *Torrent
-	var r *Resolver
 	cfg := c.connConfig()
 	cfg.Lookup = func(h bt.InfoHash) (peerconn.Torrent, bool) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		if t = c.torrents[h]; t != nil {
+		if t = c.torrents[h]; t != nil { // a magnet too: its own peers fetch its info
 			return t.connTorrent(), true
 		}
 		if t = c.hybridByV2(h); t != nil { // BEP 52: a v2 peer of a hybrid
 			pt := t.connTorrent()
 			pt.InfoHash = h
 			return pt, true
-		}
-		if r = c.resolvers[h]; r != nil {
-			return peerconn.Torrent{InfoHash: h}, true // a magnet being resolved
 		}
 		return peerconn.Torrent{}, false
 	}
@@ -414,9 +415,5 @@ func (c *Client) handleIncoming(nc net.Conn) {
 		c.log.Debug("incoming connection refused", "addr", nc.RemoteAddr(), "err", err)
 		return
 	}
-	if t != nil {
-		t.incoming(conn)
-	} else {
-		r.accept(conn)
-	}
+	t.incoming(conn)
 }

@@ -130,7 +130,7 @@ func (t *Torrent) peerClosed(st *addrState, p *peer, now time.Time) {
 }
 
 // complete reports whether we have every piece (seeding).
-func (t *Torrent) complete() bool { return t.have.Count() == t.info.NumPieces }
+func (t *Torrent) complete() bool { return t.info != nil && t.have.Count() == t.info.NumPieces }
 
 // dialable reports whether st may be dialled now.
 func (t *Torrent) dialable(st *addrState, now time.Time) bool {

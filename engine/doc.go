@@ -10,6 +10,11 @@
 //     connections, dialers, hashers and the announcer talk to it over channels: a
 //     closed set of message types (ownerMsg) and peerconn's typed events. No lock
 //     guards torrent state; the few atomics are counters for Stats.
+//   - A magnet is a Torrent without its info yet (Client.AddMagnet, magnet.go):
+//     the same owner and peers fetch the info dictionary (BEP 9, one request
+//     outstanding per peer), then the piece state is built in place and every
+//     connection carries on. Info and Metainfo are nil until GotInfo is
+//     closed; WaitInfo waits for it; Readers are made only after it.
 //   - A Reader reads one file; the filesystem keeps one per open handle. It tells
 //     the owner where it reads and waits on futures for the pieces a read needs.
 //     Its readahead window (reader.go) holds 256 KiB beyond the read until the

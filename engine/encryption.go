@@ -31,13 +31,10 @@ func ParseEncryption(s string) (Encryption, error) { return peerconn.ParseEncryp
 func (c *Client) servedInfoHashes() []bt.InfoHash {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	hs := make([]bt.InfoHash, 0, len(c.torrents)+len(c.resolvers))
-	for h := range c.torrents {
+	hs := make([]bt.InfoHash, 0, len(c.torrents))
+	for h := range c.torrents { // magnets included
 		hs = append(hs, h)
 	}
 	hs = append(hs, c.hybridV2Hashes()...)
-	for h := range c.resolvers {
-		hs = append(hs, h)
-	}
 	return hs
 }

@@ -19,18 +19,19 @@ const clientName = "Hyperblow 0.1"
 // can fetch the info dictionary from us, and BEP 21 upload_only when we do not
 // intend to complete the torrent (see wantUploadOnly). It is sent again when
 // upload_only changes for the peer (BEP 10 allows later handshakes).
+//
+// Before the info (a magnet) it offers ut_metadata only, so that peers can
+// send us the metadata, and no metadata_size; gotMetadata sends it again with
+// the size and, unless the torrent is private, ut_pex.
 func (t *Torrent) sendExtHandshake(p *peer) {
 	m := map[string]uint8{wire.ExtMetadata: ourMetadataID}
-	if !t.info.Private {
-		m[wire.ExtPex] = ourPexID
-	}
-	h := wire.ExtHandshake{
-		M:            m,
-		MetadataSize: int64(len(t.mt.RawInfo)),
-		V:            clientName,
-		ReqQ:         maxIncomingRequests,
-		Port:         t.c.ListenAddr().Port(),
-		UploadOnly:   t.wantUploadOnly(p),
+	h := wire.ExtHandshake{M: m, V: clientName, ReqQ: maxIncomingRequests, Port: t.c.ListenAddr().Port()}
+	if t.info != nil {
+		if !t.info.Private {
+			m[wire.ExtPex] = ourPexID
+		}
+		h.MetadataSize = int64(len(t.mt.RawInfo))
+		h.UploadOnly = t.wantUploadOnly(p)
 	}
 	p.extSent, p.sentUploadOnly = true, h.UploadOnly
 	p.conn.Send(wire.Message{ID: wire.Extended, ExtID: wire.ExtHandshakeID, Payload: wire.AppendExtHandshake(nil, h)})
@@ -57,7 +58,7 @@ func (t *Torrent) wantUploadOnly(p *peer) bool {
 // changed since our last extension handshake: the peer's pieces are known now,
 // or it became a seed.
 func (t *Torrent) updateUploadOnly(p *peer) {
-	if !p.extSent || p.closing || t.wantUploadOnly(p) == p.sentUploadOnly {
+	if t.info == nil || !p.extSent || p.closing || t.wantUploadOnly(p) == p.sentUploadOnly {
 		return
 	}
 	t.sendExtHandshake(p)
@@ -82,10 +83,19 @@ func (t *Torrent) handleExtended(p *peer, m wire.Message, now time.Time) error {
 			p.reqq = h.ReqQ
 		}
 		t.log.Debug("extension handshake", "addr", p.addr, "client", h.V, "reqq", h.ReqQ, "upload_only", h.UploadOnly)
+		if t.meta != nil {
+			t.metaExtHandshake(p, now) // magnet.go
+		}
 		return nil
 	case ourMetadataID:
+		if t.info == nil {
+			return t.metaMessage(p, m.Payload) // magnet.go: what we fetch
+		}
 		return t.handleMetadataMsg(p, m.Payload)
 	case ourPexID:
+		if t.info == nil {
+			return nil // not offered yet
+		}
 		return t.handlePex(p, m.Payload, now)
 	}
 	return nil // an extension we did not offer: ignored

@@ -113,14 +113,18 @@ func (t *Torrent) Inspect(ctx context.Context) (Snapshot, error) {
 	s.PeersBanned = int(t.stats.banned.Load())
 	s.Dials, s.DialFailures = t.stats.dials.Load(), t.stats.dialFailures.Load()
 	s.RefusedPerIP, s.PeersReplaced = t.stats.refusedPerIP.Load(), t.stats.replaced.Load()
-	s.NumPieces = t.info.NumPieces
+	if info := t.Info(); info != nil {
+		s.NumPieces = info.NumPieces
+	}
 	return s, nil
 }
 
 // inspect answers an inspectMsg. Owner only; O(peers + readers + waits).
 func (t *Torrent) inspect(m inspectMsg) {
 	s := Snapshot{}
-	s.PiecesHave, s.PiecesWanted = t.have.Count(), t.pk.NumWanted()
+	if t.pk != nil {
+		s.PiecesHave, s.PiecesWanted = t.have.Count(), t.pk.NumWanted()
+	}
 	s.Peers = make([]PeerInfo, 0, len(t.peers))
 	for _, p := range t.peers {
 		if p.closing {
@@ -188,7 +192,8 @@ func (t *Torrent) inspect(m inspectMsg) {
 // and still in the cache (or in the seeding storage). It never blocks on the
 // owner, and does not count as a cache hit or miss. Out of range: false.
 func (t *Torrent) PieceHeld(i int) bool {
-	if i < 0 || i >= t.info.NumPieces {
+	info := t.Info()
+	if info == nil || i < 0 || i >= info.NumPieces {
 		return false
 	}
 	if t.storage != nil {
@@ -200,11 +205,15 @@ func (t *Torrent) PieceHeld(i int) bool {
 // PiecesHeld counts the pieces in [lo, hi) that PieceHeld reports, and their
 // bytes. It costs one cache lookup per piece.
 func (t *Torrent) PiecesHeld(lo, hi int) (pieces int, bytes int64) {
-	lo, hi = max(lo, 0), min(hi, t.info.NumPieces)
+	info := t.Info()
+	if info == nil {
+		return 0, 0
+	}
+	lo, hi = max(lo, 0), min(hi, info.NumPieces)
 	for i := lo; i < hi; i++ {
 		if t.PieceHeld(i) {
 			pieces++
-			bytes += t.info.PieceLen(i)
+			bytes += info.PieceLen(i)
 		}
 	}
 	return pieces, bytes
@@ -219,7 +228,7 @@ func (c *Client) Torrents() []*Torrent {
 	}
 	c.mu.Unlock()
 	slices.SortFunc(ts, func(a, b *Torrent) int {
-		return cmp.Or(cmp.Compare(a.info.Name, b.info.Name), slices.Compare(a.mt.InfoHash[:], b.mt.InfoHash[:]))
+		return cmp.Or(cmp.Compare(a.displayName(), b.displayName()), slices.Compare(a.ih[:], b.ih[:]))
 	})
 	return ts
 }

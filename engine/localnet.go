@@ -89,7 +89,7 @@ func (c *Client) lsdTorrents() []bt.InfoHash {
 	defer c.mu.Unlock()
 	var ihs []bt.InfoHash
 	for ih, t := range c.torrents {
-		if !t.info.Private {
+		if info := t.Info(); info != nil && !info.Private { // a magnet once its info says it is public
 			ihs = append(ihs, ih)
 		}
 	}
@@ -102,7 +102,10 @@ func (c *Client) lsdPeer(ih bt.InfoHash, addr netip.AddrPort) bool {
 	c.mu.Lock()
 	t := c.torrents[ih]
 	c.mu.Unlock()
-	if t == nil || t.info.Private || addr == c.ListenAddr() {
+	if t == nil || addr == c.ListenAddr() {
+		return false
+	}
+	if info := t.Info(); info == nil || info.Private {
 		return false
 	}
 	c.log.Debug("local peer", "info_hash", ih.String(), "addr", addr.String())
@@ -112,7 +115,7 @@ func (c *Client) lsdPeer(ih bt.InfoHash, addr netip.AddrPort) bool {
 
 // lsdAdded announces a torrent just added, unless it is private.
 func (c *Client) lsdAdded(t *Torrent) {
-	if t.info.Private {
+	if info := t.Info(); info == nil || info.Private {
 		return
 	}
 	for _, n := range c.local.lsd {

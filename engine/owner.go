@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -100,7 +101,9 @@ func (t *Torrent) run() {
 	defer t.shutdown()
 	tick := time.NewTicker(tickEvery)
 	defer tick.Stop()
-	t.pk.SetMissing(t.info.NumPieces - t.have.Count())
+	if t.info != nil {
+		t.pk.SetMissing(t.info.NumPieces - t.have.Count())
+	}
 	t.connectMore(time.Now())
 	for {
 		select {
@@ -117,10 +120,16 @@ func (t *Torrent) run() {
 		case now := <-tick.C:
 			t.tick(now)
 		}
+		if t.meta != nil {
+			t.metaCheck() // magnet.go: gives up a hopeless fetch
+		}
 	}
 }
 
 func (t *Torrent) shutdown() {
+	if t.meta != nil {
+		t.fail(t.meta.failure(t, context.Canceled)) // closed before its info came
+	}
 	t.c.releaseHalfOpen(t.dialing) // their results are never read
 	for c := range t.peers {
 		c.Close(ErrClosed)
@@ -175,6 +184,9 @@ func (t *Torrent) handleMsg(m ownerMsg) {
 	case connMsg:
 		t.addConn(m, now)
 	case dialFailedMsg:
+		if t.meta != nil {
+			t.meta.noteDial(m.addr, m.err) // resolvewhy.go
+		}
 		t.dialDone(m.addr)
 		t.stats.dialFailures.Add(1)
 		if a := t.addrs[m.addr]; a != nil {
@@ -200,6 +212,10 @@ func (t *Torrent) handleMsg(m ownerMsg) {
 		m.f()
 		close(m.done)
 	case statsMsg:
+		if t.info == nil {
+			m.reply <- ownerStats{}
+			return
+		}
 		st := ownerStats{have: t.have.Count(), wanted: t.pk.NumWanted()}
 		for id, w := range t.windows {
 			if id&3 == 0 { // a reader's moving window, not its head/tail prime
@@ -359,6 +375,10 @@ func (t *Torrent) tick(now time.Time) {
 		t.updateRates(now.Sub(t.lastTick))
 	}
 	t.lastTick = now
+	if t.info == nil {
+		t.metaTick(now) // magnet.go
+		return
+	}
 	for _, o := range t.pk.Expired(now, requestTimeout) {
 		t.cancelRequest(o)
 		if p := t.peerByKey(o.Peer); p != nil {

@@ -91,6 +91,8 @@ type peer struct {
 	batches         [8]sendBatch // the last request batches sent, for sampleRTT
 	nbatch          int
 
+	pm *peerMeta // before the info (a magnet): metadata requests, early BITFIELD/HAVEs (magnet.go)
+
 	ext  wire.ExtHandshake // the peer's BEP 10 handshake, if any
 	reqq int               // requests the peer accepts (its reqq), 0 = unknown
 
@@ -257,7 +259,6 @@ func (t *Torrent) addConn(m connMsg, now time.Time) {
 		key:         t.nextKey,
 		conn:        m.conn,
 		addr:        m.addr,
-		bf:          bt.NewBitfield(t.info.NumPieces),
 		fast:        m.conn.Reserved().Fast(),
 		incoming:    m.incoming,
 		connectedAt: now,
@@ -268,8 +269,16 @@ func (t *Torrent) addConn(m connMsg, now time.Time) {
 	t.byKey[p.key] = p
 	t.stats.peers.Store(int64(len(t.peers)))
 	t.log.Debug("peer connected", "addr", m.addr, "peer_id", m.conn.PeerID(), "incoming", m.incoming, "fast", p.fast)
+	if t.info != nil {
+		p.bf = bt.NewBitfield(t.info.NumPieces)
+		m.conn.SetNumPieces(t.info.NumPieces) // it may have been set up before the info came
+	} else {
+		t.metaConnected(p) // magnet.go
+	}
+	// BEP 3: a BITFIELD, if any, is the first message. Before the info (a
+	// magnet) we have nothing: HAVE_NONE with BEP 6, else nothing at all.
 	switch n := t.have.Count(); {
-	case p.fast && n == t.info.NumPieces:
+	case p.fast && t.info != nil && n == t.info.NumPieces:
 		p.conn.Send(wire.Message{ID: wire.HaveAll})
 	case p.fast && n == 0:
 		p.conn.Send(wire.Message{ID: wire.HaveNone})
@@ -306,7 +315,9 @@ func (t *Torrent) handleConnEvent(ev peerconn.Event) {
 			// a timeout): as visible as what the owner catches.
 			t.log.Info("peer disconnected", "addr", p.addr, "peer_id", p.conn.PeerID(), "reason", ev.Err)
 		}
-		t.pk.PeerGone(p.key, p.bf)
+		if t.pk != nil {
+			t.pk.PeerGone(p.key, p.bf)
+		}
 		if !p.amChoking {
 			t.unchoked--
 		}
@@ -315,6 +326,9 @@ func (t *Torrent) handleConnEvent(ev peerconn.Event) {
 		}
 		t.fillAll(now)
 		t.connectMore(now)
+		if t.meta != nil {
+			t.metaRequest(now) // its metadata piece goes to another peer
+		}
 	case peerconn.Msg:
 		p := t.peers[ev.Conn]
 		if p == nil || p.closing {
@@ -353,6 +367,9 @@ func (t *Torrent) ban(p *peer, reason error) {
 func (t *Torrent) handlePeerMsg(p *peer, m wire.Message, now time.Time) error {
 	if m.Keepalive {
 		return nil
+	}
+	if t.info == nil {
+		return t.handlePeerMsgNoInfo(p, m, now) // magnet.go
 	}
 	switch m.ID {
 	case wire.Choke:
@@ -668,7 +685,7 @@ func (t *Torrent) fillUpTo(p *peer, now time.Time, limit int) bool {
 // proportion to their rates, and comes in when the slowest share does, not
 // whole from the first peer.
 func (t *Torrent) fillAll(now time.Time) {
-	if t.pk.NumWanted() == 0 && t.pk.NumBackground() == 0 {
+	if t.pk == nil || t.pk.NumWanted() == 0 && t.pk.NumBackground() == 0 {
 		return
 	}
 	defer t.fillMirrors(now) // web seeds (mirror.go) take what the peers leave

@@ -32,6 +32,7 @@ type Reader struct {
 	// that run was trusted: a player that seeks reads on at its pace.
 	lastPace float64
 	lastWin  window
+	noInfo   bool // made before the torrent had its info: reads fail with ErrNoInfo
 }
 
 // Readahead bounds: a reader starts with a little ahead of what it reads, and
@@ -67,8 +68,13 @@ const (
 const primeSize = 1 << 20
 
 // NewReader returns a reader for file f of the torrent. Opening it wants the
-// file's first and last primeSize bytes at once.
+// file's first and last primeSize bytes at once. Make readers only once the
+// torrent has its info (GotInfo is closed; a magnet's files are not known
+// before): a reader made earlier fails every read with ErrNoInfo.
 func (t *Torrent) NewReader(f metainfo.File) *Reader {
+	if t.Info() == nil {
+		return &Reader{t: t, closed: true, noInfo: true}
+	}
 	r := &Reader{t: t, id: t.nextReader.Add(1) << 2, off: f.Offset, length: f.Length, ahead: probeAhead}
 	if f.Length > 0 && t.c.cfg.Fetch == FetchFile {
 		info := t.info
@@ -111,6 +117,9 @@ func (t *Torrent) maxReadahead() int64 {
 // or ctx is done. Like io.ReaderAt, a short count comes with io.EOF; it is short
 // only at the end of the file.
 func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	if r.noInfo {
+		return 0, ErrNoInfo
+	}
 	if off >= r.length || off < 0 {
 		return 0, io.EOF
 	}

@@ -33,25 +33,18 @@ func TestResolveMagnetFromPeer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := c.Resolve(context.Background(), m, engine.ResolveOptions{Peers: []netip.AddrPort{seeder}, NoTrackers: true, Timeout: 20 * time.Second})
-	select {
-	case <-r.Done():
-	case <-time.After(30 * time.Second):
-		t.Fatal("resolution did not end")
-	}
-	got, err := r.Result()
+	tor, got, err := addMagnet(c, m, engine.TorrentOptions{Peers: []netip.AddrPort{seeder}, NoTrackers: true, MetadataTimeout: 20 * time.Second})
 	if err != nil {
-		t.Fatalf("resolve: %v (status %+v)", err, r.Status())
+		t.Fatalf("resolve: %v (status %+v)", err, tor.ResolveStatus())
 	}
 	if got.InfoHash != mt.InfoHash || !bytes.Equal(got.RawInfo, mt.RawInfo) || len(got.Info.Files) != len(files) {
 		t.Fatalf("resolved torrent differs")
 	}
-	if st := r.Status(); st.State != engine.Resolved || st.PiecesHave != st.PiecesTotal || st.PiecesTotal < 2 {
+	if st := tor.ResolveStatus(); st.State != engine.Resolved || st.PiecesHave != st.PiecesTotal || st.PiecesTotal < 2 {
 		t.Fatalf("status %+v", st)
 	}
-	tor, err := c.AddTorrent(got, engine.TorrentOptions{Peers: r.Peers(), NoTrackers: true})
-	if err != nil {
-		t.Fatal(err)
+	if tor.State() != engine.StateActive || tor.Info() == nil || tor.Err() != nil {
+		t.Fatalf("state %v, info %v, err %v", tor.State(), tor.Info() != nil, tor.Err())
 	}
 	f := tor.Info().VisibleFiles()[7]
 	if data := readAll(t, tor, f, 4096); !bytes.Equal(data, files[7].Data) {
@@ -69,14 +62,12 @@ func TestResolveTimeoutSaysWhy(t *testing.T) {
 	}
 	defer c.Close()
 	m, _ := metainfo.ParseMagnet("magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567")
-	r := c.Resolve(context.Background(), m, engine.ResolveOptions{NoTrackers: true, Timeout: 300 * time.Millisecond})
-	<-r.Done()
-	_, err = r.Result()
+	tor, _, err := addMagnet(c, m, engine.TorrentOptions{NoTrackers: true, MetadataTimeout: 300 * time.Millisecond})
 	if err == nil || !strings.Contains(err.Error(), "no peers found") {
 		t.Fatalf("err %v, want a timeout that says no peers were found", err)
 	}
-	if r.Status().State != engine.ResolveFailed {
-		t.Fatalf("state %v", r.Status().State)
+	if tor.ResolveStatus().State != engine.ResolveFailed || tor.State() != engine.StateFailed || tor.Err() == nil {
+		t.Fatalf("status %v, state %v, err %v", tor.ResolveStatus().State, tor.State(), tor.Err())
 	}
 }
 
@@ -95,9 +86,7 @@ func TestResolveDropsPeerWithWrongMetadata(t *testing.T) {
 	defer c.Close()
 	m, _ := metainfo.ParseMagnet("magnet:?xt=urn:btih:" + mt.InfoHash.String())
 	bad := enginetest.StartBadMetadataPeer(t, mt)
-	r := c.Resolve(context.Background(), m, engine.ResolveOptions{Peers: []netip.AddrPort{bad.Addr, honest}, NoTrackers: true, Timeout: 20 * time.Second})
-	<-r.Done()
-	got, err := r.Result()
+	_, got, err := addMagnet(c, m, engine.TorrentOptions{Peers: []netip.AddrPort{bad.Addr, honest}, NoTrackers: true, MetadataTimeout: 20 * time.Second})
 	if err != nil || got.InfoHash != mt.InfoHash {
 		t.Fatalf("resolve with a lying peer: %v", err)
 	}
@@ -113,7 +102,10 @@ func TestResolveFromIncomingPeer(t *testing.T) {
 	}
 	defer c.Close()
 	m, _ := metainfo.ParseMagnet("magnet:?xt=urn:btih:" + mt.InfoHash.String())
-	r := c.Resolve(context.Background(), m, engine.ResolveOptions{NoTrackers: true, Timeout: 20 * time.Second})
+	tor, err := c.AddMagnet(m, engine.TorrentOptions{NoTrackers: true, MetadataTimeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
 	seeder, err := engine.NewClient(engine.Config{Listen: "127.0.0.1:0", CacheSize: 4 << 20})
 	if err != nil {
 		t.Fatal(err)
@@ -124,8 +116,7 @@ func TestResolveFromIncomingPeer(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.AddPeers([]netip.AddrPort{c.ListenAddr()}) // the seeder dials us
-	<-r.Done()
-	if got, err := r.Result(); err != nil || got.InfoHash != mt.InfoHash {
+	if got, err := tor.WaitInfo(context.Background()); err != nil || got.InfoHash != mt.InfoHash {
 		t.Fatalf("resolve from an incoming peer: %v", err)
 	}
 }
@@ -143,21 +134,16 @@ func TestResolveNoPeerSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if err := c.CanFindPeers(m, engine.ResolveOptions{}); !errors.Is(err, engine.ErrNoPeerSource) {
+	if err := c.CanFindPeers(m, engine.TorrentOptions{}); !errors.Is(err, engine.ErrNoPeerSource) {
 		t.Errorf("CanFindPeers: %v, want ErrNoPeerSource", err)
 	}
-	withPeer := engine.ResolveOptions{Peers: []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:1")}}
+	withPeer := engine.TorrentOptions{Peers: []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:1")}}
 	if err := c.CanFindPeers(m, withPeer); err != nil {
 		t.Errorf("CanFindPeers with a peer: %v", err)
 	}
 	// No timeout: only the missing peer source can end it.
-	r := c.Resolve(context.Background(), m, engine.ResolveOptions{})
-	<-r.Done()
-	if _, err := r.Result(); !errors.Is(err, engine.ErrNoPeerSource) {
+	if _, err := c.AddMagnet(m, engine.TorrentOptions{}); !errors.Is(err, engine.ErrNoPeerSource) {
 		t.Fatalf("resolve with no way to find peers: %v, want ErrNoPeerSource", err)
-	}
-	if st := r.Status(); st.State != engine.ResolveFailed {
-		t.Errorf("state %v, want failed", st.State)
 	}
 }
 
@@ -220,12 +206,21 @@ func TestResolveFailureSaysWhatHappened(t *testing.T) {
 			if strings.Contains(c.name, "no timeout") {
 				timeout = 0
 			}
-			r := cl.Resolve(context.Background(), m, engine.ResolveOptions{Peers: c.peers, NoTrackers: true, Timeout: timeout})
-			<-r.Done()
-			_, err = r.Result()
+			_, _, err = addMagnet(cl, m, engine.TorrentOptions{Peers: c.peers, NoTrackers: true, MetadataTimeout: timeout})
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("got %v\nwant it to say %q", err, c.want)
 			}
 		})
 	}
+}
+
+// addMagnet adds magnet m and waits for its info: the torrent (nil if
+// AddMagnet failed), its metainfo, and AddMagnet's or WaitInfo's error.
+func addMagnet(c *engine.Client, m *metainfo.Magnet, opts engine.TorrentOptions) (*engine.Torrent, *metainfo.Torrent, error) {
+	tor, err := c.AddMagnet(m, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	mt, err := tor.WaitInfo(context.Background())
+	return tor, mt, err
 }

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/hyperblow/hyperblow/engine/peerconn"
 )
@@ -34,62 +35,89 @@ const (
 )
 
 // note records that addr reached o (unless it reached further before).
-func (rr *resolveRun) note(addr netip.AddrPort, o peerOutcome) {
-	if rr.outcomes == nil {
-		rr.outcomes = make(map[netip.AddrPort]peerOutcome)
+func (mf *metaFetch) note(addr netip.AddrPort, o peerOutcome) {
+	if mf.outcomes == nil {
+		mf.outcomes = make(map[netip.AddrPort]peerOutcome)
 	}
-	if o > rr.outcomes[addr] {
-		rr.outcomes[addr] = o
+	prev, known := mf.outcomes[addr]
+	if !known && len(mf.outcomes) >= 2*maxKnownPeers {
+		return // bounded: incoming peers come from ports of their own
+	}
+	if o > prev {
+		mf.outcomes[addr] = o
 	}
 }
 
-// hopeless reports a fetch that cannot succeed: every known peer connected
-// and showed it cannot send the metadata (no extension protocol, no
+// cannot reports an outcome after which a peer cannot send the metadata.
+func (o peerOutcome) cannot() bool {
+	return o == outNoExt || o == outNoMetadata || o == outBadMetadata
+}
+
+// hopeless reports a magnet's fetch that cannot succeed: every known peer
+// connected and showed it cannot send the metadata (no extension protocol, no
 // ut_metadata, bad metadata), and no new peer can come (no tracker, no DHT,
 // no listener). It then fails at once instead of at its timeout.
-func (rr *resolveRun) hopeless() bool {
-	r := rr.r
-	if len(rr.addrs) == 0 || r.c.ln != nil || r.c.dht != nil || r.ann.Load() != nil || len(rr.conns) > 0 || rr.dialing > 0 {
+func (t *Torrent) hopeless() bool {
+	mf := t.meta
+	if len(t.addrs) == 0 || t.c.ln != nil || t.c.dht != nil || t.announcer != nil || t.dialing > 0 {
 		return false
 	}
-	for a := range rr.addrs {
-		switch rr.outcomes[a] {
-		case outNoExt, outNoMetadata, outBadMetadata:
-		default:
+	for _, p := range t.peers {
+		if !p.closing && !mf.outcomes[p.addr].cannot() {
+			return false
+		}
+	}
+	for a := range t.addrs {
+		if !mf.outcomes[a].cannot() {
 			return false
 		}
 	}
 	return true
 }
 
+// failure explains a failed metadata fetch to a person.
+func (mf *metaFetch) failure(t *Torrent, cause error) error {
+	why := mf.why(t, len(t.addrs))
+	if mf.layers != nil {
+		why = mf.layers.why() // v2layers.go: the metadata came, the piece layers did not
+	}
+	if errors.Is(cause, context.DeadlineExceeded) {
+		return fmt.Errorf("metadata of %s not found in %v: %s", t.ih, t.opts.MetadataTimeout, why)
+	}
+	if errors.Is(cause, context.Canceled) {
+		return fmt.Errorf("metadata of %s: interrupted after %v: %s", t.ih, time.Since(mf.started).Round(time.Second), why)
+	}
+	return fmt.Errorf("metadata of %s: %w (%s)", t.ih, cause, why)
+}
+
 // noteDial records a failed dial, by its cause.
-func (rr *resolveRun) noteDial(addr netip.AddrPort, err error) {
+func (mf *metaFetch) noteDial(addr netip.AddrPort, err error) {
 	var ne net.Error
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
-		rr.note(addr, outRefused)
+		mf.note(addr, outRefused)
 	case errors.Is(err, peerconn.ErrInfoHashMismatch):
-		rr.note(addr, outWrongTorrent)
+		mf.note(addr, outWrongTorrent)
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, peerconn.ErrPeerClosed):
-		rr.note(addr, outHandshakeClosed)
+		mf.note(addr, outHandshakeClosed)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, peerconn.ErrHandshakeTimeout),
 		errors.As(err, &ne) && ne.Timeout():
-		rr.note(addr, outTimedOut)
+		mf.note(addr, outTimedOut)
 	default:
-		rr.lastDialErr = err
-		rr.note(addr, outDialFailed)
+		mf.lastDialErr = err
+		mf.note(addr, outDialFailed)
 	}
 }
 
 // why says what happened to the peers of a failed metadata fetch, e.g.
 // "connected to 1 peer; it does not support the extension protocol (BEP 10),
 // so it cannot send metadata".
-func (rr *resolveRun) why(known int) string {
+func (mf *metaFetch) why(t *Torrent, known int) string {
 	if known == 0 {
 		return "no peers found (no tracker answered with peers, none given with x.pe or --peer)"
 	}
 	n := map[peerOutcome]int{}
-	for _, o := range rr.outcomes {
+	for _, o := range mf.outcomes {
 		n[o]++
 	}
 	connected := 0
@@ -153,8 +181,8 @@ func (rr *resolveRun) why(known int) string {
 				}
 			}
 		}
-		if n[outDialFailed] > 0 && rr.lastDialErr != nil {
-			s += "; last error: " + rr.lastDialErr.Error()
+		if n[outDialFailed] > 0 && mf.lastDialErr != nil {
+			s += "; last error: " + mf.lastDialErr.Error()
 		}
 		parts = append(parts, s)
 	}
@@ -162,8 +190,8 @@ func (rr *resolveRun) why(known int) string {
 		// A dial still under way (a peer that refused TCP is tried over uTP
 		// too) has not failed yet: say so rather than "not tried".
 		dialing := 0
-		for a, st := range rr.addrs {
-			if _, done := rr.outcomes[a]; !done && st.dialing {
+		for a, st := range t.addrs {
+			if _, done := mf.outcomes[a]; !done && st.dialing {
 				dialing++
 			}
 		}

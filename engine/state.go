@@ -39,7 +39,7 @@ func (s TorrentState) String() string {
 // an active torrent that holds every piece is reported as seeding.
 func (t *Torrent) State() TorrentState {
 	s := TorrentState(t.state.Load())
-	if s == StateActive && t.info != nil && t.stats.haveBytes.Load() >= t.info.TotalLength {
+	if info := t.Info(); s == StateActive && info != nil && t.stats.haveBytes.Load() >= info.TotalLength {
 		return StateSeeding
 	}
 	return s

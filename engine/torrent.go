@@ -30,10 +30,18 @@ const (
 // (run); everything else talks to it over channels. Public methods are safe for
 // concurrent use.
 type Torrent struct {
-	c       *Client
-	id      uint32
+	c  *Client
+	id uint32
+	ih bt.InfoHash // the key: known from the start, magnet or not
+	// mt and info are nil until the torrent has its info (a magnet: see
+	// magnet.go). The owner sets them once, before it closes gotInfo; other
+	// goroutines read them only after gotInfo is closed (Info, Metainfo).
 	mt      *metainfo.Torrent
 	info    *metainfo.Info
+	gotInfo chan struct{}
+	magnet  *metainfo.Magnet // nil for a torrent added with its info
+	meta    *metaFetch       // owner-only: the metadata fetch while resolving
+	name    string           // for logs and sorting before the info: the magnet's dn or the info-hash
 	log     *slog.Logger
 	storage io.ReaderAt
 	opts    TorrentOptions
@@ -50,6 +58,9 @@ type Torrent struct {
 
 	stats      counters
 	state      atomic.Int32 // a TorrentState (state.go)
+	mu         sync.Mutex   // guards err and rstatus
+	err        error        // why the torrent failed (a magnet's metadata not found)
+	rstatus    ResolveStatus
 	nextReader atomic.Uint64
 	// pipelineBytes is what the unchoking peers' request pipelines hold
 	// together (their depths): what the swarm delivers in about a round trip.
@@ -123,21 +134,34 @@ type Stats struct {
 }
 
 func newTorrent(c *Client, id uint32, mt *metainfo.Torrent, opts TorrentOptions) (*Torrent, error) {
-	info := mt.Info
+	t := newBareTorrent(c, id, mt.InfoHash, mt.Info.Name, opts)
+	t.mt, t.info = mt, mt.Info
+	close(t.gotInfo)
+	t.buildPieces()
+	if t.storage != nil {
+		if err := t.verifyStorage(); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// newBareTorrent makes a torrent known by its info-hash only: what a torrent
+// needs before its info (peers, addresses, channels).
+func newBareTorrent(c *Client, id uint32, ih bt.InfoHash, name string, opts TorrentOptions) *Torrent {
 	t := &Torrent{
 		c:          c,
 		id:         id,
-		mt:         mt,
-		info:       info,
-		log:        c.log.With("torrent", info.Name),
+		ih:         ih,
+		name:       name,
+		gotInfo:    make(chan struct{}),
+		log:        c.log.With("torrent", name),
 		storage:    opts.Storage,
 		opts:       opts,
 		done:       make(chan struct{}),
 		msgs:       make(chan ownerMsg, 256),
 		events:     make(chan peerconn.Event, 256),
 		drained:    make(chan *peerconn.Conn, 64),
-		pk:         picker.New(info.NumPieces, info.PieceLength, info.TotalLength),
-		have:       bt.NewBitfield(info.NumPieces),
 		peers:      make(map[*peerconn.Conn]*peer),
 		byKey:      make(map[picker.PeerKey]*peer),
 		addrs:      make(map[netip.AddrPort]*addrState),
@@ -147,26 +171,34 @@ func newTorrent(c *Client, id uint32, mt *metainfo.Torrent, opts TorrentOptions)
 		windows:    make(map[uint64]*window),
 		windowRefs: make(map[int]int),
 		bannedIDs:  make(map[bt.PeerID]bool),
+		rstatus:    ResolveStatus{State: Resolved, Name: name, InfoHash: ih, Started: time.Now()},
 	}
-	if t.storage != nil {
-		if err := t.verifyStorage(); err != nil {
-			return nil, err
-		}
-	}
-	t.pk.Late = t.lateAt
 	t.addAddrs(opts.Peers, true)
 	t.ctx, t.cancel = context.WithCancel(c.ctx)
+	return t
+}
+
+// buildPieces makes the piece state once the info is known (t.info set): the
+// picker, our have bitfield and the web seeds.
+func (t *Torrent) buildPieces() {
+	info := t.info
+	t.pk = picker.New(info.NumPieces, info.PieceLength, info.TotalLength)
+	t.have = bt.NewBitfield(info.NumPieces)
+	t.pk.Late = t.lateAt
 	t.addMirrors()
-	return t, nil
 }
 
 func (t *Torrent) start() {
+	if t.magnet != nil {
+		t.startMagnet() // magnet.go
+		return
+	}
 	// The announcer exists before the owner runs: the owner reads t.announcer.
 	if !t.opts.NoTrackers && len(t.mt.AnnounceList) > 0 {
 		t.announcer = tracker.NewAnnouncer(tracker.AnnouncerConfig{
 			Client:   t.c.trk,
 			Tiers:    t.mt.AnnounceList,
-			InfoHash: t.mt.InfoHash,
+			InfoHash: t.ih,
 			PeerID:   t.c.peerID,
 			Port:     t.c.ListenAddr().Port(),
 			IPv6:     t.c.announceIPv6(),
@@ -184,7 +216,7 @@ func (t *Torrent) start() {
 		t.wg.Add(1)
 		go func() {
 			defer t.wg.Done()
-			t.c.dhtLoop(t.ctx, t.mt.InfoHash, t.AddPeers, true, dhtLookupEvery)
+			t.c.dhtLoop(t.ctx, t.ih, t.AddPeers, true, dhtLookupEvery)
 		}()
 		t.startV2DHT() // v2.go: a hybrid is also announced under its v2 hash
 	}
@@ -205,17 +237,46 @@ func (t *Torrent) close() {
 	t.wg.Wait()
 }
 
-// Info returns the torrent's validated metadata.
-func (t *Torrent) Info() *metainfo.Info { return t.info }
+// Info returns the torrent's validated metadata, or nil while a magnet has no
+// info yet (GotInfo is not closed).
+func (t *Torrent) Info() *metainfo.Info {
+	select {
+	case <-t.gotInfo:
+		return t.info
+	default:
+		return nil
+	}
+}
 
-// Metainfo returns the whole parsed torrent.
-func (t *Torrent) Metainfo() *metainfo.Torrent { return t.mt }
+// Metainfo returns the whole parsed torrent, or nil before the info (see Info).
+func (t *Torrent) Metainfo() *metainfo.Torrent {
+	select {
+	case <-t.gotInfo:
+		return t.mt
+	default:
+		return nil
+	}
+}
 
-// InfoHash returns the torrent's info-hash.
-func (t *Torrent) InfoHash() bt.InfoHash { return t.mt.InfoHash }
+// InfoHash returns the torrent's info-hash (a magnet's from the start).
+func (t *Torrent) InfoHash() bt.InfoHash { return t.ih }
 
-// Stats returns a snapshot of the counters.
+// displayName is the torrent's name, or before the info the magnet's dn (or
+// its info-hash). Safe from any goroutine.
+func (t *Torrent) displayName() string {
+	if info := t.Info(); info != nil {
+		return info.Name
+	}
+	return t.name
+}
+
+// Stats returns a snapshot of the counters. Before the info (a magnet) the
+// piece fields are zero.
 func (t *Torrent) Stats() Stats {
+	numPieces := 0
+	if info := t.Info(); info != nil {
+		numPieces = info.NumPieces
+	}
 	s := Stats{
 		Downloaded:      t.stats.downloaded.Load(),
 		Uploaded:        t.stats.uploaded.Load(),
@@ -226,7 +287,7 @@ func (t *Torrent) Stats() Stats {
 		HashFailures:    t.stats.hashFails.Load(),
 		Peers:           int(t.stats.peers.Load()),
 		PeersBanned:     int(t.stats.banned.Load()),
-		NumPieces:       t.info.NumPieces,
+		NumPieces:       numPieces,
 		Dials:           t.stats.dials.Load(),
 		DialFailures:    t.stats.dialFailures.Load(),
 		RefusedPerIP:    t.stats.refusedPerIP.Load(),
@@ -244,7 +305,11 @@ func (t *Torrent) Stats() Stats {
 }
 
 func (t *Torrent) trackerStats() tracker.Stats {
-	left := t.info.TotalLength - t.stats.haveBytes.Load()
+	info := t.Info()
+	if info == nil { // a magnet: what we lack is unknown, but not nothing
+		return tracker.Stats{Uploaded: t.stats.uploaded.Load(), Downloaded: t.stats.downloaded.Load(), Left: max(1, t.magnet.Length)}
+	}
+	left := info.TotalLength - t.stats.haveBytes.Load()
 	if t.storage != nil {
 		left = 0
 	}
@@ -270,8 +335,14 @@ func (t *Torrent) send(m ownerMsg) bool {
 	}
 }
 
+// connTorrent describes the torrent to a new connection; the piece count is 0
+// before the info (gotMetadata then sets it on every connection).
 func (t *Torrent) connTorrent() peerconn.Torrent {
-	return peerconn.Torrent{InfoHash: t.mt.InfoHash, NumPieces: t.info.NumPieces}
+	info := t.Info()
+	if info == nil {
+		return peerconn.Torrent{InfoHash: t.ih}
+	}
+	return peerconn.Torrent{InfoHash: t.ih, NumPieces: info.NumPieces}
 }
 
 func (t *Torrent) incoming(conn *peerconn.Conn) {

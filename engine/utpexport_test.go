@@ -1,6 +1,9 @@
 package engine
 
-import "net/netip"
+import (
+	"net/netip"
+	"time"
+)
 
 // StopTCPListener closes c's TCP listener, leaving uTP: a uTP-only peer.
 func StopTCPListener(c *Client) { c.ln.Close() }
@@ -17,3 +20,7 @@ func TransportUsed(c *Client, a netip.AddrPort) string {
 	}
 	return ""
 }
+
+// SetMetadataPieceTimeout sets how long a peer has to answer a ut_metadata
+// request before it is given up for metadata (magnet.go).
+func SetMetadataPieceTimeout(cfg *Config, d time.Duration) { cfg.metadataPieceTimeout = d }

@@ -32,23 +32,41 @@ func truncatedV2(mt *metainfo.Torrent) (bt.InfoHash, bool) {
 	return bt.InfoHash(mt.InfoHashV2[:20]), true
 }
 
-// hybridByV2 finds the hybrid torrent whose truncated v2 info-hash is h. c.mu is held.
+// otherHash is the hash a hybrid torrent is also known by: its truncated v2
+// info-hash, or its v1 info-hash when it is keyed by the truncated v2 one (a
+// magnet with only xt=urn:btmh:). false for others and before the info.
+func (t *Torrent) otherHash() (bt.InfoHash, bool) {
+	mt := t.Metainfo()
+	if mt == nil {
+		return bt.InfoHash{}, false
+	}
+	v2, ok := truncatedV2(mt)
+	if !ok {
+		return bt.InfoHash{}, false
+	}
+	if t.ih == v2 {
+		return mt.InfoHash, true
+	}
+	return v2, true
+}
+
+// hybridByV2 finds the hybrid torrent also known by h (otherHash). c.mu is held.
 func (c *Client) hybridByV2(h bt.InfoHash) *Torrent {
 	for _, t := range c.torrents {
-		if v2, ok := truncatedV2(t.mt); ok && v2 == h {
+		if o, ok := t.otherHash(); ok && o == h {
 			return t
 		}
 	}
 	return nil
 }
 
-// hybridV2Hashes lists the truncated v2 info-hashes of the hybrid torrents, which an
+// hybridV2Hashes lists the other hashes of the hybrid torrents, which an
 // incoming peer may ask for as well (MSE names the torrent only hashed). c.mu is held.
 func (c *Client) hybridV2Hashes() []bt.InfoHash {
 	var hs []bt.InfoHash
 	for _, t := range c.torrents {
-		if v2, ok := truncatedV2(t.mt); ok {
-			hs = append(hs, v2)
+		if o, ok := t.otherHash(); ok {
+			hs = append(hs, o)
 		}
 	}
 	return hs
@@ -70,12 +88,12 @@ func (t *Torrent) serveHashes(p *peer, m wire.Message) error {
 	return nil
 }
 
-// startV2DHT also looks up and announces a hybrid torrent under its truncated v2
-// info-hash in the DHT (BEP 52: v2 peers of the hybrid are found there); the peers
-// found are dialled with the v1 hash, which they serve as well. Trackers are told the
-// v1 hash only.
+// startV2DHT also looks up and announces a hybrid torrent under its other hash
+// (otherHash: usually the truncated v2 info-hash) in the DHT (BEP 52: v2 peers of the
+// hybrid are found there); the peers found are dialled with the torrent's own hash,
+// which they serve as well. Trackers are told the torrent's own hash only.
 func (t *Torrent) startV2DHT() {
-	v2, ok := truncatedV2(t.mt)
+	v2, ok := t.otherHash()
 	if !ok {
 		return
 	}

@@ -165,18 +165,12 @@ func TestV2MagnetLayersFromHyperblow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := c.Resolve(context.Background(), m, engine.ResolveOptions{Peers: []netip.AddrPort{seeder}, NoTrackers: true, Timeout: 20 * time.Second})
-	<-r.Done()
-	got, err := r.Result()
+	tor, got, err := addMagnet(c, m, engine.TorrentOptions{Peers: []netip.AddrPort{seeder}, NoTrackers: true, MetadataTimeout: 20 * time.Second})
 	if err != nil {
 		t.Fatalf("resolve: %v", err)
 	}
 	if got.InfoHash != mt.InfoHash || got.InfoHashV2 != mt.InfoHashV2 || got.Info.MissingPieceLayers() != 0 {
 		t.Fatalf("resolved %s (v2 %x), %d layers missing", got.InfoHash, got.InfoHashV2, got.Info.MissingPieceLayers())
-	}
-	tor, err := c.AddTorrent(got, engine.TorrentOptions{Peers: r.Peers(), NoTrackers: true})
-	if err != nil {
-		t.Fatal(err)
 	}
 	for _, f := range tor.Info().VisibleFiles() {
 		if data := readAll(t, tor, f, 64<<10); !bytes.Equal(data, all[f.Offset:f.Offset+f.Length]) {
@@ -215,9 +209,7 @@ func TestHybridFoundByV2HashInDHT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := c.Resolve(context.Background(), m, engine.ResolveOptions{NoTrackers: true, Timeout: 20 * time.Second})
-	<-r.Done()
-	got, err := r.Result()
+	_, got, err := addMagnet(c, m, engine.TorrentOptions{NoTrackers: true, MetadataTimeout: 20 * time.Second})
 	if err != nil {
 		t.Fatalf("resolve by v2 hash through the DHT: %v", err)
 	}
@@ -309,17 +301,15 @@ func TestV2MagnetLyingLayers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := c.Resolve(context.Background(), m, engine.ResolveOptions{Peers: []netip.AddrPort{liar}, NoTrackers: true, Timeout: 3 * time.Second})
-	<-r.Done()
-	if got, err := r.Result(); err == nil {
+	tor, got, err := addMagnet(c, m, engine.TorrentOptions{Peers: []netip.AddrPort{liar}, NoTrackers: true, MetadataTimeout: 3 * time.Second})
+	if err == nil {
 		t.Fatalf("resolved from a liar alone: %d layers missing", got.Info.MissingPieceLayers())
 	} else if !strings.Contains(err.Error(), "piece layers of 2 of its 2 larger files did not") {
 		t.Fatalf("from the liar alone: %v; want the missing piece layers named", err)
 	}
+	c.RemoveTorrent(tor) // failed: it stays until removed
 	honest := enginetest.Seed(t, mt, all)
-	r = c.Resolve(context.Background(), m, engine.ResolveOptions{Peers: []netip.AddrPort{liar, honest}, NoTrackers: true, Timeout: 20 * time.Second})
-	<-r.Done()
-	got, err := r.Result()
+	_, got, err = addMagnet(c, m, engine.TorrentOptions{Peers: []netip.AddrPort{liar, honest}, NoTrackers: true, MetadataTimeout: 20 * time.Second})
 	if err != nil {
 		t.Fatalf("resolve with an honest seeder too: %v", err)
 	}
@@ -349,5 +339,33 @@ func TestReadV2SingleFile(t *testing.T) {
 	_, tor := enginetest.Leecher(t, mt, engine.Config{}, seeder)
 	if got := readAll(t, tor, mt.Info.VisibleFiles()[0], 64<<10); !bytes.Equal(got, data) {
 		t.Fatal("content differs")
+	}
+}
+
+// TestHybridMagnetByV2TakesV1Peers: a hybrid torrent added by a magnet with only
+// its v2 hash is keyed by the truncated v2 hash; once its info is known, a peer
+// that connects with the v1 hash reaches it too.
+func TestHybridMagnetByV2TakesV1Peers(t *testing.T) {
+	mt, all := v2Torrent(t, metainfo.FormatHybrid, v2Files())
+	seeder := enginetest.Seed(t, mt, all)
+	c, err := engine.NewClient(engine.Config{Listen: "127.0.0.1:0", NoUTP: true, CacheSize: 8 << 20, Logger: enginetest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	m, err := metainfo.ParseMagnet(fmt.Sprintf("magnet:?xt=urn:btmh:1220%x", mt.InfoHashV2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tor, got, err := addMagnet(c, m, engine.TorrentOptions{Peers: []netip.AddrPort{seeder}, NoTrackers: true, MetadataTimeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.InfoHash != mt.InfoHash || tor.InfoHash() == mt.InfoHash {
+		t.Fatalf("keyed by %s, info-hash %s: want the truncated v2 hash and the v1 hash", tor.InfoHash(), got.InfoHash)
+	}
+	v1 := enginetest.DialFake(t, c.ListenAddr(), mt, wire.Reserved{}.WithFast()) // fails unless answered
+	if v1.Remote.InfoHash != mt.InfoHash {
+		t.Fatalf("answered for %s, want the v1 hash %s", v1.Remote.InfoHash, mt.InfoHash)
 	}
 }

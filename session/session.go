@@ -129,10 +129,7 @@ type StartOptions struct {
 	Storage    io.ReaderAt // its data on disk (seed); nil: memory
 	NoTrackers bool
 	NoSleep    bool
-	Peers      []netip.AddrPort // more peers (those that gave a magnet's metadata)
-	// InfoOnly fetches a magnet's metadata and starts no torrent (info, and
-	// get before it checks its folder).
-	InfoOnly bool
+	Peers      []netip.AddrPort // more peers to dial
 }
 
 // Entry is one torrent of the session: started, or a magnet resolving.
@@ -145,12 +142,11 @@ type Entry struct {
 	infoDone chan struct{} // closed once the metadata is here, or will not come
 	removed  chan struct{} // closed once the set removed it and its torrent stopped
 
-	mu    sync.Mutex // guards the fields below
-	mt    *metainfo.Torrent
-	t     *engine.Torrent
-	res   *engine.Resolver
-	peers []netip.AddrPort
-	err   error
+	mu  sync.Mutex // guards the fields below
+	mt  *metainfo.Torrent
+	t   *engine.Torrent // once it has its info
+	mag *engine.Torrent // a magnet's torrent, from the start (engine.Client.AddMagnet)
+	err error
 
 	// Guarded by Session.mu.
 	name     string          // its folder
@@ -191,18 +187,21 @@ func (e *Entry) Torrent() *engine.Torrent {
 	return e.t
 }
 
+// engineTorrent is its torrent in the engine, a magnet's before its info too.
+func (e *Entry) engineTorrent() *engine.Torrent {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.t != nil {
+		return e.t
+	}
+	return e.mag
+}
+
 // Metainfo is its parsed torrent; nil until a magnet's metadata is here.
 func (e *Entry) Metainfo() *metainfo.Torrent {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.mt
-}
-
-// Peers are the peers known from a magnet's resolution.
-func (e *Entry) Peers() []netip.AddrPort {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return slices.Clone(e.peers)
 }
 
 // Err is why the metadata did not come or the torrent did not start; nil
@@ -232,19 +231,19 @@ func (e *Entry) WaitInfo(ctx context.Context) (*metainfo.Torrent, error) {
 // torrent that came with its metadata.
 func (e *Entry) ResolveStatus() (st engine.ResolveStatus, ok bool) {
 	e.mu.Lock()
-	res := e.res
+	t := e.mag
 	e.mu.Unlock()
-	if res == nil {
+	if t == nil {
 		return st, false
 	}
-	return res.Status(), true
+	return t.ResolveStatus(), true
 }
 
 // resolving: a magnet whose torrent is not running (resolving, or failed).
 func (e *Entry) resolving() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.res != nil && e.t == nil
+	return e.mag != nil && e.t == nil
 }
 
 // Start starts the torrent of src outside the set: no refcount, no folder.
@@ -276,9 +275,6 @@ func (s *Session) start(ctx context.Context, e *Entry, src Source, onInfo func(e
 	}
 	e.mt = src.Torrent
 	close(e.infoDone)
-	if e.opts.InfoOnly {
-		return nil
-	}
 	t, err := s.client.AddTorrent(src.Torrent, s.torrentOptions(e.opts, nil))
 	if err != nil {
 		return err
@@ -296,36 +292,37 @@ func (s *Session) torrentOptions(o StartOptions, more []netip.AddrPort) engine.T
 	return to
 }
 
-// startMagnet is the one place a magnet becomes a torrent: it fetches the
-// metadata in the background and then starts the torrent (unless
-// InfoOnly), with the peers that gave it. onInfo, if set, runs once that
-// is done or failed; Entry.WaitInfo returns then.
+// startMagnet is the one place a magnet becomes a torrent: a torrent
+// without its info (engine.Client.AddMagnet) that fetches the metadata from
+// its own peers and carries on with the same connections once it has it.
+// onInfo, if set, runs once the info is here or will not come;
+// Entry.WaitInfo returns then.
 func (s *Session) startMagnet(ctx context.Context, e *Entry, m *metainfo.Magnet, onInfo func(error)) error {
-	ropts := engine.ResolveOptions{Peers: slices.Concat(s.cfg.Peers, e.opts.Peers), Timeout: s.cfg.MetadataTimeout}
-	if err := s.client.CanFindPeers(m, ropts); err != nil {
+	opts := s.torrentOptions(e.opts, nil)
+	opts.MetadataTimeout = s.cfg.MetadataTimeout
+	if err := s.client.CanFindPeers(m, opts); err != nil {
 		return WithPeerHint(err)
 	}
-	res := s.client.Resolve(ctx, m, ropts)
-	e.res = res
+	t, err := s.client.AddMagnet(m, opts)
+	if err != nil {
+		return WithPeerHint(err)
+	}
+	e.mu.Lock()
+	e.mag = t
+	e.mu.Unlock()
 	go func() {
-		<-res.Done()
-		mt, err := res.Result()
-		// The torrent starts under the session's lock, as every change to the
-		// engine of the set does, so that Stop and Remove see it.
+		mt, err := t.WaitInfo(ctx)
+		// Under the session's lock, as every change to the set is, so that
+		// Stop and Remove see it.
 		s.mu.Lock()
-		var t *engine.Torrent
-		if err == nil && !e.opts.InfoOnly && !s.stopped && !e.removing {
-			t, err = s.client.AddTorrent(mt, s.torrentOptions(e.opts, res.Peers()))
-			if err != nil {
-				err = fmt.Errorf("starting the torrent %s: %w", e.hash, err)
+		e.mu.Lock()
+		if err == nil {
+			e.mt = mt
+			if !s.stopped && !e.removing {
+				e.t = t
 			}
 		}
-		e.mu.Lock()
-		e.peers = res.Peers()
-		if mt != nil {
-			e.mt = mt
-		}
-		e.t, e.err = t, WithPeerHint(err)
+		e.err = WithPeerHint(err)
 		e.mu.Unlock()
 		s.mu.Unlock()
 		close(e.infoDone)
@@ -391,7 +388,7 @@ func (s *Session) Add(ref string, src Source) error {
 		if e.name, err = s.cfg.Folders.Add(e); err != nil {
 			e.removing = true // resolved gives up
 			cancel()
-			if t := e.Torrent(); t != nil {
+			if t := e.engineTorrent(); t != nil {
 				s.client.RemoveTorrent(t)
 			}
 			return fmt.Errorf("%s: %w", ref, err)
@@ -460,7 +457,7 @@ func (s *Session) Remove(ref string, h bt.InfoHash) {
 			s.mu.Unlock()
 			return
 		}
-		t := e.Torrent()
+		t := e.engineTorrent()
 		s.wg.Add(1)
 		s.mu.Unlock()
 		defer s.wg.Done()

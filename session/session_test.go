@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -151,8 +152,8 @@ func TestSetRefcount(t *testing.T) {
 			t.Errorf("folder of %s: %q, want %q", h, got, want)
 		}
 	}
-	if n := len(s.Client().Torrents()); n != 2 {
-		t.Errorf("engine runs %d torrents, want 2", n)
+	if n := len(s.Client().Torrents()); n != 3 { // the magnet is a torrent without its info
+		t.Errorf("engine runs %d torrents, want 3", n)
 	}
 	if n := len(s.Entries()); n != 3 {
 		t.Errorf("%d entries, want 3", n)
@@ -178,8 +179,8 @@ func TestSetRefcount(t *testing.T) {
 	}
 	folders.closeFolder(a.InfoHash)
 	<-e.Removed()
-	if n := len(s.Client().Torrents()); n != 1 {
-		t.Errorf("after the removal the engine runs %d torrents, want 1", n)
+	if n := len(s.Client().Torrents()); n != 2 {
+		t.Errorf("after the removal the engine runs %d torrents, want 2", n)
 	}
 	// Added again once gone: it gets its folder name back.
 	if err := s.Add("one.torrent", Source{Torrent: a}); err != nil {
@@ -188,9 +189,15 @@ func TestSetRefcount(t *testing.T) {
 	if got := folders.nameOf(a.InfoHash); got != "same" {
 		t.Errorf("added again as %q, want %q", got, "same")
 	}
+	em, before := s.Entry(m.InfoHash), len(s.Client().Torrents())
 	s.Remove("film.magnet", m.InfoHash)
 	if folders.nameOf(m.InfoHash) != "" {
 		t.Error("a removed magnet is still in the mount")
+	}
+	folders.closeFolder(m.InfoHash)
+	<-em.Removed()
+	if n := len(s.Client().Torrents()); n != before-1 {
+		t.Errorf("after the magnet's removal the engine runs %d torrents, want %d: its torrent without info stays", n, before-1)
 	}
 	s.Stop()
 	if err := s.Add("late.torrent", Source{Torrent: b}); !errors.Is(err, engine.ErrClosed) {
@@ -303,9 +310,10 @@ func (a readerAt) ReadAt(p []byte, off int64) (int, error) {
 	return a.r.ReadAt(context.Background(), p, off)
 }
 
-// TestStartMagnetInfoOnly: a magnet started InfoOnly gets its metadata from
-// the peer and starts no torrent (info, and get before it checks its folder).
-func TestStartMagnetInfoOnly(t *testing.T) {
+// TestStartMagnet: a magnet started outside the set gets its metadata from
+// the peer, and its torrent is the one that then reads, on the same
+// connection: one torrent in the engine, one dial.
+func TestStartMagnet(t *testing.T) {
 	data := enginetest.RandomBytes(9, 100<<10)
 	mt, all := enginetest.Torrent(t, "meta.bin", 16<<10, []enginetest.File{{Data: data}})
 	seeder := enginetest.Seed(t, mt, all)
@@ -314,7 +322,7 @@ func TestStartMagnetInfoOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := s.Start(t.Context(), Source{Magnet: m}, StartOptions{InfoOnly: true})
+	e, err := s.Start(t.Context(), Source{Magnet: m}, StartOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,11 +330,18 @@ func TestStartMagnetInfoOnly(t *testing.T) {
 	if err != nil || got.InfoHash != mt.InfoHash || got.Info.Name != "meta.bin" {
 		t.Fatalf("WaitInfo: %v, %v", got, err)
 	}
-	if e.Torrent() != nil || len(s.Client().Torrents()) != 0 {
-		t.Errorf("InfoOnly started a torrent")
+	tor := e.Torrent()
+	if tor == nil || len(s.Client().Torrents()) != 1 || s.Client().Torrents()[0] != tor {
+		t.Fatalf("after the metadata: entry's torrent %p, engine's %v: want the magnet's one torrent", tor, s.Client().Torrents())
 	}
-	if len(e.Peers()) == 0 {
-		t.Errorf("no peers known from the resolution")
+	r := tor.NewReader(tor.Info().Files[0])
+	defer r.Close()
+	buf := make([]byte, len(data))
+	if _, err := r.ReadAt(t.Context(), buf, 0); err != nil || !bytes.Equal(buf, data) {
+		t.Fatalf("read after the metadata: %v (bytes equal: %v)", err, bytes.Equal(buf, data))
+	}
+	if st := tor.Stats(); st.Dials != 1 {
+		t.Errorf("%d dials to the one peer, want 1: the metadata's connection should carry the data", st.Dials)
 	}
 }
 

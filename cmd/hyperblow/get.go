@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -93,11 +92,10 @@ type getter struct {
 	out      *progress.Out
 	stdout   io.Writer
 
-	sess  *session.Session // nil until needed
-	mt    *metainfo.Torrent
-	t     *engine.Torrent
-	lay   *storage.Layout  // DIR/NAME: the torrent's files (storage.Layout, NoResume)
-	peers []netip.AddrPort // from a magnet's resolution
+	sess *session.Session // nil until needed
+	mt   *metainfo.Torrent
+	t    *engine.Torrent
+	lay  *storage.Layout // DIR/NAME: the torrent's files (storage.Layout, NoResume)
 }
 
 func (g *getter) close() {
@@ -133,7 +131,9 @@ func (g *getter) run(ctx context.Context) error {
 			return err
 		}
 		g.log.Info("fetching metadata", "info_hash", m.InfoHash.String(), "name", safe(m.Name))
-		e, err := g.sess.Start(ctx, src, session.StartOptions{InfoOnly: true})
+		// The magnet's torrent fetches the metadata from its peers and then
+		// downloads from the same connections.
+		e, err := g.sess.Start(ctx, src, session.StartOptions{})
 		if err != nil {
 			return fmt.Errorf("get %s: metadata: %w", g.src, err)
 		}
@@ -143,7 +143,7 @@ func (g *getter) run(ctx context.Context) error {
 			}
 			return fmt.Errorf("get %s: metadata: %w", g.src, err)
 		}
-		g.peers = e.Peers()
+		g.t = e.Torrent()
 		g.log.Info("metadata fetched", "torrent", safe(mt.Info.Name), "size", mt.Info.TotalLength)
 	}
 	g.mt = mt
@@ -170,11 +170,13 @@ func (g *getter) run(ctx context.Context) error {
 	if err := g.newSession(); err != nil {
 		return err
 	}
-	e, err := g.sess.Start(ctx, session.Source{Torrent: mt}, session.StartOptions{Peers: g.peers})
-	if err != nil {
-		return fmt.Errorf("get %s: %w", g.src, err)
+	if g.t == nil {
+		e, err := g.sess.Start(ctx, session.Source{Torrent: mt}, session.StartOptions{})
+		if err != nil {
+			return fmt.Errorf("get %s: %w", g.src, err)
+		}
+		g.t = e.Torrent()
 	}
-	g.t = e.Torrent()
 	g.log.Info("downloading", "torrent", safe(info.Name), "info_hash", mt.InfoHash.String(), "to", root,
 		"missing", missing, "listen", g.sess.Client().ListenAddr().String())
 	return g.download(ctx, have, held)
@@ -296,7 +298,7 @@ func (g *getter) seed(ctx context.Context, stopSignals func()) error {
 	}
 	defer data.Close()
 	// Seeded on purpose: it never sleeps.
-	e, err := g.sess.Start(ctx, session.Source{Torrent: g.mt}, session.StartOptions{Storage: data, Peers: g.peers, NoSleep: true})
+	e, err := g.sess.Start(ctx, session.Source{Torrent: g.mt}, session.StartOptions{Storage: data, NoSleep: true})
 	if err != nil {
 		return fmt.Errorf("get %s: seed: %w", g.src, err)
 	}

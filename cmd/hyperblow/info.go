@@ -158,7 +158,7 @@ func printTree(w io.Writer, files []infoFileJSON) {
 }
 
 // fetchMetadata fetches a magnet link's metadata with a session that only
-// dials out, and starts no torrent.
+// dials out; its torrent stops with the session.
 func fetchMetadata(ctx context.Context, src session.Source, nf *netFlags) (*metainfo.Torrent, error) {
 	nf.noLSD, nf.noUPnP = true, true // as before: a client that only asks
 	s, err := nf.newSession(nil, nil)
@@ -166,7 +166,7 @@ func fetchMetadata(ctx context.Context, src session.Source, nf *netFlags) (*meta
 		return nil, err
 	}
 	defer s.Close()
-	e, err := s.Start(ctx, src, session.StartOptions{InfoOnly: true})
+	e, err := s.Start(ctx, src, session.StartOptions{})
 	if err != nil {
 		return nil, err
 	}

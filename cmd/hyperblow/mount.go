@@ -298,6 +298,9 @@ func serve(ctx context.Context, stopSignals func(), log *slog.Logger, mf *mountF
 	}
 	defer func() {
 		for _, t := range s.Client().Torrents() {
+			if t.Info() == nil {
+				continue // a magnet that never got its info
+			}
 			if single {
 				logStats(log, t)
 			} else {
