@@ -2,7 +2,6 @@ package storage
 
 import (
 	"context"
-	"crypto/sha1"
 	"errors"
 	"fmt"
 	"io"
@@ -406,7 +405,7 @@ func (l *Layout) verify(i int, b []byte) bool {
 	if l.cfg.Verify != nil {
 		return l.cfg.Verify(i, b)
 	}
-	return sha1.Sum(b) == l.info.PieceHash(i)
+	return l.info.VerifyPiece(i, b) // SHA-1, or a v2 torrent's merkle layers
 }
 
 // readPiece reads piece i's bytes from the files into b.
