@@ -71,6 +71,9 @@ type OptionsFlag struct {
 	raw   []string
 }
 
+// Kind is what --help says it takes.
+func (*OptionsFlag) Kind() string { return "OPTIONS" }
+
 func (o *OptionsFlag) String() string {
 	if o == nil {
 		return ""

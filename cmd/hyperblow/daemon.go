@@ -38,7 +38,7 @@ func startDaemon(args, pos []string, d *daemonFlags, stdout io.Writer) error {
 	})
 	var ue *mounthelper.ChildUsageError
 	if errors.As(err, &ue) {
-		return usageError{ue.Msg}
+		return usageError{Msg: ue.Msg}
 	}
 	if err != nil {
 		return err
@@ -79,7 +79,7 @@ func runMountHelper(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hyperblow: %s\n", w)
 	}
 	if err != nil {
-		return exitCodeFor("mount", usageError{err.Error()}, stderr)
+		return exitCodeFor("mount", usageError{Msg: err.Error()}, stderr)
 	}
 	if c.Fake {
 		return 0 // mount -f: everything but the mount

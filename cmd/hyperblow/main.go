@@ -10,6 +10,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/hyperblow/hyperblow/cliflag"
 )
 
 const usageText = `hyperblow mounts a BitTorrent torrent as a read-only folder.
@@ -34,11 +36,9 @@ Run "hyperblow COMMAND --help" for a command's flags and examples.
 `
 
 // usageError is a mistake on the command line: exit code 2.
-type usageError struct{ msg string }
+type usageError = cliflag.UsageError
 
-func (e usageError) Error() string { return e.msg }
-
-func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+var usagef = cliflag.Usagef
 
 var commands = map[string]func(args []string, stdout, stderr io.Writer) error{
 	"mount":   runMount,

@@ -25,6 +25,9 @@ type viewFlag string
 
 func (v *viewFlag) String() string { return string(*v) }
 
+// Kind is what --help says it takes.
+func (*viewFlag) Kind() string { return "auto|on|off" }
+
 func (v *viewFlag) Set(s string) error {
 	switch s {
 	case "auto", "on", "off":
