@@ -3,13 +3,13 @@ package main
 import (
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/hyperblow/hyperblow/cliflag"
 	"github.com/hyperblow/hyperblow/engine/metainfo"
 	"github.com/hyperblow/hyperblow/progress"
 )
@@ -40,55 +40,11 @@ Examples:
 Flags:
 `
 
-// tiersFlag collects --tracker: one tier per use, commas separate trackers of a tier.
-type tiersFlag [][]string
-
-func (f *tiersFlag) String() string { return fmt.Sprint([][]string(*f)) }
-
-func (f *tiersFlag) Set(v string) error {
-	var tier []string
-	for _, u := range strings.Split(v, ",") {
-		u = strings.TrimSpace(u)
-		if u == "" {
-			continue
-		}
-		if err := checkURL(u, "tracker", "http", "https", "udp"); err != nil {
-			return err
-		}
-		tier = append(tier, u)
-	}
-	if len(tier) == 0 {
-		return fmt.Errorf("empty tracker %q", v)
-	}
-	*f = append(*f, tier)
-	return nil
-}
-
-// urlsFlag collects repeated --web-seed URLs.
-type urlsFlag []string
-
-func (f *urlsFlag) String() string { return strings.Join(*f, ",") }
-
-func (f *urlsFlag) Set(v string) error {
-	if err := checkURL(v, "web seed", "http", "https"); err != nil {
-		return err
-	}
-	*f = append(*f, v)
-	return nil
-}
-
-// checkURL accepts an absolute URL with a host and one of the schemes.
-func checkURL(v, what string, schemes ...string) error {
-	u, err := url.Parse(v)
-	if err == nil && u.Host != "" && strings.TrimSpace(v) == v {
-		for _, s := range schemes {
-			if strings.EqualFold(u.Scheme, s) {
-				return nil
-			}
-		}
-	}
-	return fmt.Errorf("invalid %s %q: want a URL with a host and the scheme %s", what, v, strings.Join(schemes, ", "))
-}
+// --tracker and --web-seed of create (package cliflag).
+type (
+	tiersFlag = cliflag.Tiers
+	urlsFlag  = cliflag.URLList
+)
 
 func runCreate(args []string, stdout, stderr io.Writer) error {
 	fset := newFlagSet("create", createUsage, stdout)

@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hyperblow/hyperblow/cliflag"
 	"github.com/hyperblow/hyperblow/cache"
+	"github.com/hyperblow/hyperblow/cliflag"
 	"github.com/hyperblow/hyperblow/engine"
 	"github.com/hyperblow/hyperblow/engine/dht"
 	"github.com/hyperblow/hyperblow/session"

@@ -13,13 +13,10 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
-	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/hyperblow/hyperblow/engine"
-	"github.com/hyperblow/hyperblow/engine/bt"
 	"github.com/hyperblow/hyperblow/engine/metainfo"
 	hfs "github.com/hyperblow/hyperblow/fs"
 	"github.com/hyperblow/hyperblow/session"
@@ -250,12 +247,17 @@ func serve(ctx context.Context, stopSignals func(), log *slog.Logger, mf *mountF
 		return err
 	}
 	defer stopProfile()
-	var folders mountFolders
+	var folders hfs.Folders
 	single := len(fixed) == 1 && len(dirs) == 0
 	if single {
-		folders = &oneFolder{mf: mf, log: log}
+		folders = hfs.NewOneFolder(func() hfs.Options { return mf.rootOptions(time.Now()) }, log, func(e *session.Entry, err error) {
+			if mf.life.ctx.Err() == nil { // else stopping anyway
+				log.Error("metadata not fetched; stopping", "info_hash", e.InfoHash().String(), "err", err)
+				mf.life.stop(err)
+			}
+		})
 	} else {
-		folders = &multiFolders{mf: mf, log: log, root: hfs.NewMultiRoot(mf.rootOptions(time.Now())), roots: map[bt.InfoHash]*hfs.Root{}}
+		folders = hfs.NewMultiFolders(hfs.NewMultiRoot(mf.rootOptions(time.Now())), func() hfs.Options { return fsOptions(mf, time.Now()) }, log)
 	}
 	s, err := mf.newSession(log, folders)
 	if err != nil {
@@ -282,7 +284,7 @@ func serve(ctx context.Context, stopSignals func(), log *slog.Logger, mf *mountF
 			return err
 		}
 	}
-	server, err := hfs.Mount(mnt, folders.fsRoot(), mf.mountOptions(log)) // options.go: -o
+	server, err := hfs.Mount(mnt, folders.Root(), mf.mountOptions(log)) // options.go: -o
 	if err != nil {
 		s.Close()
 		return err
@@ -321,100 +323,6 @@ func logMounted(log *slog.Logger, c *engine.Client, src session.Source, mnt stri
 	}
 	log.Info("mounted; fetching metadata", "info_hash", src.Magnet.InfoHash.String(), "name", src.Magnet.Name, "mountpoint", mnt,
 		"listen", c.ListenAddr().String(), "metadata_timeout", timeout)
-}
-
-// mountFolders shows a session's torrents in the mount.
-type mountFolders interface {
-	session.Folders
-	fsRoot() gofs.InodeEmbedder
-}
-
-// entryRoot is the folder of a torrent: its files, or while a magnet
-// resolves its status file.
-func (m *mountFlags) entryRoot(e *session.Entry, opts hfs.Options) *hfs.Root {
-	if t, mt := e.Torrent(), e.Metainfo(); t != nil && mt != nil {
-		if mt.CreationDate > 0 {
-			opts.ModTime = time.Unix(mt.CreationDate, 0)
-		}
-		return hfs.NewRoot(t, opts)
-	}
-	return hfs.NewPendingRoot(e.StatusText, opts)
-}
-
-// oneFolder shows one torrent at the mount's root. A magnet whose metadata
-// does not come stops the mount.
-type oneFolder struct {
-	mf   *mountFlags
-	log  *slog.Logger
-	root *hfs.Root
-}
-
-func (o *oneFolder) fsRoot() gofs.InodeEmbedder { return o.root }
-
-func (o *oneFolder) Add(e *session.Entry) (string, error) {
-	o.root = o.mf.entryRoot(e, o.mf.rootOptions(time.Now()))
-	return e.WantName(), nil
-}
-
-func (o *oneFolder) Attach(e *session.Entry) {
-	o.root.Attach(e.Torrent())
-	mt := e.Metainfo()
-	o.log.Info("metadata fetched", "torrent", mt.Info.Name, "files", len(mt.Info.VisibleFiles()), "size", mt.Info.TotalLength)
-}
-
-func (o *oneFolder) Failed(e *session.Entry, err error) {
-	if o.mf.life.ctx.Err() != nil {
-		return // stopping anyway
-	}
-	o.log.Error("metadata not fetched; stopping", "info_hash", e.InfoHash().String(), "err", err)
-	o.mf.life.stop(err)
-}
-
-func (o *oneFolder) Remove(e *session.Entry) <-chan struct{} { return nil } // never: no watched folder
-
-// multiFolders shows each torrent in a folder of a MultiRoot.
-type multiFolders struct {
-	mf   *mountFlags
-	log  *slog.Logger
-	root *hfs.MultiRoot
-
-	mu    sync.Mutex // guards roots
-	roots map[bt.InfoHash]*hfs.Root
-}
-
-func (m *multiFolders) fsRoot() gofs.InodeEmbedder { return m.root }
-
-func (m *multiFolders) Add(e *session.Entry) (string, error) {
-	r := m.mf.entryRoot(e, fsOptions(m.mf, time.Now()))
-	name, err := m.root.Add(e.InfoHash().String(), e.WantName(), r)
-	if err == nil {
-		m.mu.Lock()
-		m.roots[e.InfoHash()] = r
-		m.mu.Unlock()
-	}
-	return name, err
-}
-
-func (m *multiFolders) Attach(e *session.Entry) {
-	m.mu.Lock()
-	r := m.roots[e.InfoHash()]
-	m.mu.Unlock()
-	if r != nil {
-		r.Attach(e.Torrent())
-	}
-}
-
-func (m *multiFolders) Failed(e *session.Entry, err error) {
-	// The other torrents go on; the folder stays, its status file saying
-	// the same as this line, until its source is removed or the mount ends.
-	m.log.Error("metadata not fetched; the folder stays empty", "folder", safe(e.Name()), "info_hash", e.InfoHash().String(), "err", err)
-}
-
-func (m *multiFolders) Remove(e *session.Entry) <-chan struct{} {
-	m.mu.Lock()
-	delete(m.roots, e.InfoHash())
-	m.mu.Unlock()
-	return m.root.Remove(e.InfoHash().String())
 }
 
 func fsOptions(mf *mountFlags, modTime time.Time) hfs.Options {
