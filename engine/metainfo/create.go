@@ -133,6 +133,12 @@ func create(name string, files []InputFile, opts CreateOptions) ([]byte, error) 
 			t.AnnounceList = tiers
 		}
 	}
+	if opts.Format != FormatV1 && !single && len(files) == 1 && len(files[0].Path) == 1 {
+		// A v2 file tree of one file at its top reads as a single-file
+		// torrent (BEP 52): the folder's name would be lost, or, in a
+		// hybrid, the v1 and v2 parts would disagree.
+		return nil, fmt.Errorf("a v2 or hybrid torrent cannot hold a folder with one file in it: give the file itself (%s), or make a v1 torrent", files[0].Path[0])
+	}
 	if opts.Format != FormatV1 {
 		out, err := createV2(name, files, single, pl, opts.Format, opts, t)
 		if err != nil {

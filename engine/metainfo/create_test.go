@@ -171,6 +171,8 @@ func TestCreateErrors(t *testing.T) {
 		{"bad web seed", "n", []InputFile{FileBytes(x)}, CreateOptions{WebSeeds: []string{"ftp://s/"}}, `web seed "ftp://s/"`},
 		{"padding-like name", "n", []InputFile{FileBytes(x, "_____padding_file_1")}, CreateOptions{}, "padding file"},
 		{"padding-like path", "n", []InputFile{FileBytes(x, ".pad", "1")}, CreateOptions{}, "padding file"},
+		{"v2 folder of one file", "n", []InputFile{FileBytes(x, "a")}, CreateOptions{Format: FormatV2}, "cannot hold a folder with one file"},
+		{"hybrid folder of one file", "n", []InputFile{FileBytes(x, "a")}, CreateOptions{Format: FormatHybrid}, "cannot hold a folder with one file"},
 	} {
 		_, err := CreateFromFiles(tc.tname, tc.files, tc.opts)
 		if err == nil || !strings.HasPrefix(err.Error(), "metainfo: create: ") || !strings.Contains(err.Error(), tc.want) {
