@@ -174,8 +174,8 @@ class Mount:
     def phases(self):
         """From the -v log: seconds from start to the first peer handshake, to
         "metadata fetched", and to the first handshake after it (the old path
-        reconnects); None where absent."""
-        hs = meta = hs2 = None
+        reconnects), and the pieces verified when it stopped; None where absent."""
+        hs = meta = hs2 = verified = None
         try:
             with open(self.log, errors="replace") as f:
                 for line in f:
@@ -192,9 +192,12 @@ class Mount:
                             hs2 = t
                     elif msg == "metadata fetched" and meta is None:
                         meta = t
+                    elif msg == "stopped":
+                        v = re.search(r" pieces_verified=(\d+)", line)
+                        verified = int(v.group(1)) if v else None
         except OSError:
             pass
-        return hs, meta, hs2
+        return hs, meta, hs2, verified
 
     def tail(self, n=8):
         try:
@@ -301,14 +304,16 @@ def run(a, rng, procs, mounts, fails):
     say("seeder 127.0.0.1:%d%s" % (sport, "" if a.no_wan else ", relay " + links[1][1]))
 
     bins = [("new", a.new), ("base", a.base)]
-    fb = {(l, b): [] for l, _, _ in links for b, _ in bins}
-    meta = {(l, b): [] for l, _, _ in links for b, _ in bins}
-    phases = {(l, b): [] for l, _, _ in links for b, _ in bins}
-    for lname, peer, limit in links:
+    # The magnet, then the same with the .torrent (a control: what is not the magnet path).
+    cases = [(l, p, lim, magnet) for l, p, lim in links] + [(l + " .torrent", p, lim, torrent) for l, p, lim in links]
+    fb = {(c[0], b): [] for c in cases for b, _ in bins}
+    meta = {(c[0], b): [] for c in cases for b, _ in bins}
+    phases = {(c[0], b): [] for c in cases for b, _ in bins}
+    for lname, peer, limit, source in cases:
         for r in range(1, a.rounds + 1):
             for bname, binary in bins:
                 rel, off, want = pick(files, top, rng)
-                m = Mount(a, binary, magnet, peer, label="%s.r%d.%s" % (lname, r, bname))
+                m = Mount(a, binary, source, peer, label="%s.r%d.%s" % (lname.replace(" .", "-"), r, bname))
                 mounts.append(m)
                 try:
                     m.start()
@@ -377,10 +382,10 @@ def run(a, rng, procs, mounts, fails):
     else:
         idle_note.append("Sleeping against awake: **not measured**: the binary has no --idle (`hyperblow mount --help` does not list it).")
 
-    write(a, links, link_desc, fb, meta, phases, idle, idle_note, has_idle, fails, ih, info_size, npieces)
+    write(a, links, cases, link_desc, fb, meta, phases, idle, idle_note, has_idle, fails, ih, info_size, npieces)
 
 
-def write(a, links, link_desc, fb, meta, phases, idle, idle_note, has_idle, fails, ih, info_size, npieces):
+def write(a, links, cases, link_desc, fb, meta, phases, idle, idle_note, has_idle, fails, ih, info_size, npieces):
     L = []
     L.append("# Magnet to first byte, and first byte from a sleeping torrent (issue 12)")
     L.append("")
@@ -398,7 +403,7 @@ def write(a, links, link_desc, fb, meta, phases, idle, idle_note, has_idle, fail
     L.append("")
     L.append("| link | binary | file listed s | first byte s |")
     L.append("|---|---|---|---|")
-    for lname, _, _ in links:
+    for lname, _, _, _ in cases:
         for bname, label in (("new", "new (%s)" % a.new_ref), ("base", "baseline (%s)" % a.base_ref)):
             L.append("| %s | %s | %s | %s |" % (lname, label, median_txt(meta[(lname, bname)]), median_txt(fb[(lname, bname)])))
     L.append("")
@@ -414,23 +419,25 @@ def write(a, links, link_desc, fb, meta, phases, idle, idle_note, has_idle, fail
     L.append("Where the time goes, from the mounts' -v logs (log times to the millisecond; medians over the rounds, "
              "seconds from starting the mount): the first peer handshake, \"metadata fetched\", the first handshake after "
              "it (the old path drops the connection that sent the metadata and dials again), the first byte; then the "
-             "spans between.")
+             "spans between; and the pieces the mount had verified when it stopped, right after the first byte (its "
+             "\"stopped\" line): the read needs one.")
     L.append("")
-    L.append("| link | binary | handshake | metadata | re-handshake | first byte | handshake→metadata | metadata→first byte |")
-    L.append("|---|---|---|---|---|---|---|---|")
+    L.append("| link | binary | handshake | metadata | re-handshake | first byte | handshake→metadata | metadata→first byte | pieces verified at unmount |")
+    L.append("|---|---|---|---|---|---|---|---|---|")
 
-    def med(rows, i):
+    def med(rows, i, fmt="%.3f"):
         xs = [r[i] for r in rows if r[i] is not None]
-        return "%.3f" % statistics.median(xs) if xs else "—"
+        return fmt % statistics.median(xs) if xs else "—"
 
     def medspan(rows, i, j):
         xs = [r[j] - r[i] for r in rows if r[i] is not None and r[j] is not None]
         return "%.3f" % statistics.median(xs) if xs else "—"
-    for lname, _, _ in links:
+    for lname, _, _, _ in cases:
         for bname in ("new", "base"):
             rows = phases[(lname, bname)]
-            L.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (lname, bname, med(rows, 0), med(rows, 1), med(rows, 2),
-                                                                  med(rows, 3), medspan(rows, 0, 1), medspan(rows, 1, 3)))
+            L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                lname, bname, med(rows, 0), med(rows, 1), med(rows, 2), med(rows, 4), medspan(rows, 0, 1),
+                medspan(rows, 1, 4), med(rows, 3, "%d")))
     L.append("")
     L.append("## Sleeping against awake")
     L.append("")
@@ -457,7 +464,7 @@ def write(a, links, link_desc, fb, meta, phases, idle, idle_note, has_idle, fail
     L.append("")
     L.append("Raw first-byte times (s):")
     L.append("")
-    for k in sorted(fb):
+    for k in sorted(fb, key=lambda k: ([c[0] for c in cases].index(k[0]), k[1])):
         L.append("- %s %s: %s" % (k[0], k[1], " ".join("%.3f" % x for x in fb[k])))
     for k in sorted(idle):
         L.append("- %s %s: %s" % (k[0], k[1], " ".join("%.3f" % x for x in idle[k])))
