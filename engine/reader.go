@@ -28,11 +28,8 @@ type Reader struct {
 	seqRead int64 // bytes read sequentially since started
 	runFrom int64 // where the sequential run began (the last seek)
 	trusted bool  // the run before the last seek was a long sequential one
-	// lastPace is the pace (bytes/s) of the run before the last seek when
-	// that run was trusted: a player that seeks reads on at its pace.
-	lastPace float64
-	lastWin  window
-	noInfo   bool // made before the torrent had its info: reads fail with ErrNoInfo
+	lastWin window
+	noInfo  bool // made before the torrent had its info: reads fail with ErrNoInfo
 }
 
 // Readahead bounds: a reader starts with a little ahead of what it reads, and
@@ -57,9 +54,6 @@ const (
 	// window reaches while the swarm delivers steadily (up to three times
 	// that when it does not: jitter.go).
 	readaheadHorizon = 8 * time.Second
-	// seekHorizon is the window, in time at its last pace, of a trusted
-	// reader right after a seek, until its new run shows its pace.
-	seekHorizon = 4 * time.Second
 )
 
 // primeSize is how much of a file's tail (twice that of its head) is wanted as soon as it is
@@ -161,10 +155,6 @@ func (r *Reader) track(start, end int64) {
 		// that ends was a long sequential one (a player seeking, a cp), which
 		// this one will likely be too.
 		r.trusted = r.seqRead >= trustRun
-		r.lastPace = 0
-		if el := now.Sub(r.started).Seconds(); r.trusted && el > 0 {
-			r.lastPace = float64(r.seqRead) / el
-		}
 		r.started = now
 		r.seqRead = 0
 		r.next = end
@@ -182,17 +172,6 @@ func (r *Reader) track(start, end int64) {
 		// or a reader at the front of the download would wait a round trip for
 		// each piece while its window grows from what it has read.
 		r.ahead = min(max(probeAhead, 2*r.seqRead, r.t.pipelineBytes.Load()), r.t.maxReadahead())
-		if r.lastPace > 0 {
-			// A player that seeks keeps its pace: its window at the new
-			// position is at once what that pace needs for seekHorizon,
-			// not grown from what it has read there. Grown from its reads,
-			// the window held a piece or two while mpv, restarted on the
-			// first frame, waited for a second of video (a 0.34 s buffering
-			// after every cold seek on the WAN lab). What the peers hold in
-			// flight stays bounded by their pipelines, so a seek soon after
-			// costs no more.
-			r.ahead = min(max(r.ahead, int64(r.lastPace*seekHorizon.Seconds())), r.t.maxReadahead())
-		}
 		if el := now.Sub(r.started); el > time.Second {
 			// Enough to cover readaheadHorizon at the reader's own pace: a cp
 			// reaches the cap, a 5 Mbit/s video stays at a few MiB.

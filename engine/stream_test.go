@@ -323,36 +323,3 @@ func TestCloseFinishesPieceOnItsWay(t *testing.T) {
 		t.Errorf("%d bytes wasted, want 0", w)
 	}
 }
-
-// A reader that read a long run sequentially (a player) and seeks keeps its
-// pace: its window at the new position is at once what that pace needs, not
-// a piece or two grown from what it has read there.
-func TestTrustedSeekKeepsItsPace(t *testing.T) {
-	data := enginetest.RandomBytes(13, 64<<20)
-	mt, all := enginetest.Torrent(t, "v.bin", 256<<10, []enginetest.File{{Data: data}})
-	seeder := enginetest.Seed(t, mt, all)
-	_, tor := enginetest.Leecher(t, mt, engine.Config{CacheSize: 256 << 20, Readahead: 16 << 20}, seeder)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	buf := make([]byte, 128<<10)
-	// run reads n bytes from off on a fresh reader, then seeks to 48 MiB and
-	// returns the window right after that seek's read.
-	run := func(n int64) int64 {
-		r := tor.NewReader(mt.Info.Files[0])
-		defer r.Close()
-		for off := int64(0); off < n; off += int64(len(buf)) {
-			if _, err := r.ReadAt(ctx, buf, off); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if _, err := r.ReadAt(ctx, buf, 48<<20); err != nil {
-			t.Fatal(err)
-		}
-		return readerWindow(t, tor)
-	}
-	short := run(2 << 20) // not a long run: the window starts small
-	long := run(12 << 20) // a long run: it keeps its pace
-	if long < 8<<20 || long < 4*short {
-		t.Fatalf("window right after a seek: %d bytes after a 12 MiB run, %d after a 2 MiB run; want the first >= 8 MiB and 4x the second", long, short)
-	}
-}
