@@ -30,6 +30,9 @@ type Reader struct {
 	trusted bool  // the run before the last seek was a long sequential one
 	lastWin window
 	noInfo  bool // made before the torrent had its info: reads fail with ErrNoInfo
+	// prime holds the head and tail windows opening wants, sent with the
+	// first read (after its own window).
+	prime []windowMsg
 }
 
 // Readahead bounds: a reader starts with a little ahead of what it reads, and
@@ -61,8 +64,11 @@ const (
 // start without a round trip per seek.
 const primeSize = 1 << 20
 
-// NewReader returns a reader for file f of the torrent. Opening it wants the
-// file's first and last primeSize bytes at once. Make readers only once the
+// NewReader returns a reader for file f of the torrent. Its first read wants,
+// after what it reads, the file's first and last primeSize bytes: they go out
+// behind the read's own piece, which over a slow link would otherwise wait
+// behind a pipeline of head pieces (a magnet mount's first byte came after 6
+// head pieces on the WAN lab, its peer already connected at the open). Make readers only once the
 // torrent has its info (GotInfo is closed; a magnet's files are not known
 // before): a reader made earlier fails every read with ErrNoInfo.
 func (t *Torrent) NewReader(f metainfo.File) *Reader {
@@ -83,7 +89,7 @@ func (t *Torrent) NewReader(f metainfo.File) *Reader {
 		// found a single MiB there too little to start without a stall.
 		head := window{lo: piece(f.Offset), hi: piece(min(end, f.Offset+2*primeSize)-1) + 1}
 		head.pos = head.lo
-		t.trySend(windowMsg{reader: r.id | 1, w: head})
+		r.prime = append(r.prime, windowMsg{reader: r.id | 1, w: head})
 		if f.Length > 2*primeSize {
 			// The last primeSize bytes, but not a whole piece more for the
 			// few of them that fall into the one before: a file's last
@@ -95,7 +101,7 @@ func (t *Torrent) NewReader(f metainfo.File) *Reader {
 			}
 			tail := window{lo: piece(tailFrom), hi: piece(end-1) + 1}
 			tail.pos = tail.lo
-			t.trySend(windowMsg{reader: r.id | 2, w: tail})
+			r.prime = append(r.prime, windowMsg{reader: r.id | 2, w: tail})
 		}
 	}
 	return r
@@ -217,9 +223,24 @@ func (r *Reader) track(start, end int64) {
 	}
 	changed := w.lo != r.lastWin.lo || w.hi != r.lastWin.hi
 	r.lastWin = w
+	prime := r.prime
+	r.prime = nil
 	r.mu.Unlock()
 	if changed {
 		r.t.trySend(windowMsg{reader: r.id, w: w, seek: seek})
+	}
+	for _, m := range prime {
+		r.t.trySend(m)
+	}
+	if len(prime) > 0 {
+		r.mu.Lock()
+		closed := r.closed
+		r.mu.Unlock()
+		if closed { // Close came between: withdraw what was just sent
+			for _, m := range prime {
+				r.t.trySend(windowMsg{reader: m.reader, closed: true})
+			}
+		}
 	}
 }
 

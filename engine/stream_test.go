@@ -227,7 +227,39 @@ func TestNothingFetchedBehindASeek(t *testing.T) {
 	}
 }
 
-// Opening a file wants its head (2 MiB) and its tail (the last MiB), but not a
+// A file's first read is asked of the peers before the head and tail that
+// opening wants: over a slow link they would otherwise fill the pipelines
+// ahead of it.
+func TestFirstReadBeforePrime(t *testing.T) {
+	mt, _ := enginetest.Torrent(t, "prime.bin", 64<<10, []enginetest.File{{Data: enginetest.RandomBytes(15, 16<<20)}})
+	c, tor := enginetest.Leecher(t, mt, engine.Config{Listen: "127.0.0.1:0", CacheSize: 64 << 20})
+	fp := enginetest.DialFake(t, c.ListenAddr(), mt, wire.Reserved{})
+	full := bt.NewBitfield(mt.Info.NumPieces)
+	full.SetAll()
+	fp.Send(wire.Message{ID: wire.Bitfield, Payload: full.Bytes()}, wire.Message{ID: wire.Unchoke})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r := tor.NewReader(mt.Info.Files[0])
+	defer r.Close()
+	// The owner has seen the open (and the peer's unchoke) before the read
+	// comes, as when a player opens a file and reads a moment later.
+	if _, err := tor.Inspect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const at = 12 << 20
+	short, stop := context.WithTimeout(ctx, 300*time.Millisecond)
+	r.ReadAt(short, make([]byte, 1), at) // the peer never answers: it times out
+	stop()
+	msgs, ok := fp.Expect(5*time.Second, func(m wire.Message) bool { return m.ID == wire.Request })
+	if !ok {
+		t.Fatal("no request came")
+	}
+	if got, want := msgs[len(msgs)-1].Index, uint32(at/(64<<10)); got != want {
+		t.Fatalf("first request for piece %d, want %d (the read's) before the head's and tail's", got, want)
+	}
+}
+
+// The first read of a file wants its head (2 MiB) and its tail (the last MiB), but not a
 // whole piece more for the few tail bytes that fall into the piece before the
 // last when the last piece holds at least half of that MiB: ffprobe of an MP4
 // reads only the moov there.
@@ -247,6 +279,9 @@ func TestOpenPrimesHeadAndTail(t *testing.T) {
 			enginetest.DialFake(t, c.ListenAddr(), mt, wire.Reserved{}) // has nothing: wanted pieces stay wanted
 			r := tor.NewReader(mt.Info.Files[0])
 			defer r.Close()
+			short, stop := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			r.ReadAt(short, make([]byte, 1), 0) // the peer has nothing: it times out
+			stop()
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			snap, err := tor.Inspect(ctx)
