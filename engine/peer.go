@@ -106,6 +106,8 @@ type peer struct {
 	pexSent     map[netip.AddrPort]bool // addresses we told it about (BEP 11)
 	pexSentAt   time.Time
 	pexGotAt    time.Time
+
+	hon honesty // asking for what we no longer hold (honest.go)
 }
 
 // sendBatch is requests sent at one time, behind ahead others in flight.
@@ -268,13 +270,14 @@ func (t *Torrent) addConn(m connMsg, now time.Time) {
 	t.byKey[p.key] = p
 	t.stats.peers.Store(int64(len(t.peers)))
 	t.log.Debug("peer connected", "addr", m.addr, "peer_id", m.conn.PeerID(), "incoming", m.incoming, "fast", p.fast)
-	switch n := t.have.Count(); {
+	adv := t.advertised() // honest.go: what we can keep serving
+	switch n := adv.Count(); {
 	case p.fast && n == t.info.NumPieces:
 		p.conn.Send(wire.Message{ID: wire.HaveAll})
 	case p.fast && n == 0:
 		p.conn.Send(wire.Message{ID: wire.HaveNone})
 	case n > 0:
-		p.conn.Send(wire.Message{ID: wire.Bitfield, Payload: t.have.Clone().Bytes()})
+		p.conn.Send(wire.Message{ID: wire.Bitfield, Payload: adv.Bytes()})
 	}
 	if p.conn.Reserved().Extended() {
 		t.sendExtHandshake(p)
@@ -521,10 +524,17 @@ func (t *Torrent) feedUploads(p *peer) {
 	for n < len(p.upPending) && queued < upQueueBytes {
 		m := p.upPending[n]
 		n++
-		data, ok := t.readBlock(int(m.Index), int(m.Begin), int(m.Length))
+		data, ok, wait := t.uploadBlock(int(m.Index), int(m.Begin), int(m.Length)) // tier.go
+		if wait {
+			n-- // on its way from disk: tierLoaded feeds it
+			break
+		}
 		if !ok {
 			if p.fast {
 				p.conn.Send(wire.Message{ID: wire.Reject, Index: m.Index, Begin: m.Begin, Length: m.Length})
+			}
+			if t.refusedUnheld(p, time.Now()) { // honest.go: choked, its requests are gone
+				return
 			}
 			continue
 		}

@@ -85,6 +85,8 @@ type Torrent struct {
 	bgMarked    int64 // bytes of background pieces handed to the picker, not yet verified
 	lastOptim   time.Time
 	mirrors     []*mirror // web seeds (mirror.go)
+
+	tier tierState // the store below the RAM cache (tier.go)
 }
 
 type counters struct {
@@ -120,6 +122,8 @@ type Stats struct {
 	// connections refused by the per-IP limit, peers dropped for an untried
 	// address because they delivered least.
 	Dials, DialFailures, RefusedPerIP, PeersReplaced int64
+
+	Tier TierStats // RAM and disk tier hits, the disk tier, HAVE honesty (tier.go)
 }
 
 func newTorrent(c *Client, id uint32, mt *metainfo.Torrent, opts TorrentOptions) (*Torrent, error) {
@@ -153,6 +157,7 @@ func newTorrent(c *Client, id uint32, mt *metainfo.Torrent, opts TorrentOptions)
 			return nil, err
 		}
 	}
+	t.openTier() // tier.go
 	t.pk.Late = t.lateAt
 	t.addAddrs(opts.Peers, true)
 	t.ctx, t.cancel = context.WithCancel(c.ctx)
@@ -203,6 +208,7 @@ func (t *Torrent) start() {
 func (t *Torrent) close() {
 	t.cancel()
 	t.wg.Wait()
+	t.closeTier() // tier.go
 }
 
 // Info returns the torrent's validated metadata.
@@ -231,6 +237,7 @@ func (t *Torrent) Stats() Stats {
 		DialFailures:    t.stats.dialFailures.Load(),
 		RefusedPerIP:    t.stats.refusedPerIP.Load(),
 		PeersReplaced:   t.stats.replaced.Load(),
+		Tier:            t.tierStats(),
 	}
 	r := make(chan ownerStats, 1)
 	if t.send(statsMsg{r}) {
