@@ -130,14 +130,20 @@ func (t *Torrent) openTier() {
 	}
 }
 
-// closeTier releases a tier opened here (after the owner has stopped). Its
-// write-behind queue is flushed by the DiskCache.
+// closeTier releases a tier opened here (after the owner has stopped; its
+// write-behind queue is written first), and logs what each tier served and
+// what the partial seed refused.
 func (t *Torrent) closeTier() {
 	if t.tier.st != nil && t.tier.own {
 		if err := t.tier.st.Close(); err != nil {
-			t.log.Warn("closing the disk cache's torrent", "err", err)
+			t.log.Warn("closing the tier", "err", err)
 		}
 	}
+	s := t.tierStats()
+	t.log.Info("tiers", "ram_hits", s.RAMHits, "disk_hits", s.DiskHits, "disk_misses", s.DiskMisses,
+		"disk_held", s.Disk.HeldBytes, "disk_writes", s.Disk.Writes, "disk_dropped", s.Disk.Dropped,
+		"disk_corrupt", s.Disk.Corrupt, "advertised", s.Advertised,
+		"rejected_unheld", s.RejectedRequests, "penalty_chokes", s.PenaltyChokes)
 }
 
 // tierEvent is the tier's Stored and Evicted: it never blocks.

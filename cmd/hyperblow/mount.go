@@ -109,6 +109,7 @@ type mountFlags struct {
 	log  *slog.Logger
 
 	fuse fuseOptions // -o options that are not flags: uid, gid, umask, ... (options.go)
+	tier tierFlags   // --cache-dir, --disk-cache (tierflags.go)
 }
 
 func (m *mountFlags) register(fs *flag.FlagSet, listenDefault string) {
@@ -155,6 +156,7 @@ func runMount(args []string, stdout, stderr io.Writer) error {
 	var mf mountFlags
 	mf.register(fs, ":6881")
 	mf.registerOptions(fs) // options.go: -o OPTIONS
+	mf.tier.register(fs)   // tierflags.go: --cache-dir, --disk-cache
 	var dm daemonFlags
 	dm.register(fs) // daemon.go: --daemon
 	pos, err := parseFlags(fs, args)
@@ -531,6 +533,7 @@ func newClient(log *slog.Logger, mf *mountFlags) (*engine.Client, error) {
 		Encryption:    engine.Encryption(mf.encryption),
 		NoUTP:         mf.noUTP,
 		Logger:        log,
+		DiskCache:     mf.tier.open(log), // tierflags.go
 	}
 	mf.localNetSettings(&cfg)
 	c, err := engine.NewClient(cfg)
