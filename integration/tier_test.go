@@ -1,0 +1,154 @@
+package integration
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// logCounts reads key=integer pairs from the last log line of stderr whose
+// message is msg (the engine's "tiers" line, the mount's "stopped" line).
+func logCounts(t testing.TB, stderr, msg string) map[string]int64 {
+	t.Helper()
+	lines := regexp.MustCompile(`(?m)^.*msg=`+regexp.QuoteMeta(msg)+` .*$`).FindAllString(stderr, -1)
+	if len(lines) == 0 {
+		t.Fatalf("no %q log line in:\n%s", msg, tail(stderr, 4000))
+	}
+	out := map[string]int64{}
+	for _, kv := range regexp.MustCompile(`(\w+)=(-?\d+)(?:\s|$)`).FindAllStringSubmatch(lines[len(lines)-1], -1) {
+		n, _ := strconv.ParseInt(kv[2], 10, 64)
+		out[kv[1]] = n
+	}
+	return out
+}
+
+// sha256Range hashes n bytes of a file from off.
+func sha256Range(t testing.TB, path string, off, n int64) [32]byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, off, n)); err != nil {
+		t.Fatalf("reading %s [%d, +%d): %v", path, off, n, err)
+	}
+	var s [32]byte
+	copy(s[:], h.Sum(nil))
+	return s
+}
+
+// TestDiskTierRemountFetchesNothing: a mount with --cache-dir reads 16 MiB
+// from its seeder; a remount on the same cache folder, with no peer at all,
+// reads the same bytes from disk: 0 bytes fetched, the right bytes.
+func TestDiskTierRemountFetchesNothing(t *testing.T) {
+	buildBinary(t)
+	data := sharedData(t)
+	tor := makeTorrent(t, data.Big, nil, 256<<10)
+	seeder := seedLibtorrent(t, tor)
+	cacheDir := filepath.Join(t.TempDir(), "pieces")
+	const n = 16 << 20
+	want := sha256Range(t, tor.Data, 0, n)
+
+	m := mount(t, "--cache-dir", cacheDir, "--disk-cache", "256MiB", "--cache-size", "32MiB", "--peer", seeder, tor.Path)
+	file := filepath.Join(m.Dir, filepath.Base(tor.Data))
+	if got := sha256Range(t, file, 0, n); got != want {
+		t.Fatal("first mount: bytes differ from the source")
+	}
+	m.Unmount(t)
+	first := logCounts(t, m.Stderr(), "tiers")
+	if first["disk_writes"] < n/(256<<10) {
+		t.Fatalf("first mount wrote %d pieces to disk, want at least %d: %v", first["disk_writes"], n/(256<<10), first)
+	}
+
+	m2 := mount(t, "--cache-dir", cacheDir, "--disk-cache", "256MiB", "--cache-size", "32MiB", tor.Path) // no peer
+	file = filepath.Join(m2.Dir, filepath.Base(tor.Data))
+	if got := sha256Range(t, file, 0, n); got != want {
+		t.Fatal("remount: bytes differ from the source")
+	}
+	m2.Unmount(t)
+	stopped := logCounts(t, m2.Stderr(), "stopped")
+	tiers := logCounts(t, m2.Stderr(), "tiers")
+	t.Logf("remount: %v; tiers %v", stopped, tiers)
+	if stopped["downloaded"] != 0 || tiers["disk_hits"] < n/(256<<10) {
+		t.Fatalf("remount downloaded %d bytes with %d disk hits; want 0 bytes, at least %d hits", stopped["downloaded"], tiers["disk_hits"], n/(256<<10))
+	}
+}
+
+// TestPartialSeedHonestLibtorrent: a libtorrent leecher connected to a mount
+// that reads 32 MiB through 8 MiB of RAM, uploading at most 512 KiB/s, so the
+// leecher is told of pieces (HAVE) that are evicted before it can ask for
+// them. RAM only: it is rejected and then choked, and the rejects stay
+// within what the policy allows (rejectsBeforeChoke per penalty), where a
+// busy loop makes hundreds of thousands. With a disk tier: it is told only of
+// what is on disk, and nothing it asks for is refused.
+func TestPartialSeedHonestLibtorrent(t *testing.T) {
+	buildBinary(t)
+	requireLibtorrent(t)
+	data := sharedData(t)
+	tor := makeTorrent(t, data.Big, nil, 256<<10)
+	seeder := seedLibtorrent(t, tor)
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"ram", []string{"--disk-cache", "0"}},
+		{"disk", []string{"--cache-dir", filepath.Join(t.TempDir(), "pieces"), "--disk-cache", "256MiB"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+			args := append([]string{"-v", "--listen", listen, "--cache-size", "8MiB", "--max-upload-rate", "512KiB", "--peer", seeder}, tc.args...)
+			m := mount(t, append(args, tor.Path)...)
+			probe := startProc(t, "libtorrent probe", procOpts{}, python(), ltHelper(t), "probe", "--peer", listen,
+				"--seconds", "12", "--want-bytes", fmt.Sprint(1<<40), tor.Path, t.TempDir())
+			waitStderr(t, m, regexp.MustCompile(`msg="peer connected"[^\n]*incoming=true`), 30*time.Second, "the libtorrent leecher did not connect")
+			file := filepath.Join(m.Dir, filepath.Base(tor.Data))
+			if r := run(t, 60*time.Second, procOpts{}, "dd", "if="+file, "of=/dev/null", "bs=1M", "count=32", "status=none"); r.code != 0 {
+				t.Fatalf("dd: %v", r)
+			}
+			if !probe.waitFor(60 * time.Second) {
+				t.Fatalf("the probe did not end: %s", probe.describe())
+			}
+			var got struct {
+				Pieces     int   `json:"pieces"`
+				Downloaded int64 `json:"downloaded"`
+			}
+			if err := json.Unmarshal([]byte(strings.TrimSpace(probe.Stdout.String())), &got); err != nil {
+				t.Fatalf("probe output %q: %v", probe.Stdout.String(), err)
+			}
+			m.Unmount(t)
+			tiers := logCounts(t, m.Stderr(), "tiers")
+			stopped := logCounts(t, m.Stderr(), "stopped")
+			t.Logf("libtorrent: %+v; mount: tiers %v, uploaded %d", got, tiers, stopped["uploaded"])
+			rejected, penalties := tiers["rejected_unheld"], tiers["penalty_chokes"]
+			switch tc.name {
+			case "ram":
+				if rejected > 32*(penalties+1) {
+					t.Errorf("%d requests for evicted pieces refused with %d penalty chokes: want at most 32 per penalty (a loop)", rejected, penalties)
+				}
+				if rejected == 0 {
+					t.Errorf("no request for an evicted piece: the test did not make the leecher ask for one (tiers %v)", tiers)
+				}
+			case "disk":
+				if rejected != 0 || penalties != 0 {
+					t.Errorf("with a disk tier, %d requests refused and %d penalty chokes; want none", rejected, penalties)
+				}
+				if got.Downloaded == 0 {
+					t.Errorf("libtorrent got nothing from a mount with pieces on disk: %+v", got)
+				}
+			}
+			if stopped["uploaded"] > int64(got.Downloaded)+4<<20 {
+				t.Errorf("the mount uploaded %d bytes, libtorrent received %d", stopped["uploaded"], got.Downloaded)
+			}
+		})
+	}
+}
