@@ -61,7 +61,7 @@ func (t *Torrent) unchoke(p *peer) {
 // maybeUnchoke gives a newly interested peer a free slot at once, without waiting
 // for the next rechoke.
 func (t *Torrent) maybeUnchoke(p *peer) {
-	if p.amChoking && t.have.Count() > 0 && t.unchoked < t.c.cfg.UploadSlots+1 && !t.penalized(p, time.Now()) {
+	if p.amChoking && t.have.Count() > 0 && t.unchoked < t.c.cfg.UploadSlots+1 {
 		t.unchoke(p)
 	}
 }
@@ -75,7 +75,7 @@ func (t *Torrent) rechoke(now time.Time, rotate bool) {
 		p.downRate = float64(p.down-p.lastDown) / secs
 		p.upRate = float64(p.up-p.lastUp) / secs
 		p.lastDown, p.lastUp = p.down, p.up
-		if !p.peerInterested || t.penalized(p, now) { // honest.go
+		if !p.peerInterested {
 			t.choke(p)
 			continue
 		}

@@ -1,7 +1,7 @@
 package engine
 
 import (
-	"time"
+	"errors"
 
 	"github.com/hyperblow/hyperblow/engine/bt"
 )
@@ -19,30 +19,25 @@ import (
 // What was advertised may still be evicted (RAM, or the tier's LRU), and a
 // peer told earlier keeps asking for it: libtorrent re-requests a rejected
 // block at once, for ever, which made a RAM-only partial seed spin (2.5 M
-// cache misses a minute, 66 % of a core, MB/s of rejects each way). Policy: a
-// request for a piece we no longer hold is rejected (BEP 6; unanswered under
-// BEP 3), and a peer that has had rejectsBeforeChoke such rejects since its
-// last penalty is choked for a while: penaltyBase, doubling with each penalty
-// up to penaltyMax; the rechoke does not unchoke it meanwhile. So such a peer
-// costs at most about rejectsBeforeChoke + its request queue of rejects per
-// penalty, a bounded, shrinking rate, while the peers that ask for what we
-// hold are served as before. Choking was chosen over allowed-fast or suggest:
-// neither stops a client from asking again for what we advertised (both are
-// hints), and allowed-fast would oblige us to serve a choked peer. Choking
-// also serves peers that ask for what we hold less while penalised; that is
-// the price of a lie we cannot take back, and it shrinks as the penalty grows.
-const (
-	rejectsBeforeChoke = 32
-	penaltyBase        = 30 * time.Second
-	penaltyMax         = 8 * time.Minute
-)
+// cache misses a minute, 66 % of a core, MB/s of rejects each way).
+//
+// Policy: a request for a piece we no longer hold is rejected (BEP 6;
+// unanswered under BEP 3), and after rejectsBeforeReset of them the
+// connection is closed. Closing is the one way to take HAVEs back: on its
+// next connection the peer gets a bitfield of what we hold then, and asks
+// for that. So a peer costs at most rejectsBeforeReset refusals per
+// connection (plus its reconnection, which our dial backoff or its own
+// bounds), and is served what we do hold. Choking it for a while was tried
+// first: it bounds the rejects as well, but Transmission, still believing
+// the old HAVEs, asked only for evicted pieces after each unchoke and got 0
+// bytes in 90 s (TestPartialSeedHonestTransmission). SUGGEST and
+// ALLOWED_FAST are hints: neither stops a client from asking for what we
+// advertised, and ALLOWED_FAST would oblige us to serve a choked peer.
+const rejectsBeforeReset = 32
 
-// honesty is a peer's record of asking for what we no longer hold.
-type honesty struct {
-	rejects   int       // requests for pieces we no longer hold, since its last penalty
-	until     time.Time // choked until then
-	penalties int
-}
+// errUnheld closes a connection whose peer keeps asking for pieces we no
+// longer hold (evicted since we told it).
+var errUnheld = errors.New("kept asking for pieces evicted since we announced them: reconnect for a true bitfield")
 
 // advertised (owner) is the bitfield a new peer is told we have.
 func (t *Torrent) advertised() bt.Bitfield {
@@ -64,25 +59,17 @@ func (t *Torrent) advertised() bt.Bitfield {
 	return bf
 }
 
-// refusedUnheld (owner) counts a request p made for a piece we no longer hold,
-// and chokes p for a while once it has made rejectsBeforeChoke of them. It
-// reports whether p was choked (its pending requests are then gone).
-func (t *Torrent) refusedUnheld(p *peer, now time.Time) bool {
+// refusedUnheld (owner) counts a request p made for a piece we no longer
+// hold, and closes the connection once it has made rejectsBeforeReset of
+// them. It reports whether p was closed (its pending requests are gone).
+func (t *Torrent) refusedUnheld(p *peer) bool {
 	t.tier.rejects.Add(1)
-	p.hon.rejects++
-	if p.hon.rejects < rejectsBeforeChoke || p.amChoking {
+	p.unheld++
+	if p.unheld < rejectsBeforeReset {
 		return false
 	}
-	p.hon.rejects = 0
-	d := min(penaltyBase<<min(p.hon.penalties, 5), penaltyMax)
-	p.hon.penalties++
-	p.hon.until = now.Add(d)
-	t.tier.penalties.Add(1)
-	t.log.Info("choking a peer that keeps asking for pieces we no longer hold",
-		"addr", p.addr, "peer_id", p.conn.PeerID(), "for", d)
-	t.choke(p)
+	t.tier.resets.Add(1)
+	t.dropPeer(p, errUnheld)
+	p.upPending = nil
 	return true
 }
-
-// penalized reports whether p is choked for asking for what we no longer hold.
-func (t *Torrent) penalized(p *peer, now time.Time) bool { return now.Before(p.hon.until) }

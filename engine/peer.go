@@ -107,7 +107,7 @@ type peer struct {
 	pexSentAt   time.Time
 	pexGotAt    time.Time
 
-	hon honesty // asking for what we no longer hold (honest.go)
+	unheld int // requests for pieces we no longer hold (honest.go)
 }
 
 // sendBatch is requests sent at one time, behind ahead others in flight.
@@ -533,7 +533,7 @@ func (t *Torrent) feedUploads(p *peer) {
 			if p.fast {
 				p.conn.Send(wire.Message{ID: wire.Reject, Index: m.Index, Begin: m.Begin, Length: m.Length})
 			}
-			if t.refusedUnheld(p, time.Now()) { // honest.go: choked, its requests are gone
+			if t.refusedUnheld(p) { // honest.go: closed after too many
 				return
 			}
 			continue

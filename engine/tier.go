@@ -47,7 +47,7 @@ type tierState struct {
 	recent  []loadedPiece // the last pieces loaded for uploads, in case the RAM cache refused them
 
 	ramHits, diskHits, diskMisses, diskErrors atomic.Int64
-	rejects, penalties                        atomic.Int64 // honest.go
+	rejects, resets                           atomic.Int64 // honest.go
 	advCount                                  atomic.Int64 // pieces in the last bitfield or tier change
 }
 
@@ -86,9 +86,9 @@ type TierStats struct {
 	// Advertised is the number of pieces a new peer is told we have.
 	Advertised int
 	// RejectedRequests are peer requests for pieces we no longer hold (evicted
-	// from RAM, or from the tier); PenaltyChokes are the times a peer that
-	// kept asking for them was choked for a while (honest.go).
-	RejectedRequests, PenaltyChokes int64
+	// from RAM, or from the tier); PeersReset are the connections closed
+	// because their peer kept asking for them (honest.go).
+	RejectedRequests, PeersReset int64
 }
 
 // openTier gives the torrent its tier, once its info is known (a magnet:
@@ -143,7 +143,7 @@ func (t *Torrent) closeTier() {
 	t.log.Info("tiers", "ram_hits", s.RAMHits, "disk_hits", s.DiskHits, "disk_misses", s.DiskMisses,
 		"disk_held", s.Disk.HeldBytes, "disk_writes", s.Disk.Writes, "disk_dropped", s.Disk.Dropped,
 		"disk_corrupt", s.Disk.Corrupt, "advertised", s.Advertised,
-		"rejected_unheld", s.RejectedRequests, "penalty_chokes", s.PenaltyChokes)
+		"rejected_unheld", s.RejectedRequests, "peers_reset", s.PeersReset)
 }
 
 // tierEvent is the tier's Stored and Evicted: it never blocks.
@@ -335,7 +335,7 @@ func (t *Torrent) tierStats() TierStats {
 		DiskHits:         t.tier.diskHits.Load(),
 		DiskMisses:       t.tier.diskMisses.Load(),
 		RejectedRequests: t.tier.rejects.Load(),
-		PenaltyChokes:    t.tier.penalties.Load(),
+		PeersReset:       t.tier.resets.Load(),
 		Advertised:       int(t.tier.advCount.Load()),
 	}
 	if t.tier.st != nil {

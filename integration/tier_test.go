@@ -87,9 +87,8 @@ func TestDiskTierRemountFetchesNothing(t *testing.T) {
 // TestPartialSeedHonestLibtorrent: a libtorrent leecher connected to a mount
 // that reads 32 MiB through 8 MiB of RAM, uploading at most 512 KiB/s, so the
 // leecher is told of pieces (HAVE) that are evicted before it can ask for
-// them. RAM only: it is rejected and then choked, and the rejects stay
-// within what the policy allows (rejectsBeforeChoke per penalty), where a
-// busy loop makes hundreds of thousands. With a disk tier: it is told only of
+// them. RAM only: it is rejected, and its connection reset after 32 rejects
+// (a loop made 3240 in 12 s). With a disk tier: it is told only of
 // what is on disk, and nothing it asks for is refused.
 func TestPartialSeedHonestLibtorrent(t *testing.T) {
 	buildBinary(t)
@@ -129,18 +128,18 @@ func TestPartialSeedHonestLibtorrent(t *testing.T) {
 			tiers := logCounts(t, m.Stderr(), "tiers")
 			stopped := logCounts(t, m.Stderr(), "stopped")
 			t.Logf("libtorrent: %+v; mount: tiers %v, uploaded %d", got, tiers, stopped["uploaded"])
-			rejected, penalties := tiers["rejected_unheld"], tiers["penalty_chokes"]
+			rejected, resets := tiers["rejected_unheld"], tiers["peers_reset"]
 			switch tc.name {
 			case "ram":
-				if rejected > 32*(penalties+1) {
-					t.Errorf("%d requests for evicted pieces refused with %d penalty chokes: want at most 32 per penalty (a loop)", rejected, penalties)
+				if rejected > 32*(resets+1) {
+					t.Errorf("%d requests for evicted pieces refused with %d connections reset: want at most 32 per connection (a loop)", rejected, resets)
 				}
 				if rejected == 0 {
 					t.Errorf("no request for an evicted piece: the test did not make the leecher ask for one (tiers %v)", tiers)
 				}
 			case "disk":
-				if rejected != 0 || penalties != 0 {
-					t.Errorf("with a disk tier, %d requests refused and %d penalty chokes; want none", rejected, penalties)
+				if rejected != 0 || resets != 0 {
+					t.Errorf("with a disk tier, %d requests refused and %d connections reset; want none", rejected, resets)
 				}
 				if got.Downloaded == 0 {
 					t.Errorf("libtorrent got nothing from a mount with pieces on disk: %+v", got)
@@ -151,4 +150,70 @@ func TestPartialSeedHonestLibtorrent(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPartialSeedHonestTransmission: transmission-cli (which the mount dials:
+// it takes no peer) is told of the pieces a mount reads through 8 MiB of RAM,
+// most of them evicted before it asks. It still gets bytes from the mount (the
+// field report: 0 bytes in 90 s), and the mount's refusals stay within the
+// policy: RAM only, at most 32 per connection; with a disk tier, none.
+func TestPartialSeedHonestTransmission(t *testing.T) {
+	buildBinary(t)
+	requireTool(t, "transmission-cli")
+	data := sharedData(t)
+	tor := makeTorrent(t, data.Big, nil, 256<<10)
+	seeder := seedLibtorrent(t, tor)
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"ram", []string{"--disk-cache", "0"}},
+		{"disk", []string{"--cache-dir", filepath.Join(t.TempDir(), "pieces"), "--disk-cache", "256MiB"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tm := startTransmission(t, tor.Path, t.TempDir())
+			args := append([]string{"--status", "127.0.0.1:0", "--cache-size", "8MiB", "--max-upload-rate", "512KiB",
+				"--peer", seeder, "--peer", tm.Addr}, tc.args...)
+			m := mount(t, append(args, tor.Path)...)
+			addr := statusAddr(t, m)
+			file := filepath.Join(m.Dir, filepath.Base(tor.Data))
+			if r := run(t, 60*time.Second, procOpts{}, "dd", "if="+file, "of=/dev/null", "bs=1M", "count=32", "status=none"); r.code != 0 {
+				t.Fatalf("dd: %v", r)
+			}
+			// Transmission decides what to ask for every 10 s: wait for 1 MiB.
+			deadline := time.Now().Add(90 * time.Second)
+			for uploaded(t, addr) < 1<<20 {
+				if time.Now().After(deadline) {
+					t.Fatalf("transmission got %d bytes from the mount in 90 s\n%s", uploaded(t, addr), tail(m.Stderr(), 4000))
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			m.Unmount(t)
+			tiers := logCounts(t, m.Stderr(), "tiers")
+			t.Logf("mount: tiers %v", tiers)
+			rejected, resets := tiers["rejected_unheld"], tiers["peers_reset"]
+			if tc.name == "ram" && rejected > 32*(resets+1) {
+				t.Errorf("%d requests for evicted pieces refused with %d connections reset: want at most 32 per connection", rejected, resets)
+			}
+			if tc.name == "disk" && (rejected != 0 || resets != 0) {
+				t.Errorf("with a disk tier, %d requests refused and %d connections reset; want none", rejected, resets)
+			}
+		})
+	}
+}
+
+// uploaded is the mount's uploaded_bytes from /status.
+func uploaded(t *testing.T, addr string) int64 {
+	t.Helper()
+	var st struct {
+		Torrents []struct {
+			UploadedBytes int64 `json:"uploaded_bytes"`
+		} `json:"torrents"`
+	}
+	body := statusGet(t, "http://"+addr+"/status")
+	if err := json.Unmarshal([]byte(body), &st); err != nil || len(st.Torrents) == 0 {
+		t.Fatalf("/status: %v\n%s", err, body)
+	}
+	return st.Torrents[0].UploadedBytes
 }
