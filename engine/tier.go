@@ -101,6 +101,7 @@ func (t *Torrent) openTier() {
 	if t.storage != nil {
 		return
 	}
+	t.tier.queued = bt.NewBitfield(t.info.NumPieces) // before any event can come
 	ev := storage.Events{Stored: t.tierEvent, Evicted: t.tierEvent}
 	switch {
 	case t.opts.OpenTier != nil:
@@ -111,7 +112,11 @@ func (t *Torrent) openTier() {
 		}
 		t.tier.st, t.tier.own = st, true
 	case t.c.cfg.DiskCache != nil:
-		ct, err := t.c.cfg.DiskCache.Torrent(storage.SpecOf(t.mt.InfoHash, t.info, ev))
+		spec := storage.SpecOf(t.mt.InfoHash, t.info, ev)
+		if !t.info.HasV1() {
+			spec.PieceHash = nil // v2 only: no SHA-1 per piece (the store checks its own)
+		}
+		ct, err := t.c.cfg.DiskCache.Torrent(spec)
 		if err != nil {
 			t.log.Warn("disk cache unavailable for this torrent: RAM only", "err", err)
 			return
@@ -120,7 +125,6 @@ func (t *Torrent) openTier() {
 	default:
 		return
 	}
-	t.tier.queued = bt.NewBitfield(t.info.NumPieces)
 	t.tier.adv = t.tier.st.Bitfield()
 	for i := 0; i < t.info.NumPieces; i++ {
 		if t.tier.adv.Has(i) && !t.have.Has(i) {
