@@ -64,6 +64,9 @@ func TestDiskTierResumeFetchesNothing(t *testing.T) {
 	if st := tor2.Stats(); st.PiecesHave != n {
 		t.Fatalf("a new client on the same cache has %d pieces at start, want %d", st.PiecesHave, n)
 	}
+	if held, _ := tor2.PiecesHeld(0, n); held != n { // what du and the xattrs show
+		t.Fatalf("PiecesHeld = %d before any read, want the %d pieces on disk", held, n)
+	}
 	if got := readAll(t, tor2, mt.Info.Files[0], 128<<10); !bytes.Equal(got, data) {
 		t.Fatal("second client: bytes differ from the source")
 	}
