@@ -158,6 +158,7 @@ func TestPartialSeedHonestLibtorrent(t *testing.T) {
 // field report: 0 bytes in 90 s), and the mount's refusals stay within the
 // policy: RAM only, at most 32 per connection; with a disk tier, none.
 func TestPartialSeedHonestTransmission(t *testing.T) {
+	t.Parallel() // mostly waiting for transmission's 10 s decisions
 	buildBinary(t)
 	requireTool(t, "transmission-cli")
 	data := sharedData(t)
