@@ -242,11 +242,7 @@ func (t *Torrent) readPiece(i int) ([]byte, bool) {
 	if st == nil {
 		return nil, false
 	}
-	if !st.Has(i) {
-		t.tier.diskMisses.Add(1)
-		return nil, false
-	}
-	b, err := st.Get(i)
+	b, err := st.Get(i) // a piece still in the write-behind queue is served from it
 	if err != nil {
 		if !errors.Is(err, storage.ErrNotFound) && !errors.Is(err, storage.ErrCorrupt) {
 			t.tier.diskErrors.Add(1)
