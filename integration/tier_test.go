@@ -70,7 +70,7 @@ func TestDiskTierRemountFetchesNothing(t *testing.T) {
 		t.Fatalf("first mount wrote %d pieces to disk, want at least %d: %v", first["disk_writes"], n/(256<<10), first)
 	}
 
-	m2 := mount(t, "--cache-dir", cacheDir, "--disk-cache", "256MiB", "--cache-size", "32MiB", tor.Path) // no peer
+	m2 := mount(t, "--cache-dir", cacheDir, "--disk-cache", "256MiB", "--cache-size", "32MiB", "--read-timeout", "20s", tor.Path) // no peer: a read of a piece not on disk fails
 	file = filepath.Join(m2.Dir, filepath.Base(tor.Data))
 	if got := sha256Range(t, file, 0, n); got != want {
 		t.Fatal("remount: bytes differ from the source")
@@ -268,7 +268,7 @@ func TestDiskTierKill9Resume(t *testing.T) {
 	stored := storedPieces(t, pieceDir)
 	t.Logf("%d pieces on disk after kill -9 (cp exited: %v)", len(stored), cp.exited())
 
-	m2 := mount(t, "--cache-dir", cacheDir, "--disk-cache", "256MiB", "--cache-size", "32MiB", tor.Path) // no peer
+	m2 := mount(t, "--cache-dir", cacheDir, "--disk-cache", "256MiB", "--cache-size", "32MiB", "--read-timeout", "20s", tor.Path) // no peer: a read of a piece not on disk fails
 	file := filepath.Join(m2.Dir, filepath.Base(tor.Data))
 	for _, i := range stored {
 		off := int64(i) * plen
