@@ -18,6 +18,7 @@ import (
 	"github.com/hyperblow/hyperblow/engine/dht"
 	"github.com/hyperblow/hyperblow/engine/metainfo"
 	"github.com/hyperblow/hyperblow/engine/peerconn"
+	"github.com/hyperblow/hyperblow/engine/storage"
 	"github.com/hyperblow/hyperblow/engine/tracker"
 	"github.com/hyperblow/hyperblow/engine/wire"
 )
@@ -88,6 +89,9 @@ type Config struct {
 	// next read wakes it (state.go). A torrent with TorrentOptions.NoSleep
 	// never sleeps.
 	Idle time.Duration
+	// DiskCache, if set, is the disk tier under the RAM cache for every
+	// torrent of the client (tier.go); the caller opens and closes it.
+	DiskCache *storage.DiskCache
 }
 
 // Fetch is a background download policy.
@@ -267,6 +271,11 @@ type TorrentOptions struct {
 	// MetadataTimeout gives up a magnet's metadata fetch after this long
 	// (AddMagnet; 0: no limit): the torrent then fails (Torrent.Err).
 	MetadataTimeout time.Duration
+	// OpenTier, if set, opens this torrent's store below the RAM cache
+	// instead of Config.DiskCache (a storage.Layout for --data), with the
+	// events the engine listens to (tier.go). It runs in AddTorrent; the
+	// torrent closes the tier when it stops.
+	OpenTier func(storage.Events) (storage.Tier, error)
 }
 
 // AddTorrent starts a torrent. With opts.Storage, its pieces are verified first

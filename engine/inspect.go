@@ -189,7 +189,7 @@ func (t *Torrent) inspect(m inspectMsg) {
 }
 
 // PieceHeld reports whether piece i is available without the network: verified
-// and still in the cache (or in the seeding storage). It never blocks on the
+// and still in the cache or the disk tier (or in the seeding storage). It never blocks on the
 // owner, and does not count as a cache hit or miss. Out of range: false.
 func (t *Torrent) PieceHeld(i int) bool {
 	info := t.Info()
@@ -199,7 +199,7 @@ func (t *Torrent) PieceHeld(i int) bool {
 	if t.storage != nil {
 		return true
 	}
-	return t.c.cache.Has(t.cacheKey(i))
+	return t.held(i) // RAM or disk tier (tier.go)
 }
 
 // PiecesHeld counts the pieces in [lo, hi) that PieceHeld reports, and their

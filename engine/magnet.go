@@ -557,6 +557,7 @@ func (t *Torrent) gotMetadata(mt *metainfo.Torrent, now time.Time) {
 		mf.dhtCancel()
 	}
 	t.buildPieces()
+	t.openTier() // tier.go: what the disk holds counts as had
 	n := t.info.NumPieces
 	t.pk.SetMissing(n - t.have.Count())
 	for _, p := range t.peers {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/hyperblow/hyperblow/engine/peerconn"
 	"github.com/hyperblow/hyperblow/engine/picker"
-	"github.com/hyperblow/hyperblow/engine/wire"
 )
 
 // ownerMsg is what readers, dialers, hashers and the announcer send to a
@@ -211,6 +210,8 @@ func (t *Torrent) handleMsg(m ownerMsg) {
 	case runMsg:
 		m.f()
 		close(m.done)
+	case tierWakeMsg, tierLoadedMsg:
+		t.handleTierMsg(m)
 	case statsMsg:
 		if t.info == nil {
 			m.reply <- ownerStats{}
@@ -323,7 +324,7 @@ func (t *Torrent) setWindow(m windowMsg, now time.Time) {
 		if t.futures[i] != nil {
 			continue // a blocked read already wants it now
 		}
-		if t.c.cache.Has(t.cacheKey(i)) {
+		if t.held(i) { // RAM or tier (tier.go)
 			continue
 		}
 		dist := float64(i-w.pos) * float64(t.info.PieceLength)
@@ -447,16 +448,13 @@ func (t *Torrent) hashed(m hashedMsg, now time.Time) {
 	}
 	data := m.d.buf
 	t.c.cache.Put(t.cacheKey(i), data)
+	t.storeVerified(i, data) // tier.go
 	if t.pk.Background(i) {
 		t.bgMarked -= t.info.PieceLen(i)
 	}
 	t.pk.PieceDone(i)
 	t.topUpBackground()
-	for _, p := range t.peers {
-		if !p.bf.Has(i) {
-			p.conn.Send(wire.Message{ID: wire.Have, Index: uint32(i)})
-		}
-	}
+	t.advertiseVerified(i) // honest.go: HAVE now with RAM only, on Stored with a tier
 	if f := t.futures[i]; f != nil {
 		f.data = data
 		close(f.done)
@@ -515,7 +513,7 @@ func (t *Torrent) topUpBackground() {
 	for len(t.bgQueue) > 0 && t.bgMarked < budget {
 		i := t.bgQueue[0]
 		t.bgQueue = t.bgQueue[1:]
-		if t.pk.Background(i) || t.c.cache.Has(t.cacheKey(i)) {
+		if t.pk.Background(i) || t.held(i) {
 			continue
 		}
 		t.pk.SetBackground(i, true)

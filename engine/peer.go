@@ -108,6 +108,8 @@ type peer struct {
 	pexSent     map[netip.AddrPort]bool // addresses we told it about (BEP 11)
 	pexSentAt   time.Time
 	pexGotAt    time.Time
+
+	unheld int // requests for pieces we no longer hold (honest.go)
 }
 
 // sendBatch is requests sent at one time, behind ahead others in flight.
@@ -269,21 +271,23 @@ func (t *Torrent) addConn(m connMsg, now time.Time) {
 	t.byKey[p.key] = p
 	t.stats.peers.Store(int64(len(t.peers)))
 	t.log.Debug("peer connected", "addr", m.addr, "peer_id", m.conn.PeerID(), "incoming", m.incoming, "fast", p.fast)
+	var adv bt.Bitfield // what we can keep serving (honest.go); nothing before the info
 	if t.info != nil {
 		p.bf = bt.NewBitfield(t.info.NumPieces)
 		m.conn.SetNumPieces(t.info.NumPieces) // it may have been set up before the info came
+		adv = t.advertised()
 	} else {
 		t.metaConnected(p) // magnet.go
 	}
 	// BEP 3: a BITFIELD, if any, is the first message. Before the info (a
 	// magnet) we have nothing: HAVE_NONE with BEP 6, else nothing at all.
-	switch n := t.have.Count(); {
+	switch n := adv.Count(); {
 	case p.fast && t.info != nil && n == t.info.NumPieces:
 		p.conn.Send(wire.Message{ID: wire.HaveAll})
 	case p.fast && n == 0:
 		p.conn.Send(wire.Message{ID: wire.HaveNone})
 	case n > 0:
-		p.conn.Send(wire.Message{ID: wire.Bitfield, Payload: t.have.Clone().Bytes()})
+		p.conn.Send(wire.Message{ID: wire.Bitfield, Payload: adv.Bytes()})
 	}
 	if p.conn.Reserved().Extended() {
 		t.sendExtHandshake(p)
@@ -538,10 +542,17 @@ func (t *Torrent) feedUploads(p *peer) {
 	for n < len(p.upPending) && queued < upQueueBytes {
 		m := p.upPending[n]
 		n++
-		data, ok := t.readBlock(int(m.Index), int(m.Begin), int(m.Length))
+		data, ok, wait := t.uploadBlock(int(m.Index), int(m.Begin), int(m.Length)) // tier.go
+		if wait {
+			n-- // on its way from disk: tierLoaded feeds it
+			break
+		}
 		if !ok {
 			if p.fast {
 				p.conn.Send(wire.Message{ID: wire.Reject, Index: m.Index, Begin: m.Begin, Length: m.Length})
+			}
+			if t.refusedUnheld(p) { // honest.go: closed after too many
+				return
 			}
 			continue
 		}

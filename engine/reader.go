@@ -272,7 +272,7 @@ func (t *Torrent) read(ctx context.Context, p []byte, start int64) (int, error) 
 	datas := make([][]byte, last-first+1)
 	var missing []int
 	for i := first; i <= last; i++ {
-		if d, ok := t.pieceData(i); ok {
+		if d, ok := t.readPiece(i); ok { // RAM, then the tier (tier.go)
 			datas[i-first] = d
 		} else {
 			missing = append(missing, i)

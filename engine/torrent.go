@@ -96,6 +96,8 @@ type Torrent struct {
 	bgMarked    int64 // bytes of background pieces handed to the picker, not yet verified
 	lastOptim   time.Time
 	mirrors     []*mirror // web seeds (mirror.go)
+
+	tier tierState // the store below the RAM cache (tier.go)
 }
 
 type counters struct {
@@ -131,6 +133,8 @@ type Stats struct {
 	// connections refused by the per-IP limit, peers dropped for an untried
 	// address because they delivered least.
 	Dials, DialFailures, RefusedPerIP, PeersReplaced int64
+
+	Tier TierStats // RAM and disk tier hits, the disk tier, HAVE honesty (tier.go)
 }
 
 func newTorrent(c *Client, id uint32, mt *metainfo.Torrent, opts TorrentOptions) (*Torrent, error) {
@@ -143,6 +147,7 @@ func newTorrent(c *Client, id uint32, mt *metainfo.Torrent, opts TorrentOptions)
 			return nil, err
 		}
 	}
+	t.openTier() // tier.go
 	return t, nil
 }
 
@@ -235,6 +240,7 @@ func (t *Torrent) start() {
 func (t *Torrent) close() {
 	t.cancel()
 	t.wg.Wait()
+	t.closeTier() // tier.go
 }
 
 // Info returns the torrent's validated metadata, or nil while a magnet has no
@@ -292,6 +298,7 @@ func (t *Torrent) Stats() Stats {
 		DialFailures:    t.stats.dialFailures.Load(),
 		RefusedPerIP:    t.stats.refusedPerIP.Load(),
 		PeersReplaced:   t.stats.replaced.Load(),
+		Tier:            t.tierStats(),
 	}
 	r := make(chan ownerStats, 1)
 	if t.send(statsMsg{r}) {

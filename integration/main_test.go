@@ -25,6 +25,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	workDir = dir
+	// The mounts' default disk cache (and the DHT's node file) go to the
+	// run's folder, never the user's; startMount gives each mount its own.
+	os.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "xdg-cache"))
 	code := m.Run()
 	if os.Getenv("HYPERBLOW_KEEP") == "1" {
 		fmt.Fprintln(os.Stderr, "integration: kept", dir)

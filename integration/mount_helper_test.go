@@ -71,7 +71,10 @@ func startMount(t testing.TB, o mountOpts, args ...string) *Mount {
 	}
 	argv := slices.Concat(o.wrap, []string{bin, "mount"}, dhtFlag, []string{"--listen", "127.0.0.1:0"}, args, []string{dir})
 	// SIGTERM, not SIGKILL, if the test process dies: Hyperblow then unmounts itself.
-	p := startProc(t, "hyperblow mount", procOpts{pdeathsig: syscall.SIGTERM, cred: o.cred, env: o.env}, argv...)
+	// Each mount has its own default disk cache, unless the test says otherwise:
+	// a torrent another test read is not on disk here.
+	env := append([]string{"XDG_CACHE_HOME=" + filepath.Join(t.TempDir(), "xdg-cache")}, o.env...)
+	p := startProc(t, "hyperblow mount", procOpts{pdeathsig: syscall.SIGTERM, cred: o.cred, env: env}, argv...)
 	m := &Mount{Dir: dir, p: p, t: t}
 	t.Cleanup(m.cleanup) // runs before startProc's SIGKILL cleanup
 	if !o.noWait {

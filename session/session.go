@@ -523,7 +523,13 @@ func (s *Session) Stop() {
 // Close stops the session and its engine client: trackers are told.
 func (s *Session) Close() error {
 	s.Stop()
-	return s.client.Close()
+	err := s.client.Close()
+	if dc := s.cfg.Engine.DiskCache; dc != nil {
+		if cerr := dc.Close(); cerr != nil && err == nil { // its queue is written first
+			err = fmt.Errorf("disk cache: %w", cerr)
+		}
+	}
+	return err
 }
 
 // CloseWithin is Close, waited for no longer than d: a stop that takes

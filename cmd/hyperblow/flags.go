@@ -113,6 +113,7 @@ func (m *netFlags) badFlags(fs *flag.FlagSet) []string {
 // registers the part it uses (register); the help texts say what the flag
 // does for that command.
 type netFlags struct {
+	tier            tierFlags // --cache-dir, --disk-cache (tierflags.go; mount registers them)
 	cacheSize       sizeFlag
 	readahead       sizeFlag
 	listen          string
@@ -215,6 +216,7 @@ func (n *netFlags) sessionConfig(log *slog.Logger) (session.Config, error) {
 			}
 		}
 	}
+	ec.DiskCache = n.tier.open(log) // nil unless the command registered the flags
 	return session.Config{Engine: ec, AnyPortIfBusy: n.listen == ":6881",
 		CacheSize: int64(n.cacheSize), Readahead: int64(n.readahead), Idle: n.idle,
 		Peers: slices.Concat(n.peers, n.morePeers), WebSeeds: n.webSeeds, NoTrackers: n.noTrackers,

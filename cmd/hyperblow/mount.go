@@ -132,6 +132,7 @@ func runMount(args []string, stdout, stderr io.Writer) error {
 	var mf mountFlags
 	mf.register(fs, ":6881")
 	mf.registerOptions(fs) // options.go: -o OPTIONS
+	mf.tier.register(fs)   // tierflags.go: --cache-dir, --disk-cache
 	var dm daemonFlags
 	dm.register(fs) // daemon.go: --daemon
 	pos, err := parseFlags(fs, args)

@@ -101,7 +101,14 @@
 // but possibly the folder lock: they must not block and must not call back
 // into the store.
 //
-// # Wiring into the engine (next session)
+// # Wiring into the engine
+//
+// Done in engine/tier.go and engine/honest.go, as planned below, except: the
+// caller opens the DiskCache (engine.Config.DiskCache; cmd's --cache-dir and
+// --disk-cache); a Layout comes in through TorrentOptions.OpenTier, which the
+// engine calls with its Events; and a peer that keeps asking for what was
+// evicted is disconnected after 32 rejects (its next connection gets a true
+// bitfield), not choked. Items 6 (get and seed) are not wired yet.
 //
 //  1. Client: open one DiskCache for the process (Config: CacheDir, DiskCache);
 //     on error log a warning and go on with RAM only. A torrent, once its info

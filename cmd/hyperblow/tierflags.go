@@ -1,0 +1,99 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+
+	"github.com/hyperblow/hyperblow/engine/storage"
+)
+
+// tierFlags are --cache-dir and --disk-cache: the disk tier under the RAM
+// cache (engine/storage.DiskCache), shared by every torrent of the process
+// and by other processes using the same folder.
+//
+// The default is a modest disk cache in the user's cache folder
+// ($XDG_CACHE_HOME/hyperblow/pieces, else ~/.cache/hyperblow/pieces): 2 GiB,
+// or a tenth of the free space there if less (below 64 MiB: none). With RAM
+// alone a rewatch, a seek back past the cache or a remount downloads the same
+// bytes again, and a partial seed advertises what it has already evicted; the
+// disk tier costs nothing on the read path (write-behind, drops instead of
+// waits). --disk-cache 0 is RAM only.
+type tierFlags struct {
+	cacheDir   string
+	diskCache  diskSizeFlag
+	registered bool // only commands that register the flags get a disk tier
+}
+
+// diskSizeFlag is a size, or "auto" (-1): the default for the folder.
+type diskSizeFlag int64
+
+const diskSizeAuto = -1
+
+// Kind is what --help says it takes.
+func (*diskSizeFlag) Kind() string { return "SIZE" }
+
+func (s *diskSizeFlag) String() string {
+	if *s == diskSizeAuto {
+		return "auto"
+	}
+	return formatSize(int64(*s))
+}
+
+func (s *diskSizeFlag) Set(v string) error {
+	if v == "auto" {
+		*s = diskSizeAuto
+		return nil
+	}
+	n, err := parseSize(v)
+	if err != nil {
+		return err
+	}
+	if n > 0 && n < 16<<20 {
+		return fmt.Errorf("disk cache %q below 16MiB: give 0 for none", v)
+	}
+	*s = diskSizeFlag(n)
+	return nil
+}
+
+// register adds --cache-dir and --disk-cache to fs.
+func (f *tierFlags) register(fs *flag.FlagSet) {
+	f.registered = true
+	f.diskCache = diskSizeAuto
+	fs.StringVar(&f.cacheDir, "cache-dir", "", "folder of the disk cache of verified pieces, shared by mounts (default $XDG_CACHE_HOME/hyperblow/pieces or ~/.cache/hyperblow/pieces)")
+	fs.Var(&f.diskCache, "disk-cache", "disk space for verified pieces below the memory cache, least recently used evicted (e.g. 2GiB; auto: 2GiB or a tenth of the free space; 0: memory only)")
+}
+
+// open opens the disk cache the flags ask for, or returns nil: memory only
+// (not registered, --disk-cache 0, too little free space, or a folder that
+// cannot be created or locked, which is logged: a mount never fails for it).
+// Each torrent's view of it is closed, and its queue written, when the torrent
+// stops.
+func (f *tierFlags) open(log *slog.Logger) *storage.DiskCache {
+	if !f.registered || f.diskCache == 0 {
+		return nil
+	}
+	dir := f.cacheDir
+	if dir == "" {
+		d, err := storage.DefaultCacheDir()
+		if err != nil {
+			log.Warn("no disk cache: memory only", "err", err)
+			return nil
+		}
+		dir = d
+	}
+	size := int64(f.diskCache)
+	if size == diskSizeAuto {
+		if size = storage.DefaultDiskCacheSize(dir); size == 0 {
+			log.Info("no disk cache: little free space", "dir", dir)
+			return nil
+		}
+	}
+	dc, err := storage.OpenDiskCache(storage.DiskCacheConfig{Dir: dir, MaxBytes: size, Log: log})
+	if err != nil {
+		log.Warn("no disk cache: memory only", "err", err)
+		return nil
+	}
+	log.Debug("disk cache", "dir", dir, "size", size)
+	return dc
+}
