@@ -272,7 +272,7 @@ class Mount:
             raise Failed("%s is already mounted" % self.mnt)
         logpath = os.path.join(work, "logs", name + ".log")
         if client == "hyperblow":
-            argv = [spec["hyperblow"], "mount", "--no-dht", "--no-lsd", "--no-upnp", "--listen", "127.0.0.1:0",
+            argv = [spec["hyperblow"], "mount", "--no-dht", "--no-lsd", "--no-upnp", "--disk-cache", "0", "--listen", "127.0.0.1:0",
                     "--cache-size", spec["cache_size"], torrent["torrent"], self.mnt]
             if spec.get("cpuprofile"):
                 argv[2:2] = ["--cpuprofile", os.path.join(work, "logs", name + ".cpu.pprof")]

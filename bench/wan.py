@@ -378,7 +378,7 @@ class Mount:
         self.snaps = collections.deque(maxlen=4000)
         if client == "hyperblow":
             self.status_url = "http://127.0.0.1:%d/status" % free_port()
-            argv = [ctx.spec["hyperblow"], "mount", "--no-dht", "--no-lsd", "--no-upnp", "--listen", "127.0.0.1:0",
+            argv = [ctx.spec["hyperblow"], "mount", "--no-dht", "--no-lsd", "--no-upnp", "--disk-cache", "0", "--listen", "127.0.0.1:0",
                     "--status", self.status_url[7:-7], "--view", "off", torrent["torrent"], self.mnt]
         else:
             self.data = os.path.join(work, "btfs-data", name)

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 
-MOUNT_FLAGS = ["--no-dht", "--no-lsd", "--no-upnp", "--no-utp", "--listen", "127.0.0.1:0",
+MOUNT_FLAGS = ["--no-dht", "--no-lsd", "--no-upnp", "--disk-cache", "0", "--no-utp", "--listen", "127.0.0.1:0",
                "--read-timeout", "60s"]
 FAILS = []
 
