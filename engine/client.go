@@ -131,6 +131,10 @@ type Client struct {
 	dhtReady chan struct{}
 	local    localNet // LSD and port mapping (localnet.go)
 
+	// liveConns counts open peer connections; idleKick wakes idleLoop (idle.go).
+	liveConns atomic.Int64
+	idleKick  chan struct{}
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -187,6 +191,7 @@ func NewClient(cfg Config) (*Client, error) {
 		hashes:    make(chan struct{}, runtime.GOMAXPROCS(0)),
 		torrents:  make(map[bt.InfoHash]*Torrent),
 		resolvers: make(map[bt.InfoHash]*Resolver),
+		idleKick:  make(chan struct{}, 1),
 	}
 	if cfg.MaxUploadRate > 0 {
 		c.upload = newTokenBucket(cfg.MaxUploadRate)
@@ -224,6 +229,7 @@ func NewClient(cfg Config) (*Client, error) {
 		go c.acceptUTP() // likewise
 	}
 	c.startLocalNet()
+	c.startIdle() // idle.go
 	return c, nil
 }
 
@@ -380,7 +386,7 @@ func (c *Client) connConfig() peerconn.Config {
 		BlockAlloc:    allocBlock,
 		Encryption:    c.cfg.Encryption,
 		InfoHashes:    c.servedInfoHashes,
-		Dial:          c.dialPeer,
+		Dial:          c.dialCounted, // idle.go: counted in Conns
 		Logger:        c.log,
 	}
 	if c.upload != nil {
@@ -390,6 +396,7 @@ func (c *Client) connConfig() peerconn.Config {
 }
 
 func (c *Client) handleIncoming(nc net.Conn) {
+	nc = c.countConn(nc) // idle.go: counted in Conns
 	var t *Torrent
 	var r *Resolver
 	cfg := c.connConfig()

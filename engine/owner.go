@@ -96,17 +96,29 @@ type window struct {
 }
 
 func (t *Torrent) run() {
-	defer close(t.done)
-	defer t.shutdown()
+	asleep := false // idle.go: returns to sleep, and is started again to wake
+	defer func() {
+		if !asleep {
+			t.shutdown()
+			close(t.done)
+		}
+	}()
 	tick := time.NewTicker(tickEvery)
 	defer tick.Stop()
 	t.pk.SetMissing(t.info.NumPieces - t.have.Count())
+	t.resume(time.Now()) // after a sleep: the swarm, best peers first
 	t.connectMore(time.Now())
 	for {
 		select {
 		case <-t.ctx.Done():
 			return
 		case m := <-t.msgs:
+			if _, ok := m.(sleepMsg); ok {
+				if asleep = t.trySleep(); asleep {
+					return
+				}
+				continue
+			}
 			t.handleMsg(m)
 		case ev := <-t.events:
 			t.handleConnEvent(ev)

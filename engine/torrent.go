@@ -50,6 +50,7 @@ type Torrent struct {
 
 	stats      counters
 	state      atomic.Int32 // a TorrentState (state.go)
+	idle       idleState    // sleep and wake (idle.go)
 	nextReader atomic.Uint64
 	// pipelineBytes is what the unchoking peers' request pipelines hold
 	// together (their depths): what the swarm delivers in about a round trip.
@@ -174,20 +175,8 @@ func (t *Torrent) start() {
 			OnPeers:  t.AddPeers,
 			Logger:   t.log,
 		})
-		t.wg.Add(1)
-		go func() {
-			defer t.wg.Done()
-			t.announcer.Run(t.ctx)
-		}()
 	}
-	if t.c.dht != nil && !t.info.Private {
-		t.wg.Add(1)
-		go func() {
-			defer t.wg.Done()
-			t.c.dhtLoop(t.ctx, t.mt.InfoHash, t.AddPeers, true, dhtLookupEvery)
-		}()
-		t.startV2DHT() // v2.go: a hybrid is also announced under its v2 hash
-	}
+	t.startSwarm() // idle.go: the announcer and DHT loops, stopped while asleep
 	t.wg.Add(1)
 	go func() {
 		defer t.wg.Done()
@@ -202,6 +191,7 @@ func (t *Torrent) start() {
 // connection, and waits for them.
 func (t *Torrent) close() {
 	t.cancel()
+	t.wakeToClose() // a sleeping torrent's owner shuts down (idle.go)
 	t.wg.Wait()
 }
 
@@ -262,6 +252,9 @@ func (t *Torrent) AddPeers(addrs []netip.AddrPort) {
 
 // send delivers a message to the owner unless the torrent is closed.
 func (t *Torrent) send(m ownerMsg) bool {
+	if t.post(m) { // idle.go: wakes a sleeping torrent, or answers for it
+		return true
+	}
 	select {
 	case t.msgs <- m:
 		return true

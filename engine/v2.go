@@ -69,19 +69,3 @@ func (t *Torrent) serveHashes(p *peer, m wire.Message) error {
 	}
 	return nil
 }
-
-// startV2DHT also looks up and announces a hybrid torrent under its truncated v2
-// info-hash in the DHT (BEP 52: v2 peers of the hybrid are found there); the peers
-// found are dialled with the v1 hash, which they serve as well. Trackers are told the
-// v1 hash only.
-func (t *Torrent) startV2DHT() {
-	v2, ok := truncatedV2(t.mt)
-	if !ok {
-		return
-	}
-	t.wg.Add(1)
-	go func() {
-		defer t.wg.Done()
-		t.c.dhtLoop(t.ctx, v2, t.AddPeers, true, dhtLookupEvery)
-	}()
-}

@@ -202,6 +202,9 @@ func (m *mountFlags) checkFlags(fs *flag.FlagSet) error {
 	if has("metadata-timeout") && m.metadataTimeout <= 0 {
 		add("metadata-timeout", "want a duration above 0, such as 5m")
 	}
+	if has("idle") && m.idle < 0 {
+		add("idle", "want 0 (never sleep) or a duration above 0, such as 5m")
+	}
 	if has("read-timeout") && m.readTimeout < 0 {
 		add("read-timeout", "want 0 (wait for the data) or a duration above 0, such as 30s")
 	}
@@ -337,4 +340,10 @@ func (e *encryptionFlag) Set(v string) error {
 // registerEncryption registers --encryption, shared by mount, seed and get.
 func registerEncryption(fs *flag.FlagSet, e *encryptionFlag) {
 	fs.Var(e, "encryption", "Message Stream Encryption (MSE/PE) toward peers: prefer-plain (default: dial plain, retry encrypted if the peer refuses; accept both), prefer (dial encrypted first), require (only RC4-encrypted connections) or off (plain only)")
+}
+
+// registerIdle adds --idle: a torrent nothing reads for this long sleeps (no
+// connections, no timers) until the next read (engine.Config.Idle).
+func (m *mountFlags) registerIdle(fs *flag.FlagSet) {
+	fs.DurationVar(&m.idle, "idle", 5*time.Minute, "put a torrent to sleep (its connections closed, its timers stopped) once nothing has read it for this long; the next read wakes it (0: never sleep)")
 }

@@ -87,6 +87,7 @@ type mountFlags struct {
 	noUPnP      bool // --no-upnp (localnet.go)
 	noUTP       bool // --no-utp: TCP only
 	readTimeout time.Duration
+	idle        time.Duration // --idle (flags.go)
 	allowOther  bool
 	verbose     bool
 	quiet       bool
@@ -125,6 +126,7 @@ func (m *mountFlags) register(fs *flag.FlagSet, listenDefault string) {
 	m.registerNoUTP(fs)
 	fs.Var(&m.dhtBootstrap, "dht-bootstrap", "HOST:PORT of a DHT node to join through (repeatable; default: the public routers)")
 	fs.DurationVar(&m.readTimeout, "read-timeout", 0, "fail a read with EIO if its data does not come in time (0: wait)")
+	m.registerIdle(fs)
 	fs.BoolVar(&m.allowOther, "allow-other", false, "let other users read the mount (needs user_allow_other in /etc/fuse.conf when not root)")
 	fs.BoolVar(&m.verbose, "v", false, "verbose: debug logs")
 	fs.BoolVar(&m.quiet, "quiet", false, "only warnings and errors")
@@ -530,6 +532,7 @@ func newClient(log *slog.Logger, mf *mountFlags) (*engine.Client, error) {
 		MaxUploadRate: int64(mf.maxUpload),
 		Encryption:    engine.Encryption(mf.encryption),
 		NoUTP:         mf.noUTP,
+		Idle:          mf.idle,
 		Logger:        log,
 	}
 	mf.localNetSettings(&cfg)

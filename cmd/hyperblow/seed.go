@@ -96,7 +96,7 @@ func runSeed(args []string, stdout, stderr io.Writer) error {
 	defer client.Close()
 	start := time.Now()
 	log.Info("checking data", "torrent", mt.Info.Name, "data", dataPath, "size", mt.Info.TotalLength, "pieces", mt.Info.NumPieces)
-	t, err := client.AddTorrent(mt, engine.TorrentOptions{Storage: storage, Peers: mf.peers, NoTrackers: *noTrackers})
+	t, err := client.AddTorrent(mt, engine.TorrentOptions{Storage: storage, Peers: mf.peers, NoTrackers: *noTrackers, NoSleep: true})
 	if err != nil {
 		return fmt.Errorf("seed: checking %s against %s: %w (give the complete, unmodified data of this torrent, or download it first)", dataPath, src, err)
 	}
