@@ -243,3 +243,55 @@ func TestIdleIncomingRefusedWhileAsleep(t *testing.T) {
 		t.Fatalf("%d peers", n)
 	}
 }
+
+// 200 torrents that nothing reads, each connected to a seeder, all fall
+// asleep, and the process is left with no goroutine per torrent: goroutines
+// grow with the awake torrents only (issue 12 counted 616 for 200 idle
+// torrents, 3 per torrent).
+func TestIdleManyTorrentsGoroutines(t *testing.T) {
+	const n = 200
+	seeder, err := engine.NewClient(engine.Config{Listen: "127.0.0.1:0", CacheSize: 8 << 20, NoUTP: true, Logger: enginetest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { seeder.Close() })
+	mts := make([]*metainfo.Torrent, n)
+	for i := range mts {
+		data := enginetest.RandomBytes(byte(i), 20<<10+i)
+		mt, all := enginetest.Torrent(t, "many.bin", 16<<10, []enginetest.File{{Data: data}})
+		if _, err := seeder.AddTorrent(mt, engine.TorrentOptions{Storage: bytes.NewReader(all), NoTrackers: true}); err != nil {
+			t.Fatal(err)
+		}
+		mts[i] = mt
+	}
+	// The seeder's torrents never sleep (its Idle is 0): base counts them.
+	c, err := engine.NewClient(engine.Config{CacheSize: 8 << 20, NoUTP: true, Idle: testIdle, Logger: enginetest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	base := runtime.NumGoroutine()
+	tors := make([]*engine.Torrent, n)
+	for i, mt := range mts {
+		if tors[i], err = c.AddTorrent(mt, engine.TorrentOptions{Peers: []netip.AddrPort{seeder.ListenAddr()}, NoTrackers: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	awake := runtime.NumGoroutine()
+	for _, tor := range tors {
+		waitState(t, tor, engine.StateSleeping)
+	}
+	if n := c.Conns(); n != 0 {
+		t.Fatalf("%d connections with every torrent asleep", n)
+	}
+	waitGoroutines(t, base)
+	t.Logf("%d torrents: %d goroutines before they were added, %d just after, %d with all asleep", n, base, awake, runtime.NumGoroutine())
+
+	// One read wakes one torrent: a few goroutines more, not n.
+	tor := tors[7]
+	if got := readAll(t, tor, mts[7].Info.Files[0], 4096); len(got) != int(mts[7].Info.TotalLength) {
+		t.Fatalf("read %d bytes", len(got))
+	}
+	waitState(t, tor, engine.StateSleeping)
+	waitGoroutines(t, base)
+}
