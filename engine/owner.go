@@ -105,10 +105,14 @@ func (t *Torrent) run() {
 	}()
 	tick := time.NewTicker(tickEvery)
 	defer tick.Stop()
+	period := tickEvery // quietTickEvery while nothing is under way (idle.go)
 	t.pk.SetMissing(t.info.NumPieces - t.have.Count())
 	t.resume(time.Now()) // after a sleep: the swarm, best peers first
 	t.connectMore(time.Now())
 	for {
+		if period != tickEvery {
+			period = t.retick(tick, period) // work came: tick at full rate
+		}
 		select {
 		case <-t.ctx.Done():
 			return
@@ -128,6 +132,7 @@ func (t *Torrent) run() {
 			}
 		case now := <-tick.C:
 			t.tick(now)
+			period = t.retick(tick, period)
 		}
 	}
 }
