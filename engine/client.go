@@ -404,10 +404,6 @@ func (c *Client) handleIncoming(nc net.Conn) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if t = c.torrents[h]; t != nil {
-			if t.State() == StateSleeping { // idle.go: refused, before we answer
-				t = nil
-				return peerconn.Torrent{}, false
-			}
 			return t.connTorrent(), true
 		}
 		if t = c.hybridByV2(h); t != nil { // BEP 52: a v2 peer of a hybrid

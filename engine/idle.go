@@ -36,8 +36,8 @@ import (
 // delivered most first. A read of pieces still in the RAM cache returns at
 // once, without waiting for any peer.
 //
-// Incoming connections for a sleeping torrent are refused (at the handshake,
-// unanswered, as for an unknown info-hash), not a reason to wake: a sleeping torrent has told its trackers
+// Incoming connections for a sleeping torrent are refused (closed after the
+// handshake), not a reason to wake: a sleeping torrent has told its trackers
 // "stopped" and stopped announcing itself in the DHT, so who connects found a
 // stale listing, and if any remote could wake a torrent by connecting, anyone
 // who knows its info-hash could keep it awake for ever. A torrent seeded on

@@ -4,15 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
-	"net"
 	"net/netip"
 	"runtime"
 	"testing"
 	"time"
 
 	"github.com/hyperblow/hyperblow/engine"
-	"github.com/hyperblow/hyperblow/engine/bt"
 	"github.com/hyperblow/hyperblow/engine/enginetest"
 	"github.com/hyperblow/hyperblow/engine/metainfo"
 	"github.com/hyperblow/hyperblow/engine/wire"
@@ -222,8 +219,8 @@ func TestIdleNoSleepAndZeroStayAwake(t *testing.T) {
 	}
 }
 
-// An incoming connection for a sleeping torrent is refused (closed at its
-// handshake, unanswered) and does not wake it: a sleeping torrent told its trackers
+// An incoming connection for a sleeping torrent is refused (closed after the
+// handshake) and does not wake it: a sleeping torrent told its trackers
 // "stopped", and no remote may keep a torrent awake by connecting.
 func TestIdleIncomingRefusedWhileAsleep(t *testing.T) {
 	mt, _, _, c, _ := sleepy(t, 46, 256<<10)
@@ -233,18 +230,9 @@ func TestIdleIncomingRefusedWhileAsleep(t *testing.T) {
 	}
 	waitState(t, tor, engine.StateSleeping)
 	changed := tor.StateChanged()
-	nc, err := net.DialTimeout("tcp", c.ListenAddr().String(), 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	nc.SetDeadline(time.Now().Add(20 * time.Second))
-	if _, err := nc.Write(wire.AppendHandshake(nil, wire.Handshake{Reserved: wire.Reserved{}.WithFast().WithExtended(), InfoHash: mt.InfoHash, PeerID: bt.NewPeerID()})); err != nil {
-		t.Fatal(err)
-	}
-	// Closed without an answer: not even our handshake.
-	if b, err := io.ReadAll(nc); err != nil || len(b) > 0 {
-		t.Fatalf("read %d bytes, %v: want the connection closed unanswered", len(b), err)
+	fp := enginetest.DialFake(t, c.ListenAddr(), mt, wire.Reserved{}.WithFast().WithExtended())
+	if !fp.WaitClosed(20 * time.Second) {
+		t.Fatal("the connection to a sleeping torrent was not closed")
 	}
 	select {
 	case <-changed:
