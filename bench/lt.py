@@ -55,6 +55,13 @@ def session(ip, progress=False, utp_only=False, upload_rate=0):
         "unchoke_slots_limit": -1,
         "user_agent": "hyperblow-bench/" + lt.__version__,
         "alert_mask": mask,
+        # Every torrent active and checked at once, and room for their peers
+        # (bench/idle seeds 200 torrents to two mounts).
+        "active_limit": -1,
+        "active_seeds": -1,
+        "active_downloads": -1,
+        "active_checking": 16,
+        "connections_limit": 4000,
     }
     if utp_only:
         settings.update({

@@ -137,6 +137,10 @@ type Client struct {
 	dhtReady chan struct{}
 	local    localNet // LSD and port mapping (localnet.go)
 
+	// liveConns counts open peer connections; idleKick wakes idleLoop (idle.go).
+	liveConns atomic.Int64
+	idleKick  chan struct{}
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -191,6 +195,7 @@ func NewClient(cfg Config) (*Client, error) {
 		trk:      tracker.NewClient(cfg.Tracker),
 		hashes:   make(chan struct{}, runtime.GOMAXPROCS(0)),
 		torrents: make(map[bt.InfoHash]*Torrent),
+		idleKick: make(chan struct{}, 1),
 	}
 	if cfg.MaxUploadRate > 0 {
 		c.upload = newTokenBucket(cfg.MaxUploadRate)
@@ -228,6 +233,7 @@ func NewClient(cfg Config) (*Client, error) {
 		go c.acceptUTP() // likewise
 	}
 	c.startLocalNet()
+	c.startIdle() // idle.go
 	return c, nil
 }
 
@@ -394,7 +400,7 @@ func (c *Client) connConfig() peerconn.Config {
 		BlockAlloc:    allocBlock,
 		Encryption:    c.cfg.Encryption,
 		InfoHashes:    c.servedInfoHashes,
-		Dial:          c.dialPeer,
+		Dial:          c.dialCounted, // idle.go: counted in Conns
 		Logger:        c.log,
 	}
 	if c.upload != nil {
@@ -404,6 +410,7 @@ func (c *Client) connConfig() peerconn.Config {
 }
 
 func (c *Client) handleIncoming(nc net.Conn) {
+	nc = c.countConn(nc) // idle.go: counted in Conns
 	var t *Torrent
 	cfg := c.connConfig()
 	cfg.Lookup = func(h bt.InfoHash) (peerconn.Torrent, bool) {

@@ -86,12 +86,14 @@ func (inspectMsg) ownerMsg() {}
 // the torrent is stopped.
 func (t *Torrent) Inspect(ctx context.Context) (Snapshot, error) {
 	r := make(chan Snapshot, 1)
-	select {
-	case t.msgs <- inspectMsg{r}:
-	case <-t.done:
-		return Snapshot{}, ErrClosed
-	case <-ctx.Done():
-		return Snapshot{}, ctx.Err()
+	if !t.post(inspectMsg{r}) { // idle.go: a sleeping torrent answers in place
+		select {
+		case t.msgs <- inspectMsg{r}:
+		case <-t.done:
+			return Snapshot{}, ErrClosed
+		case <-ctx.Done():
+			return Snapshot{}, ctx.Err()
+		}
 	}
 	var s Snapshot
 	select {

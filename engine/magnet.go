@@ -112,12 +112,8 @@ func (t *Torrent) startMagnet() {
 			Port: t.c.ListenAddr().Port(), IPv6: t.c.announceIPv6(),
 			Stats: t.trackerStats, OnPeers: t.AddPeers, Logger: t.log,
 		})
-		t.wg.Add(1)
-		go func() {
-			defer t.wg.Done()
-			t.announcer.Run(t.ctx)
-		}()
 	}
+	t.startSwarm() // idle.go: the announcer, and the DHT once the info is here
 	if t.c.dht != nil {
 		// Lookups only: whether the torrent is private is not known yet.
 		ctx, cancel := context.WithCancel(t.ctx)
@@ -588,14 +584,7 @@ func (t *Torrent) gotMetadata(mt *metainfo.Torrent, now time.Time) {
 			t.sendExtHandshake(p) // now with metadata_size, and ut_pex unless private
 		}
 	}
-	if t.c.dht != nil && !t.info.Private {
-		t.wg.Add(1)
-		go func() {
-			defer t.wg.Done()
-			t.c.dhtLoop(t.ctx, t.ih, t.AddPeers, true, dhtLookupEvery)
-		}()
-		t.startV2DHT()
-	}
+	t.startSwarmDHT() // idle.go
 	t.c.lsdAdded(t)
 	if t.c.cfg.Fetch == FetchAll && t.storage == nil {
 		t.handleMsg(backgroundMsg{0, n})

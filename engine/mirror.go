@@ -118,12 +118,8 @@ func (t *Torrent) addMirrors() {
 		seen[u] = true
 		if client == nil {
 			client = webseed.NewClient()
-			t.wg.Add(1)
-			go func() {
-				defer t.wg.Done()
-				<-t.ctx.Done()
-				client.CloseIdleConnections()
-			}()
+			// Not a goroutine of its own: a sleeping torrent has none (idle.go).
+			context.AfterFunc(t.ctx, client.CloseIdleConnections)
 		}
 		m, err := webseed.NewMirror(u, l, client)
 		if err != nil {

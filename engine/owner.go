@@ -96,19 +96,35 @@ type window struct {
 }
 
 func (t *Torrent) run() {
-	defer close(t.done)
-	defer t.shutdown()
+	asleep := false // idle.go: returns to sleep, and is started again to wake
+	defer func() {
+		if !asleep {
+			t.shutdown()
+			close(t.done)
+		}
+	}()
 	tick := time.NewTicker(tickEvery)
 	defer tick.Stop()
+	period := tickEvery // quietTickEvery while nothing is under way (idle.go)
 	if t.info != nil {
 		t.pk.SetMissing(t.info.NumPieces - t.have.Count())
 	}
+	t.resume(time.Now()) // after a sleep: the swarm, best peers first
 	t.connectMore(time.Now())
 	for {
+		if period != tickEvery {
+			period = t.retick(tick, period) // work came: tick at full rate
+		}
 		select {
 		case <-t.ctx.Done():
 			return
 		case m := <-t.msgs:
+			if _, ok := m.(sleepMsg); ok {
+				if asleep = t.trySleep(); asleep {
+					return
+				}
+				continue
+			}
 			t.handleMsg(m)
 		case ev := <-t.events:
 			t.handleConnEvent(ev)
@@ -118,6 +134,7 @@ func (t *Torrent) run() {
 			}
 		case now := <-tick.C:
 			t.tick(now)
+			period = t.retick(tick, period)
 		}
 		if t.meta != nil {
 			t.metaCheck() // magnet.go: gives up a hopeless fetch

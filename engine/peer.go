@@ -158,6 +158,9 @@ func (t *Torrent) addAddrs(addrs []netip.AddrPort, direct bool) {
 // connectMore dials known addresses while below the connection cap, the
 // client's half-open limit and the per-IP limit (connmgr.go).
 func (t *Torrent) connectMore(now time.Time) {
+	if t.idle.dozing {
+		return // going to sleep (idle.go)
+	}
 	var byIP map[netip.Addr]int
 	for a, st := range t.addrs {
 		if len(t.peers)+t.dialing >= t.c.cfg.MaxPeers {

@@ -76,6 +76,7 @@ func (t *Torrent) NewReader(f metainfo.File) *Reader {
 		return &Reader{t: t, closed: true, noInfo: true}
 	}
 	r := &Reader{t: t, id: t.nextReader.Add(1) << 2, off: f.Offset, length: f.Length, ahead: probeAhead}
+	t.touch() // idle.go: a read is coming; wakes a sleeping torrent
 	if f.Length > 0 && t.c.cfg.Fetch == FetchFile {
 		info := t.info
 		t.trySend(backgroundMsg{int(f.Offset / info.PieceLength), int((f.Offset+f.Length-1)/info.PieceLength) + 1})
@@ -130,6 +131,7 @@ func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	if len(p) == 0 {
 		return 0, io.EOF
 	}
+	r.t.touch() // idle.go: wakes a sleeping torrent
 	start := r.off + off
 	end := start + int64(len(p))
 	r.track(start, end)
@@ -323,12 +325,14 @@ func (t *Torrent) waitErr(missing []int, err error) error {
 
 func (t *Torrent) acquireFutures(ctx context.Context, pieces []int) ([]*future, error) {
 	reply := make(chan []*future, 1)
-	select {
-	case t.msgs <- acquireMsg{pieces: pieces, reply: reply}:
-	case <-t.done:
-		return nil, ErrClosed
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	if m := (acquireMsg{pieces: pieces, reply: reply}); !t.post(m) {
+		select {
+		case t.msgs <- m:
+		case <-t.done:
+			return nil, ErrClosed
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	select {
 	case futs := <-reply:

@@ -46,13 +46,6 @@ func (t *Torrent) State() TorrentState {
 }
 
 // Conns returns the number of peer connections open across the client's
-// torrents.
-func (c *Client) Conns() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := 0
-	for _, t := range c.torrents {
-		n += int(t.stats.peers.Load())
-	}
-	return n
-}
+// torrents and magnets, TCP and uTP, incoming and outgoing, counted from the
+// connection's setup (before the handshake) to its close.
+func (c *Client) Conns() int { return int(c.liveConns.Load()) }

@@ -61,6 +61,7 @@ type Torrent struct {
 	mu         sync.Mutex   // guards err and rstatus
 	err        error        // why the torrent failed (a magnet's metadata not found)
 	rstatus    ResolveStatus
+	idle       idleState // sleep and wake (idle.go)
 	nextReader atomic.Uint64
 	// pipelineBytes is what the unchoking peers' request pipelines hold
 	// together (their depths): what the swarm delivers in about a round trip.
@@ -211,20 +212,8 @@ func (t *Torrent) start() {
 			OnPeers:  t.AddPeers,
 			Logger:   t.log,
 		})
-		t.wg.Add(1)
-		go func() {
-			defer t.wg.Done()
-			t.announcer.Run(t.ctx)
-		}()
 	}
-	if t.c.dht != nil && !t.info.Private {
-		t.wg.Add(1)
-		go func() {
-			defer t.wg.Done()
-			t.c.dhtLoop(t.ctx, t.ih, t.AddPeers, true, dhtLookupEvery)
-		}()
-		t.startV2DHT() // v2.go: a hybrid is also announced under its v2 hash
-	}
+	t.startSwarm() // idle.go: the announcer and DHT loops, stopped while asleep
 	t.wg.Add(1)
 	go func() {
 		defer t.wg.Done()
@@ -239,6 +228,7 @@ func (t *Torrent) start() {
 // connection, and waits for them.
 func (t *Torrent) close() {
 	t.cancel()
+	t.wakeToClose() // a sleeping torrent's owner shuts down (idle.go)
 	t.wg.Wait()
 	t.closeTier() // tier.go
 }
@@ -334,6 +324,9 @@ func (t *Torrent) AddPeers(addrs []netip.AddrPort) {
 
 // send delivers a message to the owner unless the torrent is closed.
 func (t *Torrent) send(m ownerMsg) bool {
+	if t.post(m) { // idle.go: wakes a sleeping torrent, or answers for it
+		return true
+	}
 	select {
 	case t.msgs <- m:
 		return true

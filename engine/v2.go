@@ -87,19 +87,3 @@ func (t *Torrent) serveHashes(p *peer, m wire.Message) error {
 	}
 	return nil
 }
-
-// startV2DHT also looks up and announces a hybrid torrent under its other hash
-// (otherHash: usually the truncated v2 info-hash) in the DHT (BEP 52: v2 peers of the
-// hybrid are found there); the peers found are dialled with the torrent's own hash,
-// which they serve as well. Trackers are told the torrent's own hash only.
-func (t *Torrent) startV2DHT() {
-	v2, ok := t.otherHash()
-	if !ok {
-		return
-	}
-	t.wg.Add(1)
-	go func() {
-		defer t.wg.Done()
-		t.c.dhtLoop(t.ctx, v2, t.AddPeers, true, dhtLookupEvery)
-	}()
-}

@@ -105,6 +105,9 @@ func (m *netFlags) badFlags(fs *flag.FlagSet) []string {
 	if has("metadata-timeout") && m.metadataTimeout <= 0 {
 		add("metadata-timeout", "want a duration above 0, such as 5m")
 	}
+	if has("idle") && m.idle < 0 {
+		add("idle", "want 0 (never sleep) or a duration above 0, such as 5m")
+	}
 	return bad
 }
 
@@ -242,4 +245,10 @@ func (n *netFlags) logger(w io.Writer) *slog.Logger {
 		level = slog.LevelWarn
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// registerIdle adds --idle: a torrent nothing reads for this long sleeps (no
+// connections, no timers) until the next read (engine.Config.Idle).
+func (n *netFlags) registerIdle(fs *flag.FlagSet) {
+	fs.DurationVar(&n.idle, "idle", 5*time.Minute, "put a torrent to sleep (its connections closed, its timers stopped) once nothing has read it for this long; the next read wakes it (0: never sleep)")
 }

@@ -103,6 +103,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"mount", "--fetch", "some", "a", mnt}, []string{"--fetch some", "lazy, file or all"}},
 		{[]string{"mount", "--metadata-timeout", "0", "a", mnt}, []string{"--metadata-timeout 0s", "above 0"}},
 		{[]string{"mount", "--read-timeout", "-3s", "a", mnt}, []string{"--read-timeout -3s"}},
+		{[]string{"mount", "--idle", "-1s", "a", mnt}, []string{"--idle -1s"}},
 		{[]string{"mount", "--read-timeout", "soon", "a", mnt}, []string{"--read-timeout", "duration"}},
 		{[]string{"mount", "--quiet=perhaps", "a", mnt}, []string{"--quiet", "true or false"}},
 		{[]string{"mount", "--status", "here", "a", mnt}, []string{"--status"}},

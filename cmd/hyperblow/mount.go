@@ -100,6 +100,7 @@ func (m *mountFlags) register(fs *flag.FlagSet, listenDefault string) {
 	m.netFlags.register(fs, "mount", listenDefault)
 	fs.BoolVar(&m.showHidden, "show-hidden", false, "show the files a torrent marks hidden (BEP 47 attribute h; -o show_hidden); they are left out by default")
 	fs.DurationVar(&m.readTimeout, "read-timeout", 0, "fail a read with EIO if its data does not come in time (0: wait)")
+	m.registerIdle(fs)
 	fs.BoolVar(&m.allowOther, "allow-other", false, "let other users read the mount (needs user_allow_other in /etc/fuse.conf when not root)")
 	fs.BoolVar(&m.fuseDebug, "fuse-debug", false, "log every FUSE request")
 	fs.StringVar(&m.cpuProfile, "cpuprofile", "", "write a CPU profile (pprof) to this file while mounted")

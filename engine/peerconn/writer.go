@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/hyperblow/hyperblow/engine/wire"
@@ -79,11 +80,13 @@ func (c *Conn) Queued() (msgs, bytes int) {
 	return len(c.queue), c.queuedBytes
 }
 
+// writeBufs holds the writers' batch buffers.
+var writeBufs = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, writeBufSize) }}
+
 // writeLoop takes everything queued, writes it as one buffered batch, and repeats;
 // after KeepaliveInterval without writing it writes a keep-alive.
 func (c *Conn) writeLoop() {
 	defer close(c.writerDone)
-	bw := bufio.NewWriterSize(c.out, writeBufSize)
 	keepalive := time.NewTimer(c.cfg.KeepaliveInterval)
 	defer keepalive.Stop()
 	var spare []wire.Message // the previous batch's array, reused as the next queue
@@ -107,7 +110,13 @@ func (c *Conn) writeLoop() {
 		if len(batch) == 0 {
 			batch = append(batch, wire.Message{Keepalive: true})
 		}
+		// The 64 KiB buffer is the pool's between batches: an idle connection
+		// (most of them, with many torrents) holds none.
+		bw := writeBufs.Get().(*bufio.Writer)
+		bw.Reset(c.out)
 		err := c.writeBatch(bw, batch)
+		bw.Reset(nil) // what an error left in it is dropped with the connection
+		writeBufs.Put(bw)
 		clear(batch)
 		spare = batch
 		if err != nil {

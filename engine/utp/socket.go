@@ -113,6 +113,10 @@ type Socket struct {
 	ackMu  sync.Mutex // guards ackq: the connections owing an ack
 	ackq   []*Conn
 	wg     sync.WaitGroup
+
+	// wake restarts the timers, stopped while there is no connection (an
+	// idle process is not woken 100 times a second).
+	wake chan struct{}
 }
 
 // Listen opens a UDP socket on addr ("127.0.0.1:6881") and runs uTP on it.
@@ -134,6 +138,7 @@ func New(pc net.PacketConn, cfg Config) *Socket {
 		conns:  make(map[connKey]*Conn),
 		accept: make(chan *Conn, cfg.AcceptQueue),
 		done:   make(chan struct{}),
+		wake:   make(chan struct{}, 1),
 	}
 	s.udp, _ = pc.(*net.UDPConn)
 	if s.udp != nil {
@@ -230,6 +235,7 @@ func (s *Socket) DialAddrPort(ctx context.Context, ap netip.AddrPort) (*Conn, er
 	}
 	c := newConn(s, ap, id, id+1)
 	s.conns[connKey{ap, id}] = c
+	s.wakeTimers()
 	c.mu.Lock()
 	s.mu.Unlock()
 	c.state = stateSynSent
@@ -430,6 +436,7 @@ func (s *Socket) handleSyn(h header, from netip.AddrPort, now time.Time) {
 	c.peerWnd = h.wnd
 	c.replyMicro = s.micros(now) - h.ts
 	s.conns[key] = c
+	s.wakeTimers()
 	s.halfOpen++
 	c.mu.Lock()
 	s.mu.Unlock()
@@ -466,15 +473,31 @@ func (s *Socket) remove(c *Conn) {
 	s.mu.Unlock()
 }
 
+// wakeTimers restarts timerLoop's ticker if it stopped.
+func (s *Socket) wakeTimers() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// timerLoop ticks while there are connections; with none, it stops its
+// ticker until wakeTimers.
 func (s *Socket) timerLoop() {
 	defer s.wg.Done()
 	t := time.NewTicker(tick)
 	defer t.Stop()
+	ticking := true
 	var conns []*Conn
 	for {
 		select {
 		case <-s.done:
 			return
+		case <-s.wake:
+			if !ticking {
+				t.Reset(tick)
+				ticking = true
+			}
 		case now := <-t.C:
 			s.mu.Lock()
 			conns = conns[:0]
@@ -482,6 +505,11 @@ func (s *Socket) timerLoop() {
 				conns = append(conns, c)
 			}
 			s.mu.Unlock()
+			if len(conns) == 0 {
+				t.Stop() // a connection added since sent on s.wake
+				ticking = false
+				continue
+			}
 			for _, c := range conns {
 				c.mu.Lock()
 				c.tick(now)
