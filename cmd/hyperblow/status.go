@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/hyperblow/hyperblow/session"
@@ -193,100 +192,8 @@ func statusURL(addr string) (string, error) {
 	return "http://" + net.JoinHostPort(host, port) + "/status", nil
 }
 
-// printStatus prints the status for people: a line per torrent, then magnets
-// still resolving, then the cache. Names come from torrents and peers: they
-// are quoted when they hold anything but printable characters.
-func printStatus(w io.Writer, st statusJSON, peers bool) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	if len(st.Torrents) > 0 {
-		fmt.Fprintln(tw, "TORRENT\tSTATE\tSIZE\tPROGRESS\tDOWNLOAD\tUPLOAD\tPEERS\tREADERS\tWAITING\tSERVED")
-	}
-	for _, t := range st.Torrents {
-		waiting := 0
-		for _, p := range t.Waiting {
-			waiting += p.Waiters
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s/s\t%s/s\t%d\t%d\t%d\t%s\n", safe(t.Name), safe(t.State), humanSize(t.TotalLength),
-			percent(t.PiecesHave, t.NumPieces), humanSize(int64(t.DownloadRate)), humanSize(int64(t.UploadRate)),
-			len(t.Peers), len(t.Readers), waiting, humanSize(t.ServedToReadersBytes))
-	}
-	tw.Flush()
-	for _, t := range st.Torrents {
-		if len(t.Trackers) == 0 {
-			continue
-		}
-		if len(st.Torrents) > 1 {
-			fmt.Fprintf(w, "trackers of %s:\n", safe(t.Name))
-		}
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		for _, tr := range t.Trackers {
-			fmt.Fprintf(tw, "  tracker %s\ttier %d\t%s\n", safe(tr.URL), tr.Tier, termview.TrackerText(tr))
-		}
-		tw.Flush()
-	}
-	for _, t := range st.Torrents {
-		for _, l := range termview.WebSeedLines(t.WebSeeds) {
-			fmt.Fprintln(w, l)
-		}
-	}
-	for _, m := range st.Magnets {
-		fmt.Fprintf(w, "magnet %s (%s): %s for %.0fs; peers %d known, %d connected, %d offering metadata",
-			safe(m.Name), m.InfoHash, m.State, m.ElapsedSeconds, m.PeersKnown, m.PeersConnected, m.PeersOffering)
-		if m.MetadataPiecesTotal > 0 {
-			fmt.Fprintf(w, "; metadata %d/%d pieces", m.MetadataPiecesHave, m.MetadataPiecesTotal)
-		}
-		if m.Error != "" {
-			fmt.Fprintf(w, "; error: %s", safe(m.Error))
-		}
-		fmt.Fprintln(w)
-	}
-	if len(st.Torrents) == 0 && len(st.Magnets) == 0 {
-		fmt.Fprintln(w, "no torrents")
-	}
-	if peers {
-		for _, t := range st.Torrents {
-			fmt.Fprintf(w, "\npeers of %s:\n", safe(t.Name))
-			if len(t.Peers) == 0 {
-				fmt.Fprintln(w, "  none")
-				continue
-			}
-			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "  ADDRESS\tCLIENT\tFLAGS\tPIECES\tDOWNLOAD\tUPLOAD")
-			for _, p := range t.Peers {
-				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s/s\t%s/s\n", p.Address, safe(p.Client), peerFlags(p),
-					percent(p.Pieces, t.NumPieces), humanSize(int64(p.DownloadRate)), humanSize(int64(p.UploadRate)))
-			}
-			tw.Flush()
-		}
-	}
-	c := st.Cache
-	fmt.Fprintf(w, "cache: %s held of %s; %d hits, %d misses, %d evictions, %d rejections\n",
-		humanSize(c.HeldBytes), humanSize(c.MaxBytes), c.Hits, c.Misses, c.Evictions, c.Rejections)
-	printNetwork(w, st.Network) // localnet.go
-	if st.Goroutines > 0 {
-		fmt.Fprintf(w, "process: %d goroutines, %d peer connections\n", st.Goroutines, st.Connections)
-	}
-}
-
-// peerFlags is the compact flag string of --peers (see statusUsage).
-func peerFlags(p peerStatusJSON) string {
-	var b []byte
-	for _, f := range []struct {
-		on bool
-		c  byte
-	}{
-		{p.PeerChoking, 'C'}, {p.AmChoking, 'c'}, {p.PeerInterested, 'I'}, {p.AmInterested, 'i'},
-		{p.Fast, 'F'}, {p.Incoming, 'E'}, {p.Optimistic, 'O'}, {p.Snubbed, 'S'}, {p.Encryption == "rc4", 'X'},
-	} {
-		if f.on {
-			b = append(b, f.c)
-		}
-	}
-	if len(b) == 0 {
-		return "-"
-	}
-	return string(b)
-}
+// printStatus prints the status for people (termview.PrintStatus).
+func printStatus(w io.Writer, st statusJSON, peers bool) { termview.PrintStatus(w, st, peers) }
 
 // percent prints part/whole with one decimal; 100.0% only when complete.
 func percent(part, whole int) string { return termview.Percent(part, whole) }

@@ -73,27 +73,5 @@ func (f *tierFlags) open(log *slog.Logger) *storage.DiskCache {
 	if !f.registered || f.diskCache == 0 {
 		return nil
 	}
-	dir := f.cacheDir
-	if dir == "" {
-		d, err := storage.DefaultCacheDir()
-		if err != nil {
-			log.Warn("no disk cache: memory only", "err", err)
-			return nil
-		}
-		dir = d
-	}
-	size := int64(f.diskCache)
-	if size == diskSizeAuto {
-		if size = storage.DefaultDiskCacheSize(dir); size == 0 {
-			log.Info("no disk cache: little free space", "dir", dir)
-			return nil
-		}
-	}
-	dc, err := storage.OpenDiskCache(storage.DiskCacheConfig{Dir: dir, MaxBytes: size, Log: log})
-	if err != nil {
-		log.Warn("no disk cache: memory only", "err", err)
-		return nil
-	}
-	log.Debug("disk cache", "dir", dir, "size", size)
-	return dc
+	return storage.OpenDefaultDiskCache(f.cacheDir, int64(f.diskCache), log)
 }

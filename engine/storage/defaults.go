@@ -2,6 +2,7 @@ package storage
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -41,4 +42,38 @@ func DefaultDiskCacheSize(dir string) int64 {
 		return 0
 	}
 	return size
+}
+
+// OpenDefaultDiskCache opens the disk cache of dir (empty: DefaultCacheDir)
+// bounded by size bytes (negative: DefaultDiskCacheSize), or returns nil:
+// RAM only, when size is 0, or the folder has too little room or cannot be made or locked.
+// That is logged, never an error: a mount does not fail for its disk cache.
+func OpenDefaultDiskCache(dir string, size int64, log *slog.Logger) *DiskCache {
+	if size == 0 {
+		return nil
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if dir == "" {
+		d, err := DefaultCacheDir()
+		if err != nil {
+			log.Warn("no disk cache: memory only", "err", err)
+			return nil
+		}
+		dir = d
+	}
+	if size < 0 {
+		if size = DefaultDiskCacheSize(dir); size == 0 {
+			log.Info("no disk cache: little free space", "dir", dir)
+			return nil
+		}
+	}
+	dc, err := OpenDiskCache(DiskCacheConfig{Dir: dir, MaxBytes: size, Log: log})
+	if err != nil {
+		log.Warn("no disk cache: memory only", "err", err)
+		return nil
+	}
+	log.Debug("disk cache", "dir", dir, "size", size)
+	return dc
 }
