@@ -102,3 +102,70 @@ func TestIsLate(t *testing.T) {
 		}
 	}
 }
+
+// While their rates are unknown, the peers that unchoke us share one floor:
+// a lone peer gets all of it, eight get minFloor each, so a slow one among
+// them holds few of the first pieces' blocks.
+func TestFloorShared(t *testing.T) {
+	for _, c := range []struct{ n, want int }{{0, floorSwarm}, {1, floorSwarm}, {2, floorSwarm / 2}, {3, 10}, {8, minFloor}, {100, minFloor}} {
+		if got := floorShareOf(c.n); got != c.want {
+			t.Errorf("%d peers: floor %d, want %d", c.n, got, c.want)
+		}
+	}
+	now := time.Unix(1000, 0)
+	p := peer{floorShare: floorShareOf(8)}
+	if got := p.depthAt(now); got != minFloor {
+		t.Errorf("a new peer among 8: depth %d, want %d", got, minFloor)
+	}
+	p.firstBlockAt = now.Add(-time.Minute)
+	p.rtt, p.peakRate = 50*time.Millisecond, 100<<10
+	if got := p.depthAt(now); got != minDepth {
+		t.Errorf("a slow peer after its ramp: depth %d, want %d", got, minDepth)
+	}
+}
+
+// Slow start: during the ramp, each block that comes while the pipeline is
+// full and not queueing at the peer adds one request, so the pipeline doubles
+// each round trip; a block that took much longer than the round trip (a
+// queue at the peer), a pipeline that was not full, or the end of the ramp
+// stop the growth.
+func TestRampSlowStart(t *testing.T) {
+	start := time.Unix(1000, 0)
+	rtt := 200 * time.Millisecond
+	p := &peer{firstBlockAt: start, rtt: rtt}
+	now := start.Add(rtt)
+	// One round trip of a full pipeline: floorDepth blocks come, each in time.
+	for range floorDepth {
+		p.inflight = p.depthAt(now) - 1 // full before this block
+		p.rampBlock(now.Add(-rtt), now)
+	}
+	if got := p.depthAt(now); got != 2*floorDepth {
+		t.Fatalf("after one round trip of blocks: depth %d, want %d (doubled)", got, 2*floorDepth)
+	}
+	// Not full: what limits is what is wanted, no growth.
+	p.inflight = 0
+	p.rampBlock(now.Add(-rtt), now)
+	// Queued at the peer: the block took twice the round trip.
+	p.inflight = p.depthAt(now) - 1
+	p.rampBlock(now.Add(-2*rtt), now)
+	if got := p.depthAt(now); got != 2*floorDepth {
+		t.Fatalf("depth %d after a block from a pipeline not full and one that queued, want %d", got, 2*floorDepth)
+	}
+	// After rampTime the rate decides.
+	late := start.Add(rampTime)
+	p.inflight = p.depthAt(late) - 1
+	before := p.ramp
+	p.rampBlock(late.Add(-rtt), late)
+	if p.ramp != before {
+		t.Fatalf("ramp grew after rampTime")
+	}
+	// Never beyond what the peer accepts.
+	q := &peer{firstBlockAt: start, rtt: rtt, reqq: 20}
+	for range 100 {
+		q.inflight = q.depthAt(now) - 1
+		q.rampBlock(now.Add(-rtt), now)
+	}
+	if got := q.depthAt(now); got != 20 {
+		t.Fatalf("depth %d at a peer with reqq 20", got)
+	}
+}

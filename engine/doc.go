@@ -27,8 +27,10 @@
 //     piece a read waits on.
 //   - Each peer's request pipeline is sized in time (peer.go, depth): its peak
 //     rate times 1.5 round trips plus 50 ms, at most a second of its delivery,
-//     a floor of 16 while it ramps up. The round trip is measured from blocks
-//     asked into an empty pipeline. fillAll goes round the peers a quarter of a
+//     and while it ramps up a floor: its share of floorSwarm (32 blocks for
+//     all the peers that unchoke us, at least 4 each) plus slow start (a
+//     block more per block that came in time, rampBlock). The round trip is
+//     measured from blocks asked into an empty pipeline. fillAll goes round the peers a quarter of a
 //     depth at a time, so an urgent piece is spread over them by their rates.
 //   - Web seeds (BEP 19, mirror.go; HTTP in engine/webseed) are peers that have
 //     every piece: after the peers, fillAll gives each mirror (at most 4 at a

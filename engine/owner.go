@@ -92,7 +92,8 @@ type download struct {
 type window struct {
 	lo, hi int
 	pos    int
-	rate   float64 // bytes per second
+	rate   float64       // bytes per second
+	after  time.Duration // added to every deadline of the window (a prime after another)
 }
 
 func (t *Torrent) run() {
@@ -345,7 +346,7 @@ func (t *Torrent) setWindow(m windowMsg, now time.Time) {
 			continue
 		}
 		dist := float64(i-w.pos) * float64(t.info.PieceLength)
-		deadline := now.Add(time.Duration(dist / max(w.rate, 1<<20) * float64(time.Second)))
+		deadline := now.Add(w.after + time.Duration(dist/max(w.rate, 1<<20)*float64(time.Second)))
 		if !t.pk.Wanted(i) {
 			added = true
 		}

@@ -81,7 +81,14 @@ type peer struct {
 	tickDown int64
 
 	firstBlockAt time.Time // when its first requested block came
-	quiet        bool      // it stalled (stalledAt) and has sent no block since
+	// ramp is what slow start (rampBlock) adds to the floor while the
+	// peer's rate is still being found: a block for each block that came
+	// while the pipeline was full and not queueing at the peer.
+	ramp int
+	// floorShare is this peer's part of floorSwarm (fillAll sets it from
+	// how many peers unchoke us); 0: floorDepth.
+	floorShare int
+	quiet      bool // it stalled (stalledAt) and has sent no block since
 
 	// rtt is the least request-to-block time seen lately (see sampleRTT), 0
 	// until the first block; with peakRate it sizes the pipeline in time.
@@ -600,6 +607,7 @@ func (t *Torrent) handlePiece(p *peer, m wire.Message, now time.Time) error {
 		p.firstBlockAt = now
 	}
 	p.sampleRTT(r.SentAt, now)
+	p.rampBlock(r.SentAt, now)
 	for _, k := range r.CancelAt {
 		if q := t.peerByKey(k); q != nil {
 			q.inflight = max(0, q.inflight-1)
@@ -704,8 +712,15 @@ func (t *Torrent) fillAll(now time.Time) {
 	}
 	defer t.fillMirrors(now) // web seeds (mirror.go) take what the peers leave
 	ps := make([]*peer, 0, len(t.peers))
+	n := 0
 	for _, p := range t.peers {
 		ps = append(ps, p)
+		if !p.peerChoking && p.amInterested {
+			n++
+		}
+	}
+	for _, p := range ps {
+		p.floorShare = floorShareOf(n)
 	}
 	rand.Shuffle(len(ps), func(i, j int) { ps[i], ps[j] = ps[j], ps[i] })
 	slices.SortStableFunc(ps, func(a, b *peer) int { return cmp.Compare(a.expectedDelivery(), b.expectedDelivery()) })
@@ -745,7 +760,16 @@ func (t *Torrent) checkSnubbed(now time.Time) {
 // on the wire arrives anyway). The margin lets a peer whose rate is not known
 // yet grow by half again per round trip.
 const (
-	floorDepth = 16  // while the rate or round trip is unknown, and for rampTime: 256 KiB
+	floorDepth = 16 // while the rate or round trip is unknown, and for rampTime: 256 KiB
+	// floorSwarm is what the floors of all the peers that unchoke us add up
+	// to, down to minFloor each: a torrent's first pieces are spread over
+	// peers whose rates nobody knows yet, and a piece comes in when its
+	// slowest share does. 16 blocks at a 0.2 MB/s peer hold a player's
+	// second piece 1.3 s; 4 blocks, 0.3 s. A lone peer gets all of it (there
+	// is no other to ask). Slow start (rampBlock) grows the fast ones from
+	// there within a few round trips.
+	floorSwarm = 32
+	minFloor   = 4
 	minDepth   = 4   // even a slow peer has a few requests queued
 	maxDepth   = 250 // and a fast one no more than this (nor more than its reqq)
 
@@ -773,6 +797,10 @@ func (p *peer) depthAt(now time.Time) int {
 	floor := minDepth
 	if p.firstBlockAt.IsZero() || now.Sub(p.firstBlockAt) < rampTime {
 		floor = floorDepth
+		if p.floorShare > 0 {
+			floor = p.floorShare
+		}
+		floor += p.ramp
 	}
 	if p.rtt == 0 || p.peakRate < 1 {
 		return min(p.maxDepth(), floor)
@@ -781,6 +809,39 @@ func (p *peer) depthAt(now time.Time) int {
 	n := int(p.peakRate*target.Seconds()/bt.BlockSize) + 1
 	return min(p.maxDepth(), max(floor, n))
 }
+
+// floorShareOf is each peer's floor when n peers unchoke us.
+func floorShareOf(n int) int {
+	return max(minFloor, floorSwarm/max(n, 1))
+}
+
+// rampBlock is slow start for a peer's pipeline, as TCP's: during its first
+// rampTime, each block that comes while the pipeline was full adds a request
+// to it, so the pipeline doubles every round trip until it holds what the
+// peer can deliver in one. The rate-based depth alone grows by about half
+// per tick (it is sized from the rate the smaller pipeline allowed): over a
+// 200 ms round trip a 10 MB/s peer took 1.7 s to reach its rate, and a
+// player's first frame came from the first piece with the second still
+// on its way (mpv paused for the cache right after it). Growth stops once a
+// block took much longer than the round trip from its request: requests
+// then queue at the peer (its link is full), and more of them would only
+// be more to cancel on a seek.
+func (p *peer) rampBlock(sentAt, now time.Time) {
+	if sentAt.IsZero() || now.Sub(p.firstBlockAt) >= rampTime || p.ramp >= p.maxDepth() {
+		return
+	}
+	if p.inflight+1 < p.depthAt(now) {
+		return // the pipeline was not full: what limits is what is wanted
+	}
+	if p.rtt > 0 && now.Sub(sentAt) > p.rtt+p.rtt/2+rampQueueSlack {
+		return
+	}
+	p.ramp++
+}
+
+// rampQueueSlack is the delay beyond one and a half round trips that a block
+// may take without slow start taking it for a queue at the peer (jitter).
+const rampQueueSlack = 20 * time.Millisecond
 
 // maxDepth is maxDepth, or less if the peer said it accepts fewer (reqq).
 func (p *peer) maxDepth() int {

@@ -358,3 +358,38 @@ func TestCloseFinishesPieceOnItsWay(t *testing.T) {
 		t.Errorf("%d bytes wasted, want 0", w)
 	}
 }
+
+// The head that opening a file primes is asked before its tail: a player that
+// reads on from the head (an MKV) needs the second piece right after its first
+// frame, and one that wants the tail first (an MP4's moov) reads it, which
+// comes before any prime.
+func TestPrimeHeadBeforeTail(t *testing.T) {
+	data := enginetest.RandomBytes(16, 10<<20+700<<10)
+	mt, _ := enginetest.Torrent(t, "v.mkv", 1<<20, []enginetest.File{{Data: data}})
+	c, tor := enginetest.Leecher(t, mt, engine.Config{Listen: "127.0.0.1:0", CacheSize: 64 << 20})
+	sp := enginetest.ServePeer(t, c.ListenAddr(), mt, data, true)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r := tor.NewReader(mt.Info.Files[0])
+	defer r.Close()
+	if _, err := r.ReadAt(ctx, make([]byte, 1), 0); err != nil {
+		t.Fatal(err)
+	}
+	last := uint32(mt.Info.NumPieces - 1)
+	if !sp.WaitFor(0, 20*time.Second, func(m wire.Message) bool { return m.ID == wire.Request && m.Index == last }) {
+		t.Fatal("the tail was never asked for")
+	}
+	lastHead, firstTail := -1, -1
+	for k, rc := range sp.Received() {
+		switch {
+		case rc.Msg.ID != wire.Request:
+		case rc.Msg.Index == 1:
+			lastHead = k
+		case rc.Msg.Index == last && firstTail < 0:
+			firstTail = k
+		}
+	}
+	if lastHead < 0 || lastHead > firstTail {
+		t.Fatalf("the head's second piece was asked (last request at message %d) after the tail's first request (message %d)", lastHead, firstTail)
+	}
+}
