@@ -665,17 +665,23 @@ class Scenario:
                     self.set_link(stall["link"], "down.stall=0")
                 p.close()
             met["played_s"] = t_end - t_first
-            # Stalls: paused-for-cache after the first frame, outside a seek (command to restart).
+            # Buffering after the first frame, outside a seek (command to restart).
             ivs = [iv for iv in p.cache_intervals(t_end) if iv[0] >= t_first - 0.01
                    and not any(ts <= iv[0] <= tr + 0.01 for _, ts, tr in seeks)]
             restarts = [("first frame", t_first)] + [("seek to %d %%" % pct, tr) for pct, _, tr in seeks]
-            met["stalls"] = len(ivs)
-            met["stall_s"] = sum(e - s for s, e in ivs)
+            resumes = []  # buffering that belongs to a seek's resume
             for pct, ts, tr in seeks:
                 met["seek_restart_s.%d" % pct] = tr - ts
                 # Playback has resumed when it is not buffering again within 2 s of the restart.
                 after = [iv for iv in ivs if tr <= iv[0] <= tr + 2]
+                resumes += after
                 met["seek_resume_s.%d" % pct] = (after[-1][1] if after else tr) - ts
+            # Stalls: the rest. Buffering within 2 s of a seek's restart is counted
+            # once, in that seek's time to resume (above), not a second time here.
+            stalls = [iv for iv in ivs if iv not in resumes]
+            met["stalls"] = len(stalls)
+            met["stall_s"] = sum(e - s for s, e in stalls)
+            met["seek_buffering"] = len(resumes)
             freezes = 0
             for s, e in ivs:
                 what = [w for w, t in restarts if t <= s <= t + 3]

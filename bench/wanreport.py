@@ -151,7 +151,7 @@ def figures(R, s, test, kind, seeks):
         for pct in seeks:
             row("seek to %d %%: to playback-restart" % pct, "seek_restart_s.%d" % pct, fmt_s)
             row("seek to %d %%: to resume (with buffering right after)" % pct, "seek_resume_s.%d" % pct, fmt_s)
-        row("stalls after the start (paused-for-cache, outside seeks)", "stalls", lambda x: "—" if x is None else "%d" % x, False)
+        row("stalls after the start (paused-for-cache, outside a seek and its resume)", "stalls", lambda x: "—" if x is None else "%d" % x, False)
         row("time stalled", "stall_s", fmt_s, False)
         row("buffering within 3 s of the first frame or a seek's restart", "freezes_after_restart",
             lambda x: "—" if x is None else "%d" % x, False)
@@ -192,7 +192,7 @@ def section(R, spec, a):
              "IPC socket, one session per seek, each on a fresh mount: the MP4 plays for %s s, then seeks "
              "(`absolute-percent+keyframes`) to %s %% (one session each), and plays %s s more%s. Seek-to-resume is the time from the seek command to `playback-restart`, extended to the end of any "
              "buffering that starts within 2 s after it. A stall is a `paused-for-cache` episode after the first frame "
-             "and outside a seek. `ffprobe` then `ffmpeg -ss` run on one fresh mount. *Needed* is what the command read: "
+             "and outside a seek and its resume (buffering within 2 s of a seek's restart counts once, in that seek's time to resume). `ffprobe` then `ffmpeg -ss` run on one fresh mount. *Needed* is what the command read: "
              "the distinct byte ranges of its `read`/`pread64` calls under strace (mpv: on the mount; ffprobe and ffmpeg: "
              "the same commands on the local file)."
              % (plan["play"], ", ".join(map(str, plan["seeks"])), plan["after"],
