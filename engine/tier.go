@@ -145,6 +145,15 @@ func (t *Torrent) openTier() {
 // write-behind queue is written first), and logs what each tier served and
 // what the partial seed refused.
 func (t *Torrent) closeTier() {
+	// A Layout is written what its queue refused and RAM still holds: the
+	// files keep every piece that verified.
+	if w, ok := t.tier.st.(interface{ Write(int, []byte) error }); ok {
+		for _, i := range t.tier.unstored {
+			if d, ok := t.pieceData(i); ok {
+				w.Write(i, d) // an error is logged and counted by the Layout
+			}
+		}
+	}
 	if t.tier.st != nil && t.tier.own {
 		if err := t.tier.st.Close(); err != nil {
 			t.log.Warn("closing the tier", "err", err)
@@ -210,6 +219,9 @@ func (t *Torrent) applyTierEvents() {
 		}
 	}
 	ts.advCount.Store(int64(ts.adv.Count()))
+	if len(ts.unstored) > 0 { // the queue has room again: hand it what it refused
+		t.retryUnstored()
+	}
 }
 
 // storeVerified (owner) hands a piece that just verified to the tier. A
