@@ -135,7 +135,7 @@ func TestSeedPartialData(t *testing.T) {
 	mt, _ := enginetest.Torrent(t, "part.bin", 16<<10, []enginetest.File{{Data: data}})
 	dir := t.TempDir()
 	part := bytes.Clone(data)
-	part[5*16<<10+7] ^= 1 // piece 5 does not match
+	part[5*16<<10+7] ^= 1                                                                        // piece 5 does not match
 	if err := os.WriteFile(filepath.Join(dir, "part.bin"), part[:7*16<<10], 0o644); err != nil { // piece 7 missing
 		t.Fatal(err)
 	}
