@@ -30,15 +30,20 @@ are sanitized as for mount; BEP 47 padding files are not written.
 SOURCE is a .torrent file, an http(s) URL of one, a magnet link, or a bare
 info-hash (40 hex digits).
 
+get is the same torrent as "hyperblow mount --data DIR --fetch all", without
+FUSE: the torrent's files are its store, and it fetches every piece they lack.
+
 Resume: what DIR already holds is checked first. Every piece whose bytes are
 all there is hashed against the torrent; only missing or damaged pieces are
-downloaded. Stop with Ctrl-C (or SIGTERM) at any time; what was written stays,
-and running the same command again resumes.
+downloaded. Stop with Ctrl-C (or SIGTERM, or even kill -9) at any time; what
+was written stays, and running the same command again resumes.
 
 On a terminal a progress line shows the percentage, bytes, rate, peers and
 time left; otherwise (or with --quiet) progress goes to log lines. When every
-piece is written and synced, get prints a summary and exits 0 (with --seed it
-then seeds until Ctrl-C). Exit 1 on failure or when interrupted.
+piece is written and synced, get prints a summary and exits 0. With --seed it
+uploads to peers while it downloads, and once complete goes on seeding the
+same files until Ctrl-C, without reading them again. Exit 1 on failure (a
+full disk says so) or when interrupted.
 
 Examples:
   hyperblow get ubuntu.torrent ~/Downloads
