@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -182,5 +184,118 @@ func TestSeedPartialData(t *testing.T) {
 		if m.ID == wire.Interested || m.ID == wire.Request {
 			t.Fatalf("an upload-only seed sent %v", m)
 		}
+	}
+}
+
+// refusingTier keeps every piece (it has Complete, as a Layout does) but
+// refuses every Put until opened: a write-behind queue that stays full.
+type refusingTier struct {
+	ev       storage.Events
+	n        int
+	open     atomic.Bool
+	done     chan struct{}
+	mu       sync.Mutex
+	pieces   map[int][]byte
+	refusals atomic.Int64
+}
+
+func (r *refusingTier) Put(i int, d []byte) bool {
+	if !r.open.Load() {
+		r.refusals.Add(1)
+		return false
+	}
+	r.mu.Lock()
+	_, had := r.pieces[i]
+	r.pieces[i] = d
+	full := len(r.pieces) == r.n
+	r.mu.Unlock()
+	if !had {
+		r.ev.Stored(i)
+		if full {
+			close(r.done)
+		}
+	}
+	return true
+}
+
+func (r *refusingTier) Get(i int) ([]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if d, ok := r.pieces[i]; ok {
+		return d, nil
+	}
+	return nil, storage.ErrNotFound
+}
+
+func (r *refusingTier) ReadAt(i int, p []byte, off int64) (int, error) {
+	d, err := r.Get(i)
+	if err != nil {
+		return 0, err
+	}
+	return copy(p, d[off:]), nil
+}
+
+func (r *refusingTier) Has(i int) bool { _, err := r.Get(i); return err == nil }
+
+func (r *refusingTier) Bitfield() bt.Bitfield {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	bf := bt.NewBitfield(r.n)
+	for i := range r.pieces {
+		bf.Set(i)
+	}
+	return bf
+}
+
+func (r *refusingTier) Complete() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.pieces) == r.n
+}
+
+func (r *refusingTier) Stats() storage.Stats { return storage.Stats{} }
+func (r *refusingTier) Close() error         { return nil }
+
+// A keeping tier that refused pieces while RAM could not hold them all still
+// ends with every piece: those still in RAM are handed again, the others are
+// fetched again (--fetch all), and none is lost.
+func TestDataTierRefetchesEvicted(t *testing.T) {
+	data := enginetest.RandomBytes(34, 3<<20)
+	mt, _ := enginetest.Torrent(t, "refetch.bin", 64<<10, []enginetest.File{{Data: data}})
+	seeder := enginetest.Seed(t, mt, data)
+	rt := &refusingTier{n: mt.Info.NumPieces, done: make(chan struct{}), pieces: map[int][]byte{}}
+	c, err := engine.NewClient(engine.Config{Listen: "127.0.0.1:0", CacheSize: 1 << 20, Fetch: engine.FetchAll, Logger: enginetest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	tor, err := c.AddTorrent(mt, engine.TorrentOptions{NoTrackers: true, Peers: []netip.AddrPort{seeder},
+		OpenTier: func(_ *metainfo.Torrent, ev storage.Events) (storage.Tier, error) { rt.ev = ev; return rt, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for tor.Stats().PiecesHave < mt.Info.NumPieces {
+		if time.Now().After(deadline) {
+			t.Fatalf("not every piece verified: %+v", tor.Stats())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	rt.open.Store(true)
+	select {
+	case <-rt.done:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the tier never got every piece: %d of %d", rt.Bitfield().Count(), mt.Info.NumPieces)
+	}
+	for i := 0; i < mt.Info.NumPieces; i++ {
+		d, _ := rt.Get(i)
+		if !bytes.Equal(d, data[mt.Info.PieceOffset(i):mt.Info.PieceOffset(i)+mt.Info.PieceLen(i)]) {
+			t.Fatalf("piece %d in the tier is not the torrent's", i)
+		}
+	}
+	st := tor.Stats()
+	t.Logf("refused %d Puts; downloaded %d bytes of %d", rt.refusals.Load(), st.Downloaded, mt.Info.TotalLength)
+	if st.Downloaded <= mt.Info.TotalLength {
+		t.Fatalf("downloaded %d bytes of %d: nothing was fetched again, yet 1 MiB of RAM cannot hold 3 MiB", st.Downloaded, mt.Info.TotalLength)
 	}
 }
