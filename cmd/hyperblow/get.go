@@ -275,6 +275,7 @@ func (g *getter) download(ctx context.Context, held int64) error {
 	took := time.Since(start)
 	if err != nil {
 		if ctx.Err() != nil {
+			g.sess.Close() // the torrent writes what it verified and the queue holds
 			done := g.lay.Stats().HeldBytes
 			fmt.Fprintf(g.stdout, "stopped: %s is %.1f%% here (%s of %s) in %s\n", safe(info.Name),
 				100*float64(done)/float64(info.TotalLength), humanSize(done), humanSize(info.TotalLength), safe(g.lay.Root()))
