@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/hyperblow/hyperblow/engine/storage"
 )
@@ -104,4 +106,34 @@ func (f *tierFlags) open(log *slog.Logger) *storage.DiskCache {
 		return nil
 	}
 	return storage.OpenDefaultDiskCache(f.cacheDir, int64(f.diskCache), log)
+}
+
+// absPathFlags makes the values of the folder flags names (--data DIR,
+// --cache-dir=DIR, one dash or two) absolute in args, for the background
+// process of --daemon, which runs in /.
+func absPathFlags(args []string, names ...string) []string {
+	out := slices.Clone(args)
+	abs := func(p string) string {
+		if a, err := filepath.Abs(p); err == nil && p != "" {
+			return a
+		}
+		return p
+	}
+	for i := 0; i < len(out); i++ {
+		a := out[i]
+		if a == "--" || !strings.HasPrefix(a, "-") {
+			break // the positional arguments
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !slices.Contains(names, name) {
+			continue
+		}
+		if hasVal {
+			out[i] = a[:len(a)-len(val)] + abs(val)
+		} else if i+1 < len(out) {
+			out[i+1] = abs(out[i+1])
+			i++
+		}
+	}
+	return out
 }
