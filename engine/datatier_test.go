@@ -285,7 +285,7 @@ func TestDataTierRefetchesEvicted(t *testing.T) {
 	select {
 	case <-rt.done:
 	case <-time.After(60 * time.Second):
-		t.Fatalf("the tier never got every piece: %d of %d", rt.Bitfield().Count(), mt.Info.NumPieces)
+		t.Fatalf("the tier never got every piece: %v of %d; torrent %+v", rt.Bitfield(), mt.Info.NumPieces, tor.Stats())
 	}
 	for i := 0; i < mt.Info.NumPieces; i++ {
 		d, _ := rt.Get(i)
