@@ -285,9 +285,13 @@ func (t *Torrent) retryUnstored() {
 			}
 			continue
 		}
+		// Marked here, not queued (topUpBackground skips what the cache
+		// says it holds, and a piece spilled to ristretto may be missed by
+		// Get now and found by Has later, then evicted: lost).
 		ts.unstoredSet.Clear(i)
-		if t.c.cfg.Fetch == FetchAll {
-			t.bgQueue = append(t.bgQueue, i)
+		if t.c.cfg.Fetch == FetchAll && !t.pk.Background(i) {
+			t.pk.SetBackground(i, true)
+			t.bgMarked += t.info.PieceLen(i)
 			refetch = true
 		}
 	}
