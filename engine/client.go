@@ -265,8 +265,10 @@ type TorrentOptions struct {
 	Storage io.ReaderAt
 	// NoTrackers skips the torrent's trackers.
 	NoTrackers bool
-	// UploadOnly announces BEP 21 upload_only: we do not intend to download the
-	// whole torrent (a mount that only streams). Seeding implies it.
+	// UploadOnly makes the torrent upload only: it announces BEP 21
+	// upload_only to every peer, is never interested, and fetches nothing in
+	// the background (hyperblow seed: it serves what its tier holds, complete
+	// or not). Seeding from Storage implies it.
 	UploadOnly bool
 	// WebSeeds are BEP 19 mirrors (http, https) used beside the torrent's own
 	// url-list.
@@ -278,10 +280,13 @@ type TorrentOptions struct {
 	// (AddMagnet; 0: no limit): the torrent then fails (Torrent.Err).
 	MetadataTimeout time.Duration
 	// OpenTier, if set, opens this torrent's store below the RAM cache
-	// instead of Config.DiskCache (a storage.Layout for --data), with the
-	// events the engine listens to (tier.go). It runs in AddTorrent; the
-	// torrent closes the tier when it stops.
-	OpenTier func(storage.Events) (storage.Tier, error)
+	// instead of Config.DiskCache (a storage.Layout for --data), given the
+	// torrent and the events the engine listens to (tier.go). It runs once
+	// the info is known: in AddTorrent, or for a magnet on the owner
+	// goroutine when its metadata verifies (it may hash what is there; a
+	// resume record keeps that short). The torrent closes the tier when it
+	// stops.
+	OpenTier func(mt *metainfo.Torrent, ev storage.Events) (storage.Tier, error)
 }
 
 // AddTorrent starts a torrent. With opts.Storage, its pieces are verified first

@@ -412,6 +412,10 @@ func (t *Torrent) tick(now time.Time) {
 	for _, p := range t.peers {
 		t.feedUploads(p) // in case a drain notice was dropped
 	}
+	if t.tier.st != nil { // tier.go: pieces the disk queue refused; the background fetch it held off
+		t.retryUnstored()
+		t.topUpBackground()
+	}
 	if now.Sub(t.lastChoke) >= rechokeEvery {
 		rotate := now.Sub(t.lastOptim) >= optimisticEvery
 		if rotate {
@@ -462,6 +466,9 @@ func (t *Torrent) hashed(m hashedMsg, now time.Time) {
 		t.completed = true
 		if t.announcer != nil {
 			t.announcer.Completed() // BEP 3: event=completed, once
+		}
+		for _, p := range t.peers {
+			t.updateUploadOnly(p) // a seed now: no more BEP 21 upload_only
 		}
 	}
 	data := m.d.buf
@@ -528,7 +535,7 @@ type ReaderStats struct {
 // fetched ahead is still cached when it is read.
 func (t *Torrent) topUpBackground() {
 	budget := t.c.cfg.CacheSize / 4
-	for len(t.bgQueue) > 0 && t.bgMarked < budget {
+	for len(t.bgQueue) > 0 && t.bgMarked < budget && !(t.tier.st != nil && t.tierBusy()) {
 		i := t.bgQueue[0]
 		t.bgQueue = t.bgQueue[1:]
 		if t.pk.Background(i) || t.held(i) {

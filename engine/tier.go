@@ -45,6 +45,11 @@ type tierState struct {
 	adv     bt.Bitfield   // with a tier: pieces stored and not evicted since (advertised)
 	loading map[int]bool  // tier reads under way for uploads
 	recent  []loadedPiece // the last pieces loaded for uploads, in case the RAM cache refused them
+	keep    bool          // the tier keeps every piece (a Layout): see storeVerified
+	// unstored are verified pieces a keeping tier's queue refused, to hand
+	// again (retryUnstored); unstoredSet marks them.
+	unstored    []int
+	unstoredSet bt.Bitfield
 
 	ramHits, diskHits, diskMisses, diskErrors atomic.Int64
 	rejects, resets                           atomic.Int64 // honest.go
@@ -105,7 +110,7 @@ func (t *Torrent) openTier() {
 	ev := storage.Events{Stored: t.tierEvent, Evicted: t.tierEvent}
 	switch {
 	case t.opts.OpenTier != nil:
-		st, err := t.opts.OpenTier(ev)
+		st, err := t.opts.OpenTier(t.mt, ev)
 		if err != nil {
 			t.log.Warn("tier unavailable for this torrent: RAM only", "err", err)
 			return
@@ -126,6 +131,8 @@ func (t *Torrent) openTier() {
 		return
 	}
 	t.tier.adv = t.tier.st.Bitfield()
+	t.tier.keep = keepsAll(t.tier.st)
+	t.tier.unstoredSet = bt.NewBitfield(t.info.NumPieces)
 	for i := 0; i < t.info.NumPieces; i++ {
 		if t.tier.adv.Has(i) && !t.have.Has(i) {
 			t.have.Set(i)
@@ -138,6 +145,15 @@ func (t *Torrent) openTier() {
 // write-behind queue is written first), and logs what each tier served and
 // what the partial seed refused.
 func (t *Torrent) closeTier() {
+	// A Layout is written what its queue refused and RAM still holds: the
+	// files keep every piece that verified.
+	if w, ok := t.tier.st.(interface{ Write(int, []byte) error }); ok {
+		for _, i := range t.tier.unstored {
+			if d, ok := t.pieceData(i); ok {
+				w.Write(i, d) // an error is logged and counted by the Layout
+			}
+		}
+	}
 	if t.tier.st != nil && t.tier.own {
 		if err := t.tier.st.Close(); err != nil {
 			t.log.Warn("closing the tier", "err", err)
@@ -203,12 +219,85 @@ func (t *Torrent) applyTierEvents() {
 		}
 	}
 	ts.advCount.Store(int64(ts.adv.Count()))
+	if len(ts.unstored) > 0 { // the queue has room again: hand it what it refused
+		t.retryUnstored()
+	}
 }
 
-// storeVerified (owner) hands a piece that just verified to the tier.
+// storeVerified (owner) hands a piece that just verified to the tier. A
+// Layout (--data, get, seed) keeps every piece: the torrent's files are to be
+// complete. A piece its write-behind queue refused (full: the swarm delivers
+// faster than the disk writes) is handed again from RAM on the next ticks
+// (retryUnstored), or, gone from RAM, fetched again when the whole torrent is
+// wanted. A bounded disk cache may drop a piece; the next read fetches it.
 func (t *Torrent) storeVerified(i int, data []byte) {
-	if t.tier.st != nil {
-		t.tier.st.Put(i, data)
+	st := t.tier.st
+	if st == nil {
+		return
+	}
+	if !st.Put(i, data) && t.tier.keep && !st.Has(i) && !t.tier.unstoredSet.Has(i) {
+		t.tier.unstoredSet.Set(i)
+		t.tier.unstored = append(t.tier.unstored, i)
+	}
+}
+
+// keepsAll reports whether tier st keeps every piece, rather than evicting
+// (the disk cache): a Layout, or a wrapper of one, which says whether it is
+// Complete.
+func keepsAll(st storage.Tier) bool {
+	_, ok := st.(interface{ Complete() bool })
+	return ok
+}
+
+// tierBusyBytes is how much may wait in a keeping tier's write-behind queue
+// before the background fetch (FetchAll) holds off: the swarm is not asked
+// for more than the disk takes.
+const tierBusyBytes = storage.DefaultQueueBytes / 2
+
+// tierBusy (owner) reports whether a keeping tier's queue is so full that
+// the background fetch should wait (the tick tops it up again).
+func (t *Torrent) tierBusy() bool {
+	return t.tier.keep && t.tier.st.Stats().QueuedBytes > tierBusyBytes
+}
+
+// retryUnstored (owner, every tick) hands the tier again the pieces its queue
+// refused: from RAM, or, evicted from RAM, by fetching them again when the
+// whole torrent is wanted (FetchAll; otherwise a later read does). A tier whose
+// writes stopped (full disk, read-only folder) is not retried: that would
+// fetch the same pieces for ever.
+func (t *Torrent) retryUnstored() {
+	ts := &t.tier
+	if len(ts.unstored) == 0 || ts.st.Stats().Degraded {
+		return
+	}
+	keep := ts.unstored[:0]
+	refetch := false
+	for _, i := range ts.unstored {
+		if ts.st.Has(i) {
+			ts.unstoredSet.Clear(i)
+			continue
+		}
+		if d, ok := t.pieceData(i); ok {
+			if ts.st.Put(i, d) {
+				ts.unstoredSet.Clear(i)
+			} else {
+				keep = append(keep, i) // full still, or queued: look again next tick
+			}
+			continue
+		}
+		// Marked here, not queued (topUpBackground skips what the cache
+		// says it holds, and a piece spilled to ristretto may be missed by
+		// Get now and found by Has later, then evicted: lost).
+		ts.unstoredSet.Clear(i)
+		if t.c.cfg.Fetch == FetchAll && !t.pk.Background(i) {
+			t.pk.SetBackground(i, true)
+			t.bgMarked += t.info.PieceLen(i)
+			refetch = true
+		}
+	}
+	ts.unstored = keep
+	if refetch {
+		t.log.Debug("fetching again pieces the disk queue could not take before RAM evicted them")
 	}
 }
 

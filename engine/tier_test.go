@@ -202,7 +202,7 @@ func TestHaveOnlyAfterStored(t *testing.T) {
 	var gate *gateTier
 	open := newGateTier(mt.Info.NumPieces)
 	tor, err := c.AddTorrent(mt, engine.TorrentOptions{Peers: []netip.AddrPort{seeder}, NoTrackers: true,
-		OpenTier: func(ev storage.Events) (storage.Tier, error) {
+		OpenTier: func(_ *metainfo.Torrent, ev storage.Events) (storage.Tier, error) {
 			st, err := open(ev)
 			gate = st.(*gateTier)
 			return st, err

@@ -219,7 +219,7 @@ func (t *Torrent) start() {
 		defer t.wg.Done()
 		t.run()
 	}()
-	if t.c.cfg.Fetch == FetchAll && t.storage == nil {
+	if t.c.cfg.Fetch == FetchAll && t.storage == nil && !t.opts.UploadOnly {
 		t.send(backgroundMsg{0, t.info.NumPieces})
 	}
 }

@@ -220,9 +220,8 @@ func TestSeedToLibtorrentOrTransmission(t *testing.T) {
 	})
 }
 
-// TestSeedBadData: DATA with one byte changed is refused (exit 1) with a message
-// naming the piece; a file of the wrong size and a missing DATA are refused with
-// messages naming the path.
+// TestSeedBadData: seed serves partial data (a changed byte, a file cut
+// short), saying which piece is not offered; data that is not there fails.
 func TestSeedBadData(t *testing.T) {
 	bin := buildBinary(t)
 	data := sharedData(t)
@@ -255,30 +254,39 @@ func TestSeedBadData(t *testing.T) {
 	}
 	missing := filepath.Join(t.TempDir(), "no-such-folder")
 
+	// Partial data is seeded: the pieces that match, with a warning naming
+	// the first that does not.
+	shortPiece := -1
+	sum = 0
+	for _, f := range tor.Info.Files {
+		if f.Path == "a/b/odd.bin" {
+			shortPiece = int((sum + 100000) / pieceLength)
+		}
+		sum += f.Length
+	}
 	for _, tc := range []struct {
 		name, data string
 		want       []string
 	}{
-		{"one byte changed", bad, []string{wantPiece, "does not match"}},
-		{"file too short", short, []string{shortFile, "size 100000"}},
-		{"missing", missing, []string{missing, "no such file"}},
+		{"one byte changed", bad, []string{wantPiece, "missing or does not match", "missing_pieces=1 "}},
+		{"file too short", short, []string{fmt.Sprintf("piece %d ", shortPiece), "odd.bin", "missing or does not match"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := run(t, 2*time.Minute, procOpts{}, bin, "seed", "--no-dht", "--no-lsd", "--no-upnp", "--listen", "127.0.0.1:0", tor.Path, tc.data)
-			if r.code != 1 {
-				t.Errorf("exit code %d, want 1: %v", r.code, r)
-			}
+			s := startSeed(t, tor.Path, tc.data)
 			for _, w := range tc.want {
-				if !strings.Contains(r.stderr, w) {
-					t.Errorf("stderr does not say %q: %v", w, r)
+				if !strings.Contains(s.p.Stderr.String(), w) {
+					t.Errorf("stderr does not say %q: %s", w, s.p.describe())
 				}
 			}
-			if strings.Contains(r.stdout, "seeding ") {
-				t.Errorf("it said it was seeding: %v", r)
-			}
-			t.Logf("message: %s", strings.TrimSpace(r.stderr[strings.LastIndex(strings.TrimSpace(r.stderr), "\n")+1:]))
+			s.Stop(t)
 		})
 	}
+	t.Run("missing", func(t *testing.T) {
+		r := run(t, 2*time.Minute, procOpts{}, bin, "seed", "--no-dht", "--no-lsd", "--no-upnp", "--listen", "127.0.0.1:0", tor.Path, missing)
+		if r.code != 1 || !strings.Contains(r.stderr, missing) || !strings.Contains(r.stderr, "no such file") || strings.Contains(r.stdout, "seeding ") {
+			t.Errorf("seed of missing data: want exit 1 naming it: %v", r)
+		}
+	})
 }
 
 // flipByte inverts the byte at pos of the file at path.

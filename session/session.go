@@ -17,6 +17,7 @@ import (
 	"github.com/hyperblow/hyperblow/engine"
 	"github.com/hyperblow/hyperblow/engine/bt"
 	"github.com/hyperblow/hyperblow/engine/metainfo"
+	"github.com/hyperblow/hyperblow/engine/storage"
 )
 
 // Config is what a session is made of: the engine's settings, the one cache
@@ -43,6 +44,10 @@ type Config struct {
 	NoTrackers bool
 	// MetadataTimeout bounds the fetching of a magnet's metadata (0: no bound).
 	MetadataTimeout time.Duration
+	// DataDir, if set, keeps each torrent's pieces in its own files under it
+	// (data.go: DIR/NAME, as get writes them), never evicted, instead of the
+	// disk cache (Engine.DiskCache), which is then unused.
+	DataDir string
 	// Folders shows the torrents of the set (Add, Remove) in a mount; nil: none.
 	Folders Folders
 	Logger  *slog.Logger
@@ -79,6 +84,8 @@ type Session struct {
 	watchers []*watcher
 	stopped  bool
 	wg       sync.WaitGroup
+
+	data dataRoots // the files of --data torrents in use (data.go)
 }
 
 // New starts an engine client sized by cfg and a session on it.
@@ -126,10 +133,15 @@ func (src Source) InfoHash() bt.InfoHash {
 
 // StartOptions are what one torrent starts with besides the session's Config.
 type StartOptions struct {
-	Storage    io.ReaderAt // its data on disk (seed); nil: memory
+	Storage    io.ReaderAt // its complete data (an in-process seed); nil: memory
 	NoTrackers bool
 	NoSleep    bool
 	Peers      []netip.AddrPort // more peers to dial
+	// OpenTier opens its tier once its info is known (seed and get: a
+	// Layout, see OpenData); nil: Config.DataDir's, or the disk cache.
+	OpenTier func(*metainfo.Torrent, storage.Events) (storage.Tier, error)
+	// UploadOnly: it never downloads (seed: it serves what its tier holds).
+	UploadOnly bool
 }
 
 // Entry is one torrent of the session: started, or a magnet resolving.
@@ -285,7 +297,10 @@ func (s *Session) start(ctx context.Context, e *Entry, src Source, onInfo func(e
 
 func (s *Session) torrentOptions(o StartOptions, more []netip.AddrPort) engine.TorrentOptions {
 	to := engine.TorrentOptions{Storage: o.Storage, NoTrackers: o.NoTrackers || s.cfg.NoTrackers, NoSleep: o.NoSleep || s.cfg.NoSleep,
-		Peers: slices.Concat(s.cfg.Peers, o.Peers, more)}
+		Peers: slices.Concat(s.cfg.Peers, o.Peers, more), OpenTier: o.OpenTier, UploadOnly: o.UploadOnly}
+	if to.OpenTier == nil && s.cfg.DataDir != "" && o.Storage == nil {
+		to.OpenTier = s.openDataTier // data.go
+	}
 	if o.Storage == nil {
 		to.WebSeeds = s.cfg.WebSeeds
 	}

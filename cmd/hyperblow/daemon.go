@@ -31,7 +31,7 @@ func daemonChild() bool { return mounthelper.IsChild() }
 // until MOUNTPOINT (the last of the positional arguments pos) is mounted.
 func startDaemon(args, pos []string, d *daemonFlags, stdout io.Writer) error {
 	st, err := mounthelper.Start(mounthelper.Daemon{
-		Args:       append([]string{"mount"}, mounthelper.AbsPaths(args, pos)...),
+		Args:       append([]string{"mount"}, absPathFlags(mounthelper.AbsPaths(args, pos), "data", "cache-dir")...), // tierflags.go
 		Mountpoint: pos[len(pos)-1],
 		LogFile:    d.logFile,
 		Timeout:    d.timeout,

@@ -219,8 +219,12 @@ func (n *netFlags) sessionConfig(log *slog.Logger) (session.Config, error) {
 			}
 		}
 	}
-	ec.DiskCache = n.tier.open(log) // nil unless the command registered the flags
-	return session.Config{Engine: ec, AnyPortIfBusy: n.listen == ":6881",
+	dataDir, err := n.tier.dataDir() // --data (tierflags.go)
+	if err != nil {
+		return session.Config{}, err
+	}
+	ec.DiskCache = n.tier.open(log) // nil unless the command registered the flags, or with --data
+	return session.Config{Engine: ec, AnyPortIfBusy: n.listen == ":6881", DataDir: dataDir,
 		CacheSize: int64(n.cacheSize), Readahead: int64(n.readahead), Idle: n.idle,
 		Peers: slices.Concat(n.peers, n.morePeers), WebSeeds: n.webSeeds, NoTrackers: n.noTrackers,
 		MetadataTimeout: n.metadataTimeout, Logger: log}, nil

@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hyperblow/hyperblow/download"
 	"github.com/hyperblow/hyperblow/engine"
 	"github.com/hyperblow/hyperblow/engine/metainfo"
 	"github.com/hyperblow/hyperblow/engine/storage"
@@ -31,15 +30,20 @@ are sanitized as for mount; BEP 47 padding files are not written.
 SOURCE is a .torrent file, an http(s) URL of one, a magnet link, or a bare
 info-hash (40 hex digits).
 
+get is the same torrent as "hyperblow mount --data DIR --fetch all", without
+FUSE: the torrent's files are its store, and it fetches every piece they lack.
+
 Resume: what DIR already holds is checked first. Every piece whose bytes are
 all there is hashed against the torrent; only missing or damaged pieces are
-downloaded. Stop with Ctrl-C (or SIGTERM) at any time; what was written stays,
-and running the same command again resumes.
+downloaded. Stop with Ctrl-C (or SIGTERM, or even kill -9) at any time; what
+was written stays, and running the same command again resumes.
 
 On a terminal a progress line shows the percentage, bytes, rate, peers and
 time left; otherwise (or with --quiet) progress goes to log lines. When every
-piece is written and synced, get prints a summary and exits 0 (with --seed it
-then seeds until Ctrl-C). Exit 1 on failure or when interrupted.
+piece is written and synced, get prints a summary and exits 0. With --seed it
+uploads to peers while it downloads, and once complete goes on seeding the
+same files until Ctrl-C, without reading them again. Exit 1 on failure (a
+full disk says so) or when interrupted.
 
 Examples:
   hyperblow get ubuntu.torrent ~/Downloads
@@ -57,7 +61,7 @@ func runGet(args []string, stdout, stderr io.Writer) error {
 	fset := newFlagSet("get", getUsage, stdout)
 	var mf netFlags
 	mf.register(fset, "get", ":6881")
-	seed := fset.Bool("seed", false, "after the download, seed it until Ctrl-C or SIGTERM")
+	seed := fset.Bool("seed", false, "seed while downloading, and after it until Ctrl-C or SIGTERM (nothing is read again)")
 	pos, err := parseFlags(fset, args)
 	if err != nil {
 		return err
@@ -68,125 +72,61 @@ func runGet(args []string, stdout, stderr io.Writer) error {
 	if err := mf.checkFlags(fset); err != nil {
 		return err
 	}
+	mf.fetch = "all" // get is a torrent that fetches all of itself into its files
 	src, dir := pos[0], pos[1]
 	out := progress.NewOut(stderr, progress.IsTerminal(stderr) && !mf.quiet)
 	log := mf.logger(out)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	g := &getter{src: src, dir: dir, mf: &mf, log: log, out: out, stdout: stdout}
+	g := &getter{src: src, dir: dir, mf: &mf, log: log, out: out, stdout: stdout, seed: *seed, complete: make(chan struct{})}
 	defer g.close()
 	if err := g.run(ctx); err != nil {
 		return err
 	}
 	if *seed {
-		return g.seed(ctx, stop)
+		return g.seedOn(ctx, stop)
 	}
 	return nil
 }
 
-// getter is one run of hyperblow get.
+// getter is one run of hyperblow get: a torrent of a session whose tier is
+// DIR/NAME (a storage.Layout) and which fetches all of itself (FetchAll), as
+// a mount with --data DIR --fetch all does. It is done when the Layout holds
+// every piece.
 type getter struct {
 	src, dir string
 	mf       *netFlags
 	log      *slog.Logger
 	out      *progress.Out
 	stdout   io.Writer
+	seed     bool
 
-	sess *session.Session // nil until needed
+	ctx  context.Context // cancels the check of what DIR holds
+	sess *session.Session
 	mt   *metainfo.Torrent
 	t    *engine.Torrent
-	lay  *storage.Layout // DIR/NAME: the torrent's files (storage.Layout, NoResume)
+
+	// Set by openTier (in Start for a .torrent, on the torrent's goroutine
+	// once a magnet's info is here; read after Start or WaitInfo).
+	lay      *storage.Layout
+	chk      storage.LayoutCheck
+	openErr  error
+	complete chan struct{} // closed when the Layout holds every piece
+	doneOnce sync.Once
 }
 
 func (g *getter) close() {
 	if g.sess != nil {
-		g.sess.Close()
-	}
-	if g.lay != nil {
-		g.lay.Close()
+		g.sess.Close() // the torrent closes its Layout: the queue written, fsynced
 	}
 }
 
-func (g *getter) newSession() error {
-	if g.sess != nil {
-		return nil
-	}
-	s, err := g.mf.newSession(g.log, nil)
-	if err != nil {
-		return fmt.Errorf("get: %w (choose another --listen HOST:PORT)", err)
-	}
-	g.sess = s
-	return nil
-}
-
-// run resolves the source, checks DIR and downloads what is missing.
-func (g *getter) run(ctx context.Context) error {
-	src, err := session.ParseSource(ctx, g.src)
-	if err != nil {
-		return fmt.Errorf("get: %w", err)
-	}
-	mt := src.Torrent
-	if m := src.Magnet; m != nil {
-		if err := g.newSession(); err != nil {
-			return err
-		}
-		g.log.Info("fetching metadata", "info_hash", m.InfoHash.String(), "name", safe(m.Name))
-		// The magnet's torrent fetches the metadata from its peers and then
-		// downloads from the same connections.
-		e, err := g.sess.Start(ctx, src, session.StartOptions{})
-		if err != nil {
-			return fmt.Errorf("get %s: metadata: %w", g.src, err)
-		}
-		if mt, err = e.WaitInfo(ctx); err != nil {
-			if ctx.Err() != nil {
-				return fmt.Errorf("get %s: interrupted while fetching the metadata", g.src)
-			}
-			return fmt.Errorf("get %s: metadata: %w", g.src, err)
-		}
-		g.t = e.Torrent()
-		g.log.Info("metadata fetched", "torrent", safe(mt.Info.Name), "size", mt.Info.TotalLength)
-	}
-	g.mt = mt
+// openTier opens DIR/NAME as the torrent's tier: the torrent's files at
+// their full size, every piece whose bytes are all there hashed (with a
+// progress line), no resume record: what get calls complete was hashed in
+// this run or written by it.
+func (g *getter) openTier(mt *metainfo.Torrent, ev storage.Events) (storage.Tier, error) {
 	info := mt.Info
-	if err := os.MkdirAll(g.dir, 0o755); err != nil {
-		return fmt.Errorf("get: folder %s: %w", g.dir, err)
-	}
-	start := time.Now()
-	have, held, err := g.check(ctx)
-	if err != nil {
-		return err
-	}
-	root := g.lay.Root()
-	missing := info.TotalLength - held
-	g.log.Info("checked existing data", "path", root, "have_bytes", held, "missing_bytes", missing, "took", time.Since(start).Round(time.Millisecond))
-	if missing == 0 {
-		if err := g.lay.Sync(); err != nil {
-			return fmt.Errorf("get %s: %w", g.src, err)
-		}
-		printComplete(g.stdout, info, root)
-		fmt.Fprintf(g.stdout, "fetched nothing: 0 bytes received from peers, %d bytes were already here\n", held)
-		return nil
-	}
-	if err := g.newSession(); err != nil {
-		return err
-	}
-	if g.t == nil {
-		e, err := g.sess.Start(ctx, session.Source{Torrent: mt}, session.StartOptions{})
-		if err != nil {
-			return fmt.Errorf("get %s: %w", g.src, err)
-		}
-		g.t = e.Torrent()
-	}
-	g.log.Info("downloading", "torrent", safe(info.Name), "info_hash", mt.InfoHash.String(), "to", root,
-		"missing", missing, "listen", g.sess.Client().ListenAddr().String())
-	return g.download(ctx, have, held)
-}
-
-// check opens DIR/NAME as a storage.Layout: it creates the torrent's files
-// at their full size and hashes every piece whose bytes are all there, with a
-// progress line. It returns the pieces held and their bytes.
-func (g *getter) check(ctx context.Context) ([]bool, int64, error) {
-	info := g.mt.Info
 	root := filepath.Join(g.dir, info.Name)
 	var hashed atomic.Int64 // pieces
 	var once sync.Once
@@ -194,7 +134,7 @@ func (g *getter) check(ctx context.Context) ([]bool, int64, error) {
 	var barMu sync.Mutex // guards bar: started on a hashing goroutine, stopped here
 	startBar := func(total int) {
 		toCheck := min(int64(total)*info.PieceLength, info.TotalLength)
-		g.log.Info("checking existing data", "path", root, "bytes", toCheck)
+		g.log.Info("checking existing data", "path", safe(root), "bytes", toCheck)
 		barMu.Lock()
 		defer barMu.Unlock()
 		bar = progress.Start(g.out, progress.Options{Label: "checking", Total: toCheck,
@@ -204,45 +144,114 @@ func (g *getter) check(ctx context.Context) ([]bool, int64, error) {
 				g.log.Info("checking", "done", s.Done, "total", s.Total, "rate", progress.FormatRate(s.Rate))
 			}})
 	}
-	lay, chk, err := storage.OpenLayout(ctx, g.mt.InfoHash, info, g.dir, storage.LayoutConfig{
+	stored := ev.Stored
+	ev.Stored = func(i int) {
+		stored(i)
+		if g.lay.Complete() {
+			g.doneOnce.Do(func() { close(g.complete) })
+		}
+	}
+	st, lay, chk, err := g.sess.OpenData(g.ctx, g.dir, mt, storage.LayoutConfig{
 		Log:      g.log,
 		NoResume: true,
 		CheckProgress: func(n, total int) {
 			once.Do(func() { startBar(total) })
 			hashed.Store(max(hashed.Load(), int64(n)))
 		},
-	})
+	}, ev)
 	barMu.Lock()
 	if bar != nil {
 		bar.Stop()
 	}
 	barMu.Unlock()
+	g.lay, g.chk, g.openErr = lay, chk, err
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, 0, fmt.Errorf("get %s: interrupted while checking %s; run the same command again to resume", g.src, root)
-		}
-		return nil, 0, fmt.Errorf("get %s: %w", g.src, err)
+		return nil, err
 	}
-	g.lay = lay
-	if st := lay.Stats(); st.Degraded {
-		return nil, 0, fmt.Errorf("get %s: %s: cannot write here: %s", g.src, root, st.LastError)
+	if s := lay.Stats(); s.Degraded {
+		g.openErr = fmt.Errorf("%s: cannot write here: %s", safe(root), s.LastError)
+		st.Close()
+		return nil, g.openErr
 	}
-	bf := lay.Bitfield()
-	have := make([]bool, info.NumPieces)
-	for i := range have {
-		have[i] = bf.Has(i)
+	if lay.Complete() {
+		g.doneOnce.Do(func() { close(g.complete) })
 	}
-	return have, chk.HeldBytes, nil
+	return st, nil
 }
 
-// download fetches the missing pieces (package download) and writes them.
-func (g *getter) download(ctx context.Context, have []bool, held int64) error {
-	info := g.mt.Info
-	var written atomic.Int64
+// run resolves the source, opens DIR/NAME as the torrent's tier and fetches
+// what it lacks, with a progress bar, until every piece is written.
+func (g *getter) run(ctx context.Context) error {
+	src, err := session.ParseSource(ctx, g.src)
+	if err != nil {
+		return fmt.Errorf("get: %w", err)
+	}
+	if err := os.MkdirAll(g.dir, 0o755); err != nil {
+		return fmt.Errorf("get: folder %s: %w", g.dir, err)
+	}
+	s, err := g.mf.newSession(g.log, nil)
+	if err != nil {
+		return fmt.Errorf("get: %w (choose another --listen HOST:PORT)", err)
+	}
+	g.sess, g.ctx = s, ctx
 	start := time.Now()
+	if m := src.Magnet; m != nil {
+		g.log.Info("fetching metadata", "info_hash", m.InfoHash.String(), "name", safe(m.Name))
+	}
+	// A magnet's torrent fetches the metadata from its peers, opens DIR/NAME
+	// then, and downloads from the same connections. Seeded on purpose
+	// (--seed): it never sleeps.
+	e, err := s.Start(ctx, src, session.StartOptions{OpenTier: g.openTier, NoSleep: g.seed})
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("get %s: interrupted while checking %s; run the same command again to resume", g.src, g.dir)
+		}
+		return fmt.Errorf("get %s: %w", g.src, err)
+	}
+	mt, err := e.WaitInfo(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("get %s: interrupted while fetching the metadata", g.src)
+		}
+		return fmt.Errorf("get %s: metadata: %w", g.src, err)
+	}
+	if src.Magnet != nil {
+		g.log.Info("metadata fetched", "torrent", safe(mt.Info.Name), "size", mt.Info.TotalLength)
+	}
+	g.mt, g.t = mt, e.Torrent()
+	if g.openErr != nil || g.lay == nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("get %s: interrupted while checking %s; run the same command again to resume", g.src, filepath.Join(g.dir, mt.Info.Name))
+		}
+		return fmt.Errorf("get %s: %w", g.src, g.openErr)
+	}
+	info := mt.Info
+	root := g.lay.Root()
+	held := g.chk.HeldBytes
+	missing := info.TotalLength - held
+	g.log.Info("checked existing data", "path", safe(root), "have_bytes", held, "missing_bytes", missing, "took", time.Since(start).Round(time.Millisecond))
+	if missing == 0 {
+		if err := g.lay.Sync(); err != nil {
+			return fmt.Errorf("get %s: %w", g.src, err)
+		}
+		printComplete(g.stdout, info, root)
+		fmt.Fprintf(g.stdout, "fetched nothing: 0 bytes received from peers, %d bytes were already here\n", held)
+		return nil
+	}
+	g.log.Info("downloading", "torrent", safe(info.Name), "info_hash", mt.InfoHash.String(), "to", safe(root),
+		"missing", missing, "listen", s.Client().ListenAddr().String())
+	return g.download(ctx, held)
+}
+
+// download waits, with a progress bar, until the Layout holds every piece
+// (the torrent fetches them, FetchAll, and hands them to it), then syncs.
+func (g *getter) download(ctx context.Context, held int64) error {
+	info := g.mt.Info
+	start := time.Now()
+	written := func() int64 { return g.lay.Stats().HeldBytes - held }
 	bar := progress.Start(g.out, progress.Options{
 		Label: safe(info.Name), Total: info.TotalLength,
-		Done:       func() int64 { return held + written.Load() },
+		Done:       func() int64 { return g.lay.Stats().HeldBytes },
 		Extra:      func() string { return fmt.Sprintf("peers %d", g.t.Stats().Peers) },
 		PlainEvery: 5 * time.Second,
 		Plain: func(s progress.Stat) {
@@ -252,63 +261,66 @@ func (g *getter) download(ctx context.Context, have []bool, held int64) error {
 	})
 	// Say so when nothing comes: a torrent nobody seeds waits forever.
 	lonely := time.AfterFunc(noPeersWarning, func() {
-		if written.Load() == 0 && g.t.Stats().Peers == 0 {
+		if written() == 0 && g.t.Stats().Peers == 0 {
 			g.log.Warn("no peer connected yet", "after", noPeersWarning, "trackers", len(g.mt.AnnounceList), "dht", !g.mf.noDHT,
 				"peers_given", len(g.mf.peers), "hint", "keep waiting, or add --peer HOST:PORT of a peer that has it")
 		}
 	})
-	err := download.Missing(ctx, g.t, info, have, g.lay, &written) // package download: several readers, whole pieces to the Layout
-	if err != nil && ctx.Err() == nil {
-		err = fmt.Errorf("get %s: %w", g.src, err)
-	}
+	err := g.waitComplete(ctx)
 	lonely.Stop()
 	bar.Stop()
 	if serr := g.lay.Sync(); err == nil && serr != nil {
 		err = fmt.Errorf("get %s: %w", g.src, serr)
 	}
 	took := time.Since(start)
-	st := g.t.Stats()
-	done := held + written.Load()
 	if err != nil {
 		if ctx.Err() != nil {
+			g.sess.Close() // the torrent writes what it verified and the queue holds
+			done := g.lay.Stats().HeldBytes
 			fmt.Fprintf(g.stdout, "stopped: %s is %.1f%% here (%s of %s) in %s\n", safe(info.Name),
 				100*float64(done)/float64(info.TotalLength), humanSize(done), humanSize(info.TotalLength), safe(g.lay.Root()))
 			return fmt.Errorf("get %s: interrupted; run the same command again to resume", g.src)
 		}
 		return err
 	}
+	st := g.t.Stats()
 	printComplete(g.stdout, info, g.lay.Root())
 	fmt.Fprintf(g.stdout, "fetched %s in %v (%s): %d bytes received from peers, %d bytes were already here\n",
-		humanSize(written.Load()), took.Round(time.Millisecond), progress.FormatRate(float64(written.Load())/max(took.Seconds(), 1e-3)), st.Downloaded, held)
+		humanSize(written()), took.Round(time.Millisecond), progress.FormatRate(float64(written())/max(took.Seconds(), 1e-3)), st.Downloaded, held)
 	return nil
 }
 
-// seed serves the finished download from disk until ctx ends.
-func (g *getter) seed(ctx context.Context, stopSignals func()) error {
-	if err := g.newSession(); err != nil {
-		return err
+// waitComplete waits until the Layout holds every piece, ctx ends, or its
+// writes stopped (a full disk, a folder made read-only): then get fails
+// saying why, and what was written stays for the next run.
+func (g *getter) waitComplete(ctx context.Context) error {
+	check := time.NewTicker(time.Second)
+	defer check.Stop()
+	for {
+		select {
+		case <-g.complete:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-check.C:
+			if st := g.lay.Stats(); st.Degraded {
+				return fmt.Errorf("get %s: writing %s stopped: %s; %s of %s are written, run the same command again once there is room", g.src,
+					safe(g.lay.Root()), st.LastError, humanSize(st.HeldBytes), humanSize(g.mt.Info.TotalLength))
+			}
+		}
 	}
-	if g.t != nil {
-		g.sess.Client().RemoveTorrent(g.t)
-	}
-	g.log.Info("checking the download once more before seeding it", "path", g.lay.Root())
-	data, err := engine.OpenStorage(g.mt.Info, g.lay.Root())
-	if err != nil {
-		return fmt.Errorf("get %s: seed: %w", g.src, err)
-	}
-	defer data.Close()
-	// Seeded on purpose: it never sleeps.
-	e, err := g.sess.Start(ctx, session.Source{Torrent: g.mt}, session.StartOptions{Storage: data, NoSleep: true})
-	if err != nil {
-		return fmt.Errorf("get %s: seed: %w", g.src, err)
-	}
-	t := e.Torrent()
+}
+
+// seedOn keeps the complete torrent running, seeding from its files (its
+// tier), until ctx ends: nothing is read again before seeding.
+func (g *getter) seedOn(ctx context.Context, stopSignals func()) error {
 	fmt.Fprintf(g.stdout, "seeding %s (%s) on %s until Ctrl-C\n", safe(g.mt.Info.Name), g.mt.InfoHash, g.sess.Client().ListenAddr())
 	start := time.Now()
 	<-ctx.Done()
 	stopSignals()
+	up := g.t.Stats().Uploaded
 	g.sess.Close()
-	fmt.Fprintf(g.stdout, "stopped seeding %s: uploaded %s in %v\n", safe(g.mt.Info.Name), humanSize(t.Stats().Uploaded), time.Since(start).Round(time.Second))
+	fmt.Fprintf(g.stdout, "stopped seeding %s: uploaded %s in %v\n", safe(g.mt.Info.Name), humanSize(up), time.Since(start).Round(time.Second))
 	return nil
 }
 

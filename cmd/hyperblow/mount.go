@@ -55,6 +55,16 @@ On a terminal (and without --quiet) a live view below the log lines shows each
 torrent's progress, rates, peers, bytes served to readers, what reads wait
 for, and the cache; --view off gives plain log lines, --view on forces it.
 
+Pieces that verified are kept below the memory cache: by default in a disk
+cache (--cache-dir, --disk-cache), or with --data DIR in the torrent's own
+files, DIR/NAME, laid out as "hyperblow get" writes them: complete files,
+usable outside Hyperblow, never evicted. What DIR already holds (checked, or
+trusted from the resume record in DIR/.hyperblow while the files are unchanged)
+is not fetched again, and a changed file costs only the pieces it breaks.
+With --data the disk cache is not used. Several torrents each get DIR/NAME; a
+second torrent of the same name runs without --data (memory only, logged).
+With --data and --fetch all the mount fills DIR and becomes a full seed.
+
 -o OPTIONS takes mount options as mount(8) and /etc/fstab do (allow_other,
 uid=N, gid=N, umask=027, noexec, and any flag below as NAME=VALUE, e.g.
 cache-size=1GiB,no-dht). --daemon returns once the mount is live and leaves a
@@ -68,6 +78,7 @@ Examples:
   hyperblow mount 'magnet:?xt=urn:btih:...&tr=udp://tracker.example:6969' ~/mnt
   hyperblow mount --cache-size 1GiB --peer 192.0.2.7:51413 video.torrent ~/mnt
   hyperblow mount https://example.org/file.torrent /mnt/t
+  hyperblow mount --data ~/Downloads --fetch all video.torrent ~/mnt  # keep the files; seed once complete
   hyperblow mount --view off video.torrent ~/mnt     # plain log lines, no live view
   hyperblow mount a.torrent b.torrent 'magnet:?xt=urn:btih:...' ~/mnt  # a folder each
   hyperblow mount ~/torrents ~/mnt        # then: cp x.torrent ~/torrents/; ls ~/mnt

@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -147,5 +148,19 @@ func TestHelperOptions(t *testing.T) {
 	kept, warnings, err = helperOptions([]string{"ro,bogus,no-dht"}, true)
 	if err != nil || kept != "ro,no-dht" || len(warnings) != 1 || !strings.Contains(warnings[0], "bogus") {
 		t.Errorf("sloppy: %q, %q, %v", kept, warnings, err)
+	}
+}
+
+// --data and --cache-dir reach the background process of --daemon, which runs
+// in /, as absolute paths; other flags and the positional arguments are left.
+func TestAbsPathFlags(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := absPathFlags([]string{"--data", "d", "-cache-dir=c", "--peer", "x:1", "--data=/abs", "src", "--data", "mnt"}, "data", "cache-dir")
+	want := []string{"--data", filepath.Join(wd, "d"), "-cache-dir=" + filepath.Join(wd, "c"), "--peer", "x:1", "--data=/abs", "src", "--data", "mnt"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
 	}
 }

@@ -12,14 +12,16 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hyperblow/hyperblow/engine"
+	"github.com/hyperblow/hyperblow/engine/bt"
 	"github.com/hyperblow/hyperblow/engine/metainfo"
+	"github.com/hyperblow/hyperblow/engine/storage"
 	"github.com/hyperblow/hyperblow/session"
 )
 
 const seedUsage = `Usage: hyperblow seed [flags] TORRENT DATA
 
-Serve the complete data of a torrent to the swarm until Ctrl-C or SIGTERM.
+Serve the data of a torrent to the swarm until Ctrl-C or SIGTERM: all of it,
+or, when DATA is partial, the pieces it holds (it never downloads).
 
 TORRENT is a .torrent file (or an http(s) URL of one). DATA is where its data is:
   single-file torrent   the file itself, or a folder holding a file named after
@@ -27,8 +29,13 @@ TORRENT is a .torrent file (or an http(s) URL of one). DATA is where its data is
   multi-file torrent    the folder whose children are the torrent's top-level
                         files and folders (the torrent's own folder), or its
                         parent: a folder holding a folder named after the torrent
-Every piece is checked against the torrent before seeding starts; if one does
-not match, seed names it and exits 1.
+DATA is only read. Every piece whose bytes are there is checked against the
+torrent before seeding starts (pieces listed in a resume record that
+"hyperblow mount --data" left, in files unchanged since, are trusted), and
+checked again each time it is read for a peer. Pieces that are missing or do
+not match are not offered: seed says how many, names the first, and serves
+the rest (BEP 21 upload_only). If DATA holds no piece of the torrent, seed
+says so and exits 1.
 
 Hyperblow announces to the torrent's trackers (unless --no-trackers) and to
 the DHT (unless --no-dht, or the torrent is private), accepts peers on --listen
@@ -75,11 +82,10 @@ func runSeed(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	storage, dataPath, err := openSeedData(mt.Info, data)
+	dataPath, err := seedRoot(mt.Info, data)
 	if err != nil {
 		return err
 	}
-	defer storage.Close()
 
 	s, err := nf.newSession(log, nil)
 	if err != nil {
@@ -88,11 +94,35 @@ func runSeed(args []string, stdout, stderr io.Writer) error {
 	defer s.Close()
 	client := s.Client()
 	start := time.Now()
-	log.Info("checking data", "torrent", mt.Info.Name, "data", dataPath, "size", mt.Info.TotalLength, "pieces", mt.Info.NumPieces)
-	// Seeded on purpose: it never sleeps.
-	e, err := s.Start(ctx, session.Source{Torrent: mt}, session.StartOptions{Storage: storage, NoSleep: true})
+	log.Info("checking data", "torrent", safe(mt.Info.Name), "data", safe(dataPath), "size", mt.Info.TotalLength, "pieces", mt.Info.NumPieces)
+	// The data is the torrent's tier, read only: a seed is a torrent that
+	// serves what its files hold and fetches nothing. Seeded on purpose: it
+	// never sleeps.
+	var lay *storage.Layout
+	var openErr error
+	opts := session.StartOptions{NoSleep: true, UploadOnly: true,
+		OpenTier: func(mt *metainfo.Torrent, ev storage.Events) (storage.Tier, error) {
+			var st storage.Tier
+			st, lay, _, openErr = s.OpenData(ctx, "", mt, storage.LayoutConfig{ReadOnly: true, Root: dataPath, Log: log}, ev)
+			return st, openErr
+		}}
+	e, err := s.Start(ctx, session.Source{Torrent: mt}, opts)
+	if err == nil {
+		err = openErr
+	}
 	if err != nil {
-		return fmt.Errorf("seed: checking %s against %s: %w (give the complete, unmodified data of this torrent, or download it first)", dataPath, src, err)
+		if ctx.Err() != nil {
+			return fmt.Errorf("seed: interrupted while checking %s", dataPath)
+		}
+		return fmt.Errorf("seed: %w (give the data of this torrent)", err)
+	}
+	held := lay.Bitfield()
+	if held.Count() == 0 {
+		return fmt.Errorf("seed: %s holds no piece of %s: %s (give the data of this torrent, or download it first)", safe(dataPath), src, firstMissing(mt.Info, held))
+	}
+	if n := mt.Info.NumPieces - held.Count(); n > 0 {
+		log.Warn("seeding partial data: pieces missing or not matching the torrent are not offered",
+			"missing_pieces", n, "pieces", mt.Info.NumPieces, "first", firstMissing(mt.Info, held))
 	}
 	log.Info("data verified", "took", time.Since(start).Round(time.Millisecond))
 	addr := client.ListenAddr()
@@ -112,41 +142,53 @@ func runSeed(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// openSeedData opens DATA for the torrent, following the convention of
-// engine.OpenStorage (the file of a single-file torrent, the torrent's folder for a
-// multi-file one), and also accepts the folder that holds DATA/<name>. It returns
-// the path it used.
-func openSeedData(info *metainfo.Info, data string) (*engine.FileStorage, string, error) {
+// seedRoot finds DATA for the torrent: the file of a single-file torrent, the
+// torrent's folder of a multi-file one; it also accepts the folder that holds
+// DATA/<name>.
+func seedRoot(info *metainfo.Info, data string) (string, error) {
 	st, err := os.Stat(data)
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err
 		}
-		return nil, data, fmt.Errorf("seed: data %s: %w (give the torrent's file, or the folder holding its files)", data, err)
+		return data, fmt.Errorf("seed: data %s: %w (give the torrent's file, or the folder holding its files)", data, err)
 	}
 	inner := filepath.Join(data, info.Name)
 	ist, ierr := os.Stat(inner)
 	switch {
 	case !info.MultiFile && st.IsDir():
 		if ierr != nil || !ist.Mode().IsRegular() {
-			return nil, data, fmt.Errorf("seed: data %s: is a folder, and %s is a single-file torrent with no file %q in it (give the file itself)", data, safe(info.Name), safe(info.Name))
+			return data, fmt.Errorf("seed: data %s: is a folder, and %s is a single-file torrent with no file %q in it (give the file itself)", data, safe(info.Name), safe(info.Name))
 		}
 		data = inner
 	case info.MultiFile && !st.IsDir():
-		return nil, data, fmt.Errorf("seed: data %s: not a folder, and %s is a multi-file torrent (give the folder holding its files)", data, safe(info.Name))
+		return data, fmt.Errorf("seed: data %s: not a folder, and %s is a multi-file torrent (give the folder holding its files)", data, safe(info.Name))
 	case info.MultiFile && ierr == nil && ist.IsDir() && !holdsFirstFile(info, data):
 		data = inner // the parent of the torrent's folder
 	}
-	s, err := engine.OpenStorage(info, data)
-	if err != nil {
-		hint := "give the complete data of this torrent"
-		if errors.Is(err, fs.ErrNotExist) && info.MultiFile {
-			hint = fmt.Sprintf("give the folder whose children are the torrent's files, or the folder holding %q", info.Name)
+	return data, nil
+}
+
+// firstMissing names the first piece not in held, and its file.
+func firstMissing(info *metainfo.Info, held bt.Bitfield) string {
+	for i := 0; i < info.NumPieces; i++ {
+		if held.Has(i) {
+			continue
 		}
-		return nil, data, fmt.Errorf("seed: %w (%s)", err, hint)
+		off := info.PieceOffset(i)
+		for _, f := range info.Files {
+			if !f.Padding && off < f.Offset+f.Length && off+info.PieceLen(i) > f.Offset {
+				name := info.Name
+				if info.MultiFile {
+					name = filepath.Join(append([]string{info.Name}, f.Path...)...)
+				}
+				return fmt.Sprintf("piece %d (in %s) is missing or does not match", i, safe(name))
+			}
+		}
+		return fmt.Sprintf("piece %d is missing or does not match", i)
 	}
-	return s, data, nil
+	return "every piece is there"
 }
 
 // holdsFirstFile reports whether dir holds the first non-padding file of a

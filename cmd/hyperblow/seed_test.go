@@ -78,25 +78,30 @@ func TestSeedUsage(t *testing.T) {
 	}
 }
 
+// Data that holds no piece of the torrent is refused, naming the first piece
+// and the data; data holding some pieces is seeded (integration tests).
 func TestSeedWrongData(t *testing.T) {
 	torrent, data := seedFixture(t)
-	// 40000 bytes of one.txt, then sub/two.txt: byte 50000 is in piece 3.
-	p := filepath.Join(data, "sub", "two.txt")
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[10000] ^= 1
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"one.txt", filepath.Join("sub", "two.txt")} {
+		p := filepath.Join(data, name)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range b {
+			b[i] ^= 1
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	code, out, errOut := runArgs("seed", "--no-dht", "--no-trackers", "--listen", "127.0.0.1:0", torrent, data)
-	if code != 1 || !strings.Contains(errOut, "piece 3 ") || !strings.Contains(errOut, data) || strings.Contains(out, "seeding") {
-		t.Errorf("seed of changed data: exit %d, %q %q; want 1 and a message naming piece 3 and %s", code, out, errOut, data)
+	if code != 1 || !strings.Contains(errOut, "piece 0 ") || !strings.Contains(errOut, "holds no piece") || !strings.Contains(errOut, data) || strings.Contains(out, "seeding") {
+		t.Errorf("seed of changed data: exit %d, %q %q; want 1 and a message naming piece 0 and %s", code, out, errOut, data)
 	}
 }
 
-func TestOpenSeedData(t *testing.T) {
+func TestSeedRoot(t *testing.T) {
 	torrent, data := seedFixture(t)
 	mt, err := metainfo.Load(torrent)
 	if err != nil {
@@ -106,25 +111,15 @@ func TestOpenSeedData(t *testing.T) {
 		{data, data},                     // the torrent's folder
 		{filepath.Dir(data), data},       // the folder holding it
 		{data + "/", data + "/"},         // the same, spelled with a slash
-		{filepath.Join(data, "sub"), ""}, // neither
+		{filepath.Join(data, "sub"), ""}, // neither: it holds nothing of the torrent (TestSeedWrongData)
 	} {
-		s, used, err := openSeedData(mt.Info, c.arg)
-		if c.want == "" {
-			if err == nil {
-				s.Close()
-				t.Errorf("openSeedData(%s): no error", c.arg)
-			} else if !strings.Contains(err.Error(), "one.txt") {
-				t.Errorf("openSeedData(%s): %v; want it to name the missing file", c.arg, err)
-			}
-			continue
-		}
+		used, err := seedRoot(mt.Info, c.arg)
 		if err != nil {
-			t.Errorf("openSeedData(%s): %v", c.arg, err)
+			t.Errorf("seedRoot(%s): %v", c.arg, err)
 			continue
 		}
-		s.Close()
-		if used != c.want {
-			t.Errorf("openSeedData(%s) used %s, want %s", c.arg, used, c.want)
+		if c.want != "" && used != c.want {
+			t.Errorf("seedRoot(%s) used %s, want %s", c.arg, used, c.want)
 		}
 	}
 
@@ -139,16 +134,13 @@ func TestOpenSeedData(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, arg := range []string{file, data} {
-		s, used, err := openSeedData(single.Info, arg)
+		used, err := seedRoot(single.Info, arg)
 		if err != nil || used != file {
-			t.Errorf("single-file openSeedData(%s) = %s, %v; want %s", arg, used, err, file)
-		}
-		if s != nil {
-			s.Close()
+			t.Errorf("single-file seedRoot(%s) = %s, %v; want %s", arg, used, err, file)
 		}
 	}
-	if _, _, err := openSeedData(single.Info, filepath.Dir(data)); err == nil || !strings.Contains(err.Error(), "give the file itself") {
-		t.Errorf("single-file openSeedData of a folder without the file: %v", err)
+	if _, err := seedRoot(single.Info, filepath.Dir(data)); err == nil || !strings.Contains(err.Error(), "give the file itself") {
+		t.Errorf("single-file seedRoot of a folder without the file: %v", err)
 	}
 }
 

@@ -4,6 +4,10 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/hyperblow/hyperblow/engine/storage"
 )
@@ -19,9 +23,15 @@ import (
 // bytes again, and a partial seed advertises what it has already evicted; the
 // disk tier costs nothing on the read path (write-behind, drops instead of
 // waits). --disk-cache 0 is RAM only.
+//
+// --data DIR keeps each torrent's pieces in its own files instead, DIR/NAME
+// as get writes them (session.Config.DataDir): complete files, never
+// evicted. With --data the disk cache is not opened: --data wins, every
+// torrent's tier is its files.
 type tierFlags struct {
 	cacheDir   string
 	diskCache  diskSizeFlag
+	data       string
 	registered bool // only commands that register the flags get a disk tier
 }
 
@@ -62,6 +72,22 @@ func (f *tierFlags) register(fs *flag.FlagSet) {
 	f.diskCache = diskSizeAuto
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "folder of the disk cache of verified pieces, shared by mounts (default $XDG_CACHE_HOME/hyperblow/pieces or ~/.cache/hyperblow/pieces)")
 	fs.Var(&f.diskCache, "disk-cache", "disk space for verified pieces below the memory cache, least recently used evicted (e.g. 2GiB; auto: 2GiB or a tenth of the free space; 0: memory only)")
+	fs.StringVar(&f.data, "data", "", "keep each torrent's pieces in its own files under this folder (DIR/NAME, as get writes them): complete files usable outside Hyperblow, never evicted; what is there already is not fetched again. Instead of the disk cache")
+}
+
+// dataDir is --data as an absolute folder, made if missing; "" without it.
+func (f *tierFlags) dataDir() (string, error) {
+	if f.data == "" {
+		return "", nil
+	}
+	dir, err := filepath.Abs(f.data)
+	if err == nil {
+		err = os.MkdirAll(dir, 0o755)
+	}
+	if err != nil {
+		return "", fmt.Errorf("--data %s: %w", f.data, err)
+	}
+	return dir, nil
 }
 
 // open opens the disk cache the flags ask for, or returns nil: memory only
@@ -73,5 +99,41 @@ func (f *tierFlags) open(log *slog.Logger) *storage.DiskCache {
 	if !f.registered || f.diskCache == 0 {
 		return nil
 	}
+	if f.data != "" { // --data wins: every torrent's tier is its files
+		if f.cacheDir != "" || f.diskCache != diskSizeAuto {
+			log.Warn("--data is given: the disk cache (--cache-dir, --disk-cache) is not used", "data", f.data)
+		}
+		return nil
+	}
 	return storage.OpenDefaultDiskCache(f.cacheDir, int64(f.diskCache), log)
+}
+
+// absPathFlags makes the values of the folder flags names (--data DIR,
+// --cache-dir=DIR, one dash or two) absolute in args, for the background
+// process of --daemon, which runs in /.
+func absPathFlags(args []string, names ...string) []string {
+	out := slices.Clone(args)
+	abs := func(p string) string {
+		if a, err := filepath.Abs(p); err == nil && p != "" {
+			return a
+		}
+		return p
+	}
+	for i := 0; i < len(out); i++ {
+		a := out[i]
+		if a == "--" || !strings.HasPrefix(a, "-") {
+			break // the positional arguments
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !slices.Contains(names, name) {
+			continue
+		}
+		if hasVal {
+			out[i] = a[:len(a)-len(val)] + abs(val)
+		} else if i+1 < len(out) {
+			out[i+1] = abs(out[i+1])
+			i++
+		}
+	}
+	return out
 }

@@ -108,7 +108,11 @@
 // --disk-cache); a Layout comes in through TorrentOptions.OpenTier, which the
 // engine calls with its Events; and a peer that keeps asking for what was
 // evicted is disconnected after 32 rejects (its next connection gets a true
-// bitfield), not choked. Items 6 (get and seed) are not wired yet.
+// bitfield), not choked. Item 6 is wired as planned: mount --data, get and
+// seed open a Layout through OpenTier (session.OpenData; seed's read-only, with
+// LayoutConfig.ReadOnly and Root), get is a torrent with FetchAll, and seed one
+// with TorrentOptions.UploadOnly. A Layout keeps every piece: the engine hands
+// it again a piece its queue refused (engine/tier.go, retryUnstored).
 //
 //  1. Client: open one DiskCache for the process (Config: CacheDir, DiskCache);
 //     on error log a warning and go on with RAM only. A torrent, once its info

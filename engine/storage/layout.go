@@ -45,6 +45,14 @@ type LayoutConfig struct {
 	// was hashed in this run (a change within the file system's mtime
 	// granularity would slip past a record). Sync and Close still fsync.
 	NoResume bool
+	// ReadOnly opens the files read-only (hyperblow seed): nothing is
+	// created, extended or written, no resume record is written (one there is
+	// read), and Put and Write refuse. Missing files hold no pieces.
+	ReadOnly bool
+	// Root, if set, is where the torrent's data is instead of DIR/NAME: the
+	// file of a single-file torrent, the torrent's folder of a multi-file one
+	// (seed DATA named otherwise than the torrent).
+	Root string
 }
 
 // Layout stores a torrent in its own file layout under a folder, the files
@@ -102,8 +110,16 @@ type LayoutCheck struct {
 // be written opens degraded: what is there is served and seeded.
 func OpenLayout(ctx context.Context, ih bt.InfoHash, info *metainfo.Info, dir string, cfg LayoutConfig) (*Layout, LayoutCheck, error) {
 	l := &Layout{info: info, ih: ih, root: filepath.Join(dir, info.Name), cfg: cfg, log: cfg.Log, have: bt.NewBitfield(info.NumPieces)}
+	if cfg.Root != "" {
+		l.root = filepath.Clean(cfg.Root)
+		dir = filepath.Dir(l.root)
+	}
 	if l.log == nil {
 		l.log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ReadOnly {
+		l.cnt.degraded.Store(true) // writes stopped from the start, and nothing made
+		l.cnt.setErr(errors.New("opened read-only"))
 	}
 	if cfg.ResumeEvery <= 0 {
 		l.cfg.ResumeEvery = 64 << 20
@@ -147,12 +163,12 @@ func OpenLayout(ctx context.Context, ih bt.InfoHash, info *metainfo.Info, dir st
 	return l, chk, nil
 }
 
-// layoutPath is where file f of the torrent goes under dir.
-func layoutPath(info *metainfo.Info, dir string, f metainfo.File) string {
-	if !info.MultiFile {
-		return filepath.Join(dir, info.Name)
+// layoutPath is where file f of the torrent is: under the root.
+func (l *Layout) layoutPath(f metainfo.File) string {
+	if !l.info.MultiFile {
+		return l.root
 	}
-	return filepath.Join(append([]string{dir, info.Name}, f.Path...)...)
+	return filepath.Join(append([]string{l.root}, f.Path...)...)
 }
 
 func (l *Layout) openFiles(dir string) error {
@@ -166,7 +182,7 @@ func (l *Layout) openFiles(dir string) error {
 			l.files = append(l.files, lf)
 			continue
 		}
-		lf.path = layoutPath(l.info, dir, mf)
+		lf.path = l.layoutPath(mf)
 		st, err := os.Lstat(lf.path)
 		switch {
 		case err == nil && !st.Mode().IsRegular():
