@@ -50,6 +50,25 @@ func (t *Torrent) otherHash() (bt.InfoHash, bool) {
 	return v2, true
 }
 
+// announceOtherHash has the torrent's trackers told of a hybrid's other hash as
+// well (BEP 52: a tracker keeps the v1 and v2 swarms apart), and the peers of both
+// handed to AddPeers; they are dialled with the torrent's own hash. A magnet with
+// both xt=urn:btih: and xt=urn:btmh: does it from the start, others once the info
+// says the torrent is a hybrid. A v2-only torrent's own hash already is the
+// truncated v2 one.
+func (t *Torrent) announceOtherHash() {
+	if t.announcer == nil {
+		return
+	}
+	if other, ok := t.otherHash(); ok {
+		t.announcer.AlsoAnnounce(other)
+		return
+	}
+	if m := t.magnet; m != nil && m.InfoHashV2 != [32]byte{} && !m.V2Only() {
+		t.announcer.AlsoAnnounce(bt.InfoHash(m.InfoHashV2[:20]))
+	}
+}
+
 // hybridByV2 finds the hybrid torrent also known by h (otherHash). c.mu is held.
 func (c *Client) hybridByV2(h bt.InfoHash) *Torrent {
 	for _, t := range c.torrents {
