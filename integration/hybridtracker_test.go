@@ -2,12 +2,15 @@ package integration
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -145,4 +148,128 @@ func TestHybridSeedV2HandshakeToLibtorrent(t *testing.T) {
 	_, want := sourceTree(t, tor)
 	compareHashes(t, "libtorrent download of the hybrid by its v2 hash", want, downloaded(t, tor, out))
 	s.Stop(t)
+}
+
+// TestHybridV1OnlyClient: a hybrid works in a v1-only swarm. rTorrent 0.9.8
+// (BitTorrent v1 only: it reads a hybrid's v1 half, and takes its BEP 47 padding
+// files for files) downloads a hybrid made by `hyperblow create --hybrid` from
+// `hyperblow seed`, found through opentracker; then a mount reads the same hybrid
+// from an rTorrent seeder alone. (Debian's aria2c 1.36 computes a wrong v1
+// info-hash for any hybrid, aria2 issue 1927, and transmission-cli 3.00 cannot
+// parse one, so neither can be that v1-only client.)
+func TestHybridV1OnlyClient(t *testing.T) {
+	bin := buildBinary(t)
+	requireTool(t, "rtorrent", "tmux")
+	data := sharedData(t)
+	tr := startOpentracker(t)
+	path := filepath.Join(t.TempDir(), "tree.torrent")
+	mustRun(t, time.Minute, bin, "create", "--hybrid", "--tracker", tr.HTTP, "--piece-length", "32KiB", "-o", path, data.Tree)
+	lt := readLtInfo(t, path)
+	tor := &Torrent{Path: path, InfoHash: lt.InfoHash, Data: data.Tree, SaveDir: filepath.Dir(data.Tree), Info: lt}
+	pads := map[string]int64{}
+	for _, f := range lt.Files {
+		if f.Pad {
+			pads[f.Path] = f.Length
+		}
+	}
+	if len(lt.InfoHashV2) != 64 || len(pads) == 0 {
+		t.Fatalf("not a hybrid with padding files: v2 %q, %d pads", lt.InfoHashV2, len(pads))
+	}
+	tr.Allow(t, tor.InfoHash, lt.InfoHashV2[:40])
+	_, want := sourceTree(t, tor)
+
+	t.Run("rtorrent downloads from hyperblow seed", func(t *testing.T) {
+		s := startSeed(t, path, data.Tree)
+		tr.WaitSeeders(t, tor.InfoHash, 1)
+		out := t.TempDir()
+		getRTorrent(t, tor, out)
+		got := downloaded(t, tor, out)
+		for p, n := range pads { // written as files: zeros
+			if h, ok := got[p]; ok && h != zerosSHA256(n) {
+				t.Errorf("rtorrent's padding file %s: sha256 %q, want %d zeros", p, h, n)
+			}
+			delete(got, p)
+		}
+		compareHashes(t, "rtorrent download of the hybrid", want, got)
+		s.Stop(t)
+		tr.waitNoSeeders(t, tor.InfoHash, 10*time.Second)
+	})
+
+	t.Run("mount reads from an rtorrent seeder", func(t *testing.T) {
+		// rTorrent seeds what it would have downloaded: the files and the padding files.
+		dir := t.TempDir()
+		mustRun(t, time.Minute, "cp", "-r", data.Tree, dir)
+		for p, n := range pads {
+			f := filepath.Join(dir, lt.Name, filepath.FromSlash(p))
+			if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(f, make([]byte, n), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		seeder := *tor
+		seeder.SaveDir = dir
+		peer := seedRTorrent(t, &seeder)
+		m := mount(t, "--peer", peer, path)
+		checkMountedTorrent(t, m, tor)
+		m.Unmount(t)
+	})
+}
+
+// getRTorrent downloads tor into outDir with rTorrent 0.9.8 (headless in a tmux
+// pane, no DHT, no PEX) from its HTTP trackers, and fails the test unless it
+// finishes within two minutes.
+func getRTorrent(t testing.TB, tor *Torrent, outDir string) {
+	t.Helper()
+	requireTool(t, "rtorrent", "tmux")
+	dir := t.TempDir()
+	session := filepath.Join(dir, "session")
+	done := filepath.Join(dir, "done")
+	if err := os.Mkdir(session, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	rc := fmt.Sprintf(`directory.default.set = %s
+session.path.set = %s
+network.port_range.set = %d-%d
+network.port_random.set = no
+network.bind_address.set = 127.0.0.1
+network.local_address.set = 127.0.0.1
+dht.mode.set = disable
+protocol.pex.set = no
+trackers.use_udp.set = no
+method.set_key = event.download.finished, done, "execute.nothrow = touch, %s"
+`, outDir, session, port, port, done)
+	rcPath := filepath.Join(dir, "rtorrent.rc")
+	if err := os.WriteFile(rcPath, []byte(rc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tp := startTmux(t, 120, 30, "env", "HOME="+dir, "rtorrent", "-n", "-o", "import="+rcPath, tor.Path)
+	pid, _, _ := tp.state(t)
+	stop := func() {
+		if pid > 0 && syscall.Kill(pid, syscall.SIGTERM) == nil {
+			if _, ok := tp.waitDead(t, 10*time.Second); !ok {
+				t.Errorf("rtorrent (pid %d) did not stop on SIGTERM", pid)
+			}
+			pid = 0
+		}
+	}
+	t.Cleanup(stop) // before the tmux server is killed
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if _, err := os.Stat(done); err == nil {
+			break
+		}
+		if _, dead, _ := tp.state(t); dead || time.Now().After(deadline) {
+			t.Fatalf("rtorrent did not finish downloading %s (dead %v); its screen:\n%s", tor.Path, dead, tp.screen(t, true))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+}
+
+func zerosSHA256(n int64) string {
+	h := sha256.Sum256(make([]byte, n))
+	return hex.EncodeToString(h[:])
 }
