@@ -273,3 +273,23 @@ func zerosSHA256(n int64) string {
 	h := sha256.Sum256(make([]byte, n))
 	return hex.EncodeToString(h[:])
 }
+
+// TestV2OnlyTracker: a v2-only torrent is known to a tracker by its v2 info-hash
+// truncated to 20 bytes (the only hash the opentracker here accepts): a mount
+// finds a libtorrent seeder, which announced under that hash, through the
+// tracker alone and reads the whole torrent.
+func TestV2OnlyTracker(t *testing.T) {
+	buildBinary(t)
+	data := sharedData(t)
+	trk := startOpentracker(t)
+	tor := makeTorrentOpts(t, data.Tree, []string{trk.HTTP}, 32<<10, torrentOpts{format: "v2"})
+	if len(tor.Info.InfoHashV2) != 64 || tor.InfoHash != tor.Info.InfoHashV2[:40] {
+		t.Fatalf("info-hash %s, v2 %s: want the truncated v2 hash", tor.InfoHash, tor.Info.InfoHashV2)
+	}
+	trk.Allow(t, tor.InfoHash)
+	seedLibtorrent(t, tor)
+	trk.WaitSeeders(t, tor.InfoHash, 1)
+	m := mount(t, tor.Path) // no --peer: only the tracker can name libtorrent
+	checkMountedTorrent(t, m, tor)
+	m.Unmount(t)
+}
