@@ -2,6 +2,7 @@ package tracker
 
 import (
 	"context"
+	"net/netip"
 	"sync"
 
 	"github.com/hyperblow/hyperblow/engine/bt"
@@ -23,11 +24,12 @@ type twin struct {
 
 // AlsoAnnounce makes the Announcer announce the torrent under a second info-hash h
 // as well (a hybrid's other hash): to the same trackers, each tier on its own
-// schedule as for the first hash, the peers going to the same OnPeers. Completed
+// schedule as for the first hash, the peers going to onPeers (nil: OnPeers), so
+// that they can be dialled with h. Completed
 // and NeedPeers reach both. Only the first call counts, and h equal to InfoHash is
 // ignored. Safe for concurrent use: if Run is under way, the announces under h
 // start at once, and Run returns when those under both hashes have said "stopped".
-func (a *Announcer) AlsoAnnounce(h bt.InfoHash) {
+func (a *Announcer) AlsoAnnounce(h bt.InfoHash, onPeers func([]netip.AddrPort)) {
 	if h == a.cfg.InfoHash {
 		return
 	}
@@ -38,6 +40,9 @@ func (a *Announcer) AlsoAnnounce(h bt.InfoHash) {
 	}
 	cfg := a.cfg
 	cfg.InfoHash = h
+	if onPeers != nil {
+		cfg.OnPeers = onPeers
+	}
 	a.also.a = NewAnnouncer(cfg)
 	a.also.a.key = a.key // BEP 7: one client, one key
 	a.also.a.client, a.also.a.now = a.client, a.now

@@ -35,9 +35,9 @@ func TestAnnouncerAlsoAnnounce(t *testing.T) {
 	if first.req.InfoHash != v1 || first.req.Event != EventStarted {
 		t.Fatalf("first announce %+v", first.req)
 	}
-	a.AlsoAnnounce(v1) // its own hash: nothing
-	a.AlsoAnnounce(v2)
-	a.AlsoAnnounce(bt.InfoHash{3}) // only the first counts
+	a.AlsoAnnounce(v1, nil) // its own hash: nothing
+	a.AlsoAnnounce(v2, nil)
+	a.AlsoAnnounce(bt.InfoHash{3}, nil) // only the first counts
 	second := fc.next(t)
 	if second.req.InfoHash != v2 || second.req.Event != EventStarted || second.req.Key != first.req.Key || second.url != first.url {
 		t.Fatalf("second announce %+v to %s; first %+v to %s", second.req, second.url, first.req, first.url)
@@ -84,7 +84,7 @@ func TestAnnouncerAlsoAnnounce(t *testing.T) {
 func TestAnnouncerAlsoBeforeRun(t *testing.T) {
 	fc := newFakeAnnounceClient(every(time.Hour))
 	a := testAnnouncer(fc, AnnouncerConfig{InfoHash: bt.InfoHash{1}})
-	a.AlsoAnnounce(bt.InfoHash{2})
+	a.AlsoAnnounce(bt.InfoHash{2}, nil)
 	for round := range 2 {
 		stop := runAnnouncer(a)
 		seen := map[bt.InfoHash]Event{}
