@@ -179,10 +179,11 @@ func TestHybridV1OnlyClient(t *testing.T) {
 	_, want := sourceTree(t, tor)
 
 	t.Run("rtorrent downloads from hyperblow seed", func(t *testing.T) {
-		s := startSeed(t, path, data.Tree)
-		tr.WaitSeeders(t, tor.InfoHash, 1)
 		out := t.TempDir()
-		getRTorrent(t, tor, out)
+		addr, wait := startRTorrentGet(t, tor, out)
+		// rTorrent has the tracker, and the seed dials it too: either way.
+		s := startSeed(t, "--peer", addr, path, data.Tree)
+		wait()
 		got := downloaded(t, tor, out)
 		for p, n := range pads { // written as files: zeros
 			if h, ok := got[p]; ok && h != zerosSHA256(n) {
@@ -217,10 +218,11 @@ func TestHybridV1OnlyClient(t *testing.T) {
 	})
 }
 
-// getRTorrent downloads tor into outDir with rTorrent 0.9.8 (headless in a tmux
-// pane, no DHT, no PEX) from its HTTP trackers, and fails the test unless it
-// finishes within two minutes.
-func getRTorrent(t testing.TB, tor *Torrent, outDir string) {
+// startRTorrentGet starts downloading tor into outDir with rTorrent 0.9.8
+// (headless in a tmux pane, no DHT, no PEX; it announces to tor's HTTP
+// trackers) and returns its peer address, and a function that waits for the
+// download to finish and fails the test unless it does within two minutes.
+func startRTorrentGet(t testing.TB, tor *Torrent, outDir string) (string, func()) {
 	t.Helper()
 	requireTool(t, "rtorrent", "tmux")
 	dir := t.TempDir()
@@ -256,17 +258,20 @@ method.set_key = event.download.finished, done, "execute.nothrow = touch, %s"
 		}
 	}
 	t.Cleanup(stop) // before the tmux server is killed
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		if _, err := os.Stat(done); err == nil {
-			break
+	return fmt.Sprintf("127.0.0.1:%d", port), func() {
+		t.Helper()
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			if _, err := os.Stat(done); err == nil {
+				break
+			}
+			if _, dead, _ := tp.state(t); dead || time.Now().After(deadline) {
+				t.Fatalf("rtorrent did not finish downloading %s (dead %v); its screen:\n%s", tor.Path, dead, tp.screen(t, true))
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		if _, dead, _ := tp.state(t); dead || time.Now().After(deadline) {
-			t.Fatalf("rtorrent did not finish downloading %s (dead %v); its screen:\n%s", tor.Path, dead, tp.screen(t, true))
-		}
-		time.Sleep(50 * time.Millisecond)
+		stop()
 	}
-	stop()
 }
 
 func zerosSHA256(n int64) string {
