@@ -261,7 +261,7 @@ func TestStatusJSONShape(t *testing.T) {
 	tm := tor.(map[string]any)
 	checkKeys(t, "web seed", tm["web_seeds"].([]any)[0], "url", "state", "download_rate", "downloaded_bytes")
 	checkKeys(t, "file", tm["files"].([]any)[0], "path", "length")
-	checkKeys(t, "peer", tm["peers"].([]any)[0], "address", "peer_id", "client", "incoming", "fast",
+	checkKeys(t, "peer", tm["peers"].([]any)[0], "address", "peer_id", "client", "transport", "ip_version", "incoming", "fast",
 		"am_choking", "am_interested", "peer_choking", "peer_interested", "optimistic", "snubbed",
 		"pieces", "requests", "depth", "rtt_ms", "downloaded_bytes", "uploaded_bytes", "download_rate", "upload_rate")
 	checkKeys(t, "reader", tm["readers"].([]any)[0], "id", "piece", "window_bytes", "rate")
