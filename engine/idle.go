@@ -167,7 +167,7 @@ func (t *Torrent) handleAsleep(m ownerMsg) bool {
 		}
 		t.handleMsg(m)
 	case peersMsg:
-		t.addAddrs(m.addrs, false) // dialled when it wakes
+		t.addPeersMsg(m) // dialled when it wakes
 	case connMsg:
 		if !m.incoming {
 			return false // no dial outlives the sleep; wake to count it
@@ -344,6 +344,7 @@ func (t *Torrent) startSwarm() {
 	ctx := t.idle.ctx
 	t.idle.lastRead.CompareAndSwap(0, time.Now().UnixNano())
 	if t.announcer != nil {
+		t.announceOtherHash() // v2.go: a hybrid's other hash too
 		t.goSwarm(func() { t.announcer.Run(ctx) })
 	}
 	if t.Info() != nil { // a magnet's start when it gets its info (magnet.go)
@@ -354,9 +355,8 @@ func (t *Torrent) startSwarm() {
 
 // startSwarmDHT announces and looks up the torrent in the DHT, unless it is
 // private, under its own hash and a hybrid's other one (otherHash: BEP 52,
-// its v2 peers are found there; the peers found are dialled with the
-// torrent's own hash, which they serve as well). Trackers are told the
-// torrent's own hash only. The loops stop while it sleeps (startSwarm).
+// its v2 peers are found there, and dialled with that hash: addOtherPeers).
+// Trackers are told both too (announceOtherHash). The loops stop while it sleeps (startSwarm).
 func (t *Torrent) startSwarmDHT() {
 	if t.c.dht == nil || t.info.Private {
 		return
@@ -364,7 +364,7 @@ func (t *Torrent) startSwarmDHT() {
 	ctx := t.idle.ctx
 	t.goSwarm(func() { t.c.dhtLoop(ctx, t.ih, t.AddPeers, true, dhtLookupEvery) })
 	if other, ok := t.otherHash(); ok {
-		t.goSwarm(func() { t.c.dhtLoop(ctx, other, t.AddPeers, true, dhtLookupEvery) })
+		t.goSwarm(func() { t.c.dhtLoop(ctx, other, t.addOtherPeers, true, dhtLookupEvery) })
 	}
 }
 

@@ -47,6 +47,8 @@ type PeerInfo struct {
 	// Encryption is the MSE method of the connection ("rc4" or "plaintext"),
 	// or "" for a plain BitTorrent connection.
 	Encryption string
+	// Transport is "tcp" or "utp" (BEP 29); Addr tells IPv4 from IPv6.
+	Transport string
 
 	AmChoking      bool // we do not upload to it
 	AmInterested   bool // it has pieces we want
@@ -139,6 +141,7 @@ func (t *Torrent) inspect(m inspectMsg) {
 			Incoming:       p.incoming,
 			Fast:           p.fast,
 			Encryption:     p.conn.Encryption(),
+			Transport:      connTransport(p.conn),
 			AmChoking:      p.amChoking,
 			AmInterested:   p.amInterested,
 			PeerChoking:    p.peerChoking,

@@ -584,7 +584,8 @@ func (t *Torrent) gotMetadata(mt *metainfo.Torrent, now time.Time) {
 			t.sendExtHandshake(p) // now with metadata_size, and ut_pex unless private
 		}
 	}
-	t.startSwarmDHT() // idle.go
+	t.startSwarmDHT()     // idle.go
+	t.announceOtherHash() // v2.go: a hybrid's other hash to the trackers too
 	t.c.lsdAdded(t)
 	if t.c.cfg.Fetch == FetchAll && t.storage == nil {
 		t.handleMsg(backgroundMsg{0, n})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/hyperblow/hyperblow/engine/bt"
@@ -56,7 +57,8 @@ type mirror struct {
 	down, tickDown int64
 	rate           float64
 	rateAt         time.Time
-	progressAt     time.Time // its last block
+	progressAt     time.Time    // its last block
+	copied         atomic.Int64 // bytes copied on the owner, not adopted with their buffer (tests)
 }
 
 // mirrorJob is one fetch of a run of blocks.
@@ -80,11 +82,14 @@ type (
 		err       error
 	}
 	mirrorStatsMsg struct{ reply chan []MirrorStats }
+	// mirrorProgressMsg says a job's fetch goes on (blocks not handed over yet).
+	mirrorProgressMsg struct{ job *mirrorJob }
 )
 
-func (mirrorDataMsg) ownerMsg()  {}
-func (mirrorDoneMsg) ownerMsg()  {}
-func (mirrorStatsMsg) ownerMsg() {}
+func (mirrorDataMsg) ownerMsg()     {}
+func (mirrorDoneMsg) ownerMsg()     {}
+func (mirrorStatsMsg) ownerMsg()    {}
+func (mirrorProgressMsg) ownerMsg() {}
 
 // MirrorStats describes one web seed.
 type MirrorStats struct {
@@ -218,8 +223,13 @@ func (t *Torrent) startMirrorJob(mr *mirror, run []picker.Block) {
 		defer t.wg.Done()
 		defer cancel()
 		// One buffer per piece of the run, and each block's data a slice of
-		// its piece's buffer that runs on to the buffer's end: a piece that
-		// comes whole keeps its buffer (mirrorData), which holds nothing else.
+		// its piece's buffer that runs on to the buffer's end. The blocks go to
+		// the owner at piece ends (once 16 or more are complete; all that are at
+		// the end), so a piece of the run arrives whole in one message and keeps
+		// its buffer (mirrorData), which holds nothing else and which the worker
+		// no longer writes: its bytes are not copied again on the owner. In
+		// between, a message without data every 16 blocks keeps the mirror from
+		// looking late (mirrorLate).
 		var bufs webseed.Buffers
 		blockData := make([][]byte, len(run))
 		for i := 0; i < len(run); {
@@ -236,15 +246,28 @@ func (t *Torrent) startMirrorJob(mr *mirror, run []picker.Block) {
 				o += run[i].Length
 			}
 		}
-		sent, sentBytes := 0, 0
-		// flush hands over the complete blocks, 16 at a time (all at the end).
+		sent, sentBytes, told := 0, 0, 0
 		flush := func(filled int, final bool) {
 			k, upTo := sent, sentBytes
+			end, endBytes := sent, sentBytes // the last piece end among the complete blocks
 			for k < len(run) && upTo+run[k].Length <= filled {
 				upTo += run[k].Length
 				k++
+				if k == len(run) || run[k].Piece != run[k-1].Piece {
+					end, endBytes = k, upTo
+				}
 			}
-			if k == sent || (!final && k-sent < 16 && k < len(run)) {
+			if !final {
+				k, upTo = end, endBytes
+				if k-sent < 16 && k < len(run) {
+					if filled-told >= 16*bt.BlockSize {
+						t.send(mirrorProgressMsg{job: job})
+						told = filled
+					}
+					return
+				}
+			}
+			if k == sent {
 				return
 			}
 			data := make([][]byte, 0, k-sent)
@@ -252,7 +275,7 @@ func (t *Torrent) startMirrorJob(mr *mirror, run []picker.Block) {
 				data = append(data, blockData[i][:run[i].Length])
 			}
 			t.send(mirrorDataMsg{job: job, blocks: run[sent:k], data: data})
-			sent, sentBytes = k, upTo
+			sent, sentBytes, told = k, upTo, filled
 		}
 		n, err := mr.m.Fetch(ctx, off, bufs, func(filled int) { flush(filled, false) })
 		flush(n, true)
@@ -321,6 +344,7 @@ func (t *Torrent) mirrorData(m mirrorDataMsg, now time.Time) {
 			t.downloads[blk.Piece] = d
 		}
 		copy(d.buf[blk.Begin:], data)
+		mr.copied.Add(int64(len(data)))
 		d.recv += int64(len(data))
 		d.senders[mr.key] = true
 		if r.Complete {
@@ -451,6 +475,8 @@ func (t *Torrent) handleMirrorMsg(m ownerMsg, now time.Time) bool {
 		t.mirrorDone(m, now)
 	case mirrorStatsMsg:
 		m.reply <- t.mirrorStats(now)
+	case mirrorProgressMsg:
+		m.job.mr.progressAt = now
 	default:
 		return false
 	}

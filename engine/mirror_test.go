@@ -263,3 +263,22 @@ func TestMirrorsWithPeer(t *testing.T) {
 		t.Fatalf("%d mirrors", len(ms))
 	}
 }
+
+// A web seed's pieces are not copied again on the owner: its fetcher hands each
+// piece over whole, in the buffer it was read into, which the piece keeps. With
+// 1 MiB pieces (64 blocks) each piece used to come in several messages and be
+// copied.
+func TestMirrorPiecesNotCopied(t *testing.T) {
+	files := []enginetest.File{{Data: enginetest.RandomBytes(14, 6<<20+777)}}
+	mt, _ := enginetest.Torrent(t, "tor", 1<<20, files)
+	ts, _ := mirrorServer(t, mt, files, nil)
+	tor := mirrorLeecher(t, mt, ts.URL+"/m/tor")
+	if got := readAll(t, tor, mt.Info.VisibleFiles()[0], 1<<20); !bytes.Equal(got, files[0].Data) {
+		t.Fatal("content differs")
+	}
+	// A run that starts or ends inside a piece is still copied; these reads
+	// start at piece boundaries. (Before: 2 MiB of the 6 copied, here.)
+	if n := engine.MirrorCopied(tor); n > 1<<20 {
+		t.Fatalf("%d of %d bytes copied on the owner", n, len(files[0].Data))
+	}
+}

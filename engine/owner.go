@@ -31,8 +31,11 @@ type (
 		closed bool
 		seek   bool
 	}
-	peersMsg struct{ addrs []netip.AddrPort }
-	connMsg  struct {
+	peersMsg struct {
+		addrs []netip.AddrPort
+		other bool // found under a hybrid's other hash (v2.go): dialled with it
+	}
+	connMsg struct {
 		conn     *peerconn.Conn
 		addr     netip.AddrPort
 		incoming bool
@@ -196,7 +199,7 @@ func (t *Torrent) handleMsg(m ownerMsg) {
 	case windowMsg:
 		t.setWindow(m, now)
 	case peersMsg:
-		t.addAddrs(m.addrs, false)
+		t.addPeersMsg(m) // v2.go
 		t.connectMore(now)
 	case connMsg:
 		t.addConn(m, now)

@@ -133,6 +133,7 @@ type addrState struct {
 	dialing   bool
 	connected bool
 	encrypted bool // our last connection to it went through MSE: dial that way first
+	other     bool // named under a hybrid's other hash only: dialled with it (v2.go)
 	tried     bool // dialled at least once
 	seed      bool // it had every piece when we did too: not redialled while we seed
 	replaced  bool // we dropped it for an untried address (replaceSlowest)
@@ -199,6 +200,7 @@ func (t *Torrent) dial(a netip.AddrPort, encrypted bool) {
 		cfg.Encryption = peerconn.EncryptionPrefer
 	}
 	tc := t.connTorrent()
+	t.dialHash(a, &tc) // v2.go: a hybrid's other hash, for a peer found under it
 	t.wg.Add(1)
 	go func() {
 		defer t.wg.Done()

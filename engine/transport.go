@@ -219,3 +219,12 @@ func (tr *transports) race(ctx context.Context, ap netip.AddrPort, first transpo
 	cancel()
 	return nil, transportUnknown, errors.Join(errs...)
 }
+
+// connTransport names what a peer connection runs over: "utp" (its remote
+// address is a UDP one) or "tcp".
+func connTransport(c interface{ RemoteAddr() net.Addr }) string {
+	if _, ok := c.RemoteAddr().(*net.UDPAddr); ok {
+		return "utp"
+	}
+	return "tcp"
+}

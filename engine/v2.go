@@ -2,9 +2,11 @@ package engine
 
 import (
 	"fmt"
+	"net/netip"
 
 	"github.com/hyperblow/hyperblow/engine/bt"
 	"github.com/hyperblow/hyperblow/engine/metainfo"
+	"github.com/hyperblow/hyperblow/engine/peerconn"
 	"github.com/hyperblow/hyperblow/engine/wire"
 )
 
@@ -48,6 +50,73 @@ func (t *Torrent) otherHash() (bt.InfoHash, bool) {
 		return mt.InfoHash, true
 	}
 	return v2, true
+}
+
+// announceOtherHash has the torrent's trackers told of a hybrid's other hash as
+// well (BEP 52: a tracker keeps the v1 and v2 swarms apart), and the peers of both
+// handed to AddPeers; they are dialled with the torrent's own hash. A magnet with
+// both xt=urn:btih: and xt=urn:btmh: does it from the start, others once the info
+// says the torrent is a hybrid. A v2-only torrent's own hash already is the
+// truncated v2 one.
+func (t *Torrent) announceOtherHash() {
+	if t.announcer == nil {
+		return
+	}
+	if other, ok := t.otherOrMagnetHash(); ok {
+		t.announcer.AlsoAnnounce(other, t.addOtherPeers)
+	}
+}
+
+// otherOrMagnetHash is otherHash, or before the info the truncated v2 hash of a
+// magnet that has both xt=urn:btih: and xt=urn:btmh:.
+func (t *Torrent) otherOrMagnetHash() (bt.InfoHash, bool) {
+	if other, ok := t.otherHash(); ok {
+		return other, true
+	}
+	if m := t.magnet; m != nil && m.InfoHashV2 != [32]byte{} && !m.V2Only() {
+		return bt.InfoHash(m.InfoHashV2[:20]), true
+	}
+	return bt.InfoHash{}, false
+}
+
+// addOtherPeers adds peers found under the hybrid's other hash (its trackers'
+// second announces, the DHT): they are dialled with that hash, which is all a
+// peer that came by it may know the torrent by (BEP 52 leaves the two swarms
+// apart wherever they are kept).
+func (t *Torrent) addOtherPeers(addrs []netip.AddrPort) {
+	t.send(peersMsg{addrs: addrs, other: true})
+}
+
+// addPeersMsg takes a peersMsg: an address first named under the other hash is
+// marked so (owner).
+func (t *Torrent) addPeersMsg(m peersMsg) {
+	if !m.other {
+		t.addAddrs(m.addrs, false)
+		return
+	}
+	var fresh []netip.AddrPort
+	for _, a := range m.addrs {
+		a = netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
+		if _, ok := t.addrs[a]; !ok {
+			fresh = append(fresh, a)
+		}
+	}
+	t.addAddrs(fresh, false)
+	for _, a := range fresh {
+		if st := t.addrs[a]; st != nil {
+			st.other = true
+		}
+	}
+}
+
+// dialHash sets the hash a dial to a names the torrent by: the other one for
+// an address found under it (owner).
+func (t *Torrent) dialHash(a netip.AddrPort, tc *peerconn.Torrent) {
+	if st := t.addrs[a]; st != nil && st.other {
+		if other, ok := t.otherOrMagnetHash(); ok {
+			tc.InfoHash = other
+		}
+	}
 }
 
 // hybridByV2 finds the hybrid torrent also known by h (otherHash). c.mu is held.

@@ -369,3 +369,24 @@ func TestHybridMagnetByV2TakesV1Peers(t *testing.T) {
 		t.Fatalf("answered for %s, want the v1 hash %s", v1.Remote.InfoHash, mt.InfoHash)
 	}
 }
+
+// TestHybridV2HashEncrypted: a leecher that knows a hybrid by its truncated v2
+// hash only, and requires MSE (which names the torrent hashed, so the seeder
+// must try its hybrids' other hashes), reads it whole from a seeder that keys
+// it by its v1 hash.
+func TestHybridV2HashEncrypted(t *testing.T) {
+	mt, all := v2Torrent(t, metainfo.FormatHybrid, v2Files())
+	seeder := enginetest.Seed(t, mt, all)
+	asV2 := *mt
+	asV2.InfoHash = bt.InfoHash(mt.InfoHashV2[:20])
+	_, tor := enginetest.Leecher(t, &asV2, engine.Config{Encryption: engine.EncryptionRequire}, seeder)
+	for _, f := range mt.Info.VisibleFiles() {
+		if got := readAll(t, tor, f, 64<<10); !bytes.Equal(got, all[f.Offset:f.Offset+f.Length]) {
+			t.Fatalf("%v: content differs", f.Path)
+		}
+	}
+	s, err := tor.Inspect(context.Background())
+	if err != nil || len(s.Peers) != 1 || s.Peers[0].Encryption != "rc4" {
+		t.Fatalf("peers %+v (%v), want one over rc4", s.Peers, err)
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -194,7 +193,7 @@ func (tr *Tracker) Allow(t testing.TB, infohashes ...string) {
 
 func (tr *Tracker) announce(infohash, event string) ([]byte, error) {
 	raw, _ := hex.DecodeString(infohash)
-	q := "info_hash=" + url.QueryEscape(string(raw)) + "&peer_id=-HBTEST-000000000000&port=9&uploaded=0&downloaded=0&left=1&compact=1&numwant=0&event=" + event
+	q := "info_hash=" + pctEncode(raw) + "&peer_id=-HBTEST-000000000000&port=9&uploaded=0&downloaded=0&left=1&compact=1&numwant=0&event=" + event
 	return httpGet(tr.HTTP + "?" + q)
 }
 
@@ -204,7 +203,7 @@ var completeRE = regexp.MustCompile(`8:completei(\d+)e`)
 func (tr *Tracker) WaitSeeders(t testing.TB, infohash string, n int) {
 	t.Helper()
 	raw, _ := hex.DecodeString(infohash)
-	u := fmt.Sprintf("http://127.0.0.1:%d/scrape?info_hash=%s", tr.port, url.QueryEscape(string(raw)))
+	u := fmt.Sprintf("http://127.0.0.1:%d/scrape?info_hash=%s", tr.port, pctEncode(raw))
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		body, err := httpGet(u)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/netip"
 	"runtime"
 	"strings"
 	"sync"
@@ -41,7 +42,8 @@ import (
 //	  download_rate, upload_rate  bytes per second, summed over the peers
 //	  files[]                  path ("/"-separated, from the mount's root), length
 //	  peers[]                  address, peer_id (printable, escaped), client (BEP 10
-//	                           "v"), incoming, fast (BEP 6), am_choking,
+//	                           "v"), transport ("tcp" or "utp"), ip_version (4 or
+//	                           6), incoming, fast (BEP 6), am_choking,
 //	                           am_interested, peer_choking, peer_interested,
 //	                           optimistic, snubbed, pieces (it has), requests (ours
 //	                           outstanding at it), depth (how many its pipeline
@@ -164,6 +166,8 @@ type PeerStatus struct {
 	Address         string  `json:"address"`
 	PeerID          string  `json:"peer_id"`
 	Client          string  `json:"client"`
+	Transport       string  `json:"transport"`  // "tcp" or "utp" (BEP 29)
+	IPVersion       int     `json:"ip_version"` // 4 or 6
 	Incoming        bool    `json:"incoming"`
 	Fast            bool    `json:"fast"`
 	Encryption      string  `json:"encryption,omitempty"` // MSE: "rc4" or "plaintext"; absent for plain BitTorrent
@@ -337,6 +341,7 @@ func torrentStatus(t *engine.Torrent, s engine.Snapshot, now time.Time, light bo
 	for _, p := range s.Peers {
 		ts.Peers = append(ts.Peers, PeerStatus{
 			Address: p.Addr.String(), PeerID: p.PeerID.String(), Client: p.Client,
+			Transport: p.Transport, IPVersion: ipVersion(p.Addr),
 			Incoming: p.Incoming, Fast: p.Fast, Encryption: p.Encryption,
 			AmChoking: p.AmChoking, AmInterested: p.AmInterested,
 			PeerChoking: p.PeerChoking, PeerInterested: p.PeerInterested,
@@ -445,4 +450,12 @@ func resolveStatusText(st engine.ResolveStatus) string {
 		fmt.Fprintf(&b, "error:     %s\n", st.Err)
 	}
 	return b.String()
+}
+
+// ipVersion is 4 for an IPv4 (or IPv4-mapped) address, else 6.
+func ipVersion(a netip.AddrPort) int {
+	if a.Addr().Unmap().Is4() {
+		return 4
+	}
+	return 6
 }

@@ -66,9 +66,9 @@ func PrintStatus(w io.Writer, st session.Snapshot, peers bool) {
 				continue
 			}
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "  ADDRESS\tCLIENT\tFLAGS\tPIECES\tDOWNLOAD\tUPLOAD")
+			fmt.Fprintln(tw, "  ADDRESS\tNET\tCLIENT\tFLAGS\tPIECES\tDOWNLOAD\tUPLOAD")
 			for _, p := range t.Peers {
-				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s/s\t%s/s\n", p.Address, session.Safe(p.Client), peerFlags(p),
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s/s\t%s/s\n", p.Address, peerNet(p), session.Safe(p.Client), peerFlags(p),
 					Percent(p.Pieces, t.NumPieces), HumanSize(int64(p.DownloadRate)), HumanSize(int64(p.UploadRate)))
 			}
 			tw.Flush()
@@ -81,6 +81,15 @@ func PrintStatus(w io.Writer, st session.Snapshot, peers bool) {
 	if st.Goroutines > 0 {
 		fmt.Fprintf(w, "process: %d goroutines, %d peer connections\n", st.Goroutines, st.Connections)
 	}
+}
+
+// peerNet is a peer's transport and IP version, "utp/v6"; "-" from a status
+// server that does not give them.
+func peerNet(p session.PeerStatus) string {
+	if p.Transport == "" || p.IPVersion == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%s/v%d", session.Safe(p.Transport), p.IPVersion)
 }
 
 // peerFlags is the compact flag string of --peers (see statusUsage).

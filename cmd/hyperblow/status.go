@@ -42,7 +42,8 @@ total_length, piece_length, num_pieces, pieces_have, pieces_verified, pieces_hel
 uploaded_bytes, served_to_readers_bytes, wasted_bytes, duplicate_bytes, hash_failures,
 peers_banned, dials, dial_failures, refused_per_ip, peers_replaced,
 download_rate, upload_rate (bytes/s), files[] (path, length),
-peers[] (address, peer_id, client, incoming, fast, am_choking, am_interested,
+peers[] (address, peer_id, client, transport: tcp|utp, ip_version: 4|6, incoming,
+fast, am_choking, am_interested,
 peer_choking, peer_interested, optimistic, snubbed, pieces, requests, depth,
 rtt_ms, downloaded_bytes, uploaded_bytes, download_rate, upload_rate), readers[] (id,
 piece, window_bytes, rate), waiting[] (piece, waiters), trackers[] (url, tier,
@@ -53,10 +54,11 @@ peers_offering, metadata_size, metadata_pieces_have, metadata_pieces_total,
 error, trackers[] as above); cache (hits, misses, evictions, rejections, held_bytes, hot_bytes,
 max_bytes). The same data is served at /metrics for Prometheus.
 
-Peer flags (--peers): C it chokes us, c we choke it, I it is interested,
-i we are interested, F fast extension (BEP 6), E it connected to us,
-O our optimistic unchoke, S snubbed (our requests to it timed out),
-X encrypted (MSE, RC4).
+--peers lists each peer: its address, NET (transport and IP version, as
+utp/v6), client, flags, pieces and rates. Peer flags: C it chokes us, c we
+choke it, I it is interested, i we are interested, F fast extension (BEP 6),
+E it connected to us, O our optimistic unchoke, S snubbed (our requests to
+it timed out), X encrypted (MSE, RC4).
 
 Examples:
   hyperblow mount --status :9100 movie.torrent ~/mnt &

@@ -33,7 +33,7 @@ func fakeStatus() statusJSON {
 			DownloadedBytes: 4 << 20, UploadedBytes: 1 << 20, ServedToReadersBytes: 3<<20 + 5, WastedBytes: 16384,
 			HashFailures: 1, PeersBanned: 1, DownloadRate: 1.5e6, UploadRate: 0.25,
 			Files:    []fileStatusJSON{{Path: "dir/file.bin", Length: 8 << 20}},
-			Peers:    []peerStatusJSON{{Address: "127.0.0.1:6881", PeerID: "-LT2080-xxxxxxxxxxxx", Client: "libtorrent/2.0.8", Fast: true, AmChoking: true, PeerInterested: true, Pieces: 8, Requests: 12, DownloadedBytes: 4 << 20, DownloadRate: 1.5e6}},
+			Peers:    []peerStatusJSON{{Address: "127.0.0.1:6881", PeerID: "-LT2080-xxxxxxxxxxxx", Client: "libtorrent/2.0.8", Transport: "utp", IPVersion: 4, Fast: true, AmChoking: true, PeerInterested: true, Pieces: 8, Requests: 12, DownloadedBytes: 4 << 20, DownloadRate: 1.5e6}},
 			Readers:  []readerStatusJSON{{ID: 1, Piece: 3, WindowBytes: 4 << 20, Rate: 2e6}},
 			Waiting:  []waitingStatusJSON{{Piece: 3, Waiters: 2}},
 			WebSeeds: []webSeedStatusJSON{{URL: "https://mirror.example/files/", State: "fetching", DownloadRate: 3 << 20, DownloadedBytes: 120 << 20}},
@@ -261,7 +261,7 @@ func TestStatusJSONShape(t *testing.T) {
 	tm := tor.(map[string]any)
 	checkKeys(t, "web seed", tm["web_seeds"].([]any)[0], "url", "state", "download_rate", "downloaded_bytes")
 	checkKeys(t, "file", tm["files"].([]any)[0], "path", "length")
-	checkKeys(t, "peer", tm["peers"].([]any)[0], "address", "peer_id", "client", "incoming", "fast",
+	checkKeys(t, "peer", tm["peers"].([]any)[0], "address", "peer_id", "client", "transport", "ip_version", "incoming", "fast",
 		"am_choking", "am_interested", "peer_choking", "peer_interested", "optimistic", "snubbed",
 		"pieces", "requests", "depth", "rtt_ms", "downloaded_bytes", "uploaded_bytes", "download_rate", "upload_rate")
 	checkKeys(t, "reader", tm["readers"].([]any)[0], "id", "piece", "window_bytes", "rate")
@@ -326,7 +326,7 @@ func TestPrintStatus(t *testing.T) {
 	var b bytes.Buffer
 	printStatus(&b, fakeStatus(), true)
 	out := b.String()
-	for _, want := range []string{`we\"ird\\na\nme`, "37.5%", "1.4 MiB/s", "magnet pending", "resolving", "libtorrent/2.0.8", "cIF", "cache: 3.0 MiB held of 512.0 MiB",
+	for _, want := range []string{`we\"ird\\na\nme`, "37.5%", "1.4 MiB/s", "magnet pending", "resolving", "libtorrent/2.0.8", "utp/v4", "cIF", "cache: 3.0 MiB held of 512.0 MiB",
 		"tracker http://tracker.example/announce   tier 1  ok: 12 peers; next announce in 29m30s",
 		"tracker udp://dead.example:6969/announce  tier 2  failing: no answer within 1m0s (3 times); next try in 1m0s"} {
 		if !strings.Contains(out, want) {

@@ -89,6 +89,7 @@ type Announcer struct {
 	now       func() time.Time
 	completed chan struct{} // capacity 1
 	needPeers chan struct{} // capacity 1
+	also      twin          // the announces under a hybrid's other hash (also.go)
 }
 
 // NewAnnouncer returns an Announcer; call Run to start it. It panics if cfg.Client is
@@ -132,12 +133,22 @@ func positiveOr(d, def time.Duration) time.Duration {
 
 // Completed asks for a "completed" announce at the next opportunity (in each tier,
 // after "started" has got through). It never blocks.
-func (a *Announcer) Completed() { poke(a.completed) }
+func (a *Announcer) Completed() {
+	poke(a.completed)
+	if o := a.other(); o != nil {
+		poke(o.completed)
+	}
+}
 
 // NeedPeers asks for an early announce. In each tier it is rate-limited by the
 // tracker's min interval (or the interval, at most a minute, when none is given), and
 // ignored until "started" has got through or while failing. It never blocks.
-func (a *Announcer) NeedPeers() { poke(a.needPeers) }
+func (a *Announcer) NeedPeers() {
+	poke(a.needPeers)
+	if o := a.other(); o != nil {
+		poke(o.needPeers)
+	}
+}
 
 func poke(ch chan struct{}) {
 	select {
@@ -189,6 +200,7 @@ func (a *Announcer) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	defer a.runTwin(ctx)() // a hybrid's other hash (also.go) ends with this Run
 	for {
 		select {
 		case <-ctx.Done():

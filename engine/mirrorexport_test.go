@@ -1,0 +1,11 @@
+package engine
+
+// MirrorCopied returns how many bytes of t's web seeds' blocks were copied on the
+// owner goroutine rather than adopted with the fetch's buffer.
+func MirrorCopied(t *Torrent) int64 {
+	var n int64
+	for _, mr := range t.mirrors {
+		n += mr.copied.Load()
+	}
+	return n
+}
