@@ -1,0 +1,14 @@
+package engine
+
+// tierQueueShare bounds the disk cache's write-behind queue to this fraction
+// of the RAM cache (storage.DiskCache.LimitQueue says why): 1/4 of it, so
+// that pieces queued for the disk and evicted from RAM meanwhile stay within
+// the margin the process's memory limit leaves above the cache.
+const tierQueueShare = 4
+
+// boundTierQueue applies tierQueueShare to cfg's disk cache, if any.
+func boundTierQueue(cfg Config) {
+	if cfg.DiskCache != nil {
+		cfg.DiskCache.LimitQueue(max(cfg.CacheSize/tierQueueShare, 4<<20))
+	}
+}
