@@ -113,8 +113,13 @@ func OpenDiskCache(cfg DiskCacheConfig) (*DiskCache, error) {
 	lp := filepath.Join(cfg.Dir, lockName)
 	lf, err := os.OpenFile(lp, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil && isReadOnly(err) {
+		createErr := err
 		if lf, err = os.Open(lp); err == nil {
 			c.degrade(fmt.Errorf("disk cache %s: not writable: %w", cfg.Dir, unix.EROFS))
+		} else if errors.Is(err, fs.ErrNotExist) {
+			// A read-only folder that never held a cache: say why it cannot
+			// be one (read-only, permission), not that the lock is missing.
+			return nil, fmt.Errorf("disk cache %s: not writable, and no cache there to read: %w", cfg.Dir, createErr)
 		}
 	}
 	if err != nil {

@@ -1,7 +1,11 @@
 package storage
 
 import (
+	"errors"
+	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestLimitQueue: LimitQueue lowers the write-behind bound (never raises it),
@@ -54,5 +58,21 @@ func TestLimitQueue(t *testing.T) {
 	}
 	if s := ct.Stats(); s.Dropped != int64(len(data)-accepted) {
 		t.Fatalf("dropped %d, want %d", s.Dropped, len(data)-accepted)
+	}
+}
+
+// TestDiskCacheReadOnlyEmptyFolder: a read-only folder that never held a cache
+// cannot become one; the error says it is not writable and why (the file
+// system's or the permission's error), not that a lock file is missing.
+func TestDiskCacheReadOnlyEmptyFolder(t *testing.T) {
+	dir, freeze := readOnlyDir(t)
+	freeze()
+	_, err := OpenDiskCache(DiskCacheConfig{Dir: dir, MaxBytes: 1 << 20})
+	if err == nil {
+		t.Fatal("an empty read-only folder opened as a disk cache")
+	}
+	if msg := err.Error(); !strings.Contains(msg, "not writable") ||
+		!(errors.Is(err, unix.EROFS) || errors.Is(err, unix.EACCES)) {
+		t.Fatalf("error %q: want it to say not writable, wrapping EROFS or EACCES", msg)
 	}
 }
