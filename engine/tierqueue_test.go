@@ -8,12 +8,13 @@ import (
 )
 
 // TestClientBoundsTierQueue: a client over a disk cache limits the cache's
-// write-behind queue to a quarter of its RAM cache (at least 4 MiB), so that
+// write-behind queue to a quarter of its RAM cache (at least 16 MiB), so that
 // pieces waiting for the disk stay within the process's memory margin.
 func TestClientBoundsTierQueue(t *testing.T) {
 	for _, tc := range []struct{ cache, want int64 }{
 		{64 << 20, 16 << 20},
-		{8 << 20, 4 << 20},
+		{8 << 20, 16 << 20},
+		{128 << 20, 32 << 20},
 		{1 << 30, storage.DefaultQueueBytes},
 	} {
 		dc := openDiskCache(t, t.TempDir())
