@@ -183,6 +183,7 @@ func NewClient(cfg Config) (*Client, error) {
 	if cfg.PeerID == (bt.PeerID{}) {
 		cfg.PeerID = bt.NewPeerID()
 	}
+	boundTierQueue(cfg) // tierqueue.go
 	ch, err := cache.New(cfg.CacheSize)
 	if err != nil {
 		return nil, err

@@ -117,6 +117,7 @@ func (t *Torrent) Inspect(ctx context.Context) (Snapshot, error) {
 	s.PeersBanned = int(t.stats.banned.Load())
 	s.Dials, s.DialFailures = t.stats.dials.Load(), t.stats.dialFailures.Load()
 	s.RefusedPerIP, s.PeersReplaced = t.stats.refusedPerIP.Load(), t.stats.replaced.Load()
+	s.Tier = t.tierStats() // tier.go
 	if info := t.Info(); info != nil {
 		s.NumPieces = info.NumPieces
 	}

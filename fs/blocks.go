@@ -6,7 +6,7 @@ import (
 )
 
 // A file's st_blocks counts the bytes of the file that lie in pieces verified
-// and held now (in the cache, or in a seeder's storage), exactly: the first and
+// and held now (in the cache, in the disk tier, or in a seeder's storage), exactly: the first and
 // last pieces of a file are usually shared with its neighbours, and only the
 // file's part of them counts. So `du` of a mount shows what it holds, and `du`
 // after reading a file (within the cache size) shows about its size. The

@@ -16,14 +16,15 @@ import (
 //
 //	user.hyperblow.infohash  the torrent's info-hash, 40 hex digits (every node)
 //	user.hyperblow.progress  the share of the pieces that are verified and
-//	                         still held in memory, e.g. "37.5%" (files: the
+//	                         still held, in memory or on disk (the disk
+//	                         tier), e.g. "37.5%" (files: the
 //	                         file's pieces; the root: the whole torrent's)
 //	user.hyperblow.pieces    files only: one character per piece of the file,
 //	                         '#' held and '.' missing; a file of more than
 //	                         MaxPiecesXattr pieces gets one character per run of
 //	                         pieces ('+' for a run partly held) and a note
 //
-// They are computed from the cache on every call (the kernel does not cache
+// They are computed from the cache and the disk tier's index on every call (the kernel does not cache
 // xattrs), so they follow the download; a call never waits for the network or
 // the torrent's owner goroutine. It costs one cache lookup per piece.
 const (

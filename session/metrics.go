@@ -48,16 +48,16 @@ func WriteMetrics(w io.Writer, st Snapshot) error {
 		{"hyperblow_size_bytes", "gauge", "Bytes in the torrent.", func(t TorrentStatus) float64 { return float64(t.TotalLength) }},
 		{"hyperblow_pieces", "gauge", "Pieces in the torrent.", func(t TorrentStatus) float64 { return float64(t.NumPieces) }},
 		{"hyperblow_pieces_have", "gauge", "Distinct pieces verified at least once.", func(t TorrentStatus) float64 { return float64(t.PiecesHave) }},
-		{"hyperblow_pieces_held", "gauge", "Pieces verified and still held in memory.", func(t TorrentStatus) float64 { return float64(t.PiecesHeld) }},
+		{"hyperblow_pieces_held", "gauge", "Pieces verified and still held, in memory or on disk.", func(t TorrentStatus) float64 { return float64(t.PiecesHeld) }},
 		{"hyperblow_pieces_wanted", "gauge", "Pieces readers wait for or read ahead.", func(t TorrentStatus) float64 { return float64(t.PiecesWanted) }},
-		{"hyperblow_held_bytes", "gauge", "Bytes of the pieces held in memory.", func(t TorrentStatus) float64 { return float64(t.HeldBytes) }},
+		{"hyperblow_held_bytes", "gauge", "Bytes of the pieces held, in memory or on disk.", func(t TorrentStatus) float64 { return float64(t.HeldBytes) }},
 		{"hyperblow_peers", "gauge", "Connected peers.", func(t TorrentStatus) float64 { return float64(len(t.Peers)) }},
 		{"hyperblow_readers", "gauge", "Open files being read.", func(t TorrentStatus) float64 { return float64(len(t.Readers)) }},
 		{"hyperblow_waiting_pieces", "gauge", "Pieces blocked reads wait for.", func(t TorrentStatus) float64 { return float64(len(t.Waiting)) }},
 		{"hyperblow_download_rate_bytes", "gauge", "Download rate from peers, bytes per second.", func(t TorrentStatus) float64 { return t.DownloadRate }},
 		{"hyperblow_upload_rate_bytes", "gauge", "Upload rate to peers, bytes per second.", func(t TorrentStatus) float64 { return t.UploadRate }},
 	}
-	for _, m := range perTorrent {
+	for _, m := range append(perTorrent, tierMetrics...) { // tierMetrics: tierstatus.go
 		f := family(m.name, m.typ, m.help)
 		for _, t := range st.Torrents {
 			f.samples = append(f.samples, metricSample{[][2]string{{"torrent", t.Name}, {"info_hash", t.InfoHash}}, m.value(t)})

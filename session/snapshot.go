@@ -26,7 +26,8 @@ import (
 //	  piece_length, num_pieces
 //	  pieces_have              distinct pieces verified at least once
 //	  pieces_verified          hash matches (a piece fetched twice counts twice)
-//	  pieces_held, held_bytes  pieces verified and still in memory now
+//	  pieces_held, held_bytes  pieces verified and still held now, in memory or
+//	                           on disk (tier: each tier's share)
 //	  pieces_wanted            pieces readers wait for or read ahead
 //	  downloaded_bytes         piece payload received from peers
 //	  uploaded_bytes           piece payload sent to peers
@@ -66,6 +67,7 @@ import (
 //	  web_seeds[]              BEP 19 mirrors: url, state (idle, fetching, backing
 //	                           off, banned, unusable), error (the last failure),
 //	                           download_rate, downloaded_bytes
+//	  tier                     RAM and disk tier: see tierstatus.go
 //	magnets[]                  magnet links still resolving (or failed): name,
 //	                           info_hash, state (resolving|resolved|failed),
 //	                           elapsed_seconds, peers_known, peers_tried,
@@ -82,6 +84,7 @@ import (
 //	                           held_bytes (piece data in memory now, all
 //	                           torrents; exact), hot_bytes (the LRU tier's
 //	                           share), max_bytes (--cache-size)
+//	disk                       the disk cache folder: see tierstatus.go
 //
 // Lists are never null. Fields may be added; none is renamed or removed.
 
@@ -94,6 +97,7 @@ type Snapshot struct {
 	Magnets  []MagnetStatus  `json:"magnets"`
 	Cache    CacheStatus     `json:"cache"`
 	Network  *NetworkStatus  `json:"network,omitempty"`
+	Disk     *DiskStatus     `json:"disk,omitempty"` // tierstatus.go; absent without a disk cache
 	// Goroutines is the process's (runtime.NumGoroutine); Connections the
 	// engine's open peer connections, all torrents.
 	Goroutines  int `json:"goroutines"`
@@ -133,6 +137,7 @@ type TorrentStatus struct {
 	Waiting  []WaitingStatus `json:"waiting"`
 	Trackers []TrackerStatus `json:"trackers"`
 	WebSeeds []WebSeedStatus `json:"web_seeds"`
+	Tier     TierStatus      `json:"tier"` // tierstatus.go
 
 	// Stopped: the torrent was closed while the snapshot was taken;
 	// Unanswered: its owner did not answer in time (its figures are empty).
@@ -300,6 +305,7 @@ func (s *Session) Snapshot(ctx context.Context, opts SnapshotOptions) Snapshot {
 	}
 	st.Cache.Hits, st.Cache.Misses, st.Cache.Evictions, st.Cache.Rejections = cs.Hits, cs.Misses, cs.Evictions, cs.Rejections
 	st.Cache.HeldBytes, st.Cache.HotBytes, st.Cache.MaxBytes = cs.HeldBytes, cs.HotBytes, cs.MaxBytes
+	st.Disk = diskStatus(s.client.DiskStats())
 	return st
 }
 
@@ -315,9 +321,10 @@ func emptyStatus(t *engine.Torrent, state engine.TorrentState, stopped, unanswer
 func torrentStatus(t *engine.Torrent, s engine.Snapshot, now time.Time, light bool) TorrentStatus {
 	info := t.Info()
 	var held int
-	var heldBytes int64
+	var heldBytes, ramBytes int64
 	if !light {
 		held, heldBytes = t.PiecesHeld(0, info.NumPieces)
+		_, ramBytes = t.PiecesInRAM(0, info.NumPieces)
 	}
 	ts := TorrentStatus{
 		Name: info.Name, InfoHash: t.InfoHash().String(), State: t.State().String(),
@@ -331,6 +338,7 @@ func torrentStatus(t *engine.Torrent, s engine.Snapshot, now time.Time, light bo
 		Files: []FileStatus{}, Peers: []PeerStatus{}, Readers: []ReaderStatus{}, Waiting: []WaitingStatus{},
 		Trackers: trackerStatuses(s.Trackers, now),
 		WebSeeds: webSeedStatuses(s.Mirrors),
+		Tier:     tierStatus(s.Tier, ramBytes),
 	}
 	for _, f := range info.VisibleFiles() {
 		if light {

@@ -77,6 +77,7 @@ func PrintStatus(w io.Writer, st session.Snapshot, peers bool) {
 	c := st.Cache
 	fmt.Fprintf(w, "cache: %s held of %s; %d hits, %d misses, %d evictions, %d rejections\n",
 		HumanSize(c.HeldBytes), HumanSize(c.MaxBytes), c.Hits, c.Misses, c.Evictions, c.Rejections)
+	printDisk(w, st) // disk.go
 	printNetwork(w, st.Network)
 	if st.Goroutines > 0 {
 		fmt.Fprintf(w, "process: %d goroutines, %d peer connections\n", st.Goroutines, st.Connections)

@@ -257,8 +257,17 @@ func TestStatusJSONShape(t *testing.T) {
 		"downloaded_bytes", "uploaded_bytes", "served_to_readers_bytes", "wasted_bytes",
 		"duplicate_bytes", "hash_failures", "peers_banned",
 		"dials", "dial_failures", "refused_per_ip", "peers_replaced", "download_rate", "upload_rate",
-		"files", "peers", "readers", "waiting", "trackers", "web_seeds")
+		"files", "peers", "readers", "waiting", "trackers", "web_seeds", "tier")
 	tm := tor.(map[string]any)
+	checkKeys(t, "tier", tm["tier"], "ram_bytes", "ram_hits", "disk", "disk_bytes", "disk_hits", "disk_misses",
+		"disk_writes", "disk_queued_bytes", "disk_dropped", "disk_write_errors", "disk_evictions", "disk_corrupt",
+		"disk_degraded", "advertised", "rejected_requests", "peers_reset")
+	var disk any
+	if raw, err := json.Marshal(session.DiskStatus{Error: "x"}); err != nil || json.Unmarshal(raw, &disk) != nil {
+		t.Fatal(err)
+	}
+	checkKeys(t, "disk", disk, "held_bytes", "max_bytes", "queued_bytes", "hits", "misses", "writes", "write_errors",
+		"dropped", "evictions", "corrupt", "degraded", "error")
 	checkKeys(t, "web seed", tm["web_seeds"].([]any)[0], "url", "state", "download_rate", "downloaded_bytes")
 	checkKeys(t, "file", tm["files"].([]any)[0], "path", "length")
 	checkKeys(t, "peer", tm["peers"].([]any)[0], "address", "peer_id", "client", "transport", "ip_version", "incoming", "fast",

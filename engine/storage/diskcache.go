@@ -113,8 +113,13 @@ func OpenDiskCache(cfg DiskCacheConfig) (*DiskCache, error) {
 	lp := filepath.Join(cfg.Dir, lockName)
 	lf, err := os.OpenFile(lp, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil && isReadOnly(err) {
+		createErr := err
 		if lf, err = os.Open(lp); err == nil {
 			c.degrade(fmt.Errorf("disk cache %s: not writable: %w", cfg.Dir, unix.EROFS))
+		} else if errors.Is(err, fs.ErrNotExist) {
+			// A read-only folder that never held a cache: say why it cannot
+			// be one (read-only, permission), not that the lock is missing.
+			return nil, fmt.Errorf("disk cache %s: not writable, and no cache there to read: %w", cfg.Dir, createErr)
 		}
 	}
 	if err != nil {
@@ -474,11 +479,16 @@ func (t *CacheTorrent) release() {
 }
 
 // writeBatch runs on the writer goroutine. Each piece: make room, write it to
-// a temporary file, fsync. Then rename them all into place and fsync each
-// folder once (group commit); Stored fires after that.
+// a temporary file and start its writeback. Then fsync each file (the disk
+// has them all in flight by then, so the fsyncs share the device's work and
+// the journal's commits: bench/tier measured one fsync per piece, issued one
+// after the other, at ~13 ms each, 20 MB/s for 256 KiB pieces), rename them
+// all into place and fsync each folder once (group commit); Stored fires
+// after that. Every file is fsynced before its rename, as before.
 func (c *DiskCache) writeBatch(batch []item[pieceKey]) {
 	type staged struct {
 		k    pieceKey
+		f    *os.File
 		tmp  string
 		size int64
 	}
@@ -510,17 +520,31 @@ func (c *DiskCache) writeBatch(batch []item[pieceKey]) {
 			c.cnt.dropped.Add(1)
 			continue
 		}
-		tmp, err := writeTemp(t.dir, h.marshal(), data)
+		f, err := writeTemp(t.dir, h.marshal(), data)
 		if err != nil {
 			c.writeFailed(t, it.k.piece, err)
 			continue
 		}
 		c.cnt.held.Add(size) // reserved: the next makeRoom counts it
-		done = append(done, staged{it.k, tmp, size})
+		done = append(done, staged{it.k, f, f.Name(), size})
+	}
+	synced := done[:0]
+	for _, s := range done {
+		err := s.f.Sync()
+		if cerr := s.f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(s.tmp)
+			c.cnt.held.Add(-s.size)
+			c.writeFailed(s.k.t, s.k.piece, err)
+			continue
+		}
+		synced = append(synced, s)
 	}
 	dirs := map[string]bool{}
 	var ok []staged
-	for _, s := range done {
+	for _, s := range synced {
 		if err := os.Rename(s.tmp, s.k.t.path(s.k.piece)); err != nil {
 			os.Remove(s.tmp)
 			c.cnt.held.Add(-s.size)
@@ -559,11 +583,12 @@ func (c *DiskCache) writeFailed(t *CacheTorrent, piece int, err error) {
 	c.degrade(fmt.Errorf("disk cache: writing piece %d of %s: %w", piece, t.spec.InfoHash, err))
 }
 
-// writeTemp writes hdr+data to a new temporary file in dir and fsyncs it.
-func writeTemp(dir string, hdr [headerSize]byte, data []byte) (name string, err error) {
+// writeTemp writes hdr+data to a new temporary file in dir and starts its
+// writeback (sync_file_range, best effort); the caller fsyncs and closes it.
+func writeTemp(dir string, hdr [headerSize]byte, data []byte) (_ *os.File, err error) {
 	f, err := os.CreateTemp(dir, tmpPrefix+strconv.Itoa(os.Getpid())+"-*")
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	defer func() {
 		if err != nil {
@@ -572,15 +597,13 @@ func writeTemp(dir string, hdr [headerSize]byte, data []byte) (name string, err 
 		}
 	}()
 	if _, err = f.Write(hdr[:]); err != nil {
-		return "", err
+		return nil, err
 	}
 	if _, err = f.Write(data); err != nil {
-		return "", err
+		return nil, err
 	}
-	if err = f.Sync(); err != nil {
-		return "", err
-	}
-	return f.Name(), f.Close()
+	_ = unix.SyncFileRange(int(f.Fd()), 0, 0, unix.SYNC_FILE_RANGE_WRITE) // only a hint: Sync follows
+	return f, nil
 }
 
 func syncDir(dir string) error {

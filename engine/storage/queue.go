@@ -130,3 +130,10 @@ func (w *writeBehind[K]) close() {
 	w.mu.Unlock()
 	<-w.done
 }
+
+// setMax changes the bound; pieces queued beyond a lower one stay queued.
+func (w *writeBehind[K]) setMax(n int64) {
+	w.mu.Lock()
+	w.max = n
+	w.mu.Unlock()
+}
