@@ -2,6 +2,7 @@ package integration
 
 import (
 	"crypto/sha256"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,14 +12,19 @@ import (
 	"time"
 )
 
-// fileSum is the SHA-256 of a whole file.
+// fileSum is the SHA-256 of a whole file, read as a stream.
 func fileSum(t testing.TB, path string) [32]byte {
 	t.Helper()
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return sha256.Sum256(b)
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatalf("reading %s: %v", path, err)
+	}
+	return [32]byte(h.Sum(nil))
 }
 
 // TestDataDirRemountAndCorruption: `mount --data DIR` keeps the torrent's own

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"crypto/sha256"
 	"encoding/json"
 	"io"
 	"os"
@@ -67,21 +66,6 @@ func tierStatus(t *testing.T, addr string) tierJSON {
 		t.Fatalf("/status: %v\n%s", err, body)
 	}
 	return st
-}
-
-// fileSum is the sha256 of a whole file.
-func fileSum(t *testing.T, path string) [32]byte {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		t.Fatalf("reading %s: %v", path, err)
-	}
-	return [32]byte(h.Sum(nil))
 }
 
 // TestDiskTierFull: the disk cache's folder is a 4 MiB tmpfs under a
