@@ -11,10 +11,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hyperblow/hyperblow/datadir"
 	"github.com/hyperblow/hyperblow/engine"
 	"github.com/hyperblow/hyperblow/engine/metainfo"
 	"github.com/hyperblow/hyperblow/engine/storage"
-	"github.com/hyperblow/hyperblow/fetchdir"
 	"github.com/hyperblow/hyperblow/progress"
 	"github.com/hyperblow/hyperblow/session"
 )
@@ -88,7 +88,7 @@ func runGet(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// getter is one run of hyperblow get: a fetchdir.Fetch with a progress bar,
+// getter is one run of hyperblow get: a datadir.Fetch with a progress bar,
 // log lines and a summary.
 type getter struct {
 	src, dir string
@@ -99,7 +99,7 @@ type getter struct {
 	seed     bool
 
 	sess *session.Session
-	f    *fetchdir.Fetch
+	f    *datadir.Fetch
 	mt   *metainfo.Torrent
 	lay  *storage.Layout
 	t    *engine.Torrent
@@ -137,8 +137,8 @@ func (g *getter) run(ctx context.Context) error {
 	g.sess = s
 	start := time.Now()
 	// Seeded on purpose (--seed): it never sleeps.
-	f, err := fetchdir.Start(ctx, s, src, g.dir, fetchdir.Options{Log: g.log, NoSleep: g.seed, Check: g.checkBar})
-	if ie := (*fetchdir.Interrupted)(nil); errors.As(err, &ie) && ie.Checking != "" {
+	f, err := datadir.Start(ctx, s, src, g.dir, datadir.Options{Log: g.log, NoSleep: g.seed, Check: g.checkBar})
+	if ie := (*datadir.Interrupted)(nil); errors.As(err, &ie) && ie.Checking != "" {
 		return fmt.Errorf("get %s: %w; run the same command again to resume", g.src, err)
 	} else if err != nil {
 		return fmt.Errorf("get %s: %w", g.src, err)

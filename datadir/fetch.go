@@ -1,12 +1,4 @@
-// Package fetchdir fetches one torrent into a folder, as hyperblow get does:
-// a torrent of a session whose tier is DIR/NAME (a storage.Layout, as mount
-// --data) and which fetches all of itself (the session's FetchAll). What DIR
-// already holds is hashed first (no resume record: what Fetch calls complete
-// was hashed or written in this run); the fetch is done when the Layout
-// holds every piece, and fails, saying why, when the Layout's writes stop (a
-// full disk, a folder made read-only). The command keeps the flags, the
-// progress lines and the printing.
-package fetchdir
+package datadir
 
 import (
 	"context"
@@ -49,7 +41,12 @@ func (e *Interrupted) Error() string {
 	return "interrupted while checking " + e.Checking
 }
 
-// Fetch is one torrent being fetched into DIR/NAME.
+// Fetch is one torrent being fetched into DIR/NAME, as by hyperblow get: a
+// torrent of a session whose tier is DIR/NAME (a storage.Layout, as mount
+// --data) and which fetches all of itself (the session's FetchAll). What DIR already holds is hashed first (no resume
+// record: what Fetch calls complete was hashed or written in this run); the
+// fetch is done when the Layout holds every piece, and fails, saying why,
+// when the Layout's writes stop (a full disk, a folder made read-only).
 type Fetch struct {
 	dir   string
 	opts  Options

@@ -1,4 +1,4 @@
-package fetchdir
+package datadir
 
 import (
 	"bytes"
