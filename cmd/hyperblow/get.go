@@ -2,17 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/hyperblow/hyperblow/datadir"
 	"github.com/hyperblow/hyperblow/engine"
 	"github.com/hyperblow/hyperblow/engine/metainfo"
 	"github.com/hyperblow/hyperblow/engine/storage"
@@ -78,7 +77,7 @@ func runGet(args []string, stdout, stderr io.Writer) error {
 	log := mf.logger(out)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	g := &getter{src: src, dir: dir, mf: &mf, log: log, out: out, stdout: stdout, seed: *seed, complete: make(chan struct{})}
+	g := &getter{src: src, dir: dir, mf: &mf, log: log, out: out, stdout: stdout, seed: *seed}
 	defer g.close()
 	if err := g.run(ctx); err != nil {
 		return err
@@ -89,10 +88,8 @@ func runGet(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// getter is one run of hyperblow get: a torrent of a session whose tier is
-// DIR/NAME (a storage.Layout) and which fetches all of itself (FetchAll), as
-// a mount with --data DIR --fetch all does. It is done when the Layout holds
-// every piece.
+// getter is one run of hyperblow get: a datadir.Fetch with a progress bar,
+// log lines and a summary.
 type getter struct {
 	src, dir string
 	mf       *netFlags
@@ -101,18 +98,11 @@ type getter struct {
 	stdout   io.Writer
 	seed     bool
 
-	ctx  context.Context // cancels the check of what DIR holds
 	sess *session.Session
+	f    *datadir.Fetch
 	mt   *metainfo.Torrent
+	lay  *storage.Layout
 	t    *engine.Torrent
-
-	// Set by openTier (in Start for a .torrent, on the torrent's goroutine
-	// once a magnet's info is here; read after Start or WaitInfo).
-	lay      *storage.Layout
-	chk      storage.LayoutCheck
-	openErr  error
-	complete chan struct{} // closed when the Layout holds every piece
-	doneOnce sync.Once
 }
 
 func (g *getter) close() {
@@ -121,62 +111,13 @@ func (g *getter) close() {
 	}
 }
 
-// openTier opens DIR/NAME as the torrent's tier: the torrent's files at
-// their full size, every piece whose bytes are all there hashed (with a
-// progress line), no resume record: what get calls complete was hashed in
-// this run or written by it.
-func (g *getter) openTier(mt *metainfo.Torrent, ev storage.Events) (storage.Tier, error) {
-	info := mt.Info
-	root := filepath.Join(g.dir, info.Name)
-	var hashed atomic.Int64 // pieces
-	var once sync.Once
-	var bar *progress.Bar
-	var barMu sync.Mutex // guards bar: started on a hashing goroutine, stopped here
-	startBar := func(total int) {
-		toCheck := min(int64(total)*info.PieceLength, info.TotalLength)
-		g.log.Info("checking existing data", "path", safe(root), "bytes", toCheck)
-		barMu.Lock()
-		defer barMu.Unlock()
-		bar = progress.Start(g.out, progress.Options{Label: "checking", Total: toCheck,
-			Done:       func() int64 { return min(hashed.Load()*info.PieceLength, toCheck) },
-			PlainEvery: 5 * time.Second,
-			Plain: func(s progress.Stat) {
-				g.log.Info("checking", "done", s.Done, "total", s.Total, "rate", progress.FormatRate(s.Rate))
-			}})
-	}
-	stored := ev.Stored
-	ev.Stored = func(i int) {
-		stored(i)
-		if g.lay.Complete() {
-			g.doneOnce.Do(func() { close(g.complete) })
-		}
-	}
-	st, lay, chk, err := g.sess.OpenData(g.ctx, g.dir, mt, storage.LayoutConfig{
-		Log:      g.log,
-		NoResume: true,
-		CheckProgress: func(n, total int) {
-			once.Do(func() { startBar(total) })
-			hashed.Store(max(hashed.Load(), int64(n)))
-		},
-	}, ev)
-	barMu.Lock()
-	if bar != nil {
-		bar.Stop()
-	}
-	barMu.Unlock()
-	g.lay, g.chk, g.openErr = lay, chk, err
-	if err != nil {
-		return nil, err
-	}
-	if s := lay.Stats(); s.Degraded {
-		g.openErr = fmt.Errorf("%s: cannot write here: %s", safe(root), s.LastError)
-		st.Close()
-		return nil, g.openErr
-	}
-	if lay.Complete() {
-		g.doneOnce.Do(func() { close(g.complete) })
-	}
-	return st, nil
+// checkBar is the progress line of the check of what DIR/NAME holds.
+func (g *getter) checkBar(root string, total int64, done func() int64) func() {
+	bar := progress.Start(g.out, progress.Options{Label: "checking", Total: total, Done: done, PlainEvery: 5 * time.Second,
+		Plain: func(s progress.Stat) {
+			g.log.Info("checking", "done", s.Done, "total", s.Total, "rate", progress.FormatRate(s.Rate))
+		}})
+	return bar.Stop
 }
 
 // run resolves the source, opens DIR/NAME as the torrent's tier and fetches
@@ -193,41 +134,19 @@ func (g *getter) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("get: %w (choose another --listen HOST:PORT)", err)
 	}
-	g.sess, g.ctx = s, ctx
+	g.sess = s
 	start := time.Now()
-	if m := src.Magnet; m != nil {
-		g.log.Info("fetching metadata", "info_hash", m.InfoHash.String(), "name", safe(m.Name))
-	}
-	// A magnet's torrent fetches the metadata from its peers, opens DIR/NAME
-	// then, and downloads from the same connections. Seeded on purpose
-	// (--seed): it never sleeps.
-	e, err := s.Start(ctx, src, session.StartOptions{OpenTier: g.openTier, NoSleep: g.seed})
-	if err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("get %s: interrupted while checking %s; run the same command again to resume", g.src, g.dir)
-		}
+	// Seeded on purpose (--seed): it never sleeps.
+	f, err := datadir.Start(ctx, s, src, g.dir, datadir.Options{Log: g.log, NoSleep: g.seed, Check: g.checkBar})
+	if ie := (*datadir.Interrupted)(nil); errors.As(err, &ie) && ie.Checking != "" {
+		return fmt.Errorf("get %s: %w; run the same command again to resume", g.src, err)
+	} else if err != nil {
 		return fmt.Errorf("get %s: %w", g.src, err)
 	}
-	mt, err := e.WaitInfo(ctx)
-	if err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("get %s: interrupted while fetching the metadata", g.src)
-		}
-		return fmt.Errorf("get %s: metadata: %w", g.src, err)
-	}
-	if src.Magnet != nil {
-		g.log.Info("metadata fetched", "torrent", safe(mt.Info.Name), "size", mt.Info.TotalLength)
-	}
-	g.mt, g.t = mt, e.Torrent()
-	if g.openErr != nil || g.lay == nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("get %s: interrupted while checking %s; run the same command again to resume", g.src, filepath.Join(g.dir, mt.Info.Name))
-		}
-		return fmt.Errorf("get %s: %w", g.src, g.openErr)
-	}
-	info := mt.Info
+	g.f, g.mt, g.lay, g.t = f, f.Metainfo(), f.Layout(), f.Torrent()
+	info := g.mt.Info
 	root := g.lay.Root()
-	held := g.chk.HeldBytes
+	held := f.Checked().HeldBytes
 	missing := info.TotalLength - held
 	g.log.Info("checked existing data", "path", safe(root), "have_bytes", held, "missing_bytes", missing, "took", time.Since(start).Round(time.Millisecond))
 	if missing == 0 {
@@ -238,7 +157,7 @@ func (g *getter) run(ctx context.Context) error {
 		fmt.Fprintf(g.stdout, "fetched nothing: 0 bytes received from peers, %d bytes were already here\n", held)
 		return nil
 	}
-	g.log.Info("downloading", "torrent", safe(info.Name), "info_hash", mt.InfoHash.String(), "to", safe(root),
+	g.log.Info("downloading", "torrent", safe(info.Name), "info_hash", g.mt.InfoHash.String(), "to", safe(root),
 		"missing", missing, "listen", s.Client().ListenAddr().String())
 	return g.download(ctx, held)
 }
@@ -266,9 +185,16 @@ func (g *getter) download(ctx context.Context, held int64) error {
 				"peers_given", len(g.mf.peers), "hint", "keep waiting, or add --peer HOST:PORT of a peer that has it")
 		}
 	})
-	err := g.waitComplete(ctx)
+	// The Layout holds every piece, ctx ends, or its writes stopped (a full
+	// disk, a folder made read-only): then get fails saying why, and what
+	// was written stays for the next run.
+	err := g.f.Wait(ctx)
 	lonely.Stop()
 	bar.Stop()
+	if err != nil && ctx.Err() == nil {
+		err = fmt.Errorf("get %s: %w; %s of %s are written, run the same command again once there is room", g.src, err,
+			humanSize(g.lay.Stats().HeldBytes), humanSize(info.TotalLength))
+	}
 	if serr := g.lay.Sync(); err == nil && serr != nil {
 		err = fmt.Errorf("get %s: %w", g.src, serr)
 	}
@@ -288,27 +214,6 @@ func (g *getter) download(ctx context.Context, held int64) error {
 	fmt.Fprintf(g.stdout, "fetched %s in %v (%s): %d bytes received from peers, %d bytes were already here\n",
 		humanSize(written()), took.Round(time.Millisecond), progress.FormatRate(float64(written())/max(took.Seconds(), 1e-3)), st.Downloaded, held)
 	return nil
-}
-
-// waitComplete waits until the Layout holds every piece, ctx ends, or its
-// writes stopped (a full disk, a folder made read-only): then get fails
-// saying why, and what was written stays for the next run.
-func (g *getter) waitComplete(ctx context.Context) error {
-	check := time.NewTicker(time.Second)
-	defer check.Stop()
-	for {
-		select {
-		case <-g.complete:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-check.C:
-			if st := g.lay.Stats(); st.Degraded {
-				return fmt.Errorf("get %s: writing %s stopped: %s; %s of %s are written, run the same command again once there is room", g.src,
-					safe(g.lay.Root()), st.LastError, humanSize(st.HeldBytes), humanSize(g.mt.Info.TotalLength))
-			}
-		}
-	}
 }
 
 // seedOn keeps the complete torrent running, seeding from its files (its

@@ -2,17 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
-	"github.com/hyperblow/hyperblow/engine/bt"
+	"github.com/hyperblow/hyperblow/datadir"
 	"github.com/hyperblow/hyperblow/engine/metainfo"
 	"github.com/hyperblow/hyperblow/engine/storage"
 	"github.com/hyperblow/hyperblow/session"
@@ -82,9 +79,9 @@ func runSeed(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	dataPath, err := seedRoot(mt.Info, data)
+	dataPath, err := datadir.Root(mt.Info, data)
 	if err != nil {
-		return err
+		return fmt.Errorf("seed: %w", err)
 	}
 
 	s, err := nf.newSession(log, nil)
@@ -118,11 +115,11 @@ func runSeed(args []string, stdout, stderr io.Writer) error {
 	}
 	held := lay.Bitfield()
 	if held.Count() == 0 {
-		return fmt.Errorf("seed: %s holds no piece of %s: %s (give the data of this torrent, or download it first)", safe(dataPath), src, firstMissing(mt.Info, held))
+		return fmt.Errorf("seed: %s holds no piece of %s: %s (give the data of this torrent, or download it first)", safe(dataPath), src, datadir.FirstMissing(mt.Info, held))
 	}
 	if n := mt.Info.NumPieces - held.Count(); n > 0 {
 		log.Warn("seeding partial data: pieces missing or not matching the torrent are not offered",
-			"missing_pieces", n, "pieces", mt.Info.NumPieces, "first", firstMissing(mt.Info, held))
+			"missing_pieces", n, "pieces", mt.Info.NumPieces, "first", datadir.FirstMissing(mt.Info, held))
 	}
 	log.Info("data verified", "took", time.Since(start).Round(time.Millisecond))
 	addr := client.ListenAddr()
@@ -140,67 +137,4 @@ func runSeed(args []string, stdout, stderr io.Writer) error {
 	st := t.Stats()
 	fmt.Fprintf(stdout, "stopped %s: uploaded %s in %v\n", safe(mt.Info.Name), humanSize(st.Uploaded), time.Since(start).Round(time.Second))
 	return nil
-}
-
-// seedRoot finds DATA for the torrent: the file of a single-file torrent, the
-// torrent's folder of a multi-file one; it also accepts the folder that holds
-// DATA/<name>.
-func seedRoot(info *metainfo.Info, data string) (string, error) {
-	st, err := os.Stat(data)
-	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return data, fmt.Errorf("seed: data %s: %w (give the torrent's file, or the folder holding its files)", data, err)
-	}
-	inner := filepath.Join(data, info.Name)
-	ist, ierr := os.Stat(inner)
-	switch {
-	case !info.MultiFile && st.IsDir():
-		if ierr != nil || !ist.Mode().IsRegular() {
-			return data, fmt.Errorf("seed: data %s: is a folder, and %s is a single-file torrent with no file %q in it (give the file itself)", data, safe(info.Name), safe(info.Name))
-		}
-		data = inner
-	case info.MultiFile && !st.IsDir():
-		return data, fmt.Errorf("seed: data %s: not a folder, and %s is a multi-file torrent (give the folder holding its files)", data, safe(info.Name))
-	case info.MultiFile && ierr == nil && ist.IsDir() && !holdsFirstFile(info, data):
-		data = inner // the parent of the torrent's folder
-	}
-	return data, nil
-}
-
-// firstMissing names the first piece not in held, and its file.
-func firstMissing(info *metainfo.Info, held bt.Bitfield) string {
-	for i := 0; i < info.NumPieces; i++ {
-		if held.Has(i) {
-			continue
-		}
-		off := info.PieceOffset(i)
-		for _, f := range info.Files {
-			if !f.Padding && off < f.Offset+f.Length && off+info.PieceLen(i) > f.Offset {
-				name := info.Name
-				if info.MultiFile {
-					name = filepath.Join(append([]string{info.Name}, f.Path...)...)
-				}
-				return fmt.Sprintf("piece %d (in %s) is missing or does not match", i, safe(name))
-			}
-		}
-		return fmt.Sprintf("piece %d is missing or does not match", i)
-	}
-	return "every piece is there"
-}
-
-// holdsFirstFile reports whether dir holds the first non-padding file of a
-// multi-file torrent: then dir is the torrent's folder itself, even if it also
-// has a child named like the torrent.
-func holdsFirstFile(info *metainfo.Info, dir string) bool {
-	for _, f := range info.Files {
-		if f.Padding {
-			continue
-		}
-		_, err := os.Stat(filepath.Join(append([]string{dir}, f.Path...)...))
-		return err == nil
-	}
-	return false
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hyperblow/hyperblow/datadir"
 	"github.com/hyperblow/hyperblow/engine/metainfo"
 )
 
@@ -113,13 +114,13 @@ func TestSeedRoot(t *testing.T) {
 		{data + "/", data + "/"},         // the same, spelled with a slash
 		{filepath.Join(data, "sub"), ""}, // neither: it holds nothing of the torrent (TestSeedWrongData)
 	} {
-		used, err := seedRoot(mt.Info, c.arg)
+		used, err := datadir.Root(mt.Info, c.arg)
 		if err != nil {
-			t.Errorf("seedRoot(%s): %v", c.arg, err)
+			t.Errorf("datadir.Root(%s): %v", c.arg, err)
 			continue
 		}
 		if c.want != "" && used != c.want {
-			t.Errorf("seedRoot(%s) used %s, want %s", c.arg, used, c.want)
+			t.Errorf("datadir.Root(%s) used %s, want %s", c.arg, used, c.want)
 		}
 	}
 
@@ -134,12 +135,12 @@ func TestSeedRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, arg := range []string{file, data} {
-		used, err := seedRoot(single.Info, arg)
+		used, err := datadir.Root(single.Info, arg)
 		if err != nil || used != file {
-			t.Errorf("single-file seedRoot(%s) = %s, %v; want %s", arg, used, err, file)
+			t.Errorf("single-file datadir.Root(%s) = %s, %v; want %s", arg, used, err, file)
 		}
 	}
-	if _, err := seedRoot(single.Info, filepath.Dir(data)); err == nil || !strings.Contains(err.Error(), "give the file itself") {
+	if _, err := datadir.Root(single.Info, filepath.Dir(data)); err == nil || !strings.Contains(err.Error(), "give the file itself") {
 		t.Errorf("single-file seedRoot of a folder without the file: %v", err)
 	}
 }
