@@ -348,6 +348,14 @@ func (t *Torrent) setWindow(m windowMsg, now time.Time) {
 		if t.held(i) { // RAM or tier (tier.go)
 			continue
 		}
+		if i < w.pos && !t.pk.Wanted(i) {
+			// Behind the read: kept in the window so that what is on its way
+			// is not cancelled, but not fetched again once it came and was
+			// evicted (a cache as small as the kernel's trail refetched a
+			// whole file six times over); a READ that does come for it
+			// fetches it itself.
+			continue
+		}
 		dist := float64(i-w.pos) * float64(t.info.PieceLength)
 		deadline := now.Add(w.after + time.Duration(dist/max(w.rate, 1<<20)*float64(time.Second)))
 		if !t.pk.Wanted(i) {
