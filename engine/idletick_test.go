@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/netip"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -90,7 +91,8 @@ func TestIdleTickAllocs(t *testing.T) {
 	// PEX) does not fall in the count.
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	var before, after runtime.MemStats
-	var mallocs, bytes uint64
+	counts := make([]uint64, 0, n) // allocations over the counted ticks, per torrent
+	var total uint64
 	for _, tor := range tors {
 		tor.onOwner(func() {
 			now := time.Now()
@@ -109,15 +111,19 @@ func TestIdleTickAllocs(t *testing.T) {
 				step()
 			}
 			runtime.ReadMemStats(&after)
-			mallocs += after.Mallocs - before.Mallocs
-			bytes += after.TotalAlloc - before.TotalAlloc
+			counts = append(counts, after.Mallocs-before.Mallocs)
+			total += after.TotalAlloc - before.TotalAlloc
 		})
 	}
-	per := float64(mallocs) / (n * ticks)
-	t.Logf("%d idle torrents, %d ticks each: %d allocations (%d bytes), %.3f per tick", n, ticks, mallocs, bytes, per)
-	// The process's other goroutines (connections, the seeder's owners) may
-	// allocate meanwhile: a few, not one per tick.
-	if per > 0.1 {
-		t.Fatalf("%.3f allocations per idle tick, want about 0", per)
+	slices.Sort(counts)
+	median := counts[len(counts)/2]
+	t.Logf("%d idle torrents, %d ticks each: allocations per torrent %v (%d bytes in all); median %.3f per tick",
+		n, ticks, counts, total, float64(median)/ticks)
+	// An allocation in the tick shows in every torrent's count (at least
+	// ticks); a goroutine woken by the network that slips in (the race
+	// detector's slow code gets preempted) shows in a few: the median is
+	// about 0.
+	if float64(median)/ticks > 0.1 {
+		t.Fatalf("%.3f allocations per idle tick (median over the torrents), want about 0", float64(median)/ticks)
 	}
 }
