@@ -129,22 +129,6 @@ func (t *Torrent) peerClosed(st *addrState, p *peer, now time.Time) {
 	st.failed(now)
 }
 
-// heardFrom reports whether a connection the peer at a made to us is open
-// (its extension handshake gave a as its listen address): a is not dialled
-// meanwhile. Peer ids do not tell such a pair apart (libtorrent 2.0 uses a new
-// one per connection), and a peer that finds the second connection redundant
-// (a seed, to a torrent announcing upload_only) closes it: redialled at each
-// back-off, 200 idle torrents dialled it 100 times a minute. Owner only;
-// O(peers), for an address about to be dialled.
-func (t *Torrent) heardFrom(a netip.AddrPort) bool {
-	for _, p := range t.peers {
-		if p.incoming && !p.closing && p.listenAddr() == a {
-			return true
-		}
-	}
-	return false
-}
-
 // complete reports whether we have every piece (seeding).
 func (t *Torrent) complete() bool { return t.info != nil && t.have.Count() == t.info.NumPieces }
 

@@ -167,7 +167,7 @@ func (t *Torrent) connectMore(now time.Time) {
 		if len(t.peers)+t.dialing >= t.c.cfg.MaxPeers {
 			return
 		}
-		if !t.dialable(st, now) || t.heardFrom(a) {
+		if !t.dialable(st, now) {
 			continue
 		}
 		if lim := t.c.perIPLimit(a.Addr()); lim > 0 {
