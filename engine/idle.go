@@ -380,21 +380,41 @@ func (t *Torrent) goSwarm(f func()) {
 
 // quietTickEvery is the owner's tick while it has nothing under way (no piece
 // wanted, no request out, no upload queued, no dial): the rechoke, PEX and
-// redial checks it runs then can wait a little, and 200 awake torrents that
-// nothing reads wake the process 100 times a second instead of 800.
-const quietTickEvery = 2 * time.Second
+// redial checks it runs then can wait a little. Quiet ticks fall on a grid of
+// wall-clock multiples of quietTickEvery, shared by every torrent: 200 awake
+// torrents that nothing reads wake the process once every quietTickEvery (the
+// runtime fires their timers together and runs the owners one after the
+// other) instead of 800 times a second at tickEvery, or 100 at random phases.
+// Each wake-up of an idle process costs far more (scheduler, epoll, futex)
+// than the tick itself.
+const quietTickEvery = 5 * time.Second
 
 // retick sets the owner's ticker to tickEvery while the torrent has work and
-// to quietTickEvery while it has none, and returns the period set (owner).
-func (t *Torrent) retick(tick *time.Ticker, cur time.Duration) time.Duration {
-	want := tickEvery
-	if t.quiet() {
-		want = quietTickEvery
+// to the next quiet grid point while it has none, and returns the period set
+// (owner). ticked: called for a tick, which sets the next grid point; between
+// ticks a quiet torrent's ticker is left alone.
+func (t *Torrent) retick(tick *time.Ticker, cur time.Duration, ticked bool) time.Duration {
+	if !t.quiet() {
+		if cur != tickEvery {
+			tick.Reset(tickEvery)
+		}
+		return tickEvery
 	}
-	if want != cur {
-		tick.Reset(want)
+	if cur != quietTickEvery || ticked {
+		tick.Reset(untilQuietTick(time.Now()))
 	}
-	return want
+	return quietTickEvery
+}
+
+// untilQuietTick is the time from now to the next quiet grid point, at least
+// a tenth of quietTickEvery (a timer that fired a little early, or a torrent
+// that turned quiet just before a grid point, is not ticked twice at once).
+func untilQuietTick(now time.Time) time.Duration {
+	d := quietTickEvery - time.Duration(now.UnixNano()%int64(quietTickEvery))
+	if d < quietTickEvery/10 {
+		d += quietTickEvery
+	}
+	return d
 }
 
 // quiet reports whether nothing is under way that the 250 ms tick serves

@@ -117,7 +117,7 @@ func (t *Torrent) run() {
 	t.connectMore(time.Now())
 	for {
 		if period != tickEvery {
-			period = t.retick(tick, period) // work came: tick at full rate
+			period = t.retick(tick, period, false) // work came: tick at full rate
 		}
 		select {
 		case <-t.ctx.Done():
@@ -138,7 +138,7 @@ func (t *Torrent) run() {
 			}
 		case now := <-tick.C:
 			t.tick(now)
-			period = t.retick(tick, period)
+			period = t.retick(tick, period, true)
 		}
 		if t.meta != nil {
 			t.metaCheck() // magnet.go: gives up a hopeless fetch

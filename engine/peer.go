@@ -114,6 +114,7 @@ type peer struct {
 	connectedAt time.Time
 	pexSent     map[netip.AddrPort]bool // addresses we told it about (BEP 11)
 	pexSentAt   time.Time
+	pexNothing  uint64 // pexSig when it last had nothing to hear (pex.go)
 	pexGotAt    time.Time
 
 	unheld int // requests for pieces we no longer hold (honest.go)

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"time"
 
@@ -49,20 +50,36 @@ func (t *Torrent) handlePex(p *peer, payload []byte, now time.Time) error {
 }
 
 // sendPex sends each ut_pex peer what changed since our last message to it.
+// It runs every tick; a peer that is due but had nothing to hear is passed over
+// (no map built, nothing allocated) until the set of connected peers changes:
+// an idle torrent's tick allocates nothing here.
 func (t *Torrent) sendPex(now time.Time) {
 	if t.info.Private {
 		return
 	}
-	current := make(map[netip.AddrPort]bool, len(t.peers))
-	for _, q := range t.peers {
-		if a := q.listenAddr(); a.IsValid() && !q.closing {
-			current[a] = true
-		}
-	}
+	var sig uint64 // pexSig of the connected set, once a due peer needs it
+	var current map[netip.AddrPort]bool
 	for _, p := range t.peers {
-		id := p.ext.M[wire.ExtPex]
-		if id == 0 || p.closing || now.Sub(p.pexSentAt) < pexEvery {
+		if p.closing || now.Sub(p.pexSentAt) < pexEvery {
 			continue
+		}
+		id := p.ext.M[wire.ExtPex]
+		if id == 0 {
+			continue
+		}
+		if sig == 0 {
+			sig = t.pexSig()
+		}
+		if p.pexNothing == sig {
+			continue // nothing to tell it at the last look, and nothing changed since
+		}
+		if current == nil {
+			current = make(map[netip.AddrPort]bool, len(t.peers))
+			for _, q := range t.peers {
+				if a := q.listenAddr(); a.IsValid() && !q.closing {
+					current[a] = true
+				}
+			}
 		}
 		if p.pexSent == nil {
 			p.pexSent = make(map[netip.AddrPort]bool)
@@ -90,9 +107,38 @@ func (t *Torrent) sendPex(now time.Time) {
 			}
 		}
 		if len(m.Added)+len(m.Added6)+len(m.Dropped)+len(m.Dropped6) == 0 {
+			p.pexNothing = sig
 			continue // nothing yet: the first peer we meet is told at once, not a minute later
 		}
+		p.pexNothing = 0
 		p.pexSentAt = now
 		p.conn.Send(wire.Message{ID: wire.Extended, ExtID: id, Payload: wire.AppendPexMsg(nil, m)})
 	}
+}
+
+// pexSig is a signature of the set of connected peers' listen addresses that
+// sendPex reads (order-free: a sum of mixed hashes), never 0. A peer whose
+// pexNothing equals it had nothing to hear at its last look, and still has
+// nothing.
+func (t *Torrent) pexSig() uint64 {
+	sig := uint64(len(t.peers))
+	for _, q := range t.peers {
+		if a := q.listenAddr(); a.IsValid() && !q.closing {
+			b := a.Addr().As16()
+			sig += mix64(binary.LittleEndian.Uint64(b[:8]) ^ mix64(binary.LittleEndian.Uint64(b[8:])^uint64(a.Port())))
+		}
+	}
+	if sig == 0 {
+		sig = 1
+	}
+	return sig
+}
+
+// mix64 is SplitMix64's finalizer.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
 }

@@ -50,9 +50,9 @@ const maxFolders = 10000
 const (
 	watchQuiet    = 250 * time.Millisecond
 	watchSettle   = 2 * time.Second
-	watchRetry    = time.Second      // a torrent whose earlier folder is still being removed
-	watchRescan   = 10 * time.Second // with inotify
-	watchPoll     = 2 * time.Second  // without
+	watchRetry    = time.Second     // a torrent whose earlier folder is still being removed
+	watchRescan   = time.Minute     // with inotify: a fallback (a network file system's remote changes); an idle mount's scans cost CPU
+	watchPoll     = 2 * time.Second // without
 	watchCoalesce = 50 * time.Millisecond
 	// maxWatched is the most files one watched folder contributes.
 	maxWatched = maxFolders

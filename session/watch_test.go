@@ -228,10 +228,10 @@ func TestWatcherInotify(t *testing.T) {
 		t.Helper()
 		select {
 		case <-set.changed:
-		// Under the 10 s rescan, so that only inotify can pass; with room for
-		// a loaded machine.
-		case <-time.After(8 * time.Second):
-			t.Fatalf("%s: nothing happened in 8 s (events %q)", what, set.take())
+		// Under the 1 min rescan (watchRescan), so that only inotify can
+		// pass; with room for a loaded machine.
+		case <-time.After(watchRescan / 2):
+			t.Fatalf("%s: nothing happened in %v (events %q)", what, watchRescan/2, set.take())
 		}
 		if d := time.Since(start); d > 5*time.Second {
 			t.Errorf("%s took %v", what, d)
