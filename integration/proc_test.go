@@ -121,7 +121,9 @@ func (p *proc) waitFor(d time.Duration) bool {
 	}
 }
 
-// maxRSS is the peak resident memory of an exited process, in bytes.
+// maxRSS is the peak resident memory of an exited process, in bytes, as its
+// rusage says: that counts the test process's own peak too (Go starts
+// children with vfork), so a check of a child's memory uses measured.
 func maxRSS(ps *os.ProcessState) int64 {
 	if ps == nil {
 		return 0

@@ -26,7 +26,13 @@ type tmuxPane struct {
 func startTmux(t testing.TB, width, height int, argv ...string) *tmuxPane {
 	t.Helper()
 	requireTool(t, "tmux")
-	dir := t.TempDir()
+	// Not t.TempDir(): it is named after the test, and a socket's path must
+	// fit in 108 bytes (CI's TMPDIR and a long subtest name did not).
+	dir, err := os.MkdirTemp("", "tmux")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) }) // after the server is killed (cleanups run last first)
 	tp := &tmuxPane{sock: filepath.Join(dir, "tmux.sock"), conf: filepath.Join(dir, "tmux.conf")}
 	conf := "set -g remain-on-exit on\nset -g status off\nset -g history-limit 10000\n"
 	if err := os.WriteFile(tp.conf, []byte(conf), 0o644); err != nil {
