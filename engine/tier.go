@@ -46,8 +46,8 @@ type tierState struct {
 	loading map[int]bool  // tier reads under way for uploads
 	recent  []loadedPiece // the last pieces loaded for uploads, in case the RAM cache refused them
 	keep    bool          // the tier keeps every piece (a Layout): see storeVerified
-	// unstored are verified pieces a keeping tier's queue refused, to hand
-	// again (retryUnstored); unstoredSet marks them.
+	// unstored are verified pieces the tier's queue refused, to hand again
+	// (retryUnstored); unstoredSet marks them.
 	unstored    []int
 	unstoredSet bt.Bitfield
 
@@ -229,13 +229,16 @@ func (t *Torrent) applyTierEvents() {
 // complete. A piece its write-behind queue refused (full: the swarm delivers
 // faster than the disk writes) is handed again from RAM on the next ticks
 // (retryUnstored), or, gone from RAM, fetched again when the whole torrent is
-// wanted. A bounded disk cache may drop a piece; the next read fetches it.
+// wanted. A bounded disk cache is handed such a piece again too while RAM
+// holds it (a remount found pieces a mount had read missing from the disk
+// when the queue, a quarter of the RAM cache, filled on a slow disk); gone
+// from RAM, the next read fetches it.
 func (t *Torrent) storeVerified(i int, data []byte) {
 	st := t.tier.st
 	if st == nil {
 		return
 	}
-	if !st.Put(i, data) && t.tier.keep && !st.Has(i) && !t.tier.unstoredSet.Has(i) {
+	if !st.Put(i, data) && !st.Has(i) && !t.tier.unstoredSet.Has(i) {
 		t.tier.unstoredSet.Set(i)
 		t.tier.unstored = append(t.tier.unstored, i)
 	}
