@@ -153,6 +153,16 @@ func (t *Torrent) closeTier() {
 				w.Write(i, d) // an error is logged and counted by the Layout
 			}
 		}
+	} else if dc := t.c.cfg.DiskCache; dc != nil && t.tier.st != nil && !t.tier.st.Stats().Degraded {
+		// The disk cache is handed what its queue refused and RAM still
+		// holds, waiting once for room (the queue written) when it is full:
+		// a remount then finds every piece this mount read.
+		for _, i := range t.tier.unstored {
+			if d, ok := t.pieceData(i); ok && !t.tier.st.Has(i) && !t.tier.st.Put(i, d) {
+				dc.Flush()
+				t.tier.st.Put(i, d)
+			}
+		}
 	}
 	if t.tier.st != nil && t.tier.own {
 		if err := t.tier.st.Close(); err != nil {
