@@ -918,7 +918,7 @@ func (p *peer) expectedDelivery() time.Duration {
 
 // lateAt reports whether a request outstanding at holder for age is late
 // (picker.Late): see isLate.
-func (t *Torrent) lateAt(holder, asker picker.PeerKey, age time.Duration, front bool) bool {
+func (t *Torrent) lateAt(holder, asker picker.PeerKey, age time.Duration, front bool, now time.Time) bool {
 	q := t.peerByKey(holder)
 	if q == nil {
 		return age >= lateAfter && t.mirrorLate(holder) // a web seed, or gone
@@ -927,7 +927,7 @@ func (t *Torrent) lateAt(holder, asker picker.PeerKey, age time.Duration, front 
 	if !front {
 		a = nil // only the piece a reader needs first goes to a faster peer early
 	}
-	return isLate(q, a, age, time.Now())
+	return isLate(q, a, age, now)
 }
 
 // isLate reports whether a request outstanding at peer q for age is late.

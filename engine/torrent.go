@@ -191,6 +191,7 @@ func (t *Torrent) buildPieces() {
 	t.pk = picker.New(info.NumPieces, info.PieceLength, info.TotalLength)
 	t.have = bt.NewBitfield(info.NumPieces)
 	t.pk.Late = t.lateAt
+	t.pk.LateMin = min(lateAfter, slowHolderAfter)
 	t.addMirrors()
 }
 

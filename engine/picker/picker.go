@@ -76,7 +76,14 @@ type Picker struct {
 	// being filled) would deliver it much sooner. front: the block's piece
 	// has the earliest deadline of all wanted pieces. Blocks of urgent pieces
 	// (deadline passed: a read waits) that are late are duplicated to asker.
-	Late func(holder, asker PeerKey, age time.Duration, front bool) bool
+	// now is the time of the pick (one clock read per pick, not per block).
+	Late func(holder, asker PeerKey, age time.Duration, front bool, now time.Time) bool
+	// LateMin is the least age at which Late can answer true: younger
+	// requests are not asked about. A reader at the front of a download (a
+	// cp) waits on every piece, so every fill walks every block in flight:
+	// with 4 seeders, asking Late about each took a quarter of the mount's
+	// CPU, on the owner goroutine.
+	LateMin time.Duration
 }
 
 type activePiece struct {
@@ -483,18 +490,31 @@ func (p *Picker) pick(peer PeerKey, has func(int) bool, max int, now time.Time, 
 // longer than its usual delivery time (Late says so): the first copy to arrive
 // wins and the engine cancels the other.
 func (p *Picker) duplicateLate(out []Block, peer PeerKey, i int, ap *activePiece, max int, now time.Time, front bool) []Block {
-	dups := 0
+	dups := -1 // counted on the first candidate: most pieces have none
 	for b := range ap.blocks {
-		if len(ap.blocks[b].reqs) > 1 {
-			dups++
-		}
-	}
-	for b := range ap.blocks {
-		if len(out) >= max || dups >= MaxLateDuplicates {
+		if len(out) >= max {
 			break
 		}
 		bs := &ap.blocks[b]
-		if bs.received || len(bs.reqs) != 1 || bs.reqs[0].peer == peer || !p.Late(bs.reqs[0].peer, peer, now.Sub(bs.reqs[0].at), front) {
+		if bs.received || len(bs.reqs) != 1 || bs.reqs[0].peer == peer {
+			continue
+		}
+		age := now.Sub(bs.reqs[0].at)
+		if age < p.LateMin {
+			continue
+		}
+		if dups < 0 {
+			dups = 0
+			for b := range ap.blocks {
+				if len(ap.blocks[b].reqs) > 1 {
+					dups++
+				}
+			}
+		}
+		if dups >= MaxLateDuplicates {
+			break
+		}
+		if !p.Late(bs.reqs[0].peer, peer, age, front, now) {
 			continue
 		}
 		bs.reqs = append(bs.reqs, request{peer, now})
