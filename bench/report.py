@@ -413,6 +413,10 @@ def loopback_cp(f, spec, a, cpvars, pieces, bigname):
     L += ["| target | result | measured (medians of this run) |", "|---|---|---|"]
     L += ["| %s | %s | %s |" % t for t in targets]
     L.append("")
+    L += ["The throughput rows compare with figures of another day, which the machine's load moves by up to "
+          "a factor of two here. `bench/cpab` measures this tree against the tree of the day issue 11 was "
+          "filed (e3a2472) in one run, the two binaries taking turns: [RESULTS-cpab-1s.md](RESULTS-cpab-1s.md), "
+          "[RESULTS-cpab-4s.md](RESULTS-cpab-4s.md).", ""]
     L += ["`cp` of the %s file to tmpfs, median (min–max) over the rounds, each filesystem and the plain client "
           "from the same seeders, in the same run; the FUSE `cp` ceiling is the same for every row." % bigname, ""]
     L += ["| `cp`, %s | Hyperblow | btfs | plain libtorrent client (no FUSE) | FUSE `cp` ceiling | Hyperblow / plain client |" % bigname,
