@@ -43,8 +43,6 @@ var errUnheld = errors.New("kept asking for pieces evicted since we announced th
 func (t *Torrent) advertised() bt.Bitfield {
 	var bf bt.Bitfield
 	switch {
-	case t.storage != nil:
-		bf = t.have.Clone()
 	case t.tier.st != nil:
 		bf = t.tier.adv.Clone()
 	default:

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/netip"
 	"runtime/debug"
@@ -133,7 +132,6 @@ func (src Source) InfoHash() bt.InfoHash {
 
 // StartOptions are what one torrent starts with besides the session's Config.
 type StartOptions struct {
-	Storage    io.ReaderAt // its complete data (an in-process seed); nil: memory
 	NoTrackers bool
 	NoSleep    bool
 	Peers      []netip.AddrPort // more peers to dial
@@ -296,12 +294,12 @@ func (s *Session) start(ctx context.Context, e *Entry, src Source, onInfo func(e
 }
 
 func (s *Session) torrentOptions(o StartOptions, more []netip.AddrPort) engine.TorrentOptions {
-	to := engine.TorrentOptions{Storage: o.Storage, NoTrackers: o.NoTrackers || s.cfg.NoTrackers, NoSleep: o.NoSleep || s.cfg.NoSleep,
+	to := engine.TorrentOptions{NoTrackers: o.NoTrackers || s.cfg.NoTrackers, NoSleep: o.NoSleep || s.cfg.NoSleep,
 		Peers: slices.Concat(s.cfg.Peers, o.Peers, more), OpenTier: o.OpenTier, UploadOnly: o.UploadOnly}
-	if to.OpenTier == nil && s.cfg.DataDir != "" && o.Storage == nil {
+	if to.OpenTier == nil && s.cfg.DataDir != "" {
 		to.OpenTier = s.openDataTier // data.go
 	}
-	if o.Storage == nil {
+	if !o.UploadOnly {
 		to.WebSeeds = s.cfg.WebSeeds
 	}
 	return to

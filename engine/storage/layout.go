@@ -9,10 +9,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -340,49 +338,13 @@ func (l *Layout) check(ctx context.Context) (LayoutCheck, error) {
 		}
 	}
 	chk.Hashed = len(toHash)
-	if len(toHash) == 0 {
-		l.cnt.held.Store(chk.HeldBytes)
-		return chk, nil
-	}
-	workers := min(runtime.NumCPU(), 4, len(toHash))
-	next := make(chan int)
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	var hashed atomic.Int64
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			buf := make([]byte, l.info.PieceLength)
-			for i := range next {
-				b := buf[:l.info.PieceLen(i)]
-				ok := l.readPiece(i, b) == nil && l.verify(i, b)
-				if p := l.cfg.CheckProgress; p != nil {
-					p(int(hashed.Add(1)), len(toHash))
-				}
-				if !ok {
-					continue
-				}
-				mu.Lock()
-				l.have.Set(i)
-				chk.Valid++
-				chk.HeldBytes += int64(len(b))
-				mu.Unlock()
-			}
-		}()
-	}
-	var err error
-feed:
-	for _, i := range toHash {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			err = ctx.Err()
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
+	err := hashPieces(ctx, toHash, l.info.PieceLength, l.info.PieceLen, l.readPiece, l.verify, l.cfg.CheckProgress, func(i int) {
+		l.mu.Lock()
+		l.have.Set(i)
+		l.mu.Unlock()
+		chk.Valid++
+		chk.HeldBytes += l.info.PieceLen(i)
+	})
 	l.cnt.held.Store(chk.HeldBytes)
 	return chk, err
 }
