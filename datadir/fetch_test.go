@@ -184,3 +184,59 @@ func TestFetchReadOnlyFolder(t *testing.T) {
 		t.Fatalf("Start in a read-only folder: %v; want DIR/NAME: cannot write here: ... read-only", err)
 	}
 }
+
+// A get that completed, started again: the resume record it kept vouches
+// for every piece, so the restart hashes none (no Check, Hashed 0) and is
+// complete at once; a file changed since is hashed again, and only it.
+func TestFetchRestartDoesNotRehash(t *testing.T) {
+	a := enginetest.RandomBytes(6, 200<<10)
+	b := enginetest.RandomBytes(7, 100<<10)
+	mt, all := enginetest.Torrent(t, "tree", 16<<10, []enginetest.File{{Path: []string{"a.bin"}, Data: a}, {Path: []string{"b.bin"}, Data: b}})
+	dir := t.TempDir()
+	s := newSession(t, enginetest.Seed(t, mt, all))
+	ctx := testCtx(t)
+	f, err := Start(ctx, s, session.Source{Torrent: mt}, dir, Options{Log: enginetest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Wait(ctx); err != nil {
+		t.Fatalf("Wait: %v", err)
+	}
+	if err := f.Layout().Sync(); err != nil { // as get does once complete
+		t.Fatal(err)
+	}
+	s.Close()
+
+	var checks atomic.Int64
+	check := func(string, int64, func() int64) func() { checks.Add(1); return func() {} }
+	f, err = Start(ctx, newSession(t), session.Source{Torrent: mt}, dir, Options{Log: enginetest.Logger(t), Check: check})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := mt.Info.NumPieces
+	if c := f.Checked(); c.Hashed != 0 || c.Trusted != n || c.HeldBytes != mt.Info.TotalLength || checks.Load() != 0 {
+		t.Fatalf("restarted get: check %+v, %d progress lines; want %d pieces trusted and none hashed", c, checks.Load(), n)
+	}
+	select {
+	case <-f.Complete():
+	default:
+		t.Fatal("a restarted complete get is not complete at once")
+	}
+	f.sess.Close()
+
+	// b.bin changed behind our back (same bytes, new mtime): its pieces
+	// alone are hashed.
+	p := filepath.Join(dir, "tree", "b.bin")
+	later := time.Now().Add(time.Hour)
+	if err := os.Chtimes(p, later, later); err != nil {
+		t.Fatal(err)
+	}
+	f, err = Start(ctx, newSession(t), session.Source{Torrent: mt}, dir, Options{Log: enginetest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bFirst := int(mt.Info.Files[len(mt.Info.Files)-1].Offset / mt.Info.PieceLength)
+	if c := f.Checked(); c.Hashed != n-bFirst || c.Valid != c.Hashed || c.Trusted != bFirst {
+		t.Fatalf("after b.bin's mtime changed: check %+v; want its %d pieces hashed and the %d before trusted", c, n-bFirst, bFirst)
+	}
+}

@@ -39,9 +39,9 @@ type LayoutConfig struct {
 	CheckProgress func(hashed, total int)
 	// NoResume: no resume record is read or written, and nothing but the
 	// torrent's files is made under DIR; OpenLayout hashes every piece whose
-	// bytes may be there. For get, which promises that what it calls complete
-	// was hashed in this run (a change within the file system's mtime
-	// granularity would slip past a record). Sync and Close still fsync.
+	// bytes may be there: a check that trusts nothing (a change within the
+	// file system's mtime granularity would slip past a record; every Get
+	// verifies anyway). Sync and Close still fsync.
 	NoResume bool
 	// ReadOnly opens the files read-only (hyperblow seed): nothing is
 	// created, extended or written, no resume record is written (one there is
