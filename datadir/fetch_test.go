@@ -17,6 +17,7 @@ import (
 	"github.com/hyperblow/hyperblow/engine"
 	"github.com/hyperblow/hyperblow/engine/enginetest"
 	"github.com/hyperblow/hyperblow/engine/metainfo"
+	"github.com/hyperblow/hyperblow/engine/storage"
 	"github.com/hyperblow/hyperblow/session"
 )
 
@@ -238,5 +239,26 @@ func TestFetchRestartDoesNotRehash(t *testing.T) {
 	bFirst := int(mt.Info.Files[len(mt.Info.Files)-1].Offset / mt.Info.PieceLength)
 	if c := f.Checked(); c.Hashed != n-bFirst || c.Valid != c.Hashed || c.Trusted != bFirst {
 		t.Fatalf("after b.bin's mtime changed: check %+v; want its %d pieces hashed and the %d before trusted", c, n-bFirst, bFirst)
+	}
+}
+
+// Two gets of one DIR/NAME (two sessions: two processes as far as the
+// flock goes): the second fails at Start saying the files are in use, and
+// writes nothing; the first goes on.
+func TestFetchFolderInUse(t *testing.T) {
+	data := enginetest.RandomBytes(8, 64<<10)
+	mt, _ := enginetest.Torrent(t, "file.bin", 16<<10, []enginetest.File{{Data: data}})
+	dir := t.TempDir()
+	ctx := testCtx(t)
+	first, err := Start(ctx, newSession(t), session.Source{Torrent: mt}, dir, Options{Log: enginetest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Start(ctx, newSession(t), session.Source{Torrent: mt}, dir, Options{Log: enginetest.Logger(t)})
+	if !errors.Is(err, storage.ErrInUse) || !strings.Contains(err.Error(), filepath.Join(dir, "file.bin")) {
+		t.Fatalf("a second get of the same folder: %v; want storage.ErrInUse naming DIR/NAME", err)
+	}
+	if st := first.Layout().Stats(); st.Degraded {
+		t.Fatalf("the first get stopped writing: %s", st.LastError)
 	}
 }

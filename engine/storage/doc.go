@@ -82,6 +82,12 @@
 // change that keeps the mtime (touch -r, a tool that restores it) is caught
 // when the piece is read.
 //
+// One writer: a Layout that writes holds an exclusive flock on DIR/NAME (the
+// file, or the torrent's folder) from open to Close, so a second process
+// given the same folder fails with ErrInUse before it hashes or writes
+// anything; the kernel drops the lock when a process dies, so kill -9 leaves
+// none behind. A read-only Layout (seed) takes none: it verifies every read.
+//
 // # Failures
 //
 // Open fails only when the folder cannot be created or locked (the engine then

@@ -68,6 +68,7 @@ type Layout struct {
 	rpath string       // the resume record
 	q     *writeBehind[int]
 	cnt   counters
+	lock  *os.File // the flock on the root while writable (layoutlock.go)
 
 	mu   sync.Mutex // guards have
 	have bt.Bitfield
@@ -126,7 +127,11 @@ func OpenLayout(ctx context.Context, ih bt.InfoHash, info *metainfo.Info, dir st
 		l.cfg.ResumeDir = filepath.Join(dir, ".hyperblow")
 	}
 	l.rpath = filepath.Join(l.cfg.ResumeDir, ih.String()+".resume")
-	if err := l.openFiles(dir); err != nil {
+	err := l.openFiles(dir)
+	if err == nil && !l.cnt.degraded.Load() {
+		l.lock, err = lockRoot(l.root) // before anything is hashed or written
+	}
+	if err != nil {
 		l.closeFiles()
 		return nil, LayoutCheck{}, fmt.Errorf("data %s: %w", l.root, err)
 	}
@@ -704,6 +709,9 @@ func (l *Layout) closeFiles() error {
 		if f.f != nil {
 			errs = append(errs, f.f.Close())
 		}
+	}
+	if l.lock != nil {
+		errs = append(errs, l.lock.Close()) // another writer may start: the files are fsynced and closed
 	}
 	return errors.Join(errs...)
 }
