@@ -145,8 +145,9 @@ type Client struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu       sync.Mutex               // guards torrents, nextID, closed
+	mu       sync.Mutex               // guards torrents, opening, nextID, closed
 	torrents map[bt.InfoHash]*Torrent // with magnets that have no info yet
+	opening  map[bt.InfoHash]bool     // AddTorrent opening their tier (addopen.go)
 	nextID   uint32
 	closed   bool
 }
@@ -289,27 +290,20 @@ type TorrentOptions struct {
 }
 
 // AddTorrent starts a torrent. Its tier (opts.OpenTier: a seed's data, the
-// files of --data) is opened first.
+// files of --data) is opened first, without the client's lock (addopen.go):
+// other torrents are added and read meanwhile.
 func (c *Client) AddTorrent(mt *metainfo.Torrent, opts TorrentOptions) (*Torrent, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return nil, ErrClosed
-	}
-	if _, ok := c.torrents[mt.InfoHash]; ok {
-		return nil, fmt.Errorf("torrent %s: already added", mt.InfoHash)
-	}
 	if err := checkVerifiable(mt); err != nil {
 		return nil, err
 	}
-	c.nextID++
-	t, err := newTorrent(c, c.nextID, mt, opts)
+	id, err := c.reserve(mt.InfoHash)
 	if err != nil {
 		return nil, err
 	}
-	c.torrents[mt.InfoHash] = t
-	t.start()
-	c.lsdAdded(t)
+	t, err := newTorrent(c, id, mt, opts) // opens the tier: it may hash for long
+	if err := c.finishAdd(mt.InfoHash, t, err); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 

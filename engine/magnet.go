@@ -75,7 +75,7 @@ func (c *Client) AddMagnet(m *metainfo.Magnet, opts TorrentOptions) (*Torrent, e
 	if c.closed {
 		return nil, ErrClosed
 	}
-	if _, ok := c.torrents[m.InfoHash]; ok {
+	if _, ok := c.torrents[m.InfoHash]; ok || c.opening[m.InfoHash] {
 		return nil, fmt.Errorf("torrent %s: already added", m.InfoHash)
 	}
 	if err := c.CanFindPeers(m, opts); err != nil && c.ln == nil {
