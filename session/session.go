@@ -75,16 +75,19 @@ type Session struct {
 	ctx    context.Context // ends at Stop: resolutions and removals end with it
 	cancel context.CancelFunc
 
-	// mu guards torrents, watchers and stopped; the engine is changed under
+	// mu guards torrents, opening, watchers and stopped; the engine is changed under
 	// it (or by a removal counted in wg) so that Stop can end every change
 	// before the client closes. Lock order: mu, then the Folders' own locks.
 	mu       sync.Mutex
 	torrents map[bt.InfoHash]*Entry
+	opening  map[bt.InfoHash]*Entry // Add starting a .torrent, its tier opening (addopen.go)
 	watchers []*watcher
 	stopped  bool
 	wg       sync.WaitGroup
 
 	data dataRoots // the files of --data torrents in use (data.go)
+	// openHook, if set (tests), runs as a --data torrent's files open.
+	openHook func(*metainfo.Torrent)
 }
 
 // New starts an engine client sized by cfg and a session on it.
@@ -385,11 +388,25 @@ func (s *Session) Add(ref string, src Source) error {
 		s.log.Info("torrent already in the mount", "source", Safe(ref), "folder", Safe(e.name), "info_hash", h.String())
 		return nil
 	}
+	if e := s.opening[h]; e != nil {
+		e.refs[ref] = true // one more source of the torrent being started
+		s.log.Info("torrent already being added to the mount", "source", Safe(ref), "info_hash", h.String())
+		return nil
+	}
 	e := s.newEntry(src, StartOptions{})
 	e.refs = map[string]bool{ref: true}
 	ctx, cancel := context.WithCancel(s.ctx)
 	e.cancel = cancel
-	err := s.start(ctx, e, src, func(err error) { s.resolved(e, ref, err) })
+	var err error
+	if src.Torrent != nil {
+		var gone bool
+		if gone, err = s.startUnlocked(ctx, e, src); gone {
+			cancel()
+			return err
+		}
+	} else {
+		err = s.start(ctx, e, src, func(err error) { s.resolved(e, ref, err) })
+	}
 	if err != nil {
 		cancel()
 		if src.Torrent != nil {
@@ -441,6 +458,11 @@ func (s *Session) resolved(e *Entry, ref string, err error) {
 // nothing in its folder is open.
 func (s *Session) Remove(ref string, h bt.InfoHash) {
 	s.mu.Lock()
+	if o := s.opening[h]; o != nil {
+		delete(o.refs, ref) // Add sees no source left and takes it away
+		s.mu.Unlock()
+		return
+	}
 	e := s.torrents[h]
 	if e == nil || !e.refs[ref] {
 		s.mu.Unlock()
