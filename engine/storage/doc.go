@@ -8,6 +8,10 @@
 //     Hyperblow, never evicted, with a resume record so that a restart hashes
 //     nothing it can trust.
 //
+// ReaderTier is a third, read only: a torrent's bytes in an io.ReaderAt (an
+// in-process seed: the engine's tests), checked at open by the Layout's code
+// (hashPieces). A seed is a torrent whose tier holds every piece.
+//
 // It imports bt and metainfo only; the engine calls it, never the reverse.
 //
 // # What goes in, and when
