@@ -43,10 +43,14 @@ func (e *Interrupted) Error() string {
 
 // Fetch is one torrent being fetched into DIR/NAME, as by hyperblow get: a
 // torrent of a session whose tier is DIR/NAME (a storage.Layout, as mount
-// --data) and which fetches all of itself (the session's FetchAll). What DIR already holds is hashed first (no resume
-// record: what Fetch calls complete was hashed or written in this run); the
-// fetch is done when the Layout holds every piece, and fails, saying why,
-// when the Layout's writes stop (a full disk, a folder made read-only).
+// --data) and which fetches all of itself (the session's FetchAll). What DIR
+// already holds is checked first, as for mount --data: pieces the resume
+// record (DIR/.hyperblow/INFOHASH.resume) lists, in files unchanged since, are
+// trusted, every other piece whose bytes are there is hashed; the record is
+// kept as mount --data keeps it (at least every 64 MiB written, on Sync and
+// at Close), so a restarted get hashes only what changed since. The fetch is
+// done when the Layout holds every piece, and fails, saying why, when the
+// Layout's writes stop (a full disk, a folder made read-only).
 type Fetch struct {
 	dir   string
 	opts  Options
@@ -107,8 +111,8 @@ func Start(ctx context.Context, s *session.Session, src session.Source, dir stri
 }
 
 // openTier opens DIR/NAME as the torrent's tier: the torrent's files at
-// their full size, every piece whose bytes are all there hashed, no resume
-// record.
+// their full size, with the resume record of mount --data (what it vouches
+// for is trusted, every other piece whose bytes are all there hashed).
 func (f *Fetch) openTier(mt *metainfo.Torrent, ev storage.Events) (storage.Tier, error) {
 	info := mt.Info
 	root := filepath.Join(f.dir, info.Name)
@@ -124,8 +128,7 @@ func (f *Fetch) openTier(mt *metainfo.Torrent, ev storage.Events) (storage.Tier,
 		}
 	}
 	st, lay, chk, err := f.sess.OpenData(f.ctx, f.dir, mt, storage.LayoutConfig{
-		Log:      f.opts.Log,
-		NoResume: true,
+		Log: f.opts.Log,
 		CheckProgress: func(n, total int) {
 			once.Do(func() {
 				toCheck := min(int64(total)*info.PieceLength, info.TotalLength)

@@ -17,6 +17,7 @@ import (
 	"github.com/hyperblow/hyperblow/engine"
 	"github.com/hyperblow/hyperblow/engine/enginetest"
 	"github.com/hyperblow/hyperblow/engine/metainfo"
+	"github.com/hyperblow/hyperblow/engine/storage"
 	"github.com/hyperblow/hyperblow/session"
 )
 
@@ -182,5 +183,82 @@ func TestFetchReadOnlyFolder(t *testing.T) {
 	_, err := Start(testCtx(t), newSession(t), session.Source{Torrent: mt}, dir, Options{Log: enginetest.Logger(t)})
 	if err == nil || !strings.Contains(err.Error(), "file.bin: cannot write here") || !strings.Contains(err.Error(), "read-only") {
 		t.Fatalf("Start in a read-only folder: %v; want DIR/NAME: cannot write here: ... read-only", err)
+	}
+}
+
+// A get that completed, started again: the resume record it kept vouches
+// for every piece, so the restart hashes none (no Check, Hashed 0) and is
+// complete at once; a file changed since is hashed again, and only it.
+func TestFetchRestartDoesNotRehash(t *testing.T) {
+	a := enginetest.RandomBytes(6, 200<<10)
+	b := enginetest.RandomBytes(7, 100<<10)
+	mt, all := enginetest.Torrent(t, "tree", 16<<10, []enginetest.File{{Path: []string{"a.bin"}, Data: a}, {Path: []string{"b.bin"}, Data: b}})
+	dir := t.TempDir()
+	s := newSession(t, enginetest.Seed(t, mt, all))
+	ctx := testCtx(t)
+	f, err := Start(ctx, s, session.Source{Torrent: mt}, dir, Options{Log: enginetest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Wait(ctx); err != nil {
+		t.Fatalf("Wait: %v", err)
+	}
+	if err := f.Layout().Sync(); err != nil { // as get does once complete
+		t.Fatal(err)
+	}
+	s.Close()
+
+	var checks atomic.Int64
+	check := func(string, int64, func() int64) func() { checks.Add(1); return func() {} }
+	f, err = Start(ctx, newSession(t), session.Source{Torrent: mt}, dir, Options{Log: enginetest.Logger(t), Check: check})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := mt.Info.NumPieces
+	if c := f.Checked(); c.Hashed != 0 || c.Trusted != n || c.HeldBytes != mt.Info.TotalLength || checks.Load() != 0 {
+		t.Fatalf("restarted get: check %+v, %d progress lines; want %d pieces trusted and none hashed", c, checks.Load(), n)
+	}
+	select {
+	case <-f.Complete():
+	default:
+		t.Fatal("a restarted complete get is not complete at once")
+	}
+	f.sess.Close()
+
+	// b.bin changed behind our back (same bytes, new mtime): its pieces
+	// alone are hashed.
+	p := filepath.Join(dir, "tree", "b.bin")
+	later := time.Now().Add(time.Hour)
+	if err := os.Chtimes(p, later, later); err != nil {
+		t.Fatal(err)
+	}
+	f, err = Start(ctx, newSession(t), session.Source{Torrent: mt}, dir, Options{Log: enginetest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bFirst := int(mt.Info.Files[len(mt.Info.Files)-1].Offset / mt.Info.PieceLength)
+	if c := f.Checked(); c.Hashed != n-bFirst || c.Valid != c.Hashed || c.Trusted != bFirst {
+		t.Fatalf("after b.bin's mtime changed: check %+v; want its %d pieces hashed and the %d before trusted", c, n-bFirst, bFirst)
+	}
+}
+
+// Two gets of one DIR/NAME (two sessions: two processes as far as the
+// flock goes): the second fails at Start saying the files are in use, and
+// writes nothing; the first goes on.
+func TestFetchFolderInUse(t *testing.T) {
+	data := enginetest.RandomBytes(8, 64<<10)
+	mt, _ := enginetest.Torrent(t, "file.bin", 16<<10, []enginetest.File{{Data: data}})
+	dir := t.TempDir()
+	ctx := testCtx(t)
+	first, err := Start(ctx, newSession(t), session.Source{Torrent: mt}, dir, Options{Log: enginetest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Start(ctx, newSession(t), session.Source{Torrent: mt}, dir, Options{Log: enginetest.Logger(t)})
+	if !errors.Is(err, storage.ErrInUse) || !strings.Contains(err.Error(), filepath.Join(dir, "file.bin")) {
+		t.Fatalf("a second get of the same folder: %v; want storage.ErrInUse naming DIR/NAME", err)
+	}
+	if st := first.Layout().Stats(); st.Degraded {
+		t.Fatalf("the first get stopped writing: %s", st.LastError)
 	}
 }

@@ -7,6 +7,7 @@ package demo
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/hyperblow/hyperblow/engine"
 	"github.com/hyperblow/hyperblow/engine/metainfo"
+	"github.com/hyperblow/hyperblow/engine/storage"
 )
 
 // Swarm is the demo's content and its seeder.
@@ -27,9 +29,8 @@ type Swarm struct {
 	Torrent *metainfo.Torrent
 	Seeder  netip.AddrPort // the seeder's address on 127.0.0.1
 
-	dir     string // the sample files, removed by Close
-	storage *engine.FileStorage
-	client  *engine.Client
+	dir    string // the sample files, removed by Close
+	client *engine.Client
 }
 
 // Start writes the sample files (the big one bigSize bytes) in a temporary
@@ -57,14 +58,25 @@ func Start(bigSize int64, log *slog.Logger) (_ *Swarm, err error) {
 	if s.Torrent, err = metainfo.Parse(raw); err != nil {
 		return nil, fmt.Errorf("demo: reading back the torrent: %w", err)
 	}
-	if s.storage, err = engine.OpenStorage(s.Torrent.Info, data); err != nil {
-		return nil, err
-	}
 	s.client, err = engine.NewClient(engine.Config{Listen: "127.0.0.1:0", CacheSize: 16 << 20, Logger: log.With("role", "seeder")})
 	if err != nil {
 		return nil, fmt.Errorf("demo: starting the seeder: %w", err)
 	}
-	if _, err := s.client.AddTorrent(s.Torrent, engine.TorrentOptions{Storage: s.storage, NoTrackers: true}); err != nil {
+	// The seeder is a torrent whose tier is the sample files, read only, as
+	// for hyperblow seed: every piece checked at the start.
+	openData := func(mt *metainfo.Torrent, ev storage.Events) (storage.Tier, error) {
+		lay, _, err := storage.OpenLayout(context.Background(), mt.InfoHash, mt.Info, "",
+			storage.LayoutConfig{ReadOnly: true, Root: data, Events: ev, Log: log})
+		if err != nil {
+			return nil, err
+		}
+		if !lay.Complete() {
+			lay.Close()
+			return nil, fmt.Errorf("demo: the sample files do not match their torrent")
+		}
+		return lay, nil
+	}
+	if _, err := s.client.AddTorrent(s.Torrent, engine.TorrentOptions{OpenTier: openData, UploadOnly: true, NoTrackers: true}); err != nil {
 		return nil, fmt.Errorf("demo: seeding: %w", err)
 	}
 	s.Seeder = s.client.ListenAddr()
@@ -76,9 +88,6 @@ func Start(bigSize int64, log *slog.Logger) (_ *Swarm, err error) {
 func (s *Swarm) Close() error {
 	if s.client != nil {
 		s.client.Close()
-	}
-	if s.storage != nil {
-		s.storage.Close()
 	}
 	return os.RemoveAll(s.dir)
 }

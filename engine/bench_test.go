@@ -23,7 +23,7 @@ func BenchmarkHashPipeline(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := c.AddTorrent(mt, engine.TorrentOptions{Storage: bytes.NewReader(all), NoTrackers: true}); err != nil {
+		if _, err := c.AddTorrent(mt, engine.TorrentOptions{OpenTier: engine.ReaderTier(bytes.NewReader(all)), UploadOnly: true, NoTrackers: true}); err != nil {
 			b.Fatal(err)
 		}
 		c.Close()

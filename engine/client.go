@@ -145,8 +145,9 @@ type Client struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu       sync.Mutex               // guards torrents, nextID, closed
+	mu       sync.Mutex               // guards torrents, opening, nextID, closed
 	torrents map[bt.InfoHash]*Torrent // with magnets that have no info yet
+	opening  map[bt.InfoHash]bool     // AddTorrent opening their tier (addopen.go)
 	nextID   uint32
 	closed   bool
 }
@@ -261,15 +262,13 @@ func (c *Client) CacheStats() cache.Stats { return c.cache.Stats() }
 type TorrentOptions struct {
 	// Peers are dialled directly, in addition to what trackers return.
 	Peers []netip.AddrPort
-	// Storage, when set, holds the torrent's complete data laid end to end: the
-	// torrent is verified against it and then seeded from it.
-	Storage io.ReaderAt
 	// NoTrackers skips the torrent's trackers.
 	NoTrackers bool
 	// UploadOnly makes the torrent upload only: it announces BEP 21
 	// upload_only to every peer, is never interested, and fetches nothing in
 	// the background (hyperblow seed: it serves what its tier holds, complete
-	// or not). Seeding from Storage implies it.
+	// or not). With OpenTier, a tier that cannot be opened makes AddTorrent
+	// fail: there would be nothing to serve.
 	UploadOnly bool
 	// WebSeeds are BEP 19 mirrors (http, https) used beside the torrent's own
 	// url-list.
@@ -290,28 +289,21 @@ type TorrentOptions struct {
 	OpenTier func(mt *metainfo.Torrent, ev storage.Events) (storage.Tier, error)
 }
 
-// AddTorrent starts a torrent. With opts.Storage, its pieces are verified first
-// (an error names the first piece that does not match).
+// AddTorrent starts a torrent. Its tier (opts.OpenTier: a seed's data, the
+// files of --data) is opened first, without the client's lock (addopen.go):
+// other torrents are added and read meanwhile.
 func (c *Client) AddTorrent(mt *metainfo.Torrent, opts TorrentOptions) (*Torrent, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return nil, ErrClosed
-	}
-	if _, ok := c.torrents[mt.InfoHash]; ok {
-		return nil, fmt.Errorf("torrent %s: already added", mt.InfoHash)
-	}
 	if err := checkVerifiable(mt); err != nil {
 		return nil, err
 	}
-	c.nextID++
-	t, err := newTorrent(c, c.nextID, mt, opts)
+	id, err := c.reserve(mt.InfoHash)
 	if err != nil {
 		return nil, err
 	}
-	c.torrents[mt.InfoHash] = t
-	t.start()
-	c.lsdAdded(t)
+	t, err := newTorrent(c, id, mt, opts) // opens the tier: it may hash for long
+	if err := c.finishAdd(mt.InfoHash, t, err); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 

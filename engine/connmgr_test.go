@@ -94,7 +94,7 @@ func TestSeedBacksOffFromPeerThatCloses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	tor, err := c.AddTorrent(mt, TorrentOptions{Storage: bytes.NewReader(data), NoTrackers: true})
+	tor, err := c.AddTorrent(mt, TorrentOptions{OpenTier: ReaderTier(bytes.NewReader(data)), UploadOnly: true, NoTrackers: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestSeedDoesNotRedialSeed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	tor, err := c.AddTorrent(mt, TorrentOptions{Storage: bytes.NewReader(data), NoTrackers: true})
+	tor, err := c.AddTorrent(mt, TorrentOptions{OpenTier: ReaderTier(bytes.NewReader(data)), UploadOnly: true, NoTrackers: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +253,7 @@ func seedClient(t *testing.T, mt *metainfo.Torrent, data []byte) netip.AddrPort 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	if _, err := c.AddTorrent(mt, TorrentOptions{Storage: bytes.NewReader(data), NoTrackers: true}); err != nil {
+	if _, err := c.AddTorrent(mt, TorrentOptions{OpenTier: ReaderTier(bytes.NewReader(data)), UploadOnly: true, NoTrackers: true}); err != nil {
 		t.Fatal(err)
 	}
 	return c.ListenAddr()
@@ -312,7 +312,7 @@ func TestPerIPLimitIncoming(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	tor, err := c.AddTorrent(mt, TorrentOptions{Storage: bytes.NewReader(data), NoTrackers: true})
+	tor, err := c.AddTorrent(mt, TorrentOptions{OpenTier: ReaderTier(bytes.NewReader(data)), UploadOnly: true, NoTrackers: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ func TestEncryptionBetweenClients(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer sc.Close()
-			if _, err := sc.AddTorrent(mt, engine.TorrentOptions{Storage: bytes.NewReader(data), NoTrackers: true}); err != nil {
+			if _, err := sc.AddTorrent(mt, engine.TorrentOptions{OpenTier: engine.ReaderTier(bytes.NewReader(data)), UploadOnly: true, NoTrackers: true}); err != nil {
 				t.Fatal(err)
 			}
 			_, tor := enginetest.Leecher(t, mt, engine.Config{CacheSize: 8 << 20, Encryption: tc.leech, Logger: leechLog.Logger()}, sc.ListenAddr())
@@ -70,7 +70,7 @@ func TestEncryptionRememberedPerPeer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.AddTorrent(mt, engine.TorrentOptions{Storage: bytes.NewReader(data), NoTrackers: true}); err != nil {
+		if _, err := c.AddTorrent(mt, engine.TorrentOptions{OpenTier: engine.ReaderTier(bytes.NewReader(data)), UploadOnly: true, NoTrackers: true}); err != nil {
 			t.Fatal(err)
 		}
 		return c

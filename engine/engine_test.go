@@ -211,7 +211,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := seeder.AddTorrent(mt, engine.TorrentOptions{Storage: bytes.NewReader(all), NoTrackers: true}); err != nil {
+		if _, err := seeder.AddTorrent(mt, engine.TorrentOptions{OpenTier: engine.ReaderTier(bytes.NewReader(all)), UploadOnly: true, NoTrackers: true}); err != nil {
 			t.Fatal(err)
 		}
 		leech, err := engine.NewClient(engine.Config{CacheSize: 4 << 20})
@@ -249,7 +249,7 @@ func TestRepeatedInterruptsDoNotStarve(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer seeder.Close()
-	if _, err := seeder.AddTorrent(mt, engine.TorrentOptions{Storage: bytes.NewReader(all), NoTrackers: true}); err != nil {
+	if _, err := seeder.AddTorrent(mt, engine.TorrentOptions{OpenTier: engine.ReaderTier(bytes.NewReader(all)), UploadOnly: true, NoTrackers: true}); err != nil {
 		t.Fatal(err)
 	}
 	_, tor := enginetest.Leecher(t, mt, engine.Config{}, seeder.ListenAddr())

@@ -45,7 +45,7 @@ func (t *Torrent) sendExtHandshake(p *peer) {
 // upload-only (libtorrent does, measured), and the seeds are what a reader's
 // next read needs at once; a reconnect would cost it seconds.
 func (t *Torrent) wantUploadOnly(p *peer) bool {
-	if t.storage != nil || t.opts.UploadOnly {
+	if t.opts.UploadOnly {
 		return true
 	}
 	if t.c.cfg.Fetch == FetchAll || t.have.Count() == t.info.NumPieces {

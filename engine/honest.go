@@ -14,7 +14,8 @@ import (
 //     verified. A piece the tier evicts leaves what new peers are told.
 //   - With RAM alone, a new peer's bitfield is what the RAM cache holds now,
 //     and a HAVE goes out on verification (the piece is in RAM then).
-//   - A seed with complete data advertises everything.
+//   - A seed is a torrent whose tier holds every piece (a read-only Layout,
+//     ReaderTier): it advertises what the tier holds, everything.
 //
 // What was advertised may still be evicted (RAM, or the tier's LRU), and a
 // peer told earlier keeps asking for it: libtorrent re-requests a rejected
@@ -43,8 +44,6 @@ var errUnheld = errors.New("kept asking for pieces evicted since we announced th
 func (t *Torrent) advertised() bt.Bitfield {
 	var bf bt.Bitfield
 	switch {
-	case t.storage != nil:
-		bf = t.have.Clone()
 	case t.tier.st != nil:
 		bf = t.tier.adv.Clone()
 	default:

@@ -85,7 +85,7 @@ func TestHostilePeersAreDisconnected(t *testing.T) {
 			defer c.Close()
 			opts := engine.TorrentOptions{NoTrackers: true}
 			if tc.seeder {
-				opts.Storage = bytes.NewReader(all)
+				opts.OpenTier, opts.UploadOnly = engine.ReaderTier(bytes.NewReader(all)), true
 			}
 			if _, err := c.AddTorrent(mt, opts); err != nil {
 				t.Fatal(err)

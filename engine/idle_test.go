@@ -259,7 +259,7 @@ func TestIdleManyTorrentsGoroutines(t *testing.T) {
 	for i := range mts {
 		data := enginetest.RandomBytes(byte(i), 20<<10+i)
 		mt, all := enginetest.Torrent(t, "many.bin", 16<<10, []enginetest.File{{Data: data}})
-		if _, err := seeder.AddTorrent(mt, engine.TorrentOptions{Storage: bytes.NewReader(all), NoTrackers: true}); err != nil {
+		if _, err := seeder.AddTorrent(mt, engine.TorrentOptions{OpenTier: engine.ReaderTier(bytes.NewReader(all)), UploadOnly: true, NoTrackers: true}); err != nil {
 			t.Fatal(err)
 		}
 		mts[i] = mt

@@ -54,7 +54,7 @@ func TestIdleTickAllocs(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, s := range seeders {
-			if _, err := s.AddTorrent(mt, TorrentOptions{Storage: bytes.NewReader(data), NoTrackers: true}); err != nil {
+			if _, err := s.AddTorrent(mt, TorrentOptions{OpenTier: ReaderTier(bytes.NewReader(data)), UploadOnly: true, NoTrackers: true}); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -195,15 +195,12 @@ func (t *Torrent) inspect(m inspectMsg) {
 }
 
 // PieceHeld reports whether piece i is available without the network: verified
-// and still in the cache or the disk tier (or in the seeding storage). It never blocks on the
+// and still in the cache or the disk tier. It never blocks on the
 // owner, and does not count as a cache hit or miss. Out of range: false.
 func (t *Torrent) PieceHeld(i int) bool {
 	info := t.Info()
 	if info == nil || i < 0 || i >= info.NumPieces {
 		return false
-	}
-	if t.storage != nil {
-		return true
 	}
 	return t.held(i) // RAM or disk tier (tier.go)
 }

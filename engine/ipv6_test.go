@@ -45,7 +45,7 @@ func TestIPv6PeersThroughDHT(t *testing.T) {
 	if !seeder.ListenAddr().Addr().Is6() || !seeder.DHTAddr().Addr().Is6() {
 		t.Fatalf("seeder listens on %v, DHT on %v: want IPv6", seeder.ListenAddr(), seeder.DHTAddr())
 	}
-	if _, err := seeder.AddTorrent(mt, engine.TorrentOptions{Storage: bytes.NewReader(all), NoTrackers: true}); err != nil {
+	if _, err := seeder.AddTorrent(mt, engine.TorrentOptions{OpenTier: engine.ReaderTier(bytes.NewReader(all)), UploadOnly: true, NoTrackers: true}); err != nil {
 		t.Fatal(err)
 	}
 	// The leecher starts once the seeder's announce is stored at the router.
@@ -92,7 +92,7 @@ func TestDualStackListen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer seeder.Close()
-	st, err := seeder.AddTorrent(mt, engine.TorrentOptions{Storage: bytes.NewReader(all), NoTrackers: true})
+	st, err := seeder.AddTorrent(mt, engine.TorrentOptions{OpenTier: engine.ReaderTier(bytes.NewReader(all)), UploadOnly: true, NoTrackers: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,19 +67,15 @@ type peerMeta struct {
 }
 
 // AddMagnet starts a torrent known by magnet link m: it fetches its info from
-// the swarm, then runs as any torrent (see GotInfo, WaitInfo). opts.Storage is
-// not supported (seeding needs the info: add the .torrent). With no way to
+// the swarm, then runs as any torrent (see GotInfo, WaitInfo). With no way to
 // find a peer (CanFindPeers) and no listener it fails at once.
 func (c *Client) AddMagnet(m *metainfo.Magnet, opts TorrentOptions) (*Torrent, error) {
-	if opts.Storage != nil {
-		return nil, fmt.Errorf("magnet %s: seeding from storage needs the torrent's info: use the .torrent file", m.InfoHash)
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return nil, ErrClosed
 	}
-	if _, ok := c.torrents[m.InfoHash]; ok {
+	if _, ok := c.torrents[m.InfoHash]; ok || c.opening[m.InfoHash] {
 		return nil, fmt.Errorf("torrent %s: already added", m.InfoHash)
 	}
 	if err := c.CanFindPeers(m, opts); err != nil && c.ln == nil {
@@ -553,7 +549,9 @@ func (t *Torrent) gotMetadata(mt *metainfo.Torrent, now time.Time) {
 		mf.dhtCancel()
 	}
 	t.buildPieces()
-	t.openTier() // tier.go: what the disk holds counts as had
+	if err := t.openTier(); err != nil { // tier.go: what the disk holds counts as had
+		t.log.Warn("tier unavailable for this upload-only torrent: nothing to serve", "err", err)
+	}
 	n := t.info.NumPieces
 	t.pk.SetMissing(n - t.have.Count())
 	for _, p := range t.peers {
@@ -587,7 +585,7 @@ func (t *Torrent) gotMetadata(mt *metainfo.Torrent, now time.Time) {
 	t.startSwarmDHT()     // idle.go
 	t.announceOtherHash() // v2.go: a hybrid's other hash to the trackers too
 	t.c.lsdAdded(t)
-	if t.c.cfg.Fetch == FetchAll && t.storage == nil {
+	if t.c.cfg.Fetch == FetchAll && !t.opts.UploadOnly {
 		t.handleMsg(backgroundMsg{0, n})
 	}
 	t.fillAll(now)

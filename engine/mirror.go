@@ -103,7 +103,7 @@ type MirrorStats struct {
 // addMirrors sets up the torrent's web seeds: its url-list and opts.WebSeeds.
 // Called before the owner runs.
 func (t *Torrent) addMirrors() {
-	if t.storage != nil {
+	if t.opts.UploadOnly { // a seed fetches nothing
 		return
 	}
 	l := webseed.Layout{Name: t.info.Name, Multi: t.info.MultiFile}

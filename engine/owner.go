@@ -473,7 +473,7 @@ func (t *Torrent) hashed(m hashedMsg, now time.Time) {
 		t.stats.haveBytes.Add(t.info.PieceLen(i))
 		t.pk.SetMissing(t.info.NumPieces - t.have.Count())
 	}
-	if !t.completed && t.storage == nil && t.have.Full() {
+	if !t.completed && t.have.Full() {
 		t.completed = true
 		if t.announcer != nil {
 			t.announcer.Completed() // BEP 3: event=completed, once

@@ -510,7 +510,7 @@ func (t *Torrent) handleBitfield(p *peer, m wire.Message, now time.Time) error {
 // updateInterest tells a peer we are interested as soon as it has anything:
 // being unchoked ahead of the first read makes that read fast.
 func (t *Torrent) updateInterest(p *peer) {
-	if p.amInterested || t.storage != nil || t.opts.UploadOnly || p.bf.Count() == 0 {
+	if p.amInterested || t.opts.UploadOnly || p.bf.Count() == 0 {
 		return
 	}
 	p.amInterested = true

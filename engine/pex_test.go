@@ -41,7 +41,7 @@ func TestPexSharesIPv6Peers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer seeder.Close()
-	if _, err := seeder.AddTorrent(mt, engine.TorrentOptions{Storage: bytes.NewReader(all), NoTrackers: true}); err != nil {
+	if _, err := seeder.AddTorrent(mt, engine.TorrentOptions{OpenTier: engine.ReaderTier(bytes.NewReader(all)), UploadOnly: true, NoTrackers: true}); err != nil {
 		t.Fatal(err)
 	}
 	ca, a := enginetest.Leecher(t, mt, engine.Config{Listen: "127.0.0.1:0", CacheSize: 4 << 20}, seeder.ListenAddr())

@@ -111,7 +111,7 @@ func TestResolveFromIncomingPeer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer seeder.Close()
-	st, err := seeder.AddTorrent(mt, engine.TorrentOptions{Storage: bytes.NewReader(all), NoTrackers: true})
+	st, err := seeder.AddTorrent(mt, engine.TorrentOptions{OpenTier: engine.ReaderTier(bytes.NewReader(all)), UploadOnly: true, NoTrackers: true})
 	if err != nil {
 		t.Fatal(err)
 	}

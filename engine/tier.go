@@ -98,22 +98,24 @@ type TierStats struct {
 
 // openTier gives the torrent its tier, once its info is known (a magnet:
 // when its info arrives, before the piece state is used): opts.OpenTier, or a
-// view of the client's DiskCache. What the tier holds becomes had. A seed with
-// complete data (opts.Storage) has no tier. A tier that cannot be opened is
-// logged, and the torrent runs with RAM only.
-func (t *Torrent) openTier() {
+// view of the client's DiskCache. What the tier holds becomes had: a seed is
+// a torrent whose tier holds every piece (ReaderTier, a read-only Layout). A
+// tier that cannot be opened is logged, and the torrent runs with RAM only;
+// for an upload-only torrent, which would have nothing to serve, it is the
+// error returned.
+func (t *Torrent) openTier() error {
 	t.tier.loading = make(map[int]bool)
-	if t.storage != nil {
-		return
-	}
 	t.tier.queued = bt.NewBitfield(t.info.NumPieces) // before any event can come
 	ev := storage.Events{Stored: t.tierEvent, Evicted: t.tierEvent}
 	switch {
 	case t.opts.OpenTier != nil:
 		st, err := t.opts.OpenTier(t.mt, ev)
 		if err != nil {
+			if t.opts.UploadOnly {
+				return err
+			}
 			t.log.Warn("tier unavailable for this torrent: RAM only", "err", err)
-			return
+			return nil
 		}
 		t.tier.st, t.tier.own = st, true
 	case t.c.cfg.DiskCache != nil:
@@ -124,11 +126,11 @@ func (t *Torrent) openTier() {
 		ct, err := t.c.cfg.DiskCache.Torrent(spec)
 		if err != nil {
 			t.log.Warn("disk cache unavailable for this torrent: RAM only", "err", err)
-			return
+			return nil
 		}
 		t.tier.st, t.tier.own = ct, true
 	default:
-		return
+		return nil
 	}
 	t.tier.adv = t.tier.st.Bitfield()
 	t.tier.keep = keepsAll(t.tier.st)
@@ -139,6 +141,7 @@ func (t *Torrent) openTier() {
 			t.stats.haveBytes.Add(t.info.PieceLen(i))
 		}
 	}
+	return nil
 }
 
 // closeTier releases a tier opened here (after the owner has stopped; its
@@ -358,16 +361,15 @@ func (t *Torrent) readPiece(i int) ([]byte, bool) {
 	return b, true
 }
 
-// uploadBlock (owner) reads a block of piece i for a peer: from the seed's
-// data, from RAM, or from a piece loaded for uploads lately. wait: the piece
-// is on disk and being loaded (loadTier); feed the peer again when it comes.
+// uploadBlock (owner) reads a block of piece i for a peer: from RAM, or from
+// a piece loaded for uploads lately. wait: the piece is in the tier and being
+// loaded (loadTier); feed the peer again when it comes.
 func (t *Torrent) uploadBlock(i, begin, length int) (data []byte, ok, wait bool) {
-	if t.storage != nil || t.tier.st == nil {
-		data, ok = t.readBlock(i, begin, length)
-		return data, ok, false
-	}
 	if d, ok := t.pieceData(i); ok {
 		return d[begin : begin+length], true, false
+	}
+	if t.tier.st == nil {
+		return nil, false, false
 	}
 	for _, lp := range t.tier.recent {
 		if lp.piece == i {

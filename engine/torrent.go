@@ -2,8 +2,6 @@ package engine
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"log/slog"
 	"net/netip"
 	"sync"
@@ -43,7 +41,6 @@ type Torrent struct {
 	meta    *metaFetch       // owner-only: the metadata fetch while resolving
 	name    string           // for logs and sorting before the info: the magnet's dn or the info-hash
 	log     *slog.Logger
-	storage io.ReaderAt
 	opts    TorrentOptions
 
 	ctx    context.Context
@@ -143,12 +140,10 @@ func newTorrent(c *Client, id uint32, mt *metainfo.Torrent, opts TorrentOptions)
 	t.mt, t.info = mt, mt.Info
 	close(t.gotInfo)
 	t.buildPieces()
-	if t.storage != nil {
-		if err := t.verifyStorage(); err != nil {
-			return nil, err
-		}
+	if err := t.openTier(); err != nil { // tier.go
+		t.cancel()
+		return nil, err
 	}
-	t.openTier() // tier.go
 	return t, nil
 }
 
@@ -162,7 +157,6 @@ func newBareTorrent(c *Client, id uint32, ih bt.InfoHash, name string, opts Torr
 		name:       name,
 		gotInfo:    make(chan struct{}),
 		log:        c.log.With("torrent", name),
-		storage:    opts.Storage,
 		opts:       opts,
 		done:       make(chan struct{}),
 		msgs:       make(chan ownerMsg, 256),
@@ -220,7 +214,7 @@ func (t *Torrent) start() {
 		defer t.wg.Done()
 		t.run()
 	}()
-	if t.c.cfg.Fetch == FetchAll && t.storage == nil && !t.opts.UploadOnly {
+	if t.c.cfg.Fetch == FetchAll && !t.opts.UploadOnly {
 		t.send(backgroundMsg{0, t.info.NumPieces})
 	}
 }
@@ -308,9 +302,6 @@ func (t *Torrent) trackerStats() tracker.Stats {
 		return tracker.Stats{Uploaded: t.stats.uploaded.Load(), Downloaded: t.stats.downloaded.Load(), Left: max(1, t.magnet.Length)}
 	}
 	left := info.TotalLength - t.stats.haveBytes.Load()
-	if t.storage != nil {
-		left = 0
-	}
 	return tracker.Stats{
 		Uploaded:   t.stats.uploaded.Load(),
 		Downloaded: t.stats.downloaded.Load(),
@@ -352,65 +343,12 @@ func (t *Torrent) incoming(conn *peerconn.Conn) {
 	}
 }
 
-// verifyStorage hashes every piece of the seeding data, GOMAXPROCS at a time.
-func (t *Torrent) verifyStorage() error {
-	n := t.info.NumPieces
-	errs := make(chan error, n)
-	var wg sync.WaitGroup
-	next := atomic.Int64{}
-	for w := 0; w < cap(t.c.hashes); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			buf := make([]byte, t.info.PieceLength)
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				b := buf[:t.info.PieceLen(i)]
-				if _, err := t.storage.ReadAt(b, t.info.PieceOffset(i)); err != nil && err != io.EOF {
-					errs <- fmt.Errorf("torrent %s: reading piece %d: %w", t.info.Name, i, err)
-					return
-				}
-				if !t.info.VerifyPiece(i, b) {
-					errs <- fmt.Errorf("torrent %s: piece %d does not match its hash: the data is not this torrent's", t.info.Name, i)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		return err
-	}
-	t.have.SetAll()
-	return nil
-}
-
 func (t *Torrent) cacheKey(i int) cache.Key { return cache.Key{Torrent: t.id, Piece: uint32(i)} }
 
-// pieceData returns piece i if it is in the cache or storage. Safe from any goroutine.
+// pieceData returns piece i if it is in the RAM cache. Safe from any goroutine.
 func (t *Torrent) pieceData(i int) ([]byte, bool) {
 	if b, ok := t.c.cache.Get(t.cacheKey(i)); ok {
 		return b, true
-	}
-	return nil, false
-}
-
-// readBlock reads a block we hold, for upload: from storage or the cache.
-func (t *Torrent) readBlock(i, begin, length int) ([]byte, bool) {
-	if t.storage != nil {
-		b := make([]byte, length)
-		if _, err := t.storage.ReadAt(b, t.info.PieceOffset(i)+int64(begin)); err != nil && err != io.EOF {
-			t.log.Warn("reading seed data failed", "piece", i, "err", err)
-			return nil, false
-		}
-		return b, true
-	}
-	if d, ok := t.pieceData(i); ok {
-		return d[begin : begin+length], true
 	}
 	return nil, false
 }

@@ -18,7 +18,7 @@ func TestUTPOnlySeeder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer seeder.Close()
-	if _, err := seeder.AddTorrent(mt, engine.TorrentOptions{Storage: bytes.NewReader(all), NoTrackers: true}); err != nil {
+	if _, err := seeder.AddTorrent(mt, engine.TorrentOptions{OpenTier: engine.ReaderTier(bytes.NewReader(all)), UploadOnly: true, NoTrackers: true}); err != nil {
 		t.Fatal(err)
 	}
 	addr := seeder.ListenAddr()
@@ -65,7 +65,7 @@ func TestNoUTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer seeder.Close()
-	if _, err := seeder.AddTorrent(mt, engine.TorrentOptions{Storage: bytes.NewReader(all), NoTrackers: true}); err != nil {
+	if _, err := seeder.AddTorrent(mt, engine.TorrentOptions{OpenTier: engine.ReaderTier(bytes.NewReader(all)), UploadOnly: true, NoTrackers: true}); err != nil {
 		t.Fatal(err)
 	}
 	addr := seeder.ListenAddr()
@@ -97,7 +97,7 @@ func TestUTPOverIPv6(t *testing.T) {
 		t.Skipf("no IPv6 loopback: %v", err)
 	}
 	defer seeder.Close()
-	if _, err := seeder.AddTorrent(mt, engine.TorrentOptions{Storage: bytes.NewReader(all), NoTrackers: true}); err != nil {
+	if _, err := seeder.AddTorrent(mt, engine.TorrentOptions{OpenTier: engine.ReaderTier(bytes.NewReader(all)), UploadOnly: true, NoTrackers: true}); err != nil {
 		t.Fatal(err)
 	}
 	addr := seeder.ListenAddr()

@@ -82,7 +82,7 @@ func TestV2SeedRefusesWrongData(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	_, err = c.AddTorrent(mt, engine.TorrentOptions{Storage: bytes.NewReader(all), NoTrackers: true})
+	_, err = c.AddTorrent(mt, engine.TorrentOptions{OpenTier: engine.ReaderTier(bytes.NewReader(all)), UploadOnly: true, NoTrackers: true})
 	if err == nil || !strings.Contains(err.Error(), "does not match its hash") {
 		t.Fatalf("got %v, want a hash mismatch", err)
 	}
@@ -196,7 +196,7 @@ func TestHybridFoundByV2HashInDHT(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer seeder.Close()
-	if _, err := seeder.AddTorrent(mt, engine.TorrentOptions{Storage: bytes.NewReader(all), NoTrackers: true}); err != nil {
+	if _, err := seeder.AddTorrent(mt, engine.TorrentOptions{OpenTier: engine.ReaderTier(bytes.NewReader(all)), UploadOnly: true, NoTrackers: true}); err != nil {
 		t.Fatal(err)
 	}
 	c, err := engine.NewClient(engine.Config{Listen: "127.0.0.3:0", CacheSize: 8 << 20, DHT: true,

@@ -94,6 +94,9 @@ func (s *Session) OpenData(ctx context.Context, dir string, mt *metainfo.Torrent
 
 // openDataTier is the OpenTier of a torrent of a session with Config.DataDir.
 func (s *Session) openDataTier(mt *metainfo.Torrent, ev storage.Events) (storage.Tier, error) {
+	if s.openHook != nil {
+		s.openHook(mt)
+	}
 	st, lay, chk, err := s.OpenData(s.ctx, s.cfg.DataDir, mt, storage.LayoutConfig{}, ev)
 	if err != nil {
 		return nil, err

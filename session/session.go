@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/netip"
 	"runtime/debug"
@@ -76,16 +75,19 @@ type Session struct {
 	ctx    context.Context // ends at Stop: resolutions and removals end with it
 	cancel context.CancelFunc
 
-	// mu guards torrents, watchers and stopped; the engine is changed under
+	// mu guards torrents, opening, watchers and stopped; the engine is changed under
 	// it (or by a removal counted in wg) so that Stop can end every change
 	// before the client closes. Lock order: mu, then the Folders' own locks.
 	mu       sync.Mutex
 	torrents map[bt.InfoHash]*Entry
+	opening  map[bt.InfoHash]*Entry // Add starting a .torrent, its tier opening (addopen.go)
 	watchers []*watcher
 	stopped  bool
 	wg       sync.WaitGroup
 
 	data dataRoots // the files of --data torrents in use (data.go)
+	// openHook, if set (tests), runs as a --data torrent's files open.
+	openHook func(*metainfo.Torrent)
 }
 
 // New starts an engine client sized by cfg and a session on it.
@@ -133,7 +135,6 @@ func (src Source) InfoHash() bt.InfoHash {
 
 // StartOptions are what one torrent starts with besides the session's Config.
 type StartOptions struct {
-	Storage    io.ReaderAt // its complete data (an in-process seed); nil: memory
 	NoTrackers bool
 	NoSleep    bool
 	Peers      []netip.AddrPort // more peers to dial
@@ -296,12 +297,12 @@ func (s *Session) start(ctx context.Context, e *Entry, src Source, onInfo func(e
 }
 
 func (s *Session) torrentOptions(o StartOptions, more []netip.AddrPort) engine.TorrentOptions {
-	to := engine.TorrentOptions{Storage: o.Storage, NoTrackers: o.NoTrackers || s.cfg.NoTrackers, NoSleep: o.NoSleep || s.cfg.NoSleep,
+	to := engine.TorrentOptions{NoTrackers: o.NoTrackers || s.cfg.NoTrackers, NoSleep: o.NoSleep || s.cfg.NoSleep,
 		Peers: slices.Concat(s.cfg.Peers, o.Peers, more), OpenTier: o.OpenTier, UploadOnly: o.UploadOnly}
-	if to.OpenTier == nil && s.cfg.DataDir != "" && o.Storage == nil {
+	if to.OpenTier == nil && s.cfg.DataDir != "" {
 		to.OpenTier = s.openDataTier // data.go
 	}
-	if o.Storage == nil {
+	if !o.UploadOnly {
 		to.WebSeeds = s.cfg.WebSeeds
 	}
 	return to
@@ -387,11 +388,25 @@ func (s *Session) Add(ref string, src Source) error {
 		s.log.Info("torrent already in the mount", "source", Safe(ref), "folder", Safe(e.name), "info_hash", h.String())
 		return nil
 	}
+	if e := s.opening[h]; e != nil {
+		e.refs[ref] = true // one more source of the torrent being started
+		s.log.Info("torrent already being added to the mount", "source", Safe(ref), "info_hash", h.String())
+		return nil
+	}
 	e := s.newEntry(src, StartOptions{})
 	e.refs = map[string]bool{ref: true}
 	ctx, cancel := context.WithCancel(s.ctx)
 	e.cancel = cancel
-	err := s.start(ctx, e, src, func(err error) { s.resolved(e, ref, err) })
+	var err error
+	if src.Torrent != nil {
+		var gone bool
+		if gone, err = s.startUnlocked(ctx, e, src); gone {
+			cancel()
+			return err
+		}
+	} else {
+		err = s.start(ctx, e, src, func(err error) { s.resolved(e, ref, err) })
+	}
 	if err != nil {
 		cancel()
 		if src.Torrent != nil {
@@ -443,6 +458,11 @@ func (s *Session) resolved(e *Entry, ref string, err error) {
 // nothing in its folder is open.
 func (s *Session) Remove(ref string, h bt.InfoHash) {
 	s.mu.Lock()
+	if o := s.opening[h]; o != nil {
+		delete(o.refs, ref) // Add sees no source left and takes it away
+		s.mu.Unlock()
+		return
+	}
 	e := s.torrents[h]
 	if e == nil || !e.refs[ref] {
 		s.mu.Unlock()

@@ -32,7 +32,10 @@ info-hash (40 hex digits).
 get is the same torrent as "hyperblow mount --data DIR --fetch all", without
 FUSE: the torrent's files are its store, and it fetches every piece they lack.
 
-Resume: what DIR already holds is checked first. Every piece whose bytes are
+Resume: what DIR already holds is checked first, as mount --data checks it.
+Pieces listed in the resume record (DIR/.hyperblow/INFOHASH.resume, written
+at least every 64 MiB and when get ends, after an fsync) in files whose size,
+mtime and inode are unchanged are trusted; every other piece whose bytes are
 all there is hashed against the torrent; only missing or damaged pieces are
 downloaded. Stop with Ctrl-C (or SIGTERM, or even kill -9) at any time; what
 was written stays, and running the same command again resumes.

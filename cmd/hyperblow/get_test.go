@@ -78,8 +78,9 @@ func checkFiles(t *testing.T, root string, files map[string][]byte) {
 	}
 }
 
-// openGetLayout opens DIR/NAME as get does: a storage.Layout without a
-// resume record.
+// openGetLayout opens DIR/NAME as get's storage.Layout, but without a
+// resume record: every piece there is hashed, and nothing but the files is
+// made.
 func openGetLayout(mt *metainfo.Torrent, dir string) (*storage.Layout, storage.LayoutCheck, error) {
 	lay, chk, err := storage.OpenLayout(context.Background(), mt.InfoHash, mt.Info, dir, storage.LayoutConfig{NoResume: true})
 	if err == nil {
@@ -88,8 +89,8 @@ func openGetLayout(mt *metainfo.Torrent, dir string) (*storage.Layout, storage.L
 	return lay, chk, err
 }
 
-// checkHave opens the layout under dir as get does and returns the pieces
-// it holds, hashed.
+// checkHave opens the layout under dir (openGetLayout) and returns the
+// pieces it holds, hashed.
 func checkHave(t *testing.T, mt *metainfo.Torrent, dir string) ([]bool, int64) {
 	t.Helper()
 	lay, chk, err := openGetLayout(mt, dir)

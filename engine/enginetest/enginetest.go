@@ -67,7 +67,7 @@ func Seed(t testing.TB, mt *metainfo.Torrent, data []byte) netip.AddrPort {
 		t.Fatalf("seeder: %v", err)
 	}
 	t.Cleanup(func() { c.Close() })
-	if _, err := c.AddTorrent(mt, engine.TorrentOptions{Storage: bytes.NewReader(data), NoTrackers: true}); err != nil {
+	if _, err := c.AddTorrent(mt, engine.TorrentOptions{OpenTier: engine.ReaderTier(bytes.NewReader(data)), UploadOnly: true, NoTrackers: true}); err != nil {
 		t.Fatalf("seeder: %v", err)
 	}
 	return c.ListenAddr()

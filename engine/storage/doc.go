@@ -8,6 +8,10 @@
 //     Hyperblow, never evicted, with a resume record so that a restart hashes
 //     nothing it can trust.
 //
+// ReaderTier is a third, read only: a torrent's bytes in an io.ReaderAt (an
+// in-process seed: the engine's tests), checked at open by the Layout's code
+// (hashPieces). A seed is a torrent whose tier holds every piece.
+//
 // It imports bt and metainfo only; the engine calls it, never the reverse.
 //
 // # What goes in, and when
@@ -81,6 +85,12 @@
 // nothing. Layout verifies every Get as well: the files are the user's, and a
 // change that keeps the mtime (touch -r, a tool that restores it) is caught
 // when the piece is read.
+//
+// One writer: a Layout that writes holds an exclusive flock on DIR/NAME (the
+// file, or the torrent's folder) from open to Close, so a second process
+// given the same folder fails with ErrInUse before it hashes or writes
+// anything; the kernel drops the lock when a process dies, so kill -9 leaves
+// none behind. A read-only Layout (seed) takes none: it verifies every read.
 //
 // # Failures
 //

@@ -9,10 +9,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -41,9 +39,9 @@ type LayoutConfig struct {
 	CheckProgress func(hashed, total int)
 	// NoResume: no resume record is read or written, and nothing but the
 	// torrent's files is made under DIR; OpenLayout hashes every piece whose
-	// bytes may be there. For get, which promises that what it calls complete
-	// was hashed in this run (a change within the file system's mtime
-	// granularity would slip past a record). Sync and Close still fsync.
+	// bytes may be there: a check that trusts nothing (a change within the
+	// file system's mtime granularity would slip past a record; every Get
+	// verifies anyway). Sync and Close still fsync.
 	NoResume bool
 	// ReadOnly opens the files read-only (hyperblow seed): nothing is
 	// created, extended or written, no resume record is written (one there is
@@ -70,6 +68,7 @@ type Layout struct {
 	rpath string       // the resume record
 	q     *writeBehind[int]
 	cnt   counters
+	lock  *os.File // the flock on the root while writable (layoutlock.go)
 
 	mu   sync.Mutex // guards have
 	have bt.Bitfield
@@ -128,7 +127,11 @@ func OpenLayout(ctx context.Context, ih bt.InfoHash, info *metainfo.Info, dir st
 		l.cfg.ResumeDir = filepath.Join(dir, ".hyperblow")
 	}
 	l.rpath = filepath.Join(l.cfg.ResumeDir, ih.String()+".resume")
-	if err := l.openFiles(dir); err != nil {
+	err := l.openFiles(dir)
+	if err == nil && !l.cnt.degraded.Load() {
+		l.lock, err = lockRoot(l.root) // before anything is hashed or written
+	}
+	if err != nil {
 		l.closeFiles()
 		return nil, LayoutCheck{}, fmt.Errorf("data %s: %w", l.root, err)
 	}
@@ -340,49 +343,13 @@ func (l *Layout) check(ctx context.Context) (LayoutCheck, error) {
 		}
 	}
 	chk.Hashed = len(toHash)
-	if len(toHash) == 0 {
-		l.cnt.held.Store(chk.HeldBytes)
-		return chk, nil
-	}
-	workers := min(runtime.NumCPU(), 4, len(toHash))
-	next := make(chan int)
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	var hashed atomic.Int64
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			buf := make([]byte, l.info.PieceLength)
-			for i := range next {
-				b := buf[:l.info.PieceLen(i)]
-				ok := l.readPiece(i, b) == nil && l.verify(i, b)
-				if p := l.cfg.CheckProgress; p != nil {
-					p(int(hashed.Add(1)), len(toHash))
-				}
-				if !ok {
-					continue
-				}
-				mu.Lock()
-				l.have.Set(i)
-				chk.Valid++
-				chk.HeldBytes += int64(len(b))
-				mu.Unlock()
-			}
-		}()
-	}
-	var err error
-feed:
-	for _, i := range toHash {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			err = ctx.Err()
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
+	err := hashPieces(ctx, toHash, l.info.PieceLength, l.info.PieceLen, l.readPiece, l.verify, l.cfg.CheckProgress, func(i int) {
+		l.mu.Lock()
+		l.have.Set(i)
+		l.mu.Unlock()
+		chk.Valid++
+		chk.HeldBytes += l.info.PieceLen(i)
+	})
 	l.cnt.held.Store(chk.HeldBytes)
 	return chk, err
 }
@@ -742,6 +709,9 @@ func (l *Layout) closeFiles() error {
 		if f.f != nil {
 			errs = append(errs, f.f.Close())
 		}
+	}
+	if l.lock != nil {
+		errs = append(errs, l.lock.Close()) // another writer may start: the files are fsynced and closed
 	}
 	return errors.Join(errs...)
 }

@@ -281,10 +281,11 @@ func TestLayoutResumeRecordOfAnotherTorrentIgnored(t *testing.T) {
 	rp := filepath.Join(dir, ".hyperblow", a.mt.InfoHash.String()+".resume")
 	rec := resumeRecord{InfoHash: b.mt.InfoHash, Files: []fileStamp{{}}, Have: b.spec(Events{}).bitfieldAll()}
 	os.WriteFile(rp, rec.marshal(), 0o644)
-	_, chk := openLayout(t, a, dir, LayoutConfig{})
+	l2, chk := openLayout(t, a, dir, LayoutConfig{})
 	if chk.Trusted != 0 || chk.Valid != 4 {
 		t.Fatalf("check %+v", chk)
 	}
+	l2.Close() // one writer at a time (layoutlock.go)
 	os.WriteFile(rp, []byte("HBRESUM1garbage"), 0o644)
 	_, chk = openLayout(t, a, dir, LayoutConfig{})
 	if chk.Valid+chk.Trusted != 4 {
