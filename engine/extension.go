@@ -79,6 +79,7 @@ func (t *Torrent) handleExtended(p *peer, m wire.Message, now time.Time) error {
 			return err
 		}
 		p.ext = h
+		t.claimListenAddr(p)
 		if h.ReqQ > 0 {
 			p.reqq = h.ReqQ
 		}

@@ -138,6 +138,7 @@ type addrState struct {
 	tried     bool // dialled at least once
 	seed      bool // it had every piece when we did too: not redialled while we seed
 	replaced  bool // we dropped it for an untried address (replaceSlowest)
+	claimed   bool // connected is an incoming connection from it (claim.go)
 	failures  int  // failed dials and useless connections in a row (see connmgr.go)
 	nextTry   time.Time
 }
@@ -160,7 +161,9 @@ func (t *Torrent) addAddrs(addrs []netip.AddrPort, direct bool) {
 		if len(t.addrs) >= maxKnownPeers {
 			return
 		}
-		t.addrs[a] = &addrState{direct: direct}
+		st := &addrState{direct: direct}
+		t.addrs[a] = st
+		t.claimNewAddr(st, a)
 	}
 }
 
@@ -341,6 +344,7 @@ func (t *Torrent) handleConnEvent(ev peerconn.Event) {
 		if st := t.addrs[p.addr]; st != nil {
 			t.peerClosed(st, p, now)
 		}
+		t.releaseListenAddr(p)
 		t.fillAll(now)
 		t.connectMore(now)
 		if t.meta != nil {
