@@ -1,9 +1,12 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha1"
 	"errors"
 	"fmt"
+	"hash"
 	"net/http"
 	"slices"
 	"sync/atomic"
@@ -59,6 +62,7 @@ type mirror struct {
 	rateAt         time.Time
 	progressAt     time.Time    // its last block
 	copied         atomic.Int64 // bytes copied on the owner, not adopted with their buffer (tests)
+	verified       atomic.Int64 // pieces that came verified by their job (pieceCheck; tests)
 }
 
 // mirrorJob is one fetch of a run of blocks.
@@ -71,9 +75,10 @@ type mirrorJob struct {
 type (
 	// mirrorDataMsg delivers complete blocks of a job.
 	mirrorDataMsg struct {
-		job    *mirrorJob
-		blocks []picker.Block
-		data   [][]byte
+		job     *mirrorJob
+		blocks  []picker.Block
+		data    [][]byte
+		checked []pieceResult // pieces among blocks the job verified
 	}
 	// mirrorDoneMsg ends a job; blocks not delivered go back to the picker.
 	mirrorDoneMsg struct {
@@ -85,6 +90,12 @@ type (
 	// mirrorProgressMsg says a job's fetch goes on (blocks not handed over yet).
 	mirrorProgressMsg struct{ job *mirrorJob }
 )
+
+// pieceResult is a piece a job verified (pieceCheck).
+type pieceResult struct {
+	piece int
+	ok    bool
+}
 
 func (mirrorDataMsg) ownerMsg()     {}
 func (mirrorDoneMsg) ownerMsg()     {}
@@ -222,74 +233,160 @@ func (t *Torrent) startMirrorJob(mr *mirror, run []picker.Block) {
 	go func() {
 		defer t.wg.Done()
 		defer cancel()
-		// One buffer per piece of the run, and each block's data a slice of
-		// its piece's buffer that runs on to the buffer's end. The blocks go to
-		// the owner at piece ends (once 16 or more are complete; all that are at
-		// the end), so a piece of the run arrives whole in one message and keeps
-		// its buffer (mirrorData), which holds nothing else and which the worker
-		// no longer writes: its bytes are not copied again on the owner. In
-		// between, a message without data every 16 blocks keeps the mirror from
-		// looking late (mirrorLate).
-		var bufs webseed.Buffers
-		blockData := make([][]byte, len(run))
-		for i := 0; i < len(run); {
-			j, n := i, 0
-			for j < len(run) && run[j].Piece == run[i].Piece {
-				n += run[j].Length
-				j++
+		t.runMirrorJob(ctx, job, off, timeout)
+	}()
+}
+
+// pieceCheck verifies, on a job's goroutine, a piece the job fetches whole, so
+// that the owner gets it verified: no hand-off to a hasher and back between
+// the last byte off the socket and the read that waits for it. A v1 piece is
+// hashed as its bytes arrive (SHA-1 while the socket fills again), so its check
+// ends with its last read; a v2 or hybrid piece is verified whole
+// (Info.VerifyPiece) once complete.
+type pieceCheck struct {
+	piece    int
+	from, to int    // the piece's bytes in the job's buffers
+	buf      []byte // the piece's buffer
+	h        hash.Hash
+	fed      int // bytes of buf hashed so far (h != nil)
+	result   checkResult
+}
+
+// checkResult is the outcome of a pieceCheck.
+type checkResult int8
+
+const (
+	unchecked checkResult = iota // the job ended first: the owner hashes the piece
+	checkedOK
+	checkedBad
+)
+
+// advance feeds the check the job's bytes up to filled; it reports whether the
+// piece is complete (and checked, unless ctx ended first).
+func (c *pieceCheck) advance(ctx context.Context, t *Torrent, filled int) bool {
+	if filled <= c.from {
+		return false
+	}
+	upTo := min(filled, c.to) - c.from
+	if c.h != nil {
+		c.h.Write(c.buf[c.fed:upTo])
+		c.fed = upTo
+	}
+	if filled < c.to {
+		return false
+	}
+	ok := false
+	if c.h != nil {
+		want := t.info.PieceHash(c.piece)
+		ok = bytes.Equal(c.h.Sum(nil), want[:])
+	} else {
+		select { // a hashing slot, as for a peer's piece (hashPiece)
+		case t.c.hashes <- struct{}{}:
+		case <-ctx.Done():
+			return true // unchecked
+		}
+		ok = t.info.VerifyPiece(c.piece, c.buf)
+		<-t.c.hashes
+	}
+	c.result = checkedBad
+	if ok {
+		c.result = checkedOK
+	}
+	return true
+}
+
+// runMirrorJob fetches a job's blocks and hands them to the owner. One buffer
+// per piece of the run, and each block's data a slice of its piece's buffer
+// that runs on to the buffer's end. The blocks go to the owner at piece ends
+// (once 16 or more are complete; all that are at the end), so a piece of the
+// run arrives whole in one message and keeps its buffer (mirrorData), which
+// holds nothing else and which the worker no longer writes: its bytes are not
+// copied again on the owner. A piece the run holds whole goes verified
+// (pieceCheck). In between, a message without data every 16 blocks keeps the
+// mirror from looking late (mirrorLate).
+func (t *Torrent) runMirrorJob(ctx context.Context, job *mirrorJob, off int64, timeout time.Duration) {
+	mr, run := job.mr, job.blocks
+	var bufs webseed.Buffers
+	var checks []pieceCheck
+	blockData := make([][]byte, len(run))
+	pos := 0
+	for i := 0; i < len(run); {
+		j, n := i, 0
+		for j < len(run) && run[j].Piece == run[i].Piece {
+			n += run[j].Length
+			j++
+		}
+		b := make([]byte, n)
+		bufs = append(bufs, b)
+		if p := run[i].Piece; run[i].Begin == 0 && int64(n) == t.info.PieceLen(p) {
+			c := pieceCheck{piece: p, from: pos, to: pos + n, buf: b}
+			if !t.info.HasV2() {
+				c.h = sha1.New()
 			}
-			b := make([]byte, n)
-			bufs = append(bufs, b)
-			o := 0
-			for ; i < j; i++ {
-				blockData[i] = b[o:]
-				o += run[i].Length
+			checks = append(checks, c)
+		}
+		pos += n
+		o := 0
+		for ; i < j; i++ {
+			blockData[i] = b[o:]
+			o += run[i].Length
+		}
+	}
+	sent, sentBytes, told, checked, reported := 0, 0, 0, 0, 0
+	flush := func(filled int, final bool) {
+		k, upTo := sent, sentBytes
+		end, endBytes := sent, sentBytes // the last piece end among the complete blocks
+		for k < len(run) && upTo+run[k].Length <= filled {
+			upTo += run[k].Length
+			k++
+			if k == len(run) || run[k].Piece != run[k-1].Piece {
+				end, endBytes = k, upTo
 			}
 		}
-		sent, sentBytes, told := 0, 0, 0
-		flush := func(filled int, final bool) {
-			k, upTo := sent, sentBytes
-			end, endBytes := sent, sentBytes // the last piece end among the complete blocks
-			for k < len(run) && upTo+run[k].Length <= filled {
-				upTo += run[k].Length
-				k++
-				if k == len(run) || run[k].Piece != run[k-1].Piece {
-					end, endBytes = k, upTo
+		if !final {
+			k, upTo = end, endBytes
+			if k-sent < 16 && k < len(run) {
+				if filled-told >= 16*bt.BlockSize {
+					t.send(mirrorProgressMsg{job: job})
+					told = filled
 				}
-			}
-			if !final {
-				k, upTo = end, endBytes
-				if k-sent < 16 && k < len(run) {
-					if filled-told >= 16*bt.BlockSize {
-						t.send(mirrorProgressMsg{job: job})
-						told = filled
-					}
-					return
-				}
-			}
-			if k == sent {
 				return
 			}
-			data := make([][]byte, 0, k-sent)
-			for i := sent; i < k; i++ {
-				data = append(data, blockData[i][:run[i].Length])
+		}
+		if k == sent {
+			return
+		}
+		data := make([][]byte, 0, k-sent)
+		for i := sent; i < k; i++ {
+			data = append(data, blockData[i][:run[i].Length])
+		}
+		var results []pieceResult
+		for ; reported < checked && checks[reported].to <= upTo; reported++ {
+			if c := &checks[reported]; c.result != unchecked {
+				results = append(results, pieceResult{piece: c.piece, ok: c.result == checkedOK})
 			}
-			t.send(mirrorDataMsg{job: job, blocks: run[sent:k], data: data})
-			sent, sentBytes, told = k, upTo, filled
 		}
-		n, err := mr.m.Fetch(ctx, off, bufs, func(filled int) { flush(filled, false) })
-		flush(n, true)
-		if err != nil && ctx.Err() == context.DeadlineExceeded {
-			err = fmt.Errorf("web seed %s: %w: no answer within %v", mr.m.URL(), webseed.ErrStalled, timeout)
+		t.send(mirrorDataMsg{job: job, blocks: run[sent:k], data: data, checked: results})
+		sent, sentBytes, told = k, upTo, filled
+	}
+	n, err := mr.m.Fetch(ctx, off, bufs, func(filled int) {
+		for checked < len(checks) && checks[checked].advance(ctx, t, filled) {
+			checked++
 		}
-		t.send(mirrorDoneMsg{job: job, delivered: sent, err: err})
-	}()
+		flush(filled, false)
+	})
+	flush(n, true)
+	if err != nil && ctx.Err() == context.DeadlineExceeded {
+		err = fmt.Errorf("web seed %s: %w: no answer within %v", mr.m.URL(), webseed.ErrStalled, timeout)
+	}
+	t.send(mirrorDoneMsg{job: job, delivered: sent, err: err})
 }
 
 // mirrorData takes a mirror's blocks like PIECE messages. A piece that comes
 // whole in one message, none of it received before, keeps the job's buffer
 // (the blocks are adjacent in it, and the worker writes none of them again)
-// instead of being copied.
+// instead of being copied; when the job verified it (pieceCheck), it is not
+// hashed again.
 func (t *Torrent) mirrorData(m mirrorDataMsg, now time.Time) {
 	mr := m.job.mr
 	mr.progressAt = now
@@ -315,6 +412,7 @@ func (t *Torrent) mirrorData(m mirrorDataMsg, now time.Time) {
 			count[blk.Piece]++
 		}
 	}
+	var verified []hashedMsg // adopted pieces the job checked, handled after the others
 	for k, blk := range m.blocks {
 		r := res[k]
 		if !r.Expected || !r.First {
@@ -328,28 +426,29 @@ func (t *Torrent) mirrorData(m mirrorDataMsg, now time.Time) {
 			d = &download{buf: data[:plen:plen], senders: map[picker.PeerKey]bool{mr.key: true}, recv: plen}
 			t.downloads[blk.Piece] = d
 			count[blk.Piece] = -1 // the rest of its blocks are in buf already
-			if r.Complete {
-				t.hashPiece(blk.Piece, d) // a piece of one block
+		} else if count[blk.Piece] != -1 {
+			if d == nil {
+				d = &download{buf: make([]byte, plen), senders: make(map[picker.PeerKey]bool)}
+				t.downloads[blk.Piece] = d
 			}
+			copy(d.buf[blk.Begin:], data)
+			mr.copied.Add(int64(len(data)))
+			d.recv += int64(len(data))
+			d.senders[mr.key] = true
+		}
+		if !r.Complete {
 			continue
 		}
-		if count[blk.Piece] == -1 {
-			if r.Complete {
-				t.hashPiece(blk.Piece, d)
-			}
-			continue
-		}
-		if d == nil {
-			d = &download{buf: make([]byte, plen), senders: make(map[picker.PeerKey]bool)}
-			t.downloads[blk.Piece] = d
-		}
-		copy(d.buf[blk.Begin:], data)
-		mr.copied.Add(int64(len(data)))
-		d.recv += int64(len(data))
-		d.senders[mr.key] = true
-		if r.Complete {
+		if k := slices.IndexFunc(m.checked, func(c pieceResult) bool { return c.piece == blk.Piece }); k >= 0 && count[blk.Piece] == -1 {
+			d.hashing = true
+			mr.verified.Add(1)
+			verified = append(verified, hashedMsg{piece: blk.Piece, ok: m.checked[k].ok, d: d})
+		} else {
 			t.hashPiece(blk.Piece, d)
 		}
+	}
+	for _, h := range verified {
+		t.hashed(h, now)
 	}
 }
 

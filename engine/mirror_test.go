@@ -282,3 +282,30 @@ func TestMirrorPiecesNotCopied(t *testing.T) {
 		t.Fatalf("%d of %d bytes copied on the owner", n, len(files[0].Data))
 	}
 }
+
+// A piece a web seed's job fetches whole is verified by the job (v1: SHA-1 as
+// its bytes arrive; v2 and hybrid: the merkle check once complete), so the
+// owner takes it verified and hands it to no hasher. Files read from their
+// start are fetched in whole pieces.
+func TestMirrorPiecesVerifiedOnFetch(t *testing.T) {
+	for name, format := range map[string]metainfo.Format{"v1": metainfo.FormatV1, "v2": metainfo.FormatV2, "hybrid": metainfo.FormatHybrid} {
+		t.Run(name, func(t *testing.T) {
+			files := v2Files()
+			want := map[string][]byte{}
+			for _, f := range files {
+				want[strings.Join(f.Path, "/")] = f.Data
+			}
+			mt, _ := v2Torrent(t, format, files)
+			ts, _ := mirrorServer(t, mt, files, nil)
+			tor := mirrorLeecher(t, mt, ts.URL+"/m/")
+			for _, f := range mt.Info.VisibleFiles() {
+				if got := readAll(t, tor, f, 50_000); !bytes.Equal(got, want[strings.Join(f.Path, "/")]) {
+					t.Fatalf("%v: content differs", f.Path)
+				}
+			}
+			if n := engine.MirrorVerified(tor); n != int64(mt.Info.NumPieces) {
+				t.Fatalf("%d of %d pieces verified by their job", n, mt.Info.NumPieces)
+			}
+		})
+	}
+}
