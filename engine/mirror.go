@@ -40,7 +40,8 @@ const (
 	// one that fails or is banned. Memory: at most mirrorsAtOnce x mirrorJobs
 	// jobs of mirrorMaxJob (or one piece) each.
 	mirrorsAtOnce    = 4
-	mirrorMinRate    = 256 << 10 // bytes/s a job's deadline allows at the least
+	mirrorMinRate    = 256 << 10       // bytes/s a job's deadline allows at the least
+	mirrorWarmTime   = 5 * time.Second // bounds Mirror.Warm
 	mirrorBackoff    = 2 * time.Second
 	mirrorMaxBackoff = 5 * time.Minute
 )
@@ -144,6 +145,19 @@ func (t *Torrent) addMirrors() {
 		}
 		t.nextKey++
 		t.mirrors = append(t.mirrors, &mirror{key: t.nextKey, m: m, jobs: map[*mirrorJob]bool{}})
+	}
+	// The first mirrors to be asked get a connection at once (Mirror.Warm):
+	// a mount's first read then costs no handshake with them.
+	for _, mr := range t.mirrors[:min(len(t.mirrors), mirrorsAtOnce)] {
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			ctx, cancel := context.WithTimeout(t.ctx, mirrorWarmTime)
+			defer cancel()
+			if err := mr.m.Warm(ctx); err != nil {
+				t.log.Debug("web seed not reached ahead of a read", "url", mr.m.URL(), "err", err)
+			}
+		}()
 	}
 }
 
