@@ -71,6 +71,10 @@ type mirrorJob struct {
 	mr     *mirror
 	blocks []picker.Block // in torrent order, contiguous
 	cancel context.CancelFunc
+	// urgent: its pieces were due (a read waits) when it started.
+	urgent     bool
+	firstPiece int // blocks of its first piece
+	delivered  int // blocks handed to the owner (owner-only)
 }
 
 type (
@@ -191,7 +195,20 @@ func (t *Torrent) fillMirrors(now time.Time) {
 			// Whole pieces: at least one.
 			pieces := max(1, (want+t.info.PieceLength-1)/t.info.PieceLength)
 			n := int((pieces*t.info.PieceLength + bt.BlockSize - 1) / bt.BlockSize)
-			blocks := t.pk.Pick(mr.key, hasAll, n, now)
+			// Pieces a read waits for first, in jobs of their own; while the
+			// first piece of such a job has not come, nothing else is asked of
+			// this mirror: that piece has the link and the CPU to itself (a
+			// fresh mount's first read shared them with the head's second
+			// piece and the file's tail).
+			urgent := true
+			blocks := t.pk.PickUrgent(mr.key, hasAll, n, now)
+			if len(blocks) == 0 {
+				if mr.urgentPending() {
+					break
+				}
+				urgent = false
+				blocks = t.pk.Pick(mr.key, hasAll, n, now)
+			}
 			if len(blocks) == 0 {
 				break
 			}
@@ -199,7 +216,7 @@ func (t *Torrent) fillMirrors(now time.Time) {
 				busy++
 			}
 			for _, run := range t.contiguousRuns(blocks) {
-				t.startMirrorJob(mr, run)
+				t.startMirrorJob(mr, run, urgent)
 			}
 		}
 	}
@@ -232,7 +249,18 @@ func (t *Torrent) adjacent(a, b picker.Block) bool {
 	return b.Piece == a.Piece+1 && b.Begin == 0 && int64(a.Begin+a.Length) == t.info.PieceLen(a.Piece)
 }
 
-func (t *Torrent) startMirrorJob(mr *mirror, run []picker.Block) {
+// urgentPending reports whether one of the mirror's urgent jobs has not
+// delivered its first piece yet.
+func (mr *mirror) urgentPending() bool {
+	for job := range mr.jobs {
+		if job.urgent && job.delivered < job.firstPiece {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *Torrent) startMirrorJob(mr *mirror, run []picker.Block, urgent bool) {
 	off := t.info.PieceOffset(run[0].Piece) + int64(run[0].Begin)
 	var size int64
 	for _, b := range run {
@@ -241,7 +269,12 @@ func (t *Torrent) startMirrorJob(mr *mirror, run []picker.Block) {
 	// A deadline: the job at the least rate we accept, and a little more.
 	timeout := 5*time.Second + time.Duration(float64(size)/mirrorMinRate*float64(time.Second))
 	ctx, cancel := context.WithTimeout(t.ctx, timeout)
-	job := &mirrorJob{mr: mr, blocks: run, cancel: cancel}
+	job := &mirrorJob{mr: mr, blocks: run, cancel: cancel, urgent: urgent}
+	for _, b := range run {
+		if b.Piece == run[0].Piece {
+			job.firstPiece++
+		}
+	}
 	mr.jobs[job] = true
 	t.wg.Add(1)
 	go func() {
@@ -404,6 +437,7 @@ func (t *Torrent) runMirrorJob(ctx context.Context, job *mirrorJob, off int64, t
 func (t *Torrent) mirrorData(m mirrorDataMsg, now time.Time) {
 	mr := m.job.mr
 	mr.progressAt = now
+	m.job.delivered += len(m.blocks)
 	res := make([]picker.ReceiveResult, len(m.blocks))
 	count := map[int]int{} // first copies per piece in this message
 	for k, blk := range m.blocks {

@@ -19,3 +19,15 @@ func MirrorVerified(t *Torrent) int64 {
 	}
 	return n
 }
+
+// MirrorWaiting reports, from the owner goroutine, how many web-seed jobs are
+// in flight and whether a read waits for piece i.
+func MirrorWaiting(t *Torrent, i int) (jobs int, waiting bool) {
+	t.onOwner(func() {
+		for _, mr := range t.mirrors {
+			jobs += len(mr.jobs)
+		}
+		waiting = t.futures[i] != nil
+	})
+	return jobs, waiting
+}
