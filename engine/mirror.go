@@ -42,11 +42,12 @@ const (
 	mirrorsAtOnce  = 4
 	mirrorMinRate  = 256 << 10       // bytes/s a job's deadline allows at the least
 	mirrorWarmTime = 5 * time.Second // bounds Mirror.Warm
-	// mirrorSpares piece buffers (of pieces up to mirrorMaxSpare) are made
-	// and touched as a torrent's web seeds are set up, for its first jobs: a
-	// fresh buffer's page faults cost 4-6 ms of CPU per MiB on this kind of
-	// VM (4 KiB pages, each a trap to the hypervisor), which a mount's first
-	// read would otherwise wait for.
+	// mirrorSpares piece buffers (of pieces up to mirrorMaxSpare) are kept
+	// made and touched ahead of the jobs, from when a torrent's web seeds are
+	// set up, and made again as jobs take them: a fresh buffer's page faults
+	// cost 3-6 ms of CPU per MiB on this kind of VM (4 KiB pages, each a trap
+	// to the hypervisor), which a mount's first read, or the first after a
+	// seek, would otherwise wait for.
 	mirrorSpares     = 2
 	mirrorMaxSpare   = 4 << 20
 	mirrorBackoff    = 2 * time.Second
@@ -162,24 +163,14 @@ func (t *Torrent) addMirrors() {
 		return
 	}
 	// The first mirrors to be asked get a connection at once (Mirror.Warm):
-	// a mount's first read then costs no handshake with them. And the first
-	// jobs get piece buffers whose pages are already in memory (spares).
+	// a mount's first read then costs no handshake with them. And jobs get
+	// piece buffers whose pages are already in memory (spares).
 	spares := make(chan []byte, mirrorSpares)
 	for _, mr := range t.mirrors {
 		mr.spares = spares
 	}
-	if t.info.PieceLength <= mirrorMaxSpare {
-		t.wg.Add(1)
-		go func() {
-			defer t.wg.Done()
-			for range mirrorSpares {
-				b := make([]byte, t.info.PieceLength)
-				for k := 0; k < len(b); k += 4096 {
-					b[k] = 0 // a write: the kernel gives the page now
-				}
-				spares <- b
-			}
-		}()
+	for range mirrorSpares {
+		t.makeSpare(spares)
 	}
 	for _, mr := range t.mirrors[:min(len(t.mirrors), mirrorsAtOnce)] {
 		t.wg.Add(1)
@@ -192,6 +183,27 @@ func (t *Torrent) addMirrors() {
 			}
 		}()
 	}
+}
+
+// makeSpare makes a piece buffer, touches its pages (a write: the kernel
+// gives each page now) and adds it to spares, on a goroutine of its own,
+// unless pieces are too big to keep spares of or spares is full.
+func (t *Torrent) makeSpare(spares chan []byte) {
+	if t.info.PieceLength > mirrorMaxSpare {
+		return
+	}
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		b := make([]byte, t.info.PieceLength)
+		for k := 0; k < len(b); k += 4096 {
+			b[k] = 0
+		}
+		select {
+		case spares <- b:
+		default:
+		}
+	}()
 }
 
 func (t *Torrent) mirrorByKey(k picker.PeerKey) *mirror {
@@ -397,6 +409,7 @@ func (t *Torrent) runMirrorJob(ctx context.Context, job *mirrorJob, off int64, t
 			select {
 			case sp := <-mr.spares: // a whole piece: a spare fits it
 				b = sp[:n:n]
+				t.makeSpare(mr.spares) // ready for the next read after a seek
 			default:
 			}
 		}
