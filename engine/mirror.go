@@ -236,18 +236,24 @@ func (t *Torrent) fillMirrors(now time.Time) {
 			// Whole pieces: at least one.
 			pieces := max(1, (want+t.info.PieceLength-1)/t.info.PieceLength)
 			n := int((pieces*t.info.PieceLength + bt.BlockSize - 1) / bt.BlockSize)
-			// Pieces a read waits for first, in jobs of their own; while the
-			// first piece of such a job has not come, nothing else is asked of
-			// this mirror: that piece has the link and the CPU to itself (a
-			// fresh mount's first read shared them with the head's second
-			// piece and the file's tail).
-			urgent := true
-			blocks := t.pk.PickUrgent(mr.key, hasAll, n, now)
-			if len(blocks) == 0 {
+			// A mirror idle when a read waits (a mount's first read, the
+			// first after a seek) fetches the pieces the read waits for in
+			// jobs of their own, and is asked nothing else until the first
+			// piece of such a job has come: that piece has the link and the
+			// CPU to itself (a fresh mount's first read shared them with the
+			// head's second piece and the file's tail). A busy mirror (a
+			// stream) goes on as the picker orders, its pipeline full: there
+			// the waited piece is most often in flight already.
+			var blocks []picker.Block
+			urgent := false
+			if len(mr.jobs) == 0 {
+				blocks = t.pk.PickUrgent(mr.key, hasAll, n, now)
+				urgent = len(blocks) > 0
+			}
+			if !urgent {
 				if mr.urgentPending() {
 					break
 				}
-				urgent = false
 				blocks = t.pk.Pick(mr.key, hasAll, n, now)
 			}
 			if len(blocks) == 0 {
