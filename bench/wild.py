@@ -268,6 +268,17 @@ def report(a, size, rounds):
                      "%s (%s / %s MB/s); v1 from libtorrent: %s" % (fmt(div(ws_rate, fc)), fmt(ws_rate, "%.0f"), fmt(fc, "%.0f"), fmt(div(bt["v1"][0], fc))),
                      "no target", None))
         L.append(row("(context) the FUSE `cp` ceiling / `curl` rate", "%s" % fmt(div(fc, curl_rate)), "no target", None))
+    mb = open(a.mirror_bench).read() if a.mirror_bench else ""
+    efb = re.search(r"BenchmarkMirrorFirstByte-\d+\s+\d+\s+[\d.]+ ns/op\s+([\d.]+) get-ms\s+([\d.]+) ms/read\s+([\d.]+) x-get", mb)
+    erd = re.search(r"BenchmarkMirrorRead-\d+\s+\d+\s+[\d.]+ ns/op\s+([\d.]+) MB/s\s+([\d.]+) cpu-s/GiB", mb)
+    if efb:
+        L.append(row("(context) web seed, engine without FUSE: first 64 KiB on a fresh client / a plain GET's first byte "
+                     "(BenchmarkMirrorFirstByte, 10 runs)", "%.1f (%s ms / %s ms)" % (float(efb.group(3)), efb.group(2), efb.group(1)),
+                     "no target", None))
+    if erd:
+        L.append(row("(context) web seed, engine without FUSE: 64 MiB read / `curl` rate (BenchmarkMirrorRead, 10 runs)",
+                     "%s (%s MB/s / %s MB/s), %s CPU s/GiB" % (fmt(div(float(erd.group(1)), curl_rate)), erd.group(1), fmt(curl_rate, "%.0f"), erd.group(2)),
+                     "no target", None))
     sr = med(rounds, "ws_samerand_s")
     L.append(row("(context) web seed: first byte at the random offset after the read at 0, same mount",
                  "%s ms (dd on the local file subtracted)" % fmt(sr and max(sr - lr, 0) * 1e3, "%.1f"), "no target", None))
@@ -323,6 +334,18 @@ def report(a, size, rounds):
         L.append("")
         L.append("Verification CPU per GiB, from these: " + ", ".join(
             "%s %.2f s" % (n, 1073.741824 / float(rates[n])) for n in ("v1", "v2", "hybrid") if n in rates) + ".")
+    if mb:
+        L.append("")
+        L.append("## BenchmarkMirrorFirstByte, BenchmarkMirrorRead (`go test -bench 'BenchmarkMirror(FirstByte|Read)$' "
+                 "-benchtime 10x ./engine`, from the same nginx)")
+        L.append("")
+        L.append("The engine alone (no FUSE), a 64 MiB file, 1 MiB pieces, a fresh client per run: the first 64 KiB at "
+                 "offset 0 (ms/read) against the first byte of a plain Go GET of that range (get-ms, a new connection "
+                 "each), and the whole file read with 1 MiB ReadAt calls (cpu-s/GiB: the test process's CPU per GiB).")
+        L.append("")
+        L.append("```")
+        L.extend(l for l in mb.splitlines() if l.startswith("Benchmark"))
+        L.append("```")
     if FAILS:
         L.append("")
         L.append("## Failures")
@@ -364,6 +387,7 @@ def main():
     ap.add_argument("--torrent", action="append", default=[], help="NAME=PATH=PEER")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--verify-bench")
+    ap.add_argument("--mirror-bench")
     ap.add_argument("--t0", type=float, default=time.time())
     ap.add_argument("--nice", default="0")
     ap.add_argument("--quick", type=int, default=0)

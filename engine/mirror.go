@@ -1,9 +1,12 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha1"
 	"errors"
 	"fmt"
+	"hash"
 	"net/http"
 	"slices"
 	"sync/atomic"
@@ -36,8 +39,17 @@ const (
 	// hold up to metainfo.MaxWebSeeds): the others stand by, taking over from
 	// one that fails or is banned. Memory: at most mirrorsAtOnce x mirrorJobs
 	// jobs of mirrorMaxJob (or one piece) each.
-	mirrorsAtOnce    = 4
-	mirrorMinRate    = 256 << 10 // bytes/s a job's deadline allows at the least
+	mirrorsAtOnce  = 4
+	mirrorMinRate  = 256 << 10       // bytes/s a job's deadline allows at the least
+	mirrorWarmTime = 5 * time.Second // bounds Mirror.Warm
+	// mirrorSpares piece buffers (of pieces up to mirrorMaxSpare) are kept
+	// made and touched ahead of the jobs, from when a torrent's web seeds are
+	// set up, and made again as jobs take them: a fresh buffer's page faults
+	// cost 3-6 ms of CPU per MiB on this kind of VM (4 KiB pages, each a trap
+	// to the hypervisor), which a mount's first read, or the first after a
+	// seek, would otherwise wait for.
+	mirrorSpares     = 2
+	mirrorMaxSpare   = 4 << 20
 	mirrorBackoff    = 2 * time.Second
 	mirrorMaxBackoff = 5 * time.Minute
 )
@@ -59,6 +71,8 @@ type mirror struct {
 	rateAt         time.Time
 	progressAt     time.Time    // its last block
 	copied         atomic.Int64 // bytes copied on the owner, not adopted with their buffer (tests)
+	verified       atomic.Int64 // pieces that came verified by their job (pieceCheck; tests)
+	spares         chan []byte  // piece buffers already in memory, shared by the torrent's mirrors
 }
 
 // mirrorJob is one fetch of a run of blocks.
@@ -66,14 +80,19 @@ type mirrorJob struct {
 	mr     *mirror
 	blocks []picker.Block // in torrent order, contiguous
 	cancel context.CancelFunc
+	// urgent: its pieces were due (a read waits) when it started.
+	urgent     bool
+	firstPiece int // blocks of its first piece
+	delivered  int // blocks handed to the owner (owner-only)
 }
 
 type (
 	// mirrorDataMsg delivers complete blocks of a job.
 	mirrorDataMsg struct {
-		job    *mirrorJob
-		blocks []picker.Block
-		data   [][]byte
+		job     *mirrorJob
+		blocks  []picker.Block
+		data    [][]byte
+		checked []pieceResult // pieces among blocks the job verified
 	}
 	// mirrorDoneMsg ends a job; blocks not delivered go back to the picker.
 	mirrorDoneMsg struct {
@@ -85,6 +104,12 @@ type (
 	// mirrorProgressMsg says a job's fetch goes on (blocks not handed over yet).
 	mirrorProgressMsg struct{ job *mirrorJob }
 )
+
+// pieceResult is a piece a job verified (pieceCheck).
+type pieceResult struct {
+	piece int
+	ok    bool
+}
 
 func (mirrorDataMsg) ownerMsg()     {}
 func (mirrorDoneMsg) ownerMsg()     {}
@@ -134,6 +159,51 @@ func (t *Torrent) addMirrors() {
 		t.nextKey++
 		t.mirrors = append(t.mirrors, &mirror{key: t.nextKey, m: m, jobs: map[*mirrorJob]bool{}})
 	}
+	if len(t.mirrors) == 0 {
+		return
+	}
+	// The first mirrors to be asked get a connection at once (Mirror.Warm):
+	// a mount's first read then costs no handshake with them. And jobs get
+	// piece buffers whose pages are already in memory (spares).
+	spares := make(chan []byte, mirrorSpares)
+	for _, mr := range t.mirrors {
+		mr.spares = spares
+	}
+	for range mirrorSpares {
+		t.makeSpare(spares)
+	}
+	for _, mr := range t.mirrors[:min(len(t.mirrors), mirrorsAtOnce)] {
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			ctx, cancel := context.WithTimeout(t.ctx, mirrorWarmTime)
+			defer cancel()
+			if err := mr.m.Warm(ctx); err != nil {
+				t.log.Debug("web seed not reached ahead of a read", "url", mr.m.URL(), "err", err)
+			}
+		}()
+	}
+}
+
+// makeSpare makes a piece buffer, touches its pages (a write: the kernel
+// gives each page now) and adds it to spares, on a goroutine of its own,
+// unless pieces are too big to keep spares of or spares is full.
+func (t *Torrent) makeSpare(spares chan []byte) {
+	if t.info.PieceLength > mirrorMaxSpare {
+		return
+	}
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		b := make([]byte, t.info.PieceLength)
+		for k := 0; k < len(b); k += 4096 {
+			b[k] = 0
+		}
+		select {
+		case spares <- b:
+		default:
+		}
+	}()
 }
 
 func (t *Torrent) mirrorByKey(k picker.PeerKey) *mirror {
@@ -166,7 +236,26 @@ func (t *Torrent) fillMirrors(now time.Time) {
 			// Whole pieces: at least one.
 			pieces := max(1, (want+t.info.PieceLength-1)/t.info.PieceLength)
 			n := int((pieces*t.info.PieceLength + bt.BlockSize - 1) / bt.BlockSize)
-			blocks := t.pk.Pick(mr.key, hasAll, n, now)
+			// A mirror idle when a read waits (a mount's first read, the
+			// first after a seek) fetches the pieces the read waits for in
+			// jobs of their own, and is asked nothing else until the first
+			// piece of such a job has come: that piece has the link and the
+			// CPU to itself (a fresh mount's first read shared them with the
+			// head's second piece and the file's tail). A busy mirror (a
+			// stream) goes on as the picker orders, its pipeline full: there
+			// the waited piece is most often in flight already.
+			var blocks []picker.Block
+			urgent := false
+			if len(mr.jobs) == 0 {
+				blocks = t.pk.PickUrgent(mr.key, hasAll, n, now)
+				urgent = len(blocks) > 0
+			}
+			if !urgent {
+				if mr.urgentPending() {
+					break
+				}
+				blocks = t.pk.Pick(mr.key, hasAll, n, now)
+			}
 			if len(blocks) == 0 {
 				break
 			}
@@ -174,7 +263,7 @@ func (t *Torrent) fillMirrors(now time.Time) {
 				busy++
 			}
 			for _, run := range t.contiguousRuns(blocks) {
-				t.startMirrorJob(mr, run)
+				t.startMirrorJob(mr, run, urgent)
 			}
 		}
 	}
@@ -207,7 +296,18 @@ func (t *Torrent) adjacent(a, b picker.Block) bool {
 	return b.Piece == a.Piece+1 && b.Begin == 0 && int64(a.Begin+a.Length) == t.info.PieceLen(a.Piece)
 }
 
-func (t *Torrent) startMirrorJob(mr *mirror, run []picker.Block) {
+// urgentPending reports whether one of the mirror's urgent jobs has not
+// delivered its first piece yet.
+func (mr *mirror) urgentPending() bool {
+	for job := range mr.jobs {
+		if job.urgent && job.delivered < job.firstPiece {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *Torrent) startMirrorJob(mr *mirror, run []picker.Block, urgent bool) {
 	off := t.info.PieceOffset(run[0].Piece) + int64(run[0].Begin)
 	var size int64
 	for _, b := range run {
@@ -216,83 +316,186 @@ func (t *Torrent) startMirrorJob(mr *mirror, run []picker.Block) {
 	// A deadline: the job at the least rate we accept, and a little more.
 	timeout := 5*time.Second + time.Duration(float64(size)/mirrorMinRate*float64(time.Second))
 	ctx, cancel := context.WithTimeout(t.ctx, timeout)
-	job := &mirrorJob{mr: mr, blocks: run, cancel: cancel}
+	job := &mirrorJob{mr: mr, blocks: run, cancel: cancel, urgent: urgent}
+	for _, b := range run {
+		if b.Piece == run[0].Piece {
+			job.firstPiece++
+		}
+	}
 	mr.jobs[job] = true
 	t.wg.Add(1)
 	go func() {
 		defer t.wg.Done()
 		defer cancel()
-		// One buffer per piece of the run, and each block's data a slice of
-		// its piece's buffer that runs on to the buffer's end. The blocks go to
-		// the owner at piece ends (once 16 or more are complete; all that are at
-		// the end), so a piece of the run arrives whole in one message and keeps
-		// its buffer (mirrorData), which holds nothing else and which the worker
-		// no longer writes: its bytes are not copied again on the owner. In
-		// between, a message without data every 16 blocks keeps the mirror from
-		// looking late (mirrorLate).
-		var bufs webseed.Buffers
-		blockData := make([][]byte, len(run))
-		for i := 0; i < len(run); {
-			j, n := i, 0
-			for j < len(run) && run[j].Piece == run[i].Piece {
-				n += run[j].Length
-				j++
-			}
-			b := make([]byte, n)
-			bufs = append(bufs, b)
-			o := 0
-			for ; i < j; i++ {
-				blockData[i] = b[o:]
-				o += run[i].Length
+		t.runMirrorJob(ctx, job, off, timeout)
+	}()
+}
+
+// pieceCheck verifies, on a job's goroutine, a piece the job fetches whole, so
+// that the owner gets it verified: no hand-off to a hasher and back between
+// the last byte off the socket and the read that waits for it. A v1 piece is
+// hashed as its bytes arrive (SHA-1 while the socket fills again), so its check
+// ends with its last read; a v2 or hybrid piece is verified whole
+// (Info.VerifyPiece) once complete.
+type pieceCheck struct {
+	piece    int
+	from, to int    // the piece's bytes in the job's buffers
+	buf      []byte // the piece's buffer
+	h        hash.Hash
+	fed      int // bytes of buf hashed so far (h != nil)
+	result   checkResult
+}
+
+// checkResult is the outcome of a pieceCheck.
+type checkResult int8
+
+const (
+	unchecked checkResult = iota // the job ended first: the owner hashes the piece
+	checkedOK
+	checkedBad
+)
+
+// advance feeds the check the job's bytes up to filled; it reports whether the
+// piece is complete (and checked, unless ctx ended first).
+func (c *pieceCheck) advance(ctx context.Context, t *Torrent, filled int) bool {
+	if filled <= c.from {
+		return false
+	}
+	upTo := min(filled, c.to) - c.from
+	if c.h != nil {
+		c.h.Write(c.buf[c.fed:upTo])
+		c.fed = upTo
+	}
+	if filled < c.to {
+		return false
+	}
+	ok := false
+	if c.h != nil {
+		want := t.info.PieceHash(c.piece)
+		ok = bytes.Equal(c.h.Sum(nil), want[:])
+	} else {
+		select { // a hashing slot, as for a peer's piece (hashPiece)
+		case t.c.hashes <- struct{}{}:
+		case <-ctx.Done():
+			return true // unchecked
+		}
+		ok = t.info.VerifyPiece(c.piece, c.buf)
+		<-t.c.hashes
+	}
+	c.result = checkedBad
+	if ok {
+		c.result = checkedOK
+	}
+	return true
+}
+
+// runMirrorJob fetches a job's blocks and hands them to the owner. One buffer
+// per piece of the run, and each block's data a slice of its piece's buffer
+// that runs on to the buffer's end. The blocks go to the owner at piece ends
+// (once 16 or more are complete; all that are at the end), so a piece of the
+// run arrives whole in one message and keeps its buffer (mirrorData), which
+// holds nothing else and which the worker no longer writes: its bytes are not
+// copied again on the owner. A piece the run holds whole goes verified
+// (pieceCheck). In between, a message without data every 16 blocks keeps the
+// mirror from looking late (mirrorLate).
+func (t *Torrent) runMirrorJob(ctx context.Context, job *mirrorJob, off int64, timeout time.Duration) {
+	mr, run := job.mr, job.blocks
+	var bufs webseed.Buffers
+	var checks []pieceCheck
+	blockData := make([][]byte, len(run))
+	pos := 0
+	for i := 0; i < len(run); {
+		j, n := i, 0
+		for j < len(run) && run[j].Piece == run[i].Piece {
+			n += run[j].Length
+			j++
+		}
+		var b []byte
+		if run[i].Begin == 0 && int64(n) == t.info.PieceLen(run[i].Piece) {
+			select {
+			case sp := <-mr.spares: // a whole piece: a spare fits it
+				b = sp[:n:n]
+				t.makeSpare(mr.spares) // ready for the next read after a seek
+			default:
 			}
 		}
-		sent, sentBytes, told := 0, 0, 0
-		flush := func(filled int, final bool) {
-			k, upTo := sent, sentBytes
-			end, endBytes := sent, sentBytes // the last piece end among the complete blocks
-			for k < len(run) && upTo+run[k].Length <= filled {
-				upTo += run[k].Length
-				k++
-				if k == len(run) || run[k].Piece != run[k-1].Piece {
-					end, endBytes = k, upTo
-				}
+		if b == nil {
+			b = make([]byte, n)
+		}
+		bufs = append(bufs, b)
+		if p := run[i].Piece; run[i].Begin == 0 && int64(n) == t.info.PieceLen(p) {
+			c := pieceCheck{piece: p, from: pos, to: pos + n, buf: b}
+			if !t.info.HasV2() {
+				c.h = sha1.New()
 			}
-			if !final {
-				k, upTo = end, endBytes
-				if k-sent < 16 && k < len(run) {
-					if filled-told >= 16*bt.BlockSize {
-						t.send(mirrorProgressMsg{job: job})
-						told = filled
-					}
-					return
-				}
+			checks = append(checks, c)
+		}
+		pos += n
+		o := 0
+		for ; i < j; i++ {
+			blockData[i] = b[o:]
+			o += run[i].Length
+		}
+	}
+	sent, sentBytes, told, checked, reported := 0, 0, 0, 0, 0
+	flush := func(filled int, final bool) {
+		k, upTo := sent, sentBytes
+		end, endBytes := sent, sentBytes // the last piece end among the complete blocks
+		for k < len(run) && upTo+run[k].Length <= filled {
+			upTo += run[k].Length
+			k++
+			if k == len(run) || run[k].Piece != run[k-1].Piece {
+				end, endBytes = k, upTo
 			}
-			if k == sent {
+		}
+		if !final {
+			k, upTo = end, endBytes
+			if k-sent < 16 && k < len(run) {
+				if filled-told >= 16*bt.BlockSize {
+					t.send(mirrorProgressMsg{job: job})
+					told = filled
+				}
 				return
 			}
-			data := make([][]byte, 0, k-sent)
-			for i := sent; i < k; i++ {
-				data = append(data, blockData[i][:run[i].Length])
+		}
+		if k == sent {
+			return
+		}
+		data := make([][]byte, 0, k-sent)
+		for i := sent; i < k; i++ {
+			data = append(data, blockData[i][:run[i].Length])
+		}
+		var results []pieceResult
+		for ; reported < checked && checks[reported].to <= upTo; reported++ {
+			if c := &checks[reported]; c.result != unchecked {
+				results = append(results, pieceResult{piece: c.piece, ok: c.result == checkedOK})
 			}
-			t.send(mirrorDataMsg{job: job, blocks: run[sent:k], data: data})
-			sent, sentBytes, told = k, upTo, filled
 		}
-		n, err := mr.m.Fetch(ctx, off, bufs, func(filled int) { flush(filled, false) })
-		flush(n, true)
-		if err != nil && ctx.Err() == context.DeadlineExceeded {
-			err = fmt.Errorf("web seed %s: %w: no answer within %v", mr.m.URL(), webseed.ErrStalled, timeout)
+		t.send(mirrorDataMsg{job: job, blocks: run[sent:k], data: data, checked: results})
+		sent, sentBytes, told = k, upTo, filled
+	}
+	n, err := mr.m.Fetch(ctx, off, bufs, func(filled int) {
+		for checked < len(checks) && checks[checked].advance(ctx, t, filled) {
+			checked++
 		}
-		t.send(mirrorDoneMsg{job: job, delivered: sent, err: err})
-	}()
+		flush(filled, false)
+	})
+	flush(n, true)
+	if err != nil && ctx.Err() == context.DeadlineExceeded {
+		err = fmt.Errorf("web seed %s: %w: no answer within %v", mr.m.URL(), webseed.ErrStalled, timeout)
+	}
+	t.send(mirrorDoneMsg{job: job, delivered: sent, err: err})
 }
 
 // mirrorData takes a mirror's blocks like PIECE messages. A piece that comes
 // whole in one message, none of it received before, keeps the job's buffer
 // (the blocks are adjacent in it, and the worker writes none of them again)
-// instead of being copied.
+// instead of being copied; when the job verified it (pieceCheck), it is not
+// hashed again.
 func (t *Torrent) mirrorData(m mirrorDataMsg, now time.Time) {
 	mr := m.job.mr
 	mr.progressAt = now
+	m.job.delivered += len(m.blocks)
 	res := make([]picker.ReceiveResult, len(m.blocks))
 	count := map[int]int{} // first copies per piece in this message
 	for k, blk := range m.blocks {
@@ -315,6 +518,7 @@ func (t *Torrent) mirrorData(m mirrorDataMsg, now time.Time) {
 			count[blk.Piece]++
 		}
 	}
+	var verified []hashedMsg // adopted pieces the job checked, handled after the others
 	for k, blk := range m.blocks {
 		r := res[k]
 		if !r.Expected || !r.First {
@@ -328,28 +532,29 @@ func (t *Torrent) mirrorData(m mirrorDataMsg, now time.Time) {
 			d = &download{buf: data[:plen:plen], senders: map[picker.PeerKey]bool{mr.key: true}, recv: plen}
 			t.downloads[blk.Piece] = d
 			count[blk.Piece] = -1 // the rest of its blocks are in buf already
-			if r.Complete {
-				t.hashPiece(blk.Piece, d) // a piece of one block
+		} else if count[blk.Piece] != -1 {
+			if d == nil {
+				d = &download{buf: make([]byte, plen), senders: make(map[picker.PeerKey]bool)}
+				t.downloads[blk.Piece] = d
 			}
+			copy(d.buf[blk.Begin:], data)
+			mr.copied.Add(int64(len(data)))
+			d.recv += int64(len(data))
+			d.senders[mr.key] = true
+		}
+		if !r.Complete {
 			continue
 		}
-		if count[blk.Piece] == -1 {
-			if r.Complete {
-				t.hashPiece(blk.Piece, d)
-			}
-			continue
-		}
-		if d == nil {
-			d = &download{buf: make([]byte, plen), senders: make(map[picker.PeerKey]bool)}
-			t.downloads[blk.Piece] = d
-		}
-		copy(d.buf[blk.Begin:], data)
-		mr.copied.Add(int64(len(data)))
-		d.recv += int64(len(data))
-		d.senders[mr.key] = true
-		if r.Complete {
+		if k := slices.IndexFunc(m.checked, func(c pieceResult) bool { return c.piece == blk.Piece }); k >= 0 && count[blk.Piece] == -1 {
+			d.hashing = true
+			mr.verified.Add(1)
+			verified = append(verified, hashedMsg{piece: blk.Piece, ok: m.checked[k].ok, d: d})
+		} else {
 			t.hashPiece(blk.Piece, d)
 		}
+	}
+	for _, h := range verified {
+		t.hashed(h, now)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -280,5 +281,72 @@ func TestMirrorPiecesNotCopied(t *testing.T) {
 	// start at piece boundaries. (Before: 2 MiB of the 6 copied, here.)
 	if n := engine.MirrorCopied(tor); n > 1<<20 {
 		t.Fatalf("%d of %d bytes copied on the owner", n, len(files[0].Data))
+	}
+}
+
+// A piece a web seed's job fetches whole is verified by the job (v1: SHA-1 as
+// its bytes arrive; v2 and hybrid: the merkle check once complete), so the
+// owner takes it verified and hands it to no hasher. Files read from their
+// start are fetched in whole pieces.
+func TestMirrorPiecesVerifiedOnFetch(t *testing.T) {
+	for name, format := range map[string]metainfo.Format{"v1": metainfo.FormatV1, "v2": metainfo.FormatV2, "hybrid": metainfo.FormatHybrid} {
+		t.Run(name, func(t *testing.T) {
+			files := v2Files()
+			want := map[string][]byte{}
+			for _, f := range files {
+				want[strings.Join(f.Path, "/")] = f.Data
+			}
+			mt, _ := v2Torrent(t, format, files)
+			ts, _ := mirrorServer(t, mt, files, nil)
+			tor := mirrorLeecher(t, mt, ts.URL+"/m/")
+			for _, f := range mt.Info.VisibleFiles() {
+				if got := readAll(t, tor, f, 50_000); !bytes.Equal(got, want[strings.Join(f.Path, "/")]) {
+					t.Fatalf("%v: content differs", f.Path)
+				}
+			}
+			if n := engine.MirrorVerified(tor); n != int64(mt.Info.NumPieces) {
+				t.Fatalf("%d of %d pieces verified by their job", n, mt.Info.NumPieces)
+			}
+		})
+	}
+}
+
+// The piece a read waits for is fetched alone: while it has not come, the
+// mirror is asked nothing else (not the head's next piece, not the file's
+// tail, which opening the file wants too), so it has the link to itself.
+func TestMirrorWaitedPieceAlone(t *testing.T) {
+	files := []enginetest.File{{Data: enginetest.RandomBytes(16, 6<<20)}}
+	mt, _ := enginetest.Torrent(t, "tor", 1<<20, files)
+	asked, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	ts, _ := mirrorServer(t, mt, files, func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodGet && strings.HasPrefix(r.Header.Get("Range"), "bytes=0-") {
+			once.Do(func() { close(asked) })
+			<-release
+		}
+		return false
+	})
+	tor := mirrorLeecher(t, mt, ts.URL+"/m/tor")
+	r := tor.NewReader(mt.Info.Files[0])
+	defer r.Close()
+	got := make(chan error, 1)
+	buf := make([]byte, 64<<10)
+	go func() {
+		_, err := r.ReadAt(t.Context(), buf, 0)
+		got <- err
+	}()
+	<-asked
+	for { // until the owner has taken the read's wait (after the file's windows)
+		jobs, waiting := engine.MirrorWaiting(tor, 0)
+		if waiting {
+			if jobs != 1 {
+				t.Errorf("%d web-seed jobs while a read waits for the first one's piece, want 1", jobs)
+			}
+			break
+		}
+	}
+	close(release)
+	if err := <-got; err != nil || !bytes.Equal(buf, files[0].Data[:len(buf)]) {
+		t.Fatalf("read: %v", err)
 	}
 }

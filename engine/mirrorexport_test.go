@@ -9,3 +9,25 @@ func MirrorCopied(t *Torrent) int64 {
 	}
 	return n
 }
+
+// MirrorVerified returns how many pieces t's web seeds delivered verified by
+// the job that fetched them, not hashed on a hasher goroutine of the owner's.
+func MirrorVerified(t *Torrent) int64 {
+	var n int64
+	for _, mr := range t.mirrors {
+		n += mr.verified.Load()
+	}
+	return n
+}
+
+// MirrorWaiting reports, from the owner goroutine, how many web-seed jobs are
+// in flight and whether a read waits for piece i.
+func MirrorWaiting(t *Torrent, i int) (jobs int, waiting bool) {
+	t.onOwner(func() {
+		for _, mr := range t.mirrors {
+			jobs += len(mr.jobs)
+		}
+		waiting = t.futures[i] != nil
+	})
+	return jobs, waiting
+}

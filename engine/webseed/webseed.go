@@ -217,6 +217,35 @@ func (b Buffers) span(pos, limit int) []byte {
 	return nil
 }
 
+// Warm opens a connection to the mirror ahead of the first Fetch, with a HEAD
+// request of the torrent's first file that holds data: the client keeps the
+// connection for the next request, so a mount's first read does not wait for
+// a TCP (and TLS) handshake with the mirror. The answer is not judged (Fetch
+// does that); an error says only that no connection was made.
+func (m *Mirror) Warm(ctx context.Context) error {
+	f := -1
+	for k, x := range m.layout.Files {
+		if !x.Padding && x.Length > 0 {
+			f = k
+			break
+		}
+	}
+	if f < 0 {
+		return nil
+	}
+	u := m.fileURL(f)
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, u, nil)
+	if err != nil {
+		return fmt.Errorf("web seed %s: %w", u, err)
+	}
+	resp, err := m.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("web seed %s: %w", u, err)
+	}
+	resp.Body.Close()
+	return nil
+}
+
 // Fetch fills dst with the torrent's bytes from off, file by file, and calls
 // got(n) each time the first n bytes of dst are complete (n grows; they are
 // not written again). Padding is zeros. It returns how many bytes it filled

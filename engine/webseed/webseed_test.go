@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -335,4 +336,34 @@ func FuzzParseContentRange(f *testing.F) {
 			t.Fatalf("%q: %d-%d accepted", h, a, b)
 		}
 	})
+}
+
+// Warm makes the connection the first Fetch uses: one connection in all, and
+// the mirror saw a HEAD of the first file before the range request.
+func TestWarm(t *testing.T) {
+	var methods []string
+	m, data, _ := setup(t, func(w http.ResponseWriter, r *http.Request) bool {
+		methods = append(methods, r.Method+" "+r.URL.Path) // the test's requests come one at a time
+		return false
+	})
+	ts := m.client.Transport.(*http.Transport)
+	var conns atomic.Int64
+	dial := ts.DialContext
+	ts.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conns.Add(1)
+		return dial(ctx, network, addr)
+	}
+	if err := m.Warm(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := fetch(m, 0, 1<<20)
+	if err != nil || !bytes.Equal(got, data[:1<<20]) {
+		t.Fatalf("fetch after Warm: %v", err)
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("%d connections, want 1", n)
+	}
+	if want := "[HEAD /m/t/a GET /m/t/a]"; fmt.Sprint(methods) != want {
+		t.Errorf("requests %v, want %s", methods, want)
+	}
 }
