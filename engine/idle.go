@@ -258,6 +258,7 @@ func (t *Torrent) trySleep() bool {
 		}
 	}
 	t.pipelineBytes.Store(0)
+	t.dropSpares()
 	t.idle.mu.Lock()
 	if len(t.msgs) > 0 || !t.canSleep(time.Now()) {
 		// A read, or anything else, came while the swarm stopped: call it off.

@@ -164,13 +164,12 @@ func (t *Torrent) addMirrors() {
 	}
 	// The first mirrors to be asked get a connection at once (Mirror.Warm):
 	// a mount's first read then costs no handshake with them. And jobs get
-	// piece buffers whose pages are already in memory (spares).
+	// piece buffers whose pages are already in memory (spares), made once the
+	// first job starts (fillSpares): a watched folder of hundreds of
+	// torrents with url-lists that nobody reads holds none.
 	spares := make(chan []byte, mirrorSpares)
 	for _, mr := range t.mirrors {
 		mr.spares = spares
-	}
-	for range mirrorSpares {
-		t.makeSpare(spares)
 	}
 	for _, mr := range t.mirrors[:min(len(t.mirrors), mirrorsAtOnce)] {
 		t.wg.Add(1)
@@ -188,10 +187,39 @@ func (t *Torrent) addMirrors() {
 // makeSpare makes a piece buffer, touches its pages (a write: the kernel
 // gives each page now) and adds it to spares, on a goroutine of its own,
 // unless pieces are too big to keep spares of or spares is full.
+// fillSpares tops the mirrors' spares up to mirrorSpares once: at the first
+// job after the torrent started or woke (owner).
+func (t *Torrent) fillSpares(spares chan []byte) {
+	if t.sparesMade || spares == nil {
+		return
+	}
+	t.sparesMade = true
+	for range mirrorSpares - len(spares) {
+		t.makeSpare(spares)
+	}
+}
+
+// dropSpares lets the spares go when the torrent falls asleep (owner).
+func (t *Torrent) dropSpares() {
+	t.sparesMade = false
+	t.spareGen.Add(1)
+	if len(t.mirrors) == 0 {
+		return
+	}
+	for {
+		select {
+		case <-t.mirrors[0].spares:
+		default:
+			return
+		}
+	}
+}
+
 func (t *Torrent) makeSpare(spares chan []byte) {
 	if t.info.PieceLength > mirrorMaxSpare {
 		return
 	}
+	gen := t.spareGen.Load()
 	t.wg.Add(1)
 	go func() {
 		defer t.wg.Done()
@@ -199,8 +227,17 @@ func (t *Torrent) makeSpare(spares chan []byte) {
 		for k := 0; k < len(b); k += 4096 {
 			b[k] = 0
 		}
+		if t.spareGen.Load() != gen {
+			return // the torrent fell asleep meanwhile (dropSpares)
+		}
 		select {
 		case spares <- b:
+			if t.spareGen.Load() != gen {
+				select { // dropSpares drained before this one came: take one back
+				case <-spares:
+				default:
+				}
+			}
 		default:
 		}
 	}()
@@ -412,6 +449,7 @@ func (t *Torrent) runMirrorJob(ctx context.Context, job *mirrorJob, off int64, t
 		}
 		var b []byte
 		if run[i].Begin == 0 && int64(n) == t.info.PieceLen(run[i].Piece) {
+			t.fillSpares(mr.spares)
 			select {
 			case sp := <-mr.spares: // a whole piece: a spare fits it
 				b = sp[:n:n]

@@ -350,3 +350,34 @@ func TestMirrorWaitedPieceAlone(t *testing.T) {
 		t.Fatalf("read: %v", err)
 	}
 }
+
+// A torrent's web seeds get spare piece buffers only once a job fetches for a
+// read, and let them go when the torrent sleeps: hundreds of torrents with
+// url-lists in a watched folder that nobody reads hold none.
+func TestMirrorSparesOnlyWhileRead(t *testing.T) {
+	files := []enginetest.File{{Data: enginetest.RandomBytes(15, 3<<20)}}
+	mt, _ := enginetest.Torrent(t, "tor", 1<<20, files)
+	ts, _ := mirrorServer(t, mt, files, nil)
+	c, err := engine.NewClient(engine.Config{Listen: "127.0.0.1:0", CacheSize: 16 << 20, Idle: testIdle, Logger: enginetest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	tor, err := c.AddTorrent(mt, engine.TorrentOptions{NoTrackers: true, WebSeeds: []string{ts.URL + "/m/tor"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if made, held := engine.MirrorSpares(tor); made || held != 0 {
+		t.Fatalf("before any read: spares made %v, %d held; want none", made, held)
+	}
+	if got := readAll(t, tor, mt.Info.Files[0], 1<<20); !bytes.Equal(got, files[0].Data) {
+		t.Fatal("content differs")
+	}
+	if made, _ := engine.MirrorSpares(tor); !made {
+		t.Fatal("after reads fetched by the web seed: no spares made")
+	}
+	waitState(t, tor, engine.StateSleeping)
+	if made, held := engine.MirrorSpares(tor); made || held != 0 {
+		t.Fatalf("asleep: spares made %v, %d held; want none", made, held)
+	}
+}

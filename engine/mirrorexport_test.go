@@ -31,3 +31,15 @@ func MirrorWaiting(t *Torrent, i int) (jobs int, waiting bool) {
 	})
 	return jobs, waiting
 }
+
+// MirrorSpares reports, from the owner goroutine, whether t's web seeds' spare
+// piece buffers were made since it started or last slept, and how many are held.
+func MirrorSpares(t *Torrent) (made bool, held int) {
+	t.onOwner(func() {
+		made = t.sparesMade
+		if len(t.mirrors) > 0 {
+			held = len(t.mirrors[0].spares)
+		}
+	})
+	return made, held
+}

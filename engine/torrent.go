@@ -93,7 +93,9 @@ type Torrent struct {
 	bgQueue     []int // pieces to fetch in the background, in order
 	bgMarked    int64 // bytes of background pieces handed to the picker, not yet verified
 	lastOptim   time.Time
-	mirrors     []*mirror // web seeds (mirror.go)
+	mirrors     []*mirror    // web seeds (mirror.go)
+	sparesMade  bool         // the mirrors' spare piece buffers were made since the start or the last sleep (mirror.go)
+	spareGen    atomic.Int64 // counts dropSpares: a spare made before a sleep is not kept
 
 	tier tierState // the store below the RAM cache (tier.go)
 }
