@@ -187,8 +187,8 @@ func (t *Torrent) addMirrors() {
 // makeSpare makes a piece buffer, touches its pages (a write: the kernel
 // gives each page now) and adds it to spares, on a goroutine of its own,
 // unless pieces are too big to keep spares of or spares is full.
-// fillSpares tops the mirrors' spares up to mirrorSpares once: at the first
-// job after the torrent started or woke (owner).
+// fillSpares tops the mirrors' spares up to mirrorSpares once: as the first
+// job after the torrent started or woke is handed out (owner).
 func (t *Torrent) fillSpares(spares chan []byte) {
 	if t.sparesMade || spares == nil {
 		return
@@ -360,6 +360,7 @@ func (t *Torrent) startMirrorJob(mr *mirror, run []picker.Block, urgent bool) {
 		}
 	}
 	mr.jobs[job] = true
+	t.fillSpares(mr.spares)
 	t.wg.Add(1)
 	go func() {
 		defer t.wg.Done()
@@ -449,7 +450,6 @@ func (t *Torrent) runMirrorJob(ctx context.Context, job *mirrorJob, off int64, t
 		}
 		var b []byte
 		if run[i].Begin == 0 && int64(n) == t.info.PieceLen(run[i].Piece) {
-			t.fillSpares(mr.spares)
 			select {
 			case sp := <-mr.spares: // a whole piece: a spare fits it
 				b = sp[:n:n]
