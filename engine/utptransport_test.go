@@ -1,0 +1,165 @@
+package engine
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/hyperblow/hyperblow/engine/utp"
+)
+
+// servePeer answers every connection of ln with size bytes, at most chunk
+// bytes every pause (0: all at once), then closes it; size 0 closes at once.
+func servePeer(t *testing.T, ln net.Listener, size, chunk int, pause time.Duration) {
+	t.Helper()
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer nc.Close()
+				buf := make([]byte, size)
+				for len(buf) > 0 {
+					k := len(buf)
+					if pause > 0 {
+						k = min(k, chunk)
+					}
+					if _, err := nc.Write(buf[:k]); err != nil {
+						return
+					}
+					buf = buf[k:]
+					if pause > 0 {
+						time.Sleep(pause) // the slow transport's pace, not a wait for an event
+					}
+				}
+			}()
+		}
+	}()
+}
+
+// twoTransportPeer listens on one port number over TCP and uTP and returns
+// its address and the two listeners.
+func twoTransportPeer(t *testing.T) (netip.AddrPort, net.Listener, *utp.Socket) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	ap := netip.MustParseAddrPort(ln.Addr().String())
+	us, err := utp.Listen("udp", ap.String(), utp.Config{})
+	if err != nil {
+		t.Skipf("UDP port %d taken: %v", ap.Port(), err)
+	}
+	t.Cleanup(func() { us.Close() })
+	return ap, ln, us
+}
+
+func testTransports(t *testing.T) *transports {
+	t.Helper()
+	s, err := utp.Listen("udp", "127.0.0.1:0", utp.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return &transports{utp: s}
+}
+
+// fetchOnce dials ap, reads until the peer closes, and returns the
+// transport the connection ran over.
+func fetchOnce(t *testing.T, tr *transports, ap netip.AddrPort) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	nc, err := tr.dial(ctx, ap.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if _, err := io.Copy(io.Discard, nc); err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	return connTransport(nc)
+}
+
+// TestTransportPrefersWhatDelivers: a peer that takes both transports, one
+// of them slow. The first dial goes over TCP, the redial tries uTP once, and
+// later ones take the faster.
+func TestTransportPrefersWhatDelivers(t *testing.T) {
+	const size = 512 << 10
+	for _, slow := range []string{"tcp", "utp"} {
+		t.Run("slow "+slow, func(t *testing.T) {
+			ap, ln, us := twoTransportPeer(t)
+			var slowLn, fastLn net.Listener = ln, us
+			fast := "utp"
+			if slow == "utp" {
+				slowLn, fastLn, fast = us, ln, "tcp"
+			}
+			servePeer(t, slowLn, size, 16<<10, 20*time.Millisecond) // ~800 KB/s
+			servePeer(t, fastLn, size, 0, 0)
+			tr := testTransports(t)
+			want := []string{"tcp", "utp", fast, fast}
+			for i, w := range want {
+				if got := fetchOnce(t, tr, ap); got != w {
+					tr.mu.Lock()
+					p := *tr.peers[ap]
+					tr.mu.Unlock()
+					t.Fatalf("dial %d went over %s, want %s (record %+v)", i+1, got, w, p)
+				}
+			}
+		})
+	}
+}
+
+// TestTransportClosedBeforeAByte: a peer that accepts TCP only to close it
+// (libtorrent with incoming TCP off) is redialled over uTP first, and stays
+// there.
+func TestTransportClosedBeforeAByte(t *testing.T) {
+	ap, ln, us := twoTransportPeer(t)
+	servePeer(t, ln, 0, 0, 0)
+	servePeer(t, us, 64<<10, 0, 0)
+	tr := testTransports(t)
+	ctx := context.Background()
+	nc, err := tr.dial(ctx, ap.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := io.Copy(io.Discard, nc); n != 0 || connTransport(nc) != "tcp" {
+		t.Fatalf("first dial: %s, %d bytes; want tcp, closed at once", connTransport(nc), n)
+	}
+	nc.Close()
+	for i := range 2 {
+		if got := fetchOnce(t, tr, ap); got != "utp" {
+			t.Fatalf("redial %d went over %s, want utp", i+1, got)
+		}
+	}
+}
+
+// TestTransportFirst pins the choice for each record.
+func TestTransportFirst(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		p    *peerTransports
+		want transport
+	}{
+		{"unknown", nil, transportTCP},
+		{"nothing yet", &peerTransports{}, transportTCP},
+		{"utp faster", &peerTransports{tcp: trRecord{tried: true, works: true, rate: 1e6}, utp: trRecord{tried: true, works: true, rate: 2e6}}, transportUTP},
+		{"tcp faster", &peerTransports{tcp: trRecord{tried: true, works: true, rate: 3e6}, utp: trRecord{tried: true, works: true, rate: 2e6}}, transportTCP},
+		{"explore utp", &peerTransports{tcp: trRecord{tried: true, works: true, rate: 3e6}}, transportUTP},
+		{"explored", &peerTransports{tcp: trRecord{tried: true, works: true, rate: 3e6}, explored: true}, transportTCP},
+		{"utp failed", &peerTransports{tcp: trRecord{tried: true, works: true}, utp: trRecord{tried: true, fails: 2}}, transportTCP},
+		{"tcp failed", &peerTransports{tcp: trRecord{tried: true, fails: 1}, utp: trRecord{tried: true, works: true}}, transportUTP},
+		{"both failed, tcp more", &peerTransports{tcp: trRecord{tried: true, fails: 2}, utp: trRecord{tried: true, fails: 1}}, transportUTP},
+	} {
+		if got := c.p.first(); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
