@@ -37,6 +37,8 @@ type Config struct {
 	// initialSeq, when set, is the first sequence number of every connection
 	// (tests: wraparound).
 	initialSeq func() uint16
+	// noBatch reads one datagram per system call (tests: readRaw).
+	noBatch bool
 }
 
 func (c Config) withDefaults() Config {
@@ -263,6 +265,9 @@ func (s *Socket) readLoop() {
 	buf := make([]byte, 64<<10)
 	if s.udp != nil {
 		if rc, err := s.udp.SyscallConn(); err == nil {
+			if !s.cfg.noBatch && s.readBatch(rc) {
+				return
+			}
 			s.readRaw(rc, buf)
 			return
 		}
