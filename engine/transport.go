@@ -282,7 +282,11 @@ func (m *meteredConn) Read(p []byte) (int, error) {
 	}
 	if err != nil {
 		var ne net.Error
-		if !(errors.As(err, &ne) && ne.Timeout()) {
+		switch {
+		case errors.As(err, &ne) && ne.Timeout():
+		case errors.Is(err, net.ErrClosed) && m.bytes == 0:
+			// We closed it before a byte came: that says nothing of the peer.
+		default:
 			m.report()
 		}
 	}

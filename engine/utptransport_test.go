@@ -163,3 +163,39 @@ func TestTransportFirst(t *testing.T) {
 		}
 	}
 }
+
+// TestTransportOurCloseIsNoFailure: a connection we close before its first
+// byte does not count against its transport.
+func TestTransportOurCloseIsNoFailure(t *testing.T) {
+	ap, ln, _ := twoTransportPeer(t)
+	held := make(chan net.Conn, 4) // accepted and kept open, silent
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held <- nc
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		for len(held) > 0 {
+			(<-held).Close()
+		}
+	})
+	tr := testTransports(t)
+	nc, err := tr.dial(context.Background(), ap.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.Close()
+	if _, err := nc.Read(make([]byte, 1)); err == nil {
+		t.Fatal("read after close succeeded")
+	}
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if p := tr.peers[ap]; p == nil || p.tcp.fails != 0 || p.last != transportTCP {
+		t.Fatalf("record %+v, want tcp connected and no failure", p)
+	}
+}
