@@ -7,8 +7,10 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/hyperblow/hyperblow/engine/dht"
 	"github.com/hyperblow/hyperblow/engine/utp"
 )
 
@@ -121,6 +123,9 @@ func (p *peerTransports) first() transport {
 type transports struct {
 	utp    *utp.Socket // nil: TCP only
 	accept bool        // it listens on the TCP port number: accept on it
+	// dht4 and dht6 are the DHT nodes that share the uTP socket (its
+	// datagrams that are not uTP), or nil.
+	dht4, dht6 atomic.Pointer[dht.Node]
 
 	mu    sync.Mutex
 	peers map[netip.AddrPort]*peerTransports
@@ -188,7 +193,7 @@ func (c *Client) startUTP() error {
 	if c.ln != nil {
 		addr = c.ln.Addr().String()
 	}
-	s, err := utp.Listen("udp", addr, utp.Config{})
+	s, err := utp.Listen("udp", addr, utp.Config{Unhandled: c.tr.toDHT})
 	accept := c.ln != nil
 	if err != nil && c.ln != nil {
 		// The port is taken on UDP: dial from any port, accept over TCP only.
@@ -203,6 +208,58 @@ func (c *Client) startUTP() error {
 	c.tr.utp = s
 	c.tr.accept = accept // NewClient starts acceptUTP once the DHT is set up
 	return nil
+}
+
+// toDHT hands a datagram that is not uTP to the DHT node of its family, if
+// one shares the socket.
+func (tr *transports) toDHT(b []byte, from netip.AddrPort) {
+	p := &tr.dht4
+	if from.Addr().Is6() {
+		p = &tr.dht6
+	}
+	if n := p.Load(); n != nil {
+		n.Deliver(b, from)
+	}
+}
+
+// newDHTNode starts a DHT node for host and port: on the uTP socket when
+// that listens there (one UDP port for both, as other clients do: one port to
+// open in a firewall or map on a NAT), else on a socket of its own.
+func (c *Client) newDHTNode(cfg dht.Config, host string, port int) (*dht.Node, error) {
+	ap, ok := c.tr.sharedDHTAddr(host, port)
+	if !ok {
+		return dht.New(cfg)
+	}
+	n, err := dht.NewShared(cfg, c.tr.utp, ap)
+	if err != nil {
+		return nil, err
+	}
+	if ap.Addr().Is4() {
+		c.tr.dht4.Store(n)
+	} else {
+		c.tr.dht6.Store(n)
+	}
+	return n, nil
+}
+
+// sharedDHTAddr says whether a DHT node for host and port can share the uTP
+// socket (it listens on that port, on host or on the wildcard of both
+// families), and the node's address.
+func (tr *transports) sharedDHTAddr(host string, port int) (netip.AddrPort, bool) {
+	if tr.utp == nil || !tr.accept || port <= 0 || port > 0xffff {
+		return netip.AddrPort{}, false
+	}
+	u, err := netip.ParseAddrPort(tr.utp.Addr().String())
+	h, herr := netip.ParseAddr(host)
+	if err != nil || herr != nil || int(u.Port()) != port {
+		return netip.AddrPort{}, false
+	}
+	ua, h := u.Addr().Unmap(), h.Unmap()
+	dual := ua.IsUnspecified() && ua.Is6() // Go's "udp" on [::] takes IPv4 too
+	if ua != h && !(dual && h.IsUnspecified()) {
+		return netip.AddrPort{}, false
+	}
+	return netip.AddrPortFrom(h, uint16(port)), true
 }
 
 // acceptUTP feeds incoming uTP connections to the same handshake as TCP's.

@@ -199,3 +199,44 @@ func TestTransportOurCloseIsNoFailure(t *testing.T) {
 		t.Fatalf("record %+v, want tcp connected and no failure", p)
 	}
 }
+
+// TestSharedDHTAddr: which DHT nodes may share the uTP socket.
+func TestSharedDHTAddr(t *testing.T) {
+	open := func(addr string) (*transports, int) {
+		s, err := utp.Listen("udp", addr, utp.Config{})
+		if err != nil {
+			t.Skipf("listen %s: %v", addr, err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return &transports{utp: s, accept: true}, int(netip.MustParseAddrPort(s.Addr().String()).Port())
+	}
+	dual, dp := open("[::]:0")
+	v4, p4 := open("127.0.0.1:0")
+	for _, c := range []struct {
+		tr   *transports
+		host string
+		port int
+		want string // "": not shared
+	}{
+		{dual, "0.0.0.0", dp, "0.0.0.0"},
+		{dual, "::", dp, "::"},
+		{dual, "127.0.0.1", dp, ""},
+		{dual, "0.0.0.0", dp + 1, ""},
+		{v4, "127.0.0.1", p4, "127.0.0.1"},
+		{v4, "0.0.0.0", p4, ""},
+		{v4, "::", p4, ""},
+		{&transports{utp: v4.utp}, "127.0.0.1", p4, ""}, // not on the listen port
+	} {
+		ap, ok := c.tr.sharedDHTAddr(c.host, c.port)
+		got := ""
+		if ok {
+			got = ap.Addr().String()
+			if int(ap.Port()) != c.port {
+				t.Errorf("%s:%d: port %d", c.host, c.port, ap.Port())
+			}
+		}
+		if got != c.want {
+			t.Errorf("uTP on %v, DHT on %s:%d: shared as %q, want %q", c.tr.utp.Addr(), c.host, c.port, got, c.want)
+		}
+	}
+}
