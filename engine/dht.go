@@ -48,7 +48,7 @@ func (c *Client) startDHT() error {
 		if i > 0 && cfg.StateFile != "" {
 			cfg.StateFile += ".ipv6"
 		}
-		n, err := dht.New(cfg)
+		n, err := c.newDHTNode(cfg, host, port) // on uTP's socket when it can
 		if err != nil && port != 0 {
 			cfg.Addr = net.JoinHostPort(host, "0") // the port is taken on UDP: any will do
 			n, err = dht.New(cfg)

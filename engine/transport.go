@@ -7,22 +7,41 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/hyperblow/hyperblow/engine/dht"
 	"github.com/hyperblow/hyperblow/engine/utp"
 )
 
 // Transports: every peer is dialled over TCP or uTP (BEP 29), whichever
-// works. TCP goes first: where it connects it is the cheaper of the two, and
-// most peers take it. uTP follows when TCP fails, or after utpHeadStart
+// works, and redialled over the one that delivered more. TCP goes first to a
+// peer we know nothing of: where it connects it is the cheaper of the two,
+// and most peers take it. uTP follows when TCP fails, or after utpHeadStart
 // without an answer (a peer behind a NAT that passes only UDP, a client with
-// TCP off); the first to connect wins and the other is dropped. The winner is
-// remembered per address and tried first next time.
+// TCP off); the first to connect wins and the other is dropped.
+//
+// Per address, each transport's record says whether it failed (a dial that
+// failed, or a connection that ended before its first byte) and the rate its
+// connections delivered while busy (bytes over the time between reads that
+// came less than busyGap apart; an idle connection is not a slow one). A
+// redial goes first over:
+//   - the faster of the two, when both delivered;
+//   - the other one, once, when only one delivered and the other was never
+//     tried (so both get measured);
+//   - the one that delivered, or that failed less;
+//   - TCP.
 const (
 	utpHeadStart = 300 * time.Millisecond
 	// maxTransportMemory bounds the per-address memory; it starts over when
 	// full.
 	maxTransportMemory = 4096
+	// busyGap: reads further apart than this are an idle connection, not a
+	// slow one; the gap does not count toward its rate.
+	busyGap = 250 * time.Millisecond
+	// minRateBytes: a connection that delivered less than this says it
+	// works, not how fast.
+	minRateBytes = 128 << 10
 )
 
 type transport uint8
@@ -33,13 +52,138 @@ const (
 	transportUTP
 )
 
+func (t transport) String() string {
+	switch t {
+	case transportTCP:
+		return "tcp"
+	case transportUTP:
+		return "utp"
+	}
+	return ""
+}
+
+func (t transport) other() transport {
+	if t == transportTCP {
+		return transportUTP
+	}
+	return transportTCP
+}
+
+// trRecord is what one transport did for one address.
+type trRecord struct {
+	tried bool    // a dial was made over it (won a race, or failed)
+	fails int     // failures since it last delivered
+	works bool    // a connection over it delivered a byte
+	rate  float64 // bytes/s while busy (moving average); 0: not measured
+}
+
+// peerTransports is what is known of one address.
+type peerTransports struct {
+	tcp, utp trRecord
+	last     transport // what connected last
+	explored bool      // the transport not measured was tried once
+}
+
+func (p *peerTransports) rec(t transport) *trRecord {
+	if t == transportUTP {
+		return &p.utp
+	}
+	return &p.tcp
+}
+
+// first is the transport a dial tries first (see Transports).
+func (p *peerTransports) first() transport {
+	if p == nil {
+		return transportTCP
+	}
+	t, u := &p.tcp, &p.utp
+	switch {
+	case t.rate > 0 && u.rate > 0:
+		if u.rate > t.rate {
+			return transportUTP
+		}
+		return transportTCP
+	case t.works != u.works:
+		good := transportTCP
+		if u.works {
+			good = transportUTP
+		}
+		if o := p.rec(good.other()); !o.tried && !p.explored {
+			p.explored = true
+			return good.other()
+		}
+		return good
+	case u.fails < t.fails:
+		return transportUTP
+	}
+	return transportTCP
+}
+
 // transports holds the uTP socket and what worked per address.
 type transports struct {
 	utp    *utp.Socket // nil: TCP only
 	accept bool        // it listens on the TCP port number: accept on it
+	// dht4 and dht6 are the DHT nodes that share the uTP socket (its
+	// datagrams that are not uTP), or nil.
+	dht4, dht6 atomic.Pointer[dht.Node]
 
 	mu    sync.Mutex
-	works map[netip.AddrPort]transport
+	peers map[netip.AddrPort]*peerTransports
+}
+
+// peer returns ap's record, made if need be. tr.mu is held.
+func (tr *transports) peer(ap netip.AddrPort) *peerTransports {
+	p := tr.peers[ap]
+	if p == nil {
+		if tr.peers == nil || len(tr.peers) >= maxTransportMemory {
+			tr.peers = make(map[netip.AddrPort]*peerTransports)
+		}
+		p = &peerTransports{}
+		tr.peers[ap] = p
+	}
+	return p
+}
+
+// firstFor is the transport to try first for ap.
+func (tr *transports) firstFor(ap netip.AddrPort) transport {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return tr.peers[ap].first()
+}
+
+// connected records that t connected to ap.
+func (tr *transports) connected(ap netip.AddrPort, t transport) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	p := tr.peer(ap)
+	p.last = t
+	p.rec(t).tried = true
+}
+
+// failed records that t failed for ap: a dial, or a connection that ended
+// before its first byte.
+func (tr *transports) failed(ap netip.AddrPort, t transport) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	r := tr.peer(ap).rec(t)
+	r.tried = true
+	r.fails++
+}
+
+// delivered records a connection over t that delivered bytes, rate of them
+// per second while busy (0: too few to say).
+func (tr *transports) delivered(ap netip.AddrPort, t transport, rate float64) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	r := tr.peer(ap).rec(t)
+	r.tried, r.works, r.fails = true, true, 0
+	switch {
+	case rate <= 0:
+	case r.rate == 0:
+		r.rate = rate
+	default:
+		r.rate = (r.rate + rate) / 2
+	}
 }
 
 // startUTP opens the uTP socket: on the TCP listener's port number when
@@ -49,7 +193,7 @@ func (c *Client) startUTP() error {
 	if c.ln != nil {
 		addr = c.ln.Addr().String()
 	}
-	s, err := utp.Listen("udp", addr, utp.Config{})
+	s, err := utp.Listen("udp", addr, utp.Config{Unhandled: c.tr.toDHT})
 	accept := c.ln != nil
 	if err != nil && c.ln != nil {
 		// The port is taken on UDP: dial from any port, accept over TCP only.
@@ -64,6 +208,58 @@ func (c *Client) startUTP() error {
 	c.tr.utp = s
 	c.tr.accept = accept // NewClient starts acceptUTP once the DHT is set up
 	return nil
+}
+
+// toDHT hands a datagram that is not uTP to the DHT node of its family, if
+// one shares the socket.
+func (tr *transports) toDHT(b []byte, from netip.AddrPort) {
+	p := &tr.dht4
+	if from.Addr().Is6() {
+		p = &tr.dht6
+	}
+	if n := p.Load(); n != nil {
+		n.Deliver(b, from)
+	}
+}
+
+// newDHTNode starts a DHT node for host and port: on the uTP socket when
+// that listens there (one UDP port for both, as other clients do: one port to
+// open in a firewall or map on a NAT), else on a socket of its own.
+func (c *Client) newDHTNode(cfg dht.Config, host string, port int) (*dht.Node, error) {
+	ap, ok := c.tr.sharedDHTAddr(host, port)
+	if !ok {
+		return dht.New(cfg)
+	}
+	n, err := dht.NewShared(cfg, c.tr.utp, ap)
+	if err != nil {
+		return nil, err
+	}
+	if ap.Addr().Is4() {
+		c.tr.dht4.Store(n)
+	} else {
+		c.tr.dht6.Store(n)
+	}
+	return n, nil
+}
+
+// sharedDHTAddr says whether a DHT node for host and port can share the uTP
+// socket (it listens on that port, on host or on the wildcard of both
+// families), and the node's address.
+func (tr *transports) sharedDHTAddr(host string, port int) (netip.AddrPort, bool) {
+	if tr.utp == nil || !tr.accept || port <= 0 || port > 0xffff {
+		return netip.AddrPort{}, false
+	}
+	u, err := netip.ParseAddrPort(tr.utp.Addr().String())
+	h, herr := netip.ParseAddr(host)
+	if err != nil || herr != nil || int(u.Port()) != port {
+		return netip.AddrPort{}, false
+	}
+	ua, h := u.Addr().Unmap(), h.Unmap()
+	dual := ua.IsUnspecified() && ua.Is6() // Go's "udp" on [::] takes IPv4 too
+	if ua != h && !(dual && h.IsUnspecified()) {
+		return netip.AddrPort{}, false
+	}
+	return netip.AddrPortFrom(h, uint16(port)), true
 }
 
 // acceptUTP feeds incoming uTP connections to the same handshake as TCP's.
@@ -94,65 +290,81 @@ func (c *Client) UTPAddr() netip.AddrPort {
 // dialPeer connects to a peer over TCP or uTP (see transports). It is
 // peerconn.Config.Dial.
 func (c *Client) dialPeer(ctx context.Context, addr string) (net.Conn, error) {
-	tr := &c.tr
-	if tr.utp == nil {
-		var d net.Dialer
-		return d.DialContext(ctx, "tcp", addr)
-	}
+	return c.tr.dial(ctx, addr)
+}
+
+func (tr *transports) dial(ctx context.Context, addr string) (net.Conn, error) {
 	ap, err := netip.ParseAddrPort(addr)
-	if err != nil {
+	if tr.utp == nil || err != nil {
 		var d net.Dialer
 		return d.DialContext(ctx, "tcp", addr)
 	}
-	tr.mu.Lock()
-	first := tr.works[ap]
-	tr.mu.Unlock()
-	if first == transportUnknown {
-		first = transportTCP
-	}
-	nc, used, err := tr.race(ctx, ap, first)
+	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	nc, used, err := tr.race(ctx, ap, tr.firstFor(ap))
 	if err != nil {
 		return nil, err
 	}
-	tr.remember(ap, used)
-	if used == transportTCP {
-		nc = &tcpWatch{Conn: nc, tr: tr, ap: ap}
-	}
-	return nc, nil
+	tr.connected(ap, used)
+	return &meteredConn{Conn: nc, tr: tr, ap: ap, t: used}, nil
 }
 
-func (tr *transports) remember(ap netip.AddrPort, t transport) {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	if tr.works == nil || len(tr.works) >= maxTransportMemory {
-		tr.works = make(map[netip.AddrPort]transport)
-	}
-	tr.works[ap] = t
-}
-
-// tcpWatch notices a peer that accepts TCP connections only to close them
-// before saying anything (libtorrent with incoming TCP off does): the next
-// dial there (peerconn's retry, or a later one) tries uTP first.
-type tcpWatch struct {
+// meteredConn measures what a dialled connection delivers and tells
+// transports when it ends: the rate while busy, or a failure when it ended
+// before its first byte (libtorrent with incoming TCP off accepts TCP
+// connections only to close them).
+type meteredConn struct {
 	net.Conn
-	tr  *transports
-	ap  netip.AddrPort
-	got bool // a byte came; only the reading goroutine touches it
+	tr *transports
+	ap netip.AddrPort
+	t  transport
+
+	// Only the reading goroutine touches these.
+	last        time.Time // the last read that returned bytes
+	bytes, busy int64     // bytes read, and nanoseconds busy reading them
+
+	once sync.Once
 }
 
-func (w *tcpWatch) Read(p []byte) (int, error) {
-	n, err := w.Conn.Read(p)
-	if !w.got {
+func (m *meteredConn) Read(p []byte) (int, error) {
+	n, err := m.Conn.Read(p)
+	if n > 0 {
+		now := time.Now()
+		if !m.last.IsZero() {
+			if d := now.Sub(m.last); d < busyGap {
+				m.busy += int64(d)
+			}
+		}
+		m.last = now
+		m.bytes += int64(n)
+	}
+	if err != nil {
 		var ne net.Error
 		switch {
-		case n > 0:
-			w.got = true
-		case err != nil && !(errors.As(err, &ne) && ne.Timeout()):
-			w.got = true
-			w.tr.remember(w.ap, transportUTP)
+		case errors.As(err, &ne) && ne.Timeout():
+		case errors.Is(err, net.ErrClosed) && m.bytes == 0:
+			// We closed it before a byte came: that says nothing of the peer.
+		default:
+			m.report()
 		}
 	}
 	return n, err
+}
+
+// report tells transports how the connection went, once: when a read fails
+// (the end the reader sees). A connection closed by us without a read
+// failing says nothing.
+func (m *meteredConn) report() {
+	m.once.Do(func() {
+		if m.bytes == 0 {
+			m.tr.failed(m.ap, m.t)
+			return
+		}
+		rate := 0.0
+		if m.bytes >= minRateBytes && m.busy > 0 {
+			rate = float64(m.bytes) / time.Duration(m.busy).Seconds()
+		}
+		m.tr.delivered(m.ap, m.t, rate)
+	})
 }
 
 type dialed struct {
@@ -163,7 +375,7 @@ type dialed struct {
 
 // race dials first, then the other transport when first fails or has not
 // connected within utpHeadStart; it returns the first connection made and
-// closes a later one.
+// closes a later one. A dial that fails is recorded.
 func (tr *transports) race(ctx context.Context, ap netip.AddrPort, first transport) (net.Conn, transport, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	results := make(chan dialed, 2)
@@ -176,12 +388,12 @@ func (tr *transports) race(ctx context.Context, ap netip.AddrPort, first transpo
 			var d net.Dialer
 			nc, err = d.DialContext(ctx, "tcp", ap.String())
 		}
+		if err != nil && ctx.Err() == nil {
+			tr.failed(ap, t)
+		}
 		results <- dialed{nc, t, err}
 	}
-	second := transportUTP
-	if first == transportUTP {
-		second = transportTCP
-	}
+	second := first.other()
 	go dial(first)
 	started := 1
 	head := time.NewTimer(utpHeadStart)

@@ -12,11 +12,8 @@ func StopTCPListener(c *Client) { c.ln.Close() }
 func TransportUsed(c *Client, a netip.AddrPort) string {
 	c.tr.mu.Lock()
 	defer c.tr.mu.Unlock()
-	switch c.tr.works[a] {
-	case transportTCP:
-		return "tcp"
-	case transportUTP:
-		return "utp"
+	if p := c.tr.peers[a]; p != nil {
+		return p.last.String()
 	}
 	return ""
 }

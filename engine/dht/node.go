@@ -169,6 +169,32 @@ func New(cfg Config) (*Node, error) {
 	return n, nil
 }
 
+// NewShared starts a node on a UDP socket that another protocol reads: uTP
+// shares its port with the DHT, as BEP 29 clients do. The node sends with w
+// and receives what the socket's reader hands to Deliver; addr is the
+// socket's address in the node's family (0.0.0.0:PORT, [::]:PORT). Close
+// leaves the socket open.
+func NewShared(cfg Config, w interface {
+	WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error)
+}, addr netip.AddrPort) (*Node, error) {
+	n, err := newNode(cfg)
+	if err != nil {
+		return nil, err
+	}
+	n.out = w
+	n.v6 = addr.Addr().Is6() && !addr.Addr().Is4In6()
+	n.addr = unmap(addr)
+	n.wg.Add(1)
+	go n.maintainLoop()
+	n.log.Debug("dht: node started on a shared socket", "addr", n.addr, "id", n.self)
+	return n, nil
+}
+
+// Deliver hands a shared node (NewShared) one datagram; b is not kept.
+func (n *Node) Deliver(b []byte, from netip.AddrPort) {
+	n.handlePacket(b, from, time.Now())
+}
+
 // newNode builds a Node without a socket or goroutines.
 func newNode(cfg Config) (*Node, error) {
 	cfg = cfg.withDefaults()

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -37,6 +38,8 @@ type Config struct {
 	// initialSeq, when set, is the first sequence number of every connection
 	// (tests: wraparound).
 	initialSeq func() uint16
+	// noBatch reads one datagram per system call (tests: readRaw).
+	noBatch bool
 }
 
 func (c Config) withDefaults() Config {
@@ -114,6 +117,8 @@ type Socket struct {
 	ackq   []*Conn
 	wg     sync.WaitGroup
 
+	unhandled atomic.Pointer[func(b []byte, from netip.AddrPort)] // Config.Unhandled, or SetUnhandled's
+
 	// wake restarts the timers, stopped while there is no connection (an
 	// idle process is not woken 100 times a second).
 	wake chan struct{}
@@ -140,6 +145,9 @@ func New(pc net.PacketConn, cfg Config) *Socket {
 		done:   make(chan struct{}),
 		wake:   make(chan struct{}, 1),
 	}
+	if cfg.Unhandled != nil {
+		s.unhandled.Store(&cfg.Unhandled)
+	}
 	s.udp, _ = pc.(*net.UDPConn)
 	if s.udp != nil {
 		// Room for bursts of a few windows: the kernel's default (~200 KiB)
@@ -151,6 +159,25 @@ func New(pc net.PacketConn, cfg Config) *Socket {
 	go s.readLoop()
 	go s.timerLoop()
 	return s
+}
+
+// SetUnhandled replaces Config.Unhandled: where datagrams that are not uTP
+// go (the DHT, started after the socket). nil drops them.
+func (s *Socket) SetUnhandled(f func(b []byte, from netip.AddrPort)) {
+	if f == nil {
+		s.unhandled.Store(nil)
+		return
+	}
+	s.unhandled.Store(&f)
+}
+
+// WriteToUDPAddrPort sends one datagram from the socket, for the protocol
+// that shares it (the DHT).
+func (s *Socket) WriteToUDPAddrPort(b []byte, to netip.AddrPort) (int, error) {
+	if s.udp != nil {
+		return s.udp.WriteToUDPAddrPort(b, to)
+	}
+	return s.pc.WriteTo(b, net.UDPAddrFromAddrPort(to))
 }
 
 // Addr returns the local address.
@@ -263,6 +290,9 @@ func (s *Socket) readLoop() {
 	buf := make([]byte, 64<<10)
 	if s.udp != nil {
 		if rc, err := s.udp.SyscallConn(); err == nil {
+			if !s.cfg.noBatch && s.readBatch(rc) {
+				return
+			}
 			s.readRaw(rc, buf)
 			return
 		}
@@ -377,8 +407,8 @@ func (s *Socket) handle(b []byte, from netip.AddrPort) {
 	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 	h, payload, err := parseHeader(b)
 	if err != nil {
-		if s.cfg.Unhandled != nil {
-			s.cfg.Unhandled(b, from)
+		if f := s.unhandled.Load(); f != nil {
+			(*f)(b, from)
 		}
 		return
 	}
