@@ -3,6 +3,9 @@ package storage
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/hyperblow/hyperblow/cache"
@@ -13,8 +16,13 @@ import (
 //	BenchmarkRead/ram against /disk and /layout: a whole-piece read from each
 //	tier (disk reads verify the piece's SHA-1 every time).
 //	BenchmarkWriteBehind/put: what a Put costs the engine's owner goroutine;
-//	/sustained: Put then wait for the disk (write, fsync, rename, fsync folder);
-//	/burst: 32 Puts, then wait: the writer commits them in one batch.
+//	/sustained: Put then wait for the writer (hash, write, rename; the fsync
+//	comes in the syncer's rounds, and at Close, outside the timer);
+//	/burst: 32 Puts, then wait: the writer takes them in one batch.
+//
+// Each store holds at most one copy of the 64 MiB torrent: it is removed when
+// the next one opens (earlier, every store stayed in b.TempDir until the end,
+// and a long run of /put, whose b.N grows into the millions, filled the disk).
 
 const benchPiece = 1 << 20
 
@@ -92,9 +100,15 @@ func BenchmarkWriteBehind(b *testing.B) {
 			b.SetBytes(benchPiece)
 			var c *DiskCache
 			var ct *CacheTorrent
+			base, dir, stores := b.TempDir(), "", 0
 			open := func() {
+				if dir != "" {
+					os.RemoveAll(dir)
+				}
+				stores++
+				dir = filepath.Join(base, strconv.Itoa(stores))
 				var err error
-				if c, err = OpenDiskCache(DiskCacheConfig{Dir: b.TempDir(), MaxBytes: 1 << 30, QueueBytes: 1 << 30}); err != nil {
+				if c, err = OpenDiskCache(DiskCacheConfig{Dir: dir, MaxBytes: 1 << 30, QueueBytes: 1 << 30}); err != nil {
 					b.Fatal(err)
 				}
 				if ct, err = c.Torrent(tt.spec(Events{})); err != nil {
