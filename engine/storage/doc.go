@@ -15,11 +15,18 @@
 // Only verified pieces: the engine calls Put after a piece's hash matched, and
 // the tier's writer checks the SHA-1 again before writing (0.6 ms per MiB, on
 // the writer goroutine), so a piece that does not match never reaches disk,
-// whatever the caller does. Put never waits: the piece joins a queue bounded
-// in bytes (64 MiB by default) that one writer goroutine drains; when the queue
-// is full the piece is dropped (it stays in the RAM cache; a later read may
-// fetch it again), so a disk slower than the network costs disk hits, never
-// read latency. A piece still queued is served from the queue.
+// whatever the caller does. The engine, which hashed the piece a moment
+// before, uses DiskCache's PutVerified instead: the header takes the torrent's
+// SHA-1 of the piece without hashing it again (on two busy cores the second
+// hash was a share of cp's rate), and every read verifies the piece anyway.
+// Put never waits: the piece joins a queue bounded in bytes (64 MiB by
+// default; the engine lowers it to a quarter of its RAM cache, at least
+// 16 MiB) that one writer goroutine drains; when the queue is full the piece
+// is refused. The engine keeps up to 16 MiB of refused pieces and hands them
+// again when the queue has room, and past that asks peers only for what a
+// read waits for (engine/tier.go, tierBacklog), so a disk slower than the
+// network slows the readahead, never a read. A piece still queued is served
+// from the queue.
 //
 // # DiskCache on disk: one file per piece
 //
