@@ -524,13 +524,15 @@ func (c *DiskCache) writeBatch(batch []item[pieceKey]) {
 	if len(batch) == 0 || c.cnt.degraded.Load() {
 		return
 	}
-	if err := c.sync.begin(); err != nil {
+	since, err := c.sync.begin()
+	if err != nil {
 		c.degrade(err)
 		return
 	}
 	var paths []string
 	dirs := map[string]bool{}
 	var written int64
+	defer func() { c.sync.add(since, paths, dirs, written) }()
 	for _, it := range batch {
 		t, data := it.k.t, it.data
 		t.mu.Lock()
@@ -584,9 +586,6 @@ func (c *DiskCache) writeBatch(batch []item[pieceKey]) {
 		c.sinceScan += size
 		c.mu.Unlock()
 		t.spec.Events.stored(it.k.piece)
-	}
-	if len(paths) > 0 {
-		c.sync.add(paths, dirs, written)
 	}
 }
 

@@ -94,6 +94,7 @@ type syncer struct {
 	dirs    map[string]bool
 	bytes   int64
 	marked  bool // the marker is on disk and covers every pending piece
+	writing int  // batches between begin and add: the marker must stay
 	failed  bool // an fsync failed: the marker stays, for the next boot to check
 	closed  bool
 
@@ -112,27 +113,31 @@ func newSyncer(dir string, log *slog.Logger, degrade func(error)) *syncer {
 
 func (s *syncer) markPath() string { return s.mark }
 
-// begin (writer) makes sure the marker covers the pieces about to be written.
-// It writes the marker durably once per busy spell, not once per piece.
-func (s *syncer) begin() error {
+// begin (writer) makes sure the marker covers the pieces about to be written,
+// until add records them. It writes the marker durably once per busy spell,
+// not once per piece. Every begin that returns nil is followed by one add,
+// given the time begin returned (no piece of the batch is older).
+func (s *syncer) begin() (time.Time, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.marked {
-		return nil
+	now := time.Now()
+	if !s.marked {
+		if err := writeMarker(s.markPath(), now); err != nil {
+			return now, fmt.Errorf("disk cache: marker: %w", err)
+		}
+		s.marked = true
 	}
-	if err := writeMarker(s.markPath(), time.Now()); err != nil {
-		return fmt.Errorf("disk cache: marker: %w", err)
-	}
-	s.marked = true
-	return nil
+	s.writing++
+	return now, nil
 }
 
-// add (writer) records pieces renamed into place, to be fsynced.
-func (s *syncer) add(paths []string, dirs map[string]bool, n int64) {
-	now := time.Now()
+// add (writer) records pieces renamed into place, to be fsynced (none: the
+// batch wrote nothing), and ends what begin started.
+func (s *syncer) add(since time.Time, paths []string, dirs map[string]bool, n int64) {
 	s.mu.Lock()
+	s.writing--
 	for _, p := range paths {
-		s.pending = append(s.pending, syncItem{p, now})
+		s.pending = append(s.pending, syncItem{p, since})
 	}
 	for d := range dirs {
 		s.dirs[d] = true
@@ -197,7 +202,7 @@ func (s *syncer) sync() {
 	if !s.marked {
 		return
 	}
-	if len(s.pending) == 0 {
+	if len(s.pending) == 0 && s.writing == 0 {
 		if err := os.Remove(s.markPath()); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			s.log.Warn("disk cache: removing the sync marker", "err", err)
 			return
@@ -206,7 +211,11 @@ func (s *syncer) sync() {
 		return
 	}
 	// Pieces written during this round are not synced yet: the marker moves
-	// forward to the oldest of them (a later time never uncovers them).
+	// forward to the oldest of them (a later time never uncovers them). A
+	// batch being written keeps it where it is.
+	if len(s.pending) == 0 {
+		return
+	}
 	if err := writeMarker(s.markPath(), s.pending[0].at); err != nil {
 		s.log.Warn("disk cache: moving the sync marker", "err", err)
 	}

@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"errors"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -212,5 +213,30 @@ func TestParseMarker(t *testing.T) {
 		if ok != tc.ok || (ok && boot != tc.boot) {
 			t.Errorf("parseMarker(%q) = %q, %v; want %q, %v", tc.in, boot, ok, tc.boot, tc.ok)
 		}
+	}
+}
+
+// A sync round that finds nothing pending while a batch is being written
+// (between begin and add) keeps the marker: the batch's pieces are covered.
+func TestSyncRoundKeepsMarkerDuringBatch(t *testing.T) {
+	dir := t.TempDir()
+	s := newSyncer(dir, slog.New(slog.DiscardHandler), func(error) {})
+	defer s.close()
+	since, err := s.begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.sync()
+	if m := markers(t, dir); len(m) != 1 {
+		t.Fatalf("markers %v during a batch: want the one covering it", m)
+	}
+	p := filepath.Join(dir, "piece")
+	if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.add(since, []string{p}, map[string]bool{dir: true}, 1)
+	s.sync()
+	if m := markers(t, dir); len(m) != 0 {
+		t.Fatalf("markers %v after the batch was synced: want none", m)
 	}
 }
