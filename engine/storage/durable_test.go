@@ -240,3 +240,18 @@ func TestSyncRoundKeepsMarkerDuringBatch(t *testing.T) {
 		t.Fatalf("markers %v after the batch was synced: want none", m)
 	}
 }
+
+// FuzzParseMarker: a marker file is read back from a folder anyone may have
+// written into; parsing it never panics, and what it accepts has a time.
+func FuzzParseMarker(f *testing.F) {
+	f.Add([]byte("be6e61e4-1286-4f10-8508-45b1fa58cf5e 1765000000000000000\n"))
+	f.Add([]byte("123\n"))
+	f.Add([]byte(""))
+	f.Add([]byte("a -5"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		boot, since, ok := parseMarker(b)
+		if ok && (since.UnixNano() < 0 || strings.ContainsAny(boot, " \t\n")) {
+			t.Fatalf("parseMarker(%q) = %q, %v, true", b, boot, since)
+		}
+	})
+}
