@@ -684,7 +684,7 @@ func (t *Torrent) fillUpTo(p *peer, now time.Time, limit int) bool {
 	}
 	dups := t.pk.Duplicates
 	pick := t.pk.Pick
-	if urgent {
+	if urgent || t.tierBacklog() { // the disk catches up first (tier.go)
 		pick = t.pk.PickUrgent
 	}
 	blocks := pick(p.key, p.bf.Has, room, now)

@@ -50,6 +50,10 @@ type tierState struct {
 	// (retryUnstored); unstoredSet marks them.
 	unstored    []int
 	unstoredSet bt.Bitfield
+	// held keeps the bytes of refused pieces, up to tierHoldBytes, so that
+	// the RAM cache evicting them cannot lose them before the queue has room.
+	held      map[int][]byte
+	heldBytes int64
 
 	ramHits, diskHits, diskMisses, diskErrors atomic.Int64
 	rejects, resets                           atomic.Int64 // honest.go
@@ -152,7 +156,7 @@ func (t *Torrent) closeTier() {
 	// files keep every piece that verified.
 	if w, ok := t.tier.st.(interface{ Write(int, []byte) error }); ok {
 		for _, i := range t.tier.unstored {
-			if d, ok := t.pieceData(i); ok {
+			if d, ok := t.unstoredData(i); ok {
 				w.Write(i, d) // an error is logged and counted by the Layout
 			}
 		}
@@ -161,9 +165,9 @@ func (t *Torrent) closeTier() {
 		// holds, waiting once for room (the queue written) when it is full:
 		// a remount then finds every piece this mount read.
 		for _, i := range t.tier.unstored {
-			if d, ok := t.pieceData(i); ok && !t.tier.st.Has(i) && !t.tier.st.Put(i, d) {
+			if d, ok := t.unstoredData(i); ok && !t.tier.st.Has(i) && !t.tierPut(i, d) {
 				dc.Flush()
-				t.tier.st.Put(i, d)
+				t.tierPut(i, d)
 			}
 		}
 	}
@@ -251,9 +255,61 @@ func (t *Torrent) storeVerified(i int, data []byte) {
 	if st == nil {
 		return
 	}
-	if !st.Put(i, data) && !st.Has(i) && !t.tier.unstoredSet.Has(i) {
+	if !t.tierPut(i, data) && !st.Has(i) && !t.tier.unstoredSet.Has(i) {
 		t.tier.unstoredSet.Set(i)
 		t.tier.unstored = append(t.tier.unstored, i)
+		t.holdUnstored(i, data)
+	}
+}
+
+// tierPut hands the tier a piece this torrent verified: without the tier's
+// own second SHA-1 when it offers that (storage.CacheTorrent.PutVerified).
+func (t *Torrent) tierPut(i int, data []byte) bool {
+	if pv, ok := t.tier.st.(interface{ PutVerified(int, []byte) bool }); ok {
+		return pv.PutVerified(i, data)
+	}
+	return t.tier.st.Put(i, data)
+}
+
+// tierHoldBytes bounds the bytes of refused pieces the torrent keeps for its
+// tier (holdUnstored): with the tier's backlog slowing the fetch to what reads
+// wait for (tierBacklog), a burst the queue refused fits, and the memory stays
+// within the margin the process's limit leaves above the RAM cache.
+const tierHoldBytes = 16 << 20
+
+// tierHoldTest, when not 0, replaces tierHoldBytes (tests; negative: hold none).
+var tierHoldTest atomic.Int64
+
+// holdUnstored (owner) keeps a refused piece's bytes while they fit.
+func (t *Torrent) holdUnstored(i int, data []byte) {
+	ts := &t.tier
+	limit := int64(tierHoldBytes)
+	if n := tierHoldTest.Load(); n != 0 {
+		limit = max(n, 0)
+	}
+	if ts.heldBytes+int64(len(data)) > limit {
+		return // retried from RAM while it is there
+	}
+	if ts.held == nil {
+		ts.held = make(map[int][]byte)
+	}
+	ts.held[i] = data
+	ts.heldBytes += int64(len(data))
+}
+
+// unstoredData (owner) is a refused piece's bytes: held, or from RAM.
+func (t *Torrent) unstoredData(i int) ([]byte, bool) {
+	if d, ok := t.tier.held[i]; ok {
+		return d, true
+	}
+	return t.pieceData(i)
+}
+
+// releaseUnstored (owner) forgets a refused piece's held bytes.
+func (t *Torrent) releaseUnstored(i int) {
+	if d, ok := t.tier.held[i]; ok {
+		delete(t.tier.held, i)
+		t.tier.heldBytes -= int64(len(d))
 	}
 }
 
@@ -283,7 +339,15 @@ func (t *Torrent) tierBusy() bool {
 // fetch the same pieces for ever.
 func (t *Torrent) retryUnstored() {
 	ts := &t.tier
-	if len(ts.unstored) == 0 || ts.st.Stats().Degraded {
+	if len(ts.unstored) == 0 {
+		return
+	}
+	if ts.st.Stats().Degraded { // nothing more will be written: let them go
+		for _, i := range ts.unstored {
+			ts.unstoredSet.Clear(i)
+			t.releaseUnstored(i)
+		}
+		ts.unstored = nil
 		return
 	}
 	keep := ts.unstored[:0]
@@ -291,11 +355,13 @@ func (t *Torrent) retryUnstored() {
 	for _, i := range ts.unstored {
 		if ts.st.Has(i) {
 			ts.unstoredSet.Clear(i)
+			t.releaseUnstored(i)
 			continue
 		}
-		if d, ok := t.pieceData(i); ok {
-			if ts.st.Put(i, d) {
+		if d, ok := t.unstoredData(i); ok {
+			if t.tierPut(i, d) {
 				ts.unstoredSet.Clear(i)
+				t.releaseUnstored(i)
 			} else {
 				keep = append(keep, i) // full still, or queued: look again next tick
 			}
@@ -315,6 +381,23 @@ func (t *Torrent) retryUnstored() {
 	if refetch {
 		t.log.Debug("fetching again pieces the disk queue could not take before RAM evicted them")
 	}
+}
+
+// tierBacklog (owner) reports whether the tier's write-behind queue refused
+// more pieces than the torrent can hold for it (holdUnstored): pieces that
+// only the RAM cache keeps until the queue has room. Meanwhile the peers are
+// asked only for what a read waits for now (fillUpTo): readahead would bring
+// in pieces faster than the disk takes them and push those out of RAM first
+// (BenchmarkDiskTierCopy: a fast read through 8 MiB of RAM lost pieces, and a
+// second read with no peer waited for ever for them). A read never waits for
+// a disk write: the piece under it is still asked at once. Only a disk far
+// behind (the queue and the held bytes full, 32 MiB with the defaults) slows
+// the fetch; a burst the held bytes absorb does not.
+//
+// A keeping tier (a Layout) is not slowed here: its background fetch waits for
+// its queue (tierBusy), and what RAM lost is fetched again (retryUnstored).
+func (t *Torrent) tierBacklog() bool {
+	return len(t.tier.unstored) > len(t.tier.held) && t.tier.st != nil && !t.tier.keep && !t.tier.st.Stats().Degraded
 }
 
 // advertiseVerified (owner) tells peers about a piece that just verified: at

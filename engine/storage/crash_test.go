@@ -140,6 +140,11 @@ func TestDiskCacheSurvivesKill9(t *testing.T) {
 			t.Errorf("the crashed writer's temporary file %s was not cleaned up", e.Name())
 		}
 	}
+	// The child wrote without fsync; its sync marker (this boot, its process
+	// gone) was taken over: made durable and removed, with no hashing.
+	if m := markers(t, dir); len(m) != 0 || c.Stats().Corrupt != 0 {
+		t.Errorf("after reopening: markers %v, corrupt %d", m, c.Stats().Corrupt)
+	}
 	t.Logf("%d pieces reported stored, %d held after the kill", len(stored), held)
 }
 

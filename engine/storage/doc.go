@@ -19,11 +19,18 @@
 // Only verified pieces: the engine calls Put after a piece's hash matched, and
 // the tier's writer checks the SHA-1 again before writing (0.6 ms per MiB, on
 // the writer goroutine), so a piece that does not match never reaches disk,
-// whatever the caller does. Put never waits: the piece joins a queue bounded
-// in bytes (64 MiB by default) that one writer goroutine drains; when the queue
-// is full the piece is dropped (it stays in the RAM cache; a later read may
-// fetch it again), so a disk slower than the network costs disk hits, never
-// read latency. A piece still queued is served from the queue.
+// whatever the caller does. The engine, which hashed the piece a moment
+// before, uses DiskCache's PutVerified instead: the header takes the torrent's
+// SHA-1 of the piece without hashing it again (on two busy cores the second
+// hash was a share of cp's rate), and every read verifies the piece anyway.
+// Put never waits: the piece joins a queue bounded in bytes (64 MiB by
+// default; the engine lowers it to a quarter of its RAM cache, at least
+// 16 MiB) that one writer goroutine drains; when the queue is full the piece
+// is refused. The engine keeps up to 16 MiB of refused pieces and hands them
+// again when the queue has room, and past that asks peers only for what a
+// read waits for (engine/tier.go, tierBacklog), so a disk slower than the
+// network slows the readahead, never a read. A piece still queued is served
+// from the queue.
 //
 // # DiskCache on disk: one file per piece
 //
@@ -33,17 +40,32 @@
 //	                            length, SHA-1 of the piece, CRC-32C), then the piece
 //	DIR/<info-hash hex>/.tmp-*  a piece being written
 //
-// A piece is written to a temporary file, fsynced, renamed to its index, and
-// the folder fsynced; Stored fires after that. Rename is atomic, so after a
-// kill -9 or a power cut a piece file is either absent or whole: the folder
+// A piece is written to a temporary file and renamed to its index; Stored
+// fires after that. Rename is atomic, so after a kill -9 a piece file is
+// either absent or whole (the page cache survives the process): the folder
 // listing is the record of what is stored, and it needs no journal to replay
 // or compact. This was chosen over one data file plus an append-only journal
 // because every piece file describes itself (a damaged file costs that piece
 // only, never the index of the others), eviction is an unlink (no holes to
 // punch, no compaction), and processes share the folder with two flocks and no
-// journal writer to elect. The cost is an inode per piece and two fsyncs per
-// piece (BenchmarkWriteBehind/sustained: ~80 MB/s with 1 MiB pieces on the
-// build VM; the queue absorbs bursts above that).
+// journal writer to elect. The cost is an inode per piece.
+//
+// No piece is fsynced on the write path. Every read verifies the piece (below),
+// so an fsync before the rename bought durability across a power cut, never
+// correctness, and it held the writer to the disk's fsync rate: 40-60 MB/s on
+// the build VM, while loopback peers deliver 100-250 MB/s, so the write-behind
+// queue refused most pieces of a fast cp, and a second cp fetched 596 MiB of
+// 1 GiB again (bench/tier). Durability is batched off the write path instead
+// (durable.go): a syncer goroutine fsyncs what was written (the files, then
+// each folder once) every 5 s or 256 MiB, and when a torrent or the cache
+// closes. A marker, DIR/.unsynced-<pid>-<n> (the boot id and a time, written
+// durably before the first unsynced piece), says which pieces a power cut may
+// have torn: a cache opened in a later boot verifies every piece file modified
+// since that time and deletes the bad ones before it counts any as held, so a
+// power cut costs at most the last few seconds of pieces, fetched again, and
+// never a wrong byte nor a bitfield entry that is not there. A marker of this
+// boot whose process died (kill -9) costs no hashing: the opener syncfs's the
+// folder and removes it.
 //
 // Opening a torrent trusts the names and sizes it finds (a file of the wrong
 // size is deleted), so opening a large cache reads no piece. Every Get reads

@@ -48,8 +48,10 @@ type Tier interface {
 // call the store. Forward them to the owner goroutine over a buffered channel,
 // or set an atomic flag. Nil functions are skipped.
 type Events struct {
-	// Stored: the piece is on disk (written and, for DiskCache, fsynced and
-	// renamed into place). With a disk tier, this is when to send HAVE.
+	// Stored: the piece is on disk (for DiskCache: written and renamed into
+	// place; its fsync comes later, in a batch, and a power cut before it
+	// costs a re-fetch, never a wrong byte). With a disk tier, this is when
+	// to send HAVE.
 	Stored func(piece int)
 	// Evicted: the piece left the tier (LRU eviction, found corrupt or missing
 	// on read). Stop advertising it to new peers and reject requests for it.
