@@ -194,6 +194,7 @@ func (t *Torrent) fillSpares(spares chan []byte) {
 		return
 	}
 	t.sparesMade = true
+	t.spareRounds++
 	for range mirrorSpares - len(spares) {
 		t.makeSpare(spares)
 	}

@@ -33,13 +33,14 @@ func MirrorWaiting(t *Torrent, i int) (jobs int, waiting bool) {
 }
 
 // MirrorSpares reports, from the owner goroutine, whether t's web seeds' spare
-// piece buffers were made since it started or last slept, and how many are held.
-func MirrorSpares(t *Torrent) (made bool, held int) {
+// piece buffers were made since it started or last slept, how many are held,
+// and how many times they were made.
+func MirrorSpares(t *Torrent) (made bool, held, rounds int) {
 	t.onOwner(func() {
-		made = t.sparesMade
+		made, rounds = t.sparesMade, t.spareRounds
 		if len(t.mirrors) > 0 {
 			held = len(t.mirrors[0].spares)
 		}
 	})
-	return made, held
+	return made, held, rounds
 }

@@ -96,6 +96,7 @@ type Torrent struct {
 	mirrors     []*mirror    // web seeds (mirror.go)
 	sparesMade  bool         // the mirrors' spare piece buffers were made since the start or the last sleep (mirror.go)
 	spareGen    atomic.Int64 // counts dropSpares: a spare made before a sleep is not kept
+	spareRounds int          // counts fillSpares rounds (tests)
 
 	tier tierState // the store below the RAM cache (tier.go)
 }

@@ -87,6 +87,9 @@ func TestTwoNodesFindEachOther(t *testing.T) {
 	if h := ra.wait(t, "A"); h.ih != x || h.peer != netip.MustParseAddrPort("127.0.0.1:2000") {
 		t.Fatalf("A heard %v, want %s from 127.0.0.1:2000", h, x)
 	}
+	// Closed first: its send loop counts a datagram after WriteTo returns,
+	// which may be after B has heard it.
+	a.Close()
 	if s := a.Stats(); s.Sent != 1 {
 		t.Errorf("A sent %d announces, want 1 (B's answer must not be answered)", s.Sent)
 	}
