@@ -139,6 +139,8 @@ type addrState struct {
 	seed      bool // it had every piece when we did too: not redialled while we seed
 	replaced  bool // we dropped it for an untried address (replaceSlowest)
 	failures  int  // failed dials and useless connections in a row (see connmgr.go)
+	quiet     int  // quiet closes in a row (connmgr.go)
+	held      bool // nextTry was set by a quiet close: a read dials it at once
 	nextTry   time.Time
 }
 
@@ -339,7 +341,7 @@ func (t *Torrent) handleConnEvent(ev peerconn.Event) {
 			t.unchoked--
 		}
 		if st := t.addrs[p.addr]; st != nil {
-			t.peerClosed(st, p, now)
+			t.peerClosed(st, p, ev.Err, now)
 		}
 		t.fillAll(now)
 		t.connectMore(now)
