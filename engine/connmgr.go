@@ -22,11 +22,13 @@ import (
 //     (two seeds have nothing to say to each other);
 //   - quiet closes: a peer that closes a connection which lasted usefulConn
 //     and in which nothing was asked either way (libtorrent closes such a
-//     connection after about a minute) is redialled after 1 min, 2, 4, ...
+//     connection after about a minute) is redialled after 5 min, 10, 20,
 //     30 min, not 2 s: with many torrents that nothing reads, redialling at
-//     once was a connection a second of churn. Such an address is held, and a
-//     read that wants a piece the torrent lacks (or a wake from sleep) dials
-//     every held address at once (redialHeld);
+//     once was a connection a second of churn, and a burst of redials after
+//     a short hold cost as much (a torrent nothing reads needs no
+//     connection; --idle puts it to sleep after 5 min by default). Such an
+//     address is held, and a read that wants a piece the torrent lacks (or a
+//     wake from sleep) dials every held address at once (redialHeld);
 //   - replacement: at the connection cap with addresses never tried, the
 //     slowest peer (by what it delivered over the last rechoke period) is
 //     dropped every replaceEvery for one of them, so the fastest are kept.
@@ -46,7 +48,7 @@ const (
 	replacedWait  = 10 * time.Minute
 	// quietRedialWait is the wait after a peer's first quiet close, doubled
 	// after each following one up to quietRedialMax.
-	quietRedialWait = time.Minute
+	quietRedialWait = 5 * time.Minute
 	quietRedialMax  = 30 * time.Minute
 )
 

@@ -50,14 +50,14 @@ func nextConn(t *testing.T, conns <-chan net.Conn, what string) net.Conn {
 	select {
 	case c := <-conns:
 		return c
-	case <-time.After(20 * time.Second): // the hold under test is a minute
+	case <-time.After(20 * time.Second): // the hold under test is minutes
 		t.Fatalf("%s: no connection", what)
 		return nil
 	}
 }
 
 // A peer that closes, after a minute, a connection in which nothing was asked
-// of it (as libtorrent does) is not redialled 2 s later but held for a minute;
+// of it (as libtorrent does) is not redialled 2 s later but held for minutes;
 // a read that needs a piece then dials it at once, awake or asleep.
 func TestQuietCloseHoldsUntilRead(t *testing.T) {
 	for _, asleep := range []bool{false, true} {
@@ -123,7 +123,7 @@ func TestQuietCloseHoldsUntilRead(t *testing.T) {
 }
 
 func TestQuietWait(t *testing.T) {
-	for n, want := range map[int]time.Duration{1: time.Minute, 2: 2 * time.Minute, 5: 16 * time.Minute, 6: 30 * time.Minute, 100: 30 * time.Minute} {
+	for n, want := range map[int]time.Duration{1: 5 * time.Minute, 2: 10 * time.Minute, 3: 20 * time.Minute, 4: 30 * time.Minute, 100: 30 * time.Minute} {
 		if got := quietWait(n); got != want {
 			t.Errorf("quietWait(%d) = %v, want %v", n, got, want)
 		}
