@@ -269,7 +269,8 @@ func (r *Reader) readLarge(need int) (Message, error) {
 // fill reads at least one more byte into the buffer, first making room so that need
 // bytes from r.r fit (need <= r.bigSize). On an empty buffer it reads into the small
 // one unless the last read filled its room; it takes the large one when need does
-// not fit the small one.
+// not fit the small one, or when the last read filled the small one (a stream of
+// small messages, such as a leecher's REQUESTs, is read in large reads too).
 func (r *Reader) fill(need int) error {
 	if r.r == r.w {
 		r.r, r.w = 0, 0
@@ -277,7 +278,7 @@ func (r *Reader) fill(need int) error {
 			r.dropBig()
 		}
 	}
-	if need > len(r.buf) {
+	if need > len(r.buf) || r.full && r.big == nil {
 		r.takeBig()
 	} else if r.r+need > len(r.buf) || r.w == len(r.buf) {
 		r.w = copy(r.buf, r.buf[r.r:r.w])

@@ -283,6 +283,27 @@ func TestReaderBusyKeepsLargeBuffer(t *testing.T) {
 	}
 }
 
+// TestReaderSmallMessagesInLargeReads: a burst of small messages (a leecher's
+// REQUESTs, 20 KiB at once) is read in a few large reads, not in reads of the
+// small buffer: a reader that fell behind catches up in one system call, and
+// leaves nothing unread in the socket when it stops.
+func TestReaderSmallMessagesInLargeReads(t *testing.T) {
+	var stream []byte
+	for i := range 1200 {
+		stream = AppendRequest(stream, uint32(i%10), 0, 1<<14)
+	}
+	src := &sizeRecorder{r: bytes.NewReader(stream)}
+	r := NewReader(src, sampleLimits)
+	for i := range 1200 {
+		if m, err := r.ReadMessage(); err != nil || m.ID != Request {
+			t.Fatalf("message %d: %v, %v", i, m, err)
+		}
+	}
+	if len(src.sizes) > 3 {
+		t.Errorf("%d reads for %d bytes (sizes %v), want at most 3", len(src.sizes), len(stream), src.sizes)
+	}
+}
+
 type sizeRecorder struct {
 	r     io.Reader
 	sizes []int
