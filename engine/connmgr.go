@@ -20,7 +20,7 @@ import (
 //     30 min; a connection that exchanged payload or lasted usefulConn forgives
 //     it. A complete torrent does not redial a peer that was itself complete
 //     (two seeds have nothing to say to each other);
-//   - quiet closes: a peer that closes a connection which lasted usefulConn
+//   - quiet closes: a peer that closes a connection which lasted 30 s
 //     and in which nothing was asked either way (libtorrent closes such a
 //     connection after about a minute) is redialled after 5 min, 10, 20,
 //     30 min, not 2 s: with many torrents that nothing reads, redialling at
@@ -50,6 +50,11 @@ const (
 	// after each following one up to quietRedialMax.
 	quietRedialWait = 5 * time.Minute
 	quietRedialMax  = 30 * time.Minute
+	// quietMinAge is how long a connection must have lasted for its close to
+	// count as quiet: libtorrent's close comes 60.0-61.0 s after our start
+	// of it (its 1 s tick), too close to usefulConn to test against that; a
+	// peer that closes sooner is handled by the failure back-off.
+	quietMinAge = 30 * time.Second
 )
 
 var (
@@ -164,13 +169,13 @@ func (t *Torrent) peerClosed(st *addrState, p *peer, err error, now time.Time) {
 }
 
 // quietClose reports whether the peer closed p's connection after it lasted
-// usefulConn with nothing asked of it: no request from us, no payload either
+// quietMinAge with nothing asked of it: no request from us, no payload either
 // way, no read waiting, the info known (a magnet asks for metadata).
 func (t *Torrent) quietClose(p *peer, err error, now time.Time) bool {
 	if p.closing || !peerHungUp(err) || t.info == nil || len(t.futures) > 0 {
 		return false
 	}
-	return p.down+p.up == 0 && p.nbatch == 0 && now.Sub(p.connectedAt) >= usefulConn
+	return p.down+p.up == 0 && p.nbatch == 0 && now.Sub(p.connectedAt) >= quietMinAge
 }
 
 // peerHungUp reports whether a connection's end was the peer's doing.

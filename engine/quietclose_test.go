@@ -77,11 +77,11 @@ func TestQuietCloseHoldsUntilRead(t *testing.T) {
 			tor.AddPeers([]netip.AddrPort{addr})
 			first := nextConn(t, conns, "first dial")
 			waitAddr(t, tor, addr, "connected", func(s *addrState) bool { return s.connected })
-			// The connection has lasted usefulConn: move its start back
+			// The connection has lasted quietMinAge: move its start back
 			// rather than wait.
 			tor.onOwner(func() {
 				for _, p := range tor.peers {
-					p.connectedAt = p.connectedAt.Add(-usefulConn)
+					p.connectedAt = p.connectedAt.Add(-quietMinAge)
 				}
 			})
 			before := time.Now()
