@@ -34,7 +34,7 @@ def log(msg):
     sys.stderr.flush()
 
 
-def session(ip, progress=False, utp_only=False, upload_rate=0):
+def session(ip, progress=False, utp_only=False, upload_rate=0, no_outgoing=False):
     mask = (lt.alert.category_t.error_notification | lt.alert.category_t.status_notification
             | lt.alert.category_t.tracker_notification)
     if progress:
@@ -72,6 +72,11 @@ def session(ip, progress=False, utp_only=False, upload_rate=0):
         })
     if upload_rate:
         settings["upload_rate_limit"] = upload_rate
+    if no_outgoing:
+        # It only accepts: a client that reaches it through a relay (bench/idle --wan)
+        # is not dialled back on its own address, around the relay.
+        settings["enable_outgoing_tcp"] = False
+        settings["enable_outgoing_utp"] = False
     return lt.session(settings)
 
 
@@ -121,7 +126,7 @@ def cmd_seed(a):
     ppid = os.getppid()
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-    ses = session(a.ip, utp_only=a.utp_only, upload_rate=a.upload_rate)
+    ses = session(a.ip, utp_only=a.utp_only, upload_rate=a.upload_rate, no_outgoing=a.no_outgoing)
     if a.upload_rate:
         # Peers on a local network (bench/lsd's 10.78.0.0/24) are in the local peer
         # class, which the session's limit does not cover: limit it too.
@@ -202,6 +207,7 @@ def main():
     s.add_argument("--check-timeout", type=int, default=300)
     s.add_argument("--utp-only", action="store_true")
     s.add_argument("--upload-rate", type=int, default=0)
+    s.add_argument("--no-outgoing", action="store_true", help="never dial peers, only accept")
     s.add_argument("torrents", nargs="+", metavar="TORRENT=SAVE_PATH")
     g = sub.add_parser("get")
     g.add_argument("--timeout", type=float, default=300)

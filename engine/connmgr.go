@@ -3,7 +3,10 @@ package engine
 import (
 	"errors"
 	"net/netip"
+	"syscall"
 	"time"
+
+	"github.com/hyperblow/hyperblow/engine/peerconn"
 )
 
 // Connection management for a big swarm (the owner's side of it):
@@ -17,6 +20,15 @@ import (
 //     30 min; a connection that exchanged payload or lasted usefulConn forgives
 //     it. A complete torrent does not redial a peer that was itself complete
 //     (two seeds have nothing to say to each other);
+//   - quiet closes: a peer that closes a connection which lasted 30 s
+//     and in which nothing was asked either way (libtorrent closes such a
+//     connection after about a minute) is redialled after 5 min, 10, 20,
+//     30 min, not 2 s: with many torrents that nothing reads, redialling at
+//     once was a connection a second of churn, and a burst of redials after
+//     a short hold cost as much (a torrent nothing reads needs no
+//     connection; --idle puts it to sleep after 5 min by default). Such an
+//     address is held, and a read that wants a piece the torrent lacks (or a
+//     wake from sleep) dials every held address at once (redialHeld);
 //   - replacement: at the connection cap with addresses never tried, the
 //     slowest peer (by what it delivered over the last rechoke period) is
 //     dropped every replaceEvery for one of them, so the fastest are kept.
@@ -34,6 +46,15 @@ const (
 	replaceEvery  = 30 * time.Second
 	replaceMinAge = 60 * time.Second
 	replacedWait  = 10 * time.Minute
+	// quietRedialWait is the wait after a peer's first quiet close, doubled
+	// after each following one up to quietRedialMax.
+	quietRedialWait = 5 * time.Minute
+	quietRedialMax  = 30 * time.Minute
+	// quietMinAge is how long a connection must have lasted for its close to
+	// count as quiet: libtorrent's close comes 60.0-61.0 s after our start
+	// of it (its 1 s tick), too close to usefulConn to test against that; a
+	// peer that closes sooner is handled by the failure back-off.
+	quietMinAge = 30 * time.Second
 )
 
 var (
@@ -93,6 +114,10 @@ func (t *Torrent) connsByIP() map[netip.Addr]int {
 
 // startDial does the bookkeeping of a dial to a (the owner's half of dial).
 func (t *Torrent) startDial(a netip.AddrPort, st *addrState) {
+	if st.held {
+		st.held = false
+		t.idle.held--
+	}
 	st.dialing = true
 	st.tried = true
 	t.dialing++
@@ -110,11 +135,25 @@ func (t *Torrent) dialDone(a netip.AddrPort) {
 	}
 }
 
-// peerClosed updates an address's back-off when its connection ends: a
-// connection that was of use resets the count, one that was not (the peer
-// closed at once, as a finished peer does to a seed) counts as a failure.
-func (t *Torrent) peerClosed(st *addrState, p *peer, now time.Time) {
+// peerClosed updates an address's back-off when its connection ends (err:
+// why): a connection that was of use resets the count, one that was not (the
+// peer closed at once, as a finished peer does to a seed) counts as a failure,
+// and a quiet close holds the address for a while (see the package comment).
+func (t *Torrent) peerClosed(st *addrState, p *peer, err error, now time.Time) {
 	st.connected = false
+	if p.down+p.up > 0 {
+		st.quiet = 0
+	}
+	if t.quietClose(p, err, now) {
+		st.failures = 0
+		st.quiet++
+		st.nextTry = now.Add(quietWait(st.quiet))
+		if !st.held {
+			st.held = true
+			t.idle.held++
+		}
+		return
+	}
 	if p.down+p.up > 0 || now.Sub(p.connectedAt) >= usefulConn {
 		st.failures = 0
 	}
@@ -127,6 +166,50 @@ func (t *Torrent) peerClosed(st *addrState, p *peer, now time.Time) {
 		return
 	}
 	st.failed(now)
+}
+
+// quietClose reports whether the peer closed p's connection after it lasted
+// quietMinAge with nothing asked of it: no request from us, no payload either
+// way, no read waiting, the info known (a magnet asks for metadata).
+func (t *Torrent) quietClose(p *peer, err error, now time.Time) bool {
+	if p.closing || !peerHungUp(err) || t.info == nil || len(t.futures) > 0 {
+		return false
+	}
+	return p.down+p.up == 0 && p.nbatch == 0 && now.Sub(p.connectedAt) >= quietMinAge
+}
+
+// peerHungUp reports whether a connection's end was the peer's doing.
+func peerHungUp(err error) bool {
+	return errors.Is(err, peerconn.ErrPeerClosed) || errors.Is(err, syscall.ECONNRESET)
+}
+
+// quietWait is the hold after an address's n-th quiet close in a row.
+func quietWait(n int) time.Duration {
+	return min(quietRedialWait<<min(n-1, 10), quietRedialMax)
+}
+
+// releaseHeld makes the addresses that quiet closes hold dialable now (owner).
+func (t *Torrent) releaseHeld(now time.Time) {
+	if t.idle.held == 0 {
+		return
+	}
+	for _, st := range t.addrs {
+		if st.held {
+			st.held = false
+			st.nextTry = now
+		}
+	}
+	t.idle.held = 0
+}
+
+// redialHeld dials at once the addresses that quiet closes hold: a read wants
+// a piece the torrent lacks (owner).
+func (t *Torrent) redialHeld(now time.Time) {
+	if t.idle.held == 0 {
+		return
+	}
+	t.releaseHeld(now)
+	t.connectMore(now)
 }
 
 // complete reports whether we have every piece (seeding).

@@ -65,6 +65,7 @@ type idleState struct {
 	cancel    context.CancelFunc //
 	wg        sync.WaitGroup     // the awake swarm's goroutines
 	delivered map[netip.AddrPort]int64
+	held      int // addresses held by quiet closes (connmgr.go)
 
 	changedMu sync.Mutex
 	changed   chan struct{} // closed at the next state change
@@ -312,6 +313,7 @@ func (t *Torrent) resume(now time.Time) {
 		return // woken to close
 	}
 	t.startSwarm()
+	t.releaseHeld(now) // a read woke it: every known peer may be needed
 	t.dialBest(now)
 	t.log.Debug("awake", "dials", t.dialing)
 }

@@ -283,6 +283,7 @@ func (t *Torrent) acquire(m acquireMsg, now time.Time) {
 	}
 	m.reply <- out
 	if added {
+		t.redialHeld(now) // connmgr.go: peers that closed while nothing was read
 		t.fillAll(now)
 	}
 }

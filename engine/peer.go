@@ -140,6 +140,8 @@ type addrState struct {
 	replaced  bool // we dropped it for an untried address (replaceSlowest)
 	claimed   bool // connected is an incoming connection from it (claim.go)
 	failures  int  // failed dials and useless connections in a row (see connmgr.go)
+	quiet     int  // quiet closes in a row (connmgr.go)
+	held      bool // nextTry was set by a quiet close: a read dials it at once
 	nextTry   time.Time
 }
 
@@ -342,7 +344,7 @@ func (t *Torrent) handleConnEvent(ev peerconn.Event) {
 			t.unchoked--
 		}
 		if st := t.addrs[p.addr]; st != nil {
-			t.peerClosed(st, p, now)
+			t.peerClosed(st, p, ev.Err, now)
 		}
 		t.releaseListenAddr(p)
 		t.fillAll(now)

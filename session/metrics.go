@@ -175,7 +175,7 @@ func formatMetric(v float64) string {
 }
 
 // Handler serves the session's status: GET /status (and /) as JSON (see
-// Snapshot), GET /metrics in the Prometheus text format (0.0.4). A torrent
+// Snapshot; compact, indented with ?pretty), GET /metrics in the Prometheus text format (0.0.4). A torrent
 // whose owner does not answer within 5 s fails the request (503).
 func (s *Session) Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -187,7 +187,12 @@ func (s *Session) Handler() http.Handler {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
+		if r.URL.Query().Has("pretty") {
+			// Indenting the whole document costs about three times the encoding
+			// itself (200 torrents: 2.2 MB of garbage a query, most of the CPU):
+			// only on request.
+			enc.SetIndent("", "  ")
+		}
 		enc.Encode(st)
 	}
 	mux.HandleFunc("GET /{$}", status)

@@ -15,7 +15,8 @@ import (
 	"github.com/hyperblow/hyperblow/engine/bt"
 )
 
-// The JSON of a Snapshot, as GET /status (and /) serves it:
+// The JSON of a Snapshot, as GET /status (and /) serves it (on one line;
+// GET /status?pretty indents it):
 //
 //	time                       RFC 3339, when the snapshot was taken
 //	torrents[]                 one per torrent, by name:
@@ -268,13 +269,14 @@ func (s *Session) Snapshot(ctx context.Context, opts SnapshotOptions) Snapshot {
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.Wait)
 	defer cancel()
-	st := Snapshot{Time: time.Now().UTC().Format(time.RFC3339), Torrents: []TorrentStatus{}, Magnets: []MagnetStatus{}}
+	st := Snapshot{Time: time.Now().UTC().Format(time.RFC3339), Magnets: []MagnetStatus{}}
 	// The cache's figures first: its Stats waits for ristretto's buffers, so that
 	// what the torrents report held (PiecesHeld) is up to date as well.
 	cs := s.client.CacheStats()
 	st.Network = networkStatus(s.client)
 	st.Goroutines, st.Connections = runtime.NumGoroutine(), s.client.Conns()
 	ts := s.client.Torrents()
+	st.Torrents = make([]TorrentStatus, 0, len(ts))
 	snaps := make([]engine.Snapshot, len(ts))
 	errs := make([]error, len(ts))
 	var wg sync.WaitGroup

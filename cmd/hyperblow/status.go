@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -36,7 +38,7 @@ metadata is still on its way. ADDR must be that status server: anything else
 (a BitTorrent port, another web server) gets an error that says so.
 
 ADDR is HOST:PORT, :PORT (127.0.0.1) or an http:// URL. --json prints the
-server's JSON unchanged. Its fields (snake_case, stable): time; goroutines and
+server's JSON, indented (/status sends it on one line; /status?pretty indents it). Its fields (snake_case, stable): time; goroutines and
 connections (the process's, all torrents); torrents[]: name, info_hash, state,
 total_length, piece_length, num_pieces, pieces_have, pieces_verified, pieces_held, pieces_wanted, held_bytes, downloaded_bytes,
 uploaded_bytes, served_to_readers_bytes, wasted_bytes, duplicate_bytes, hash_failures,
@@ -143,7 +145,7 @@ func startStatus(log *slog.Logger, addr string, s *session.Session) (stop func()
 
 func runStatus(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("status", statusUsage, stdout)
-	asJSON := fs.Bool("json", false, "print the server's JSON as it comes")
+	asJSON := fs.Bool("json", false, "print the server's JSON, indented")
 	peers := fs.Bool("peers", false, "list each torrent's peers too")
 	timeout := fs.Duration("timeout", 10*time.Second, "give up when the server does not answer in time")
 	pos, err := parseFlags(fs, args)
@@ -162,7 +164,13 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *asJSON {
-		_, err := stdout.Write(body)
+		// The server sends it on one line (cheaper for it); indented here.
+		var out bytes.Buffer
+		if json.Indent(&out, body, "", "  ") != nil {
+			out.Reset()
+			out.Write(body)
+		}
+		_, err := stdout.Write(out.Bytes())
 		return err
 	}
 	printStatus(stdout, st, *peers)

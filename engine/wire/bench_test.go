@@ -64,3 +64,32 @@ type limitedReads struct {
 }
 
 func (l *limitedReads) Read(p []byte) (int, error) { return l.r.Read(p[:min(len(p), l.max)]) }
+
+// BenchmarkReaderPiecesDrained is BenchmarkReaderPieces with one message per Read, as
+// from a socket that a fast reader keeps empty: the buffer drains after every message.
+func BenchmarkReaderPiecesDrained(b *testing.B) {
+	const n = 256 // 4 MiB
+	var stream []byte
+	block := make([]byte, bt.BlockSize)
+	for i := range n {
+		stream = AppendMessage(stream, Message{ID: Piece, Index: uint32(i / 16), Begin: uint32(i%16) * bt.BlockSize, Payload: block})
+	}
+	msgLen := len(stream) / n
+	lim := Limits{NumPieces: n}
+	src := bytes.NewReader(stream)
+	b.SetBytes(int64(len(stream)))
+	b.ReportAllocs()
+	for b.Loop() {
+		src.Reset(stream)
+		r := NewReader(&limitedReads{r: src, max: msgLen}, lim)
+		for {
+			_, err := r.ReadMessage()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}

@@ -68,40 +68,47 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// FuzzReader: a Reader fed one byte per Read returns exactly the messages that
-// repeated Parse finds in the same bytes, and the same error class at the end.
+// FuzzReader: a Reader fed one byte per Read, or reads of varied sizes (which move it
+// between its small and large buffers), returns exactly the messages that repeated
+// Parse finds in the same bytes, and the same error class at the end.
 func FuzzReader(f *testing.F) {
 	addSeeds(f)
 	f.Fuzz(func(t *testing.T, b []byte, numPieces, maxLen uint16) {
 		lim := fuzzLimits(numPieces, maxLen)
-		r := NewReader(iotest.OneByteReader(bytes.NewReader(b)), lim)
-		rest := b
-		for {
-			want, n, perr := Parse(rest, lim)
-			got, rerr := r.ReadMessage()
-			if perr != nil {
-				switch {
-				case errors.Is(perr, ErrShort) && len(rest) == 0:
-					if rerr != io.EOF {
-						t.Fatalf("at end: %v, want io.EOF", rerr)
-					}
-				case errors.Is(perr, ErrShort):
-					if rerr != io.ErrUnexpectedEOF {
-						t.Fatalf("truncated: %v, want io.ErrUnexpectedEOF", rerr)
-					}
-				default:
-					if rerr == nil || rerr.Error() != perr.Error() {
-						t.Fatalf("Reader error %v, Parse error %v", rerr, perr)
-					}
-				}
-				return
-			}
-			if rerr != nil || !sameMessage(got, want) {
-				t.Fatalf("Reader %v, %v; Parse %v", got, rerr, want)
-			}
-			rest = rest[n:]
-		}
+		checkReader(t, NewReader(iotest.OneByteReader(bytes.NewReader(b)), lim), b, lim)
+		sizes := []int{1 + int(numPieces)%700, 4, smallBufSize, 1 + int(maxLen)%3000}
+		checkReader(t, NewReader(&chunkReader{b: b, sizes: sizes}, lim), b, lim)
 	})
+}
+
+func checkReader(t *testing.T, r *Reader, b []byte, lim Limits) {
+	t.Helper()
+	rest := b
+	for {
+		want, n, perr := Parse(rest, lim)
+		got, rerr := r.ReadMessage()
+		if perr != nil {
+			switch {
+			case errors.Is(perr, ErrShort) && len(rest) == 0:
+				if rerr != io.EOF {
+					t.Fatalf("at end: %v, want io.EOF", rerr)
+				}
+			case errors.Is(perr, ErrShort):
+				if rerr != io.ErrUnexpectedEOF {
+					t.Fatalf("truncated: %v, want io.ErrUnexpectedEOF", rerr)
+				}
+			default:
+				if rerr == nil || rerr.Error() != perr.Error() {
+					t.Fatalf("Reader error %v, Parse error %v", rerr, perr)
+				}
+			}
+			return
+		}
+		if rerr != nil || !sameMessage(got, want) {
+			t.Fatalf("Reader %v, %v; Parse %v", got, rerr, want)
+		}
+		rest = rest[n:]
+	}
 }
 
 func knownError(err error) bool {

@@ -4,13 +4,19 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"sync"
 
 	"github.com/hyperblow/hyperblow/engine/bt"
 )
 
-// minBufSize is the smallest Reader buffer: room for a 16 KiB PIECE and the
-// messages that arrive with it, so the common case needs one copy-free parse.
+// minBufSize is the smallest large buffer: room for a 16 KiB PIECE and the messages
+// that arrive with it, so the common case needs one copy-free parse.
 const minBufSize = 32 << 10
+
+// smallBufSize is the buffer a Reader holds while its large buffer is empty: the
+// keep-alives, HAVEs and short control messages of a quiet connection fit, and a
+// Reader blocked on a silent socket holds no more than this.
+const smallBufSize = 512
 
 // largeChunk is the first allocation, and the growth step's floor, for a message that
 // does not fit the buffer. A peer that announces 1 MiB and sends 5 bytes costs 64 KiB,
@@ -20,27 +26,46 @@ const largeChunk = 64 << 10
 // maxEmptyReads is how many (0, nil) reads in a row are taken as a broken reader.
 const maxEmptyReads = 100
 
+// pooledBufSize is the large buffer's size under the default limits; buffers of this
+// size are shared by all Readers through bigBufs.
+var pooledBufSize = bufSize(Limits{})
+
+// bigBufs holds large buffers (*[]byte of pooledBufSize bytes) that no Reader holds.
+var bigBufs sync.Pool
+
 // Reader reads a handshake and then messages from an io.Reader, one at a time. It
 // reads ahead into its buffer as far as the source allows, so one read of a socket
 // may serve many messages, and bytes that arrived with the handshake are kept for
 // the first message. A message too large for the buffer (a big BITFIELD or EXTENDED)
 // is read into a separate slice that grows as its bytes arrive.
 //
+// Its large buffer (about 40 KiB) is held only while bytes are buffered: when a read
+// would start on an empty buffer, the Reader hands it back to a pool shared by all
+// Readers and reads into a small one, taking a large one again when a message does
+// not fit. So the many connections of an idle client, each waiting on its socket,
+// hold a few hundred bytes each. A read that filled the large buffer keeps it: the
+// source has more at once, and a busy connection does not swap buffers.
+//
 // A Reader is not safe for concurrent use. After any error it returns that error
 // forever. Every Message it returns aliases its buffers and is valid only until the
 // next call on the Reader.
 type Reader struct {
-	src    io.Reader
-	lim    Limits
-	buf    []byte
-	r, w   int   // buf[r:w] holds bytes read but not consumed
-	srcErr error // error from src, reported once the buffered bytes are used up
-	err    error // sticky protocol error
+	src     io.Reader
+	lim     Limits
+	bigSize int     // bufSize(lim): the large buffer's size
+	buf     []byte  // small or *big
+	small   []byte  // smallBufSize bytes, held for the Reader's life
+	big     *[]byte // the large buffer while held; nil while buf is small
+	r, w    int     // buf[r:w] holds bytes read but not consumed
+	full    bool    // the last read filled all the room it was given
+	srcErr  error   // error from src, reported once the buffered bytes are used up
+	err     error   // sticky protocol error
 }
 
 // NewReader returns a Reader over src enforcing lim.
 func NewReader(src io.Reader, lim Limits) *Reader {
-	return &Reader{src: src, lim: lim, buf: make([]byte, bufSize(lim))}
+	small := make([]byte, smallBufSize)
+	return &Reader{src: src, lim: lim, bigSize: bufSize(lim), buf: small, small: small}
 }
 
 // bufSize leaves room for two maximal PIECE messages, and at least minBufSize,
@@ -50,6 +75,50 @@ func bufSize(lim Limits) int {
 	return (n + 8<<10 - 1) &^ (8<<10 - 1)
 }
 
+// takeBig moves the buffered bytes into a large buffer, from the pool when its size
+// is the pooled one.
+func (r *Reader) takeBig() {
+	var b *[]byte
+	if r.bigSize == pooledBufSize {
+		b, _ = bigBufs.Get().(*[]byte)
+	}
+	if b == nil {
+		s := make([]byte, r.bigSize)
+		b = &s
+	}
+	r.w = copy(*b, r.buf[r.r:r.w])
+	r.r = 0
+	old := r.big
+	r.buf, r.big = *b, b
+	if old != nil { // a larger size replaced it (SetLimits)
+		putBig(old)
+	}
+}
+
+// dropBig hands the large buffer back and reads into the small one; the buffer must
+// be empty.
+func (r *Reader) dropBig() {
+	if r.big == nil {
+		return
+	}
+	putBig(r.big)
+	r.big, r.buf, r.r, r.w = nil, r.small, 0, 0
+}
+
+func putBig(b *[]byte) {
+	if len(*b) == pooledBufSize {
+		bigBufs.Put(b)
+	}
+}
+
+// fail records the sticky error err and returns it; the buffers are no longer needed.
+func (r *Reader) fail(err error) error {
+	r.err = err
+	r.r, r.w = 0, 0
+	r.dropBig()
+	return err
+}
+
 // Limits returns the limits in force.
 func (r *Reader) Limits() Limits { return r.lim }
 
@@ -57,11 +126,11 @@ func (r *Reader) Limits() Limits { return r.lim }
 // looked up the torrent, or once a magnet link's metadata gives the piece count.
 func (r *Reader) SetLimits(lim Limits) {
 	r.lim = lim
-	if n := bufSize(lim); n > len(r.buf) {
-		buf := make([]byte, n)
-		r.w = copy(buf, r.buf[r.r:r.w])
-		r.r = 0
-		r.buf = buf
+	if n := bufSize(lim); n > r.bigSize {
+		r.bigSize = n
+		if r.big != nil {
+			r.takeBig()
+		}
 	}
 }
 
@@ -121,15 +190,13 @@ func readFixed[T any](r *Reader, n int, parse func([]byte) (T, error)) (T, error
 			return v, nil
 		}
 		if !errors.Is(err, ErrShort) {
-			r.err = err
-			return zero, err
+			return zero, r.fail(err)
 		}
 		if err := r.fill(n); err != nil {
 			if errors.Is(err, io.EOF) && r.Buffered() > 0 {
 				err = io.ErrUnexpectedEOF
 			}
-			r.err = err
-			return zero, err
+			return zero, r.fail(err)
 		}
 	}
 }
@@ -148,23 +215,21 @@ func (r *Reader) ReadMessage() (Message, error) {
 			return m, nil
 		}
 		if !errors.Is(err, ErrShort) {
-			r.err = err
-			return Message{}, err
+			return Message{}, r.fail(err)
 		}
 		need := 5 // enough for Parse to check the length against the id
 		if avail := r.w - r.r; avail >= 5 {
 			// Parse has accepted the length prefix for this id.
 			need = 4 + int(binary.BigEndian.Uint32(r.buf[r.r:]))
 		}
-		if need > len(r.buf) {
+		if need > r.bigSize {
 			return r.readLarge(need)
 		}
 		if err := r.fill(need); err != nil {
 			if errors.Is(err, io.EOF) && r.Buffered() > 0 {
 				err = io.ErrUnexpectedEOF
 			}
-			r.err = err
-			return Message{}, err
+			return Message{}, r.fail(err)
 		}
 	}
 }
@@ -177,6 +242,7 @@ func (r *Reader) readLarge(need int) (Message, error) {
 	big := make([]byte, avail, min(need, max(avail, largeChunk)))
 	copy(big, r.buf[r.r:r.w])
 	r.r, r.w = 0, 0
+	r.dropBig()
 	for len(big) < need {
 		if len(big) == cap(big) {
 			next := min(need, 2*cap(big))
@@ -190,26 +256,36 @@ func (r *Reader) readLarge(need int) (Message, error) {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
-			r.err = err
-			return Message{}, err
+			return Message{}, r.fail(err)
 		}
 	}
 	m, _, err := Parse(big, r.lim)
 	if err != nil { // cannot happen: the header was checked and the size is exact
-		r.err = err
-		return Message{}, err
+		return Message{}, r.fail(err)
 	}
 	return m, nil
 }
 
 // fill reads at least one more byte into the buffer, first making room so that need
-// bytes from r.r fit (need <= len(r.buf)).
+// bytes from r.r fit (need <= r.bigSize). On an empty buffer it reads into the small
+// one unless the last read filled its room; it takes the large one when need does
+// not fit the small one, or when the last read filled the small one (a stream of
+// small messages, such as a leecher's REQUESTs, is read in large reads too).
 func (r *Reader) fill(need int) error {
-	if r.r+need > len(r.buf) || r.w == len(r.buf) {
+	if r.r == r.w {
+		r.r, r.w = 0, 0
+		if !r.full {
+			r.dropBig()
+		}
+	}
+	if need > len(r.buf) || r.full && r.big == nil {
+		r.takeBig()
+	} else if r.r+need > len(r.buf) || r.w == len(r.buf) {
 		r.w = copy(r.buf, r.buf[r.r:r.w])
 		r.r = 0
 	}
 	n, err := r.read(r.buf[r.w:])
+	r.full = r.w+n == len(r.buf)
 	r.w += n
 	if n > 0 {
 		return nil

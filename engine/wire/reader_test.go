@@ -201,3 +201,115 @@ func TestReaderLargeMessageExact(t *testing.T) {
 		t.Fatalf("after big: %v, %v", m, err)
 	}
 }
+
+// waitingReads records the size of every Read that finds its source empty: the
+// buffer a Reader holds while it waits on a quiet socket.
+type waitingReads struct {
+	chunks  [][]byte // each Read returns the next chunk whole (the buffer must fit it)
+	waiting []int    // len(p) of each Read after the chunks are used up
+}
+
+func (w *waitingReads) Read(p []byte) (int, error) {
+	if len(w.chunks) == 0 {
+		w.waiting = append(w.waiting, len(p))
+		return 0, io.EOF
+	}
+	n := copy(p, w.chunks[0])
+	if n < len(w.chunks[0]) {
+		w.chunks[0] = w.chunks[0][n:]
+	} else {
+		w.chunks = w.chunks[1:]
+	}
+	return n, nil
+}
+
+// TestReaderIdleHoldsSmallBuffer: after a burst of PIECEs (which needs the large
+// buffer), a Reader waiting on its source between messages reads into its small
+// buffer, so an idle connection holds no large one; and it still reads the next
+// burst correctly.
+func TestReaderIdleHoldsSmallBuffer(t *testing.T) {
+	block := bytes.Repeat([]byte{5}, 1<<14)
+	var burst []byte
+	for i := range 3 {
+		burst = AppendMessage(burst, Message{ID: Piece, Index: uint32(i), Payload: block})
+	}
+	for _, tc := range []struct {
+		name   string
+		chunks [][]byte
+	}{
+		{"burst then quiet", [][]byte{burst}},
+		{"burst, keep-alive, quiet", [][]byte{burst, AppendMessage(nil, Message{Keepalive: true})}},
+		{"HAVE then quiet", [][]byte{AppendHave(nil, 1)}},
+	} {
+		src := &waitingReads{chunks: tc.chunks}
+		r := NewReader(src, sampleLimits)
+		var err error
+		for err == nil {
+			_, err = r.ReadMessage()
+		}
+		if err != io.EOF {
+			t.Fatalf("%s: %v, want io.EOF", tc.name, err)
+		}
+		if len(src.waiting) != 1 || src.waiting[0] > smallBufSize {
+			t.Errorf("%s: waited with buffers of %v bytes, want one of <= %d", tc.name, src.waiting, smallBufSize)
+		}
+	}
+}
+
+// TestReaderBusyKeepsLargeBuffer: while every read fills the room it is given (the
+// source has more at once), the Reader reads into its large buffer, never the small
+// one: a busy connection does not pay an extra read per message.
+func TestReaderBusyKeepsLargeBuffer(t *testing.T) {
+	block := bytes.Repeat([]byte{5}, 1<<14)
+	var stream []byte
+	for i := range 64 {
+		stream = AppendMessage(stream, Message{ID: Piece, Index: uint32(i % 10), Payload: block})
+	}
+	src := &sizeRecorder{r: bytes.NewReader(stream)}
+	r := NewReader(src, sampleLimits)
+	for i := range 64 {
+		if m, err := r.ReadMessage(); err != nil || m.ID != Piece || !bytes.Equal(m.Payload, block) {
+			t.Fatalf("message %d: %v, %v", i, m, err)
+		}
+	}
+	small := 0
+	for _, n := range src.sizes[1:] { // the first read is into the small buffer
+		if n <= smallBufSize {
+			small++
+		}
+	}
+	if small > 0 {
+		t.Errorf("%d of %d reads into the small buffer during a stream: %v", small, len(src.sizes), src.sizes)
+	}
+}
+
+// TestReaderSmallMessagesInLargeReads: a burst of small messages (a leecher's
+// REQUESTs, 20 KiB at once) is read in a few large reads, not in reads of the
+// small buffer: a reader that fell behind catches up in one system call, and
+// leaves nothing unread in the socket when it stops.
+func TestReaderSmallMessagesInLargeReads(t *testing.T) {
+	var stream []byte
+	for i := range 1200 {
+		stream = AppendRequest(stream, uint32(i%10), 0, 1<<14)
+	}
+	src := &sizeRecorder{r: bytes.NewReader(stream)}
+	r := NewReader(src, sampleLimits)
+	for i := range 1200 {
+		if m, err := r.ReadMessage(); err != nil || m.ID != Request {
+			t.Fatalf("message %d: %v, %v", i, m, err)
+		}
+	}
+	if len(src.sizes) > 3 {
+		t.Errorf("%d reads for %d bytes (sizes %v), want at most 3", len(src.sizes), len(stream), src.sizes)
+	}
+}
+
+type sizeRecorder struct {
+	r     io.Reader
+	sizes []int
+}
+
+func (s *sizeRecorder) Read(p []byte) (int, error) {
+	s.sizes = append(s.sizes, len(p))
+	return s.r.Read(p)
+}
