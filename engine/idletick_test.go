@@ -93,6 +93,10 @@ func TestIdleTickAllocs(t *testing.T) {
 	var before, after runtime.MemStats
 	counts := make([]uint64, 0, n) // allocations over the counted ticks, per torrent
 	var total uint64
+	// Each torrent is counted up to three times and its least count kept: an
+	// allocation in the tick shows in every attempt, while what another
+	// goroutine allocates when it slips in (a seeder dialling back after PEX,
+	// the race detector's slow code getting preempted) shows in some only.
 	for _, tor := range tors {
 		tor.onOwner(func() {
 			now := time.Now()
@@ -106,13 +110,22 @@ func TestIdleTickAllocs(t *testing.T) {
 			for range warm {
 				step()
 			}
-			runtime.ReadMemStats(&before)
-			for range ticks {
-				step()
+			least, bytes := uint64(0), uint64(0)
+			for attempt := range 3 {
+				runtime.ReadMemStats(&before)
+				for range ticks {
+					step()
+				}
+				runtime.ReadMemStats(&after)
+				if n := after.Mallocs - before.Mallocs; attempt == 0 || n < least {
+					least, bytes = n, after.TotalAlloc-before.TotalAlloc
+				}
+				if least == 0 {
+					break
+				}
 			}
-			runtime.ReadMemStats(&after)
-			counts = append(counts, after.Mallocs-before.Mallocs)
-			total += after.TotalAlloc - before.TotalAlloc
+			counts = append(counts, least)
+			total += bytes
 		})
 	}
 	slices.Sort(counts)
@@ -120,9 +133,8 @@ func TestIdleTickAllocs(t *testing.T) {
 	t.Logf("%d idle torrents, %d ticks each: allocations per torrent %v (%d bytes in all); median %.3f per tick",
 		n, ticks, counts, total, float64(median)/ticks)
 	// An allocation in the tick shows in every torrent's count (at least
-	// ticks); a goroutine woken by the network that slips in (the race
-	// detector's slow code gets preempted) shows in a few: the median is
-	// about 0.
+	// ticks); a goroutine woken by the network that slips into all three
+	// attempts of a torrent shows in a few: the median is about 0.
 	if float64(median)/ticks > 0.1 {
 		t.Fatalf("%.3f allocations per idle tick (median over the torrents), want about 0", float64(median)/ticks)
 	}

@@ -29,9 +29,9 @@ func daemonChild() bool { return mounthelper.IsChild() }
 
 // startDaemon re-executes `hyperblow mount ARGS` in the background and waits
 // until MOUNTPOINT (the last of the positional arguments pos) is mounted.
-func startDaemon(args, pos []string, d *daemonFlags, stdout io.Writer) error {
+func startDaemon(args, pos []string, d *daemonFlags, tf *tierFlags, stdout io.Writer) error {
 	st, err := mounthelper.Start(mounthelper.Daemon{
-		Args:       append([]string{"mount"}, absPathFlags(mounthelper.AbsPaths(args, pos), "data", "cache-dir")...), // tierflags.go
+		Args:       append([]string{"mount"}, tf.pinFolders(mounthelper.AbsPaths(args, pos), pos)...), // tierflags.go
 		Mountpoint: pos[len(pos)-1],
 		LogFile:    d.logFile,
 		Timeout:    d.timeout,

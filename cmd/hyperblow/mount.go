@@ -164,7 +164,7 @@ func runMount(args []string, stdout, stderr io.Writer) error {
 		mf.fuse.fsname = fsNameOf(pos[0]) // the source column of df and /proc/mounts
 	}
 	if dm.daemon && !daemonChild() {
-		return startDaemon(args, pos, &dm, stdout) // daemon.go: returns once mounted
+		return startDaemon(args, pos, &dm, &mf.tier, stdout) // daemon.go: returns once mounted
 	}
 	srcs, mnt := pos[:len(pos)-1], pos[len(pos)-1]
 	if err := checkMountpoint(mnt); err != nil {

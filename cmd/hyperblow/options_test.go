@@ -153,14 +153,23 @@ func TestHelperOptions(t *testing.T) {
 
 // --data and --cache-dir reach the background process of --daemon, which runs
 // in /, as absolute paths; other flags and the positional arguments are left.
-func TestAbsPathFlags(t *testing.T) {
+func TestPinFolders(t *testing.T) {
 	wd, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := absPathFlags([]string{"--data", "d", "-cache-dir=c", "--peer", "x:1", "--data=/abs", "src", "--data", "mnt"}, "data", "cache-dir")
-	want := []string{"--data", filepath.Join(wd, "d"), "-cache-dir=" + filepath.Join(wd, "c"), "--peer", "x:1", "--data=/abs", "src", "--data", "mnt"}
+	// As parsed from: --peer x:1 -o data=d,ro --cache-dir=c -- src mnt
+	f := tierFlags{data: "d", cacheDir: "c"}
+	args := []string{"--peer", "x:1", "-o", "data=d,ro", "--cache-dir=c", "--", "src", "mnt"}
+	got := f.pinFolders(args, []string{"src", "mnt"})
+	want := []string{"--peer", "x:1", "-o", "data=d,ro", "--cache-dir=c",
+		"--data=" + filepath.Join(wd, "d"), "--cache-dir=" + filepath.Join(wd, "c"), "--", "src", "mnt"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("got %q, want %q", got, want)
+	}
+	// Nothing given: nothing added.
+	var none tierFlags
+	if got := none.pinFolders([]string{"--no-dht", "src", "mnt"}, []string{"src", "mnt"}); !slices.Equal(got, []string{"--no-dht", "src", "mnt"}) {
+		t.Fatalf("no folders: got %q", got)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/hyperblow/hyperblow/engine/storage"
 )
@@ -108,32 +107,23 @@ func (f *tierFlags) open(log *slog.Logger) *storage.DiskCache {
 	return storage.OpenDefaultDiskCache(f.cacheDir, int64(f.diskCache), log)
 }
 
-// absPathFlags makes the values of the folder flags names (--data DIR,
-// --cache-dir=DIR, one dash or two) absolute in args, for the background
-// process of --daemon, which runs in /.
-func absPathFlags(args []string, names ...string) []string {
-	out := slices.Clone(args)
-	abs := func(p string) string {
-		if a, err := filepath.Abs(p); err == nil && p != "" {
-			return a
-		}
-		return p
-	}
-	for i := 0; i < len(out); i++ {
-		a := out[i]
-		if a == "--" || !strings.HasPrefix(a, "-") {
-			break // the positional arguments
-		}
-		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if !slices.Contains(names, name) {
+// pinFolders gives the background process of --daemon, which runs in /, the
+// folders as parsed here, made absolute: --data and --cache-dir are added at
+// the end of the flags (before the positional arguments pos), where they win
+// over any earlier form of them (--data d, -cache-dir=c, -o data=d).
+func (f *tierFlags) pinFolders(args, pos []string) []string {
+	var pin []string
+	for _, fl := range []struct{ name, val string }{{"data", f.data}, {"cache-dir", f.cacheDir}} {
+		if fl.val == "" {
 			continue
 		}
-		if hasVal {
-			out[i] = a[:len(a)-len(val)] + abs(val)
-		} else if i+1 < len(out) {
-			out[i+1] = abs(out[i+1])
-			i++
+		if a, err := filepath.Abs(fl.val); err == nil {
+			pin = append(pin, "--"+fl.name+"="+a)
 		}
 	}
-	return out
+	at := len(args) - len(pos)
+	if at > 0 && args[at-1] == "--" {
+		at--
+	}
+	return slices.Concat(args[:at], pin, args[at:])
 }
