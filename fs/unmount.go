@@ -269,7 +269,10 @@ func RequestUnmount(e MountEntry, timeout time.Duration) (int, error) {
 // sees its mount end), then unmounts lazily. Aborting needs fusectl
 // (/sys/fs/fuse/connections) and is skipped without it.
 func ForceUnmount(e MountEntry) error {
-	abort := fmt.Sprintf("/sys/fs/fuse/connections/%d/abort", e.Dev)
+	abort := fmt.Sprintf("%s/%d/abort", fusectlDir, e.Dev)
+	if _, err := os.Stat(abort); errors.Is(err, os.ErrNotExist) {
+		mountFusectl()
+	}
 	aborted := false
 	if f, err := os.OpenFile(abort, os.O_WRONLY, 0); err == nil {
 		_, err = f.Write([]byte("1"))
@@ -285,6 +288,22 @@ func ForceUnmount(e MountEntry) error {
 		return err
 	}
 	return nil
+}
+
+// fusectlDir is where the FUSE control filesystem lists the connections.
+const fusectlDir = "/sys/fs/fuse/connections"
+
+// mountFusectl mounts the FUSE control filesystem where systemd would
+// (sys-fs-fuse-connections.mount), when it is not: a machine without it (a
+// container, a minimal VM) cannot abort a connection, and a mount process
+// killed while one of its threads waits in the kernel on a request to its own
+// mount (a close() in fuse_flush) then stays stuck for good. Root only; an
+// error (not root, already mounted) is left to the caller's Stat.
+func mountFusectl() {
+	if os.Geteuid() != 0 {
+		return
+	}
+	_ = unix.Mount("fusectl", fusectlDir, "fusectl", 0, "")
 }
 
 // WaitUnmounted waits until no mount with e's device is at e.Point any more,
