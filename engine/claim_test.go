@@ -94,3 +94,50 @@ func TestIncomingPeerClaimsListenAddr(t *testing.T) {
 		return st.connected && st.claimed
 	})
 }
+
+// A torrent that falls asleep lets go of the listening addresses its incoming
+// peers claimed: waking, it dials them like any other known address.
+func TestSleepReleasesClaimedListenAddr(t *testing.T) {
+	mt, data := testTorrent(t, 64<<10)
+	leech, err := NewClient(Config{Listen: "127.0.0.1:0", CacheSize: 8 << 20, NoUTP: true, Idle: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leech.Close()
+	tor, err := leech.AddTorrent(mt, TorrentOptions{NoTrackers: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewClient(Config{Listen: "127.0.0.1:0", CacheSize: 8 << 20, NoUTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	a := s.ListenAddr()
+	tor.onOwner(func() {
+		tor.addAddrs([]netip.AddrPort{a}, false)
+		tor.addrs[a].nextTry = time.Now().Add(time.Hour) // not dialled: it comes to us
+	})
+	if _, err := s.AddTorrent(mt, TorrentOptions{OpenTier: ReaderTier(bytes.NewReader(data)), UploadOnly: true,
+		NoTrackers: true, Peers: []netip.AddrPort{leech.ListenAddr()}}); err != nil {
+		t.Fatal(err)
+	}
+	waitAddr(t, tor, a, "a known address whose peer connected to us", func(st *addrState) bool {
+		return st.claimed
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for tor.State() != StateSleeping {
+		if time.Now().After(deadline) {
+			t.Fatalf("the torrent did not fall asleep: %v", tor.State())
+		}
+		select {
+		case <-tor.StateChanged():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	var st addrState
+	tor.onOwner(func() { st = *tor.addrs[a] })
+	if st.claimed || st.connected {
+		t.Fatalf("asleep: the claimed address is %+v, want released (not connected)", st)
+	}
+}

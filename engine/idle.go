@@ -294,6 +294,7 @@ func (t *Torrent) dozeConnEvent(ev peerconn.Event) {
 		if st := t.addrs[p.addr]; st != nil {
 			st.connected = false
 		}
+		t.releaseListenAddr(p) // claim.go: dialled again on waking
 	case peerconn.Msg:
 		if ev.M.ID == wire.Piece {
 			freeBlock(ev.M.Payload)
