@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/hyperblow/hyperblow/engine/metainfo"
 )
 
 // A peer that connected to us names its listening port in its extension
@@ -75,24 +77,8 @@ func TestIncomingPeerClaimsListenAddr(t *testing.T) {
 		return !st.claimed
 	})
 
-	// Known before the connection (waiting out a back-off, so not dialled meanwhile).
-	s2, err := NewClient(Config{Listen: "127.0.0.1:0", CacheSize: 8 << 20, NoUTP: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s2.Close()
-	a2 := s2.ListenAddr()
-	tor.onOwner(func() {
-		tor.addAddrs([]netip.AddrPort{a2}, false)
-		tor.addrs[a2].nextTry = time.Now().Add(time.Hour)
-	})
-	if _, err := s2.AddTorrent(mt, TorrentOptions{OpenTier: ReaderTier(bytes.NewReader(data)), UploadOnly: true,
-		NoTrackers: true, Peers: []netip.AddrPort{leech.ListenAddr()}}); err != nil {
-		t.Fatal(err)
-	}
-	waitAddr(t, tor, a2, "a known address whose peer connected to us", func(st *addrState) bool {
-		return st.connected && st.claimed
-	})
+	// Known before the connection.
+	knownSeedDialsUs(t, mt, data, leech, tor)
 }
 
 // A torrent that falls asleep lets go of the listening addresses its incoming
@@ -108,23 +94,7 @@ func TestSleepReleasesClaimedListenAddr(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewClient(Config{Listen: "127.0.0.1:0", CacheSize: 8 << 20, NoUTP: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	a := s.ListenAddr()
-	tor.onOwner(func() {
-		tor.addAddrs([]netip.AddrPort{a}, false)
-		tor.addrs[a].nextTry = time.Now().Add(time.Hour) // not dialled: it comes to us
-	})
-	if _, err := s.AddTorrent(mt, TorrentOptions{OpenTier: ReaderTier(bytes.NewReader(data)), UploadOnly: true,
-		NoTrackers: true, Peers: []netip.AddrPort{leech.ListenAddr()}}); err != nil {
-		t.Fatal(err)
-	}
-	waitAddr(t, tor, a, "a known address whose peer connected to us", func(st *addrState) bool {
-		return st.claimed
-	})
+	a := knownSeedDialsUs(t, mt, data, leech, tor)
 	deadline := time.Now().Add(20 * time.Second)
 	for tor.State() != StateSleeping {
 		if time.Now().After(deadline) {
@@ -140,4 +110,29 @@ func TestSleepReleasesClaimedListenAddr(t *testing.T) {
 	if st.claimed || st.connected {
 		t.Fatalf("asleep: the claimed address is %+v, want released (not connected)", st)
 	}
+}
+
+// knownSeedDialsUs starts a seeder whose listening address tor knows (waiting
+// out a back-off, so tor does not dial it) and which dials leech itself; it
+// returns that address once the incoming peer has claimed it.
+func knownSeedDialsUs(t *testing.T, mt *metainfo.Torrent, data []byte, leech *Client, tor *Torrent) netip.AddrPort {
+	t.Helper()
+	s, err := NewClient(Config{Listen: "127.0.0.1:0", CacheSize: 8 << 20, NoUTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	a := s.ListenAddr()
+	tor.onOwner(func() {
+		tor.addAddrs([]netip.AddrPort{a}, false)
+		tor.addrs[a].nextTry = time.Now().Add(time.Hour)
+	})
+	if _, err := s.AddTorrent(mt, TorrentOptions{OpenTier: ReaderTier(bytes.NewReader(data)), UploadOnly: true,
+		NoTrackers: true, Peers: []netip.AddrPort{leech.ListenAddr()}}); err != nil {
+		t.Fatal(err)
+	}
+	waitAddr(t, tor, a, "a known address whose peer connected to us", func(st *addrState) bool {
+		return st.claimed
+	})
+	return a
 }
