@@ -35,6 +35,10 @@ func (k Key) u64() uint64 { return uint64(k.Torrent)<<32 | uint64(k.Piece) }
 // MinSize is the smallest budget New accepts.
 const MinSize = 1 << 20
 
+// ttlSweepSeconds is ristretto's TTL sweep period, doubled (it ticks every
+// half): once an hour, since no entry has a TTL.
+const ttlSweepSeconds = 2 * 3600
+
 // Stats are cumulative counters, and what the cache holds now.
 type Stats struct {
 	Hits, Misses, Evictions, Rejections int64
@@ -90,8 +94,11 @@ func New(maxBytes int64) (*Cache, error) {
 		MaxCost:            maxBytes - hotMax,
 		BufferItems:        64,
 		IgnoreInternalCost: true,
-		OnEvict:            func(*ristretto.Item[[]byte]) { c.evictions.Add(1) },
-		OnReject:           func(*ristretto.Item[[]byte]) { c.rejections.Add(1) },
+		// No entry has a TTL, so ristretto's TTL sweep finds nothing; its
+		// ticker (every 2.5 s by default) would only wake an idle process.
+		TtlTickerDurationInSec: ttlSweepSeconds,
+		OnEvict:                func(*ristretto.Item[[]byte]) { c.evictions.Add(1) },
+		OnReject:               func(*ristretto.Item[[]byte]) { c.rejections.Add(1) },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cache: %w", err)

@@ -204,7 +204,12 @@ func NewClient(cfg Config) (*Client, error) {
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if cfg.Listen != "" {
-		ln, err := net.Listen("tcp", cfg.Listen)
+		// No TCP keep-alive on accepted connections: the wire has its own
+		// (peerconn's keepalive messages and read deadlines), and Go's default
+		// costs three setsockopt calls per accept. A sleeping torrent's peers
+		// redial it about once a minute each (libtorrent's reconnect time), so
+		// accepts are most of an idle process's CPU.
+		ln, err := (&net.ListenConfig{KeepAlive: -1}).Listen(context.Background(), "tcp", cfg.Listen)
 		if err != nil {
 			ch.Close()
 			c.trk.Close()

@@ -54,6 +54,10 @@ import (
 // for tests).
 var syncEvery = 5 * time.Second
 
+// syncerTicking, when set (tests), is told each time a syncer's ticker starts
+// or stops.
+var syncerTicking func(bool)
+
 const (
 	syncBytes   = 256 << 20
 	markPrefix  = ".unsynced-"
@@ -99,6 +103,7 @@ type syncer struct {
 	closed  bool
 
 	kick chan struct{}
+	wake chan struct{} // begin wrote a marker: run ticks until none is left
 	quit chan struct{}
 	done chan struct{}
 }
@@ -106,7 +111,7 @@ type syncer struct {
 func newSyncer(dir string, log *slog.Logger, degrade func(error)) *syncer {
 	name := fmt.Sprintf("%s%d-%d", markPrefix, os.Getpid(), syncers.Add(1))
 	s := &syncer{dir: dir, mark: filepath.Join(dir, name), log: log, degrade: degrade, dirs: map[string]bool{},
-		kick: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+		kick: make(chan struct{}, 1), wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	go s.run()
 	return s
 }
@@ -126,6 +131,10 @@ func (s *syncer) begin() (time.Time, error) {
 			return now, fmt.Errorf("disk cache: marker: %w", err)
 		}
 		s.marked = true
+		select {
+		case s.wake <- struct{}{}: // run ticks again
+		default:
+		}
 	}
 	s.writing++
 	return now, nil
@@ -153,18 +162,46 @@ func (s *syncer) add(since time.Time, paths []string, dirs map[string]bool, n in
 	}
 }
 
+// run syncs every syncEvery while there is a marker (pieces written and not
+// synced), or when kicked; with none it stops its ticker until begin writes
+// one, so that an idle process is not woken every syncEvery for nothing.
 func (s *syncer) run() {
 	defer close(s.done)
 	tick := time.NewTicker(syncEvery)
 	defer tick.Stop()
+	tick.Stop()
+	ticking := false
 	for {
+		var tc <-chan time.Time
+		if ticking {
+			tc = tick.C
+		}
 		select {
 		case <-s.quit:
 			return
-		case <-tick.C:
+		case <-s.wake:
+			if !ticking {
+				tick.Reset(syncEvery)
+				ticking = true
+				if syncerTicking != nil {
+					syncerTicking(true)
+				}
+			}
+			continue
+		case <-tc:
 		case <-s.kick:
 		}
 		s.sync()
+		s.mu.Lock()
+		idle := !s.marked
+		s.mu.Unlock()
+		if idle && ticking {
+			tick.Stop() // begin sends on wake when it writes the next marker
+			ticking = false
+			if syncerTicking != nil {
+				syncerTicking(false)
+			}
+		}
 	}
 }
 

@@ -255,3 +255,38 @@ func FuzzParseMarker(f *testing.F) {
 		}
 	})
 }
+
+// The syncer's ticker runs only while a marker is on disk: it starts when a
+// piece is written, stops once a round has synced everything, and starts again
+// at the next write, so an idle process is not woken every syncEvery.
+func TestSyncerTicksOnlyWhileUnsynced(t *testing.T) {
+	old := syncEvery
+	syncEvery = time.Millisecond
+	ticking := make(chan bool, 16)
+	syncerTicking = func(on bool) { ticking <- on }
+	t.Cleanup(func() { syncEvery, syncerTicking = old, nil })
+	dir := t.TempDir()
+	tt := makeTorrent(t, 22, 16<<10, 64<<10)
+	c := openCache(t, dir, 1<<20)
+	ct := openTorrent(t, c, tt, Events{})
+	want := func(on bool) {
+		t.Helper()
+		select {
+		case got := <-ticking:
+			if got != on {
+				t.Fatalf("syncer ticking %v, want %v", got, on)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("the syncer's ticker did not turn %v", map[bool]string{true: "on", false: "off"}[on])
+		}
+	}
+	for i := range 2 {
+		ct.Put(i, tt.piece(i))
+		c.Flush()
+		want(true)  // the write's marker starts the ticker
+		want(false) // a round synced it and removed the marker
+		if m := markers(t, dir); len(m) != 0 {
+			t.Fatalf("markers %v with the ticker stopped", m)
+		}
+	}
+}
