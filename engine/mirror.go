@@ -224,7 +224,7 @@ func (t *Torrent) makeSpare(spares chan []byte) {
 	t.wg.Add(1)
 	go func() {
 		defer t.wg.Done()
-		b := make([]byte, t.info.PieceLength)
+		b := newPieceBuf(int(t.info.PieceLength))
 		for k := 0; k < len(b); k += 4096 {
 			b[k] = 0
 		}
@@ -459,7 +459,7 @@ func (t *Torrent) runMirrorJob(ctx context.Context, job *mirrorJob, off int64, t
 			}
 		}
 		if b == nil {
-			b = make([]byte, n)
+			b = newPieceBuf(n)
 		}
 		bufs = append(bufs, b)
 		if p := run[i].Piece; run[i].Begin == 0 && int64(n) == t.info.PieceLen(p) {
@@ -573,7 +573,7 @@ func (t *Torrent) mirrorData(m mirrorDataMsg, now time.Time) {
 			count[blk.Piece] = -1 // the rest of its blocks are in buf already
 		} else if count[blk.Piece] != -1 {
 			if d == nil {
-				d = &download{buf: make([]byte, plen), senders: make(map[picker.PeerKey]bool)}
+				d = &download{buf: newPieceBuf(int(plen)), senders: make(map[picker.PeerKey]bool)}
 				t.downloads[blk.Piece] = d
 			}
 			copy(d.buf[blk.Begin:], data)
