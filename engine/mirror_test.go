@@ -382,3 +382,57 @@ func TestMirrorSparesOnlyWhileRead(t *testing.T) {
 		t.Fatalf("asleep: spares made %v, %d held; want none", made, held)
 	}
 }
+
+// A read that waits while both of a web seed's jobs are taken by readahead
+// (here the file's head and tail, primed as it opened, held by the server)
+// has its piece asked at once, in a job more, not when one of them ends.
+func TestMirrorUrgentNotBehindBusyJobs(t *testing.T) {
+	const plen = 1 << 20
+	files := []enginetest.File{{Data: enginetest.RandomBytes(17, 16*plen)}}
+	mt, _ := enginetest.Torrent(t, "tor", plen, files)
+	release := make(chan struct{})
+	defer close(release)
+	var held atomic.Int32
+	heldAsked := make(chan struct{}, 16)
+	heldAtSeek := make(chan int32, 1)
+	ts, _ := mirrorServer(t, mt, files, func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodGet {
+			return false
+		}
+		switch rng := r.Header.Get("Range"); {
+		case strings.HasPrefix(rng, "bytes=0-"):
+			return false // the first read's piece: at once
+		case strings.HasPrefix(rng, fmt.Sprintf("bytes=%d-", 8*plen)):
+			select {
+			case heldAtSeek <- held.Load():
+			default:
+			}
+			return false
+		default: // readahead: held until the test ends
+			held.Add(1)
+			defer held.Add(-1)
+			heldAsked <- struct{}{}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return true
+		}
+	})
+	tor := mirrorLeecher(t, mt, ts.URL+"/m/tor")
+	r := tor.NewReader(mt.Info.Files[0])
+	defer r.Close()
+	buf := make([]byte, 64<<10)
+	if _, err := r.ReadAt(t.Context(), buf, 0); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the head's second piece and the tail, both held
+		<-heldAsked
+	}
+	if _, err := r.ReadAt(t.Context(), buf, 8*plen); err != nil || !bytes.Equal(buf, files[0].Data[8*plen:8*plen+len(buf)]) {
+		t.Fatalf("read at 8 MiB: %v", err)
+	}
+	if n := <-heldAtSeek; n != 2 {
+		t.Fatalf("the waited piece was asked with %d readahead requests in flight, want 2 (it waited for one to end)", n)
+	}
+}
