@@ -356,6 +356,28 @@ func (t *Torrent) adjacent(a, b picker.Block) bool {
 	return b.Piece == a.Piece+1 && b.Begin == 0 && int64(a.Begin+a.Length) == t.info.PieceLen(a.Piece)
 }
 
+// mirrorFetching reports whether a web seed's job is fetching piece i whole:
+// it is in the job's run from its first block to its last, none handed over
+// yet (a job hands a piece over only at its end, so a piece on its way from a
+// mirror looks to the owner like one nothing has arrived of).
+func (t *Torrent) mirrorFetching(i int) bool {
+	n := int((t.info.PieceLen(i) + bt.BlockSize - 1) / bt.BlockSize)
+	for _, mr := range t.mirrors {
+		for job := range mr.jobs {
+			k := 0
+			for _, b := range job.blocks[job.delivered:] {
+				if b.Piece == i {
+					k++
+				}
+			}
+			if k == n {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // urgentPending reports whether one of the mirror's urgent jobs has not
 // delivered its first piece yet.
 func (mr *mirror) urgentPending() bool {
