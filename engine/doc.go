@@ -40,13 +40,18 @@
 //
 // # One read
 //
-// Reader.ReadAt maps the file range to pieces. Cached pieces are copied at once.
+// Reader.ReadAt (and ReadShared, which hands out the pieces' own memory instead
+// of a copy) maps the file range to pieces. Cached pieces are taken at once.
 // For the others it sends one acquire message and gets a future per piece; the
 // owner wants each with an urgent deadline and tops up every unchoked peer's
 // request pipeline. Blocks land in a piece buffer; a complete piece is hashed off
 // the owner goroutine; on a match the owner puts it in the cache and completes the
 // future with the verified bytes — the reader never depends on the cache keeping
 // them. On a mismatch the piece is requested again and its senders get a strike.
+// A piece buffer (newPieceBuf, piecemem.go) is Go heap memory advised to use
+// transparent huge pages; once verified it is never written again nor reused
+// for another piece, so slices of it may be handed out (ReadShared) for as long
+// as anyone holds them.
 //
 // # Invariants
 //

@@ -224,7 +224,7 @@ func (t *Torrent) makeSpare(spares chan []byte) {
 	t.wg.Add(1)
 	go func() {
 		defer t.wg.Done()
-		b := make([]byte, t.info.PieceLength)
+		b := newPieceBuf(int(t.info.PieceLength))
 		for k := 0; k < len(b); k += 4096 {
 			b[k] = 0
 		}
@@ -304,6 +304,28 @@ func (t *Torrent) fillMirrors(now time.Time) {
 				t.startMirrorJob(mr, run, urgent)
 			}
 		}
+		t.urgentBeyond(mr, now)
+	}
+}
+
+// urgentBeyond gives a mirror whose jobs are all taken by readahead (a file's
+// head and tail primed as it opened, a stream's pipeline) one job more for
+// the pieces a read waits for, rather than have the read wait until one of
+// them ends: a job runs to mirrorMaxJob, seconds over a slow link. One at a
+// time: not while an urgent job of the mirror's is in flight.
+func (t *Torrent) urgentBeyond(mr *mirror, now time.Time) {
+	if len(mr.jobs) < mirrorJobs || mr.banned || mr.noRange || now.Before(mr.retryAt) {
+		return
+	}
+	for job := range mr.jobs {
+		if job.urgent {
+			return
+		}
+	}
+	n := int((t.info.PieceLength + bt.BlockSize - 1) / bt.BlockSize) // one piece
+	blocks := t.pk.PickUrgent(mr.key, hasAll, n, now)
+	for _, run := range t.contiguousRuns(blocks) {
+		t.startMirrorJob(mr, run, true)
 	}
 }
 
@@ -332,6 +354,28 @@ func (t *Torrent) adjacent(a, b picker.Block) bool {
 		return a.Begin+a.Length == b.Begin
 	}
 	return b.Piece == a.Piece+1 && b.Begin == 0 && int64(a.Begin+a.Length) == t.info.PieceLen(a.Piece)
+}
+
+// mirrorFetching reports whether a web seed's job is fetching piece i whole:
+// it is in the job's run from its first block to its last, none handed over
+// yet (a job hands a piece over only at its end, so a piece on its way from a
+// mirror looks to the owner like one nothing has arrived of).
+func (t *Torrent) mirrorFetching(i int) bool {
+	n := int((t.info.PieceLen(i) + bt.BlockSize - 1) / bt.BlockSize)
+	for _, mr := range t.mirrors {
+		for job := range mr.jobs {
+			k := 0
+			for _, b := range job.blocks[job.delivered:] {
+				if b.Piece == i {
+					k++
+				}
+			}
+			if k == n {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // urgentPending reports whether one of the mirror's urgent jobs has not
@@ -459,7 +503,7 @@ func (t *Torrent) runMirrorJob(ctx context.Context, job *mirrorJob, off int64, t
 			}
 		}
 		if b == nil {
-			b = make([]byte, n)
+			b = newPieceBuf(n)
 		}
 		bufs = append(bufs, b)
 		if p := run[i].Piece; run[i].Begin == 0 && int64(n) == t.info.PieceLen(p) {
@@ -573,7 +617,7 @@ func (t *Torrent) mirrorData(m mirrorDataMsg, now time.Time) {
 			count[blk.Piece] = -1 // the rest of its blocks are in buf already
 		} else if count[blk.Piece] != -1 {
 			if d == nil {
-				d = &download{buf: make([]byte, plen), senders: make(map[picker.PeerKey]bool)}
+				d = &download{buf: newPieceBuf(int(plen)), senders: make(map[picker.PeerKey]bool)}
 				t.downloads[blk.Piece] = d
 			}
 			copy(d.buf[blk.Begin:], data)

@@ -382,3 +382,111 @@ func TestMirrorSparesOnlyWhileRead(t *testing.T) {
 		t.Fatalf("asleep: spares made %v, %d held; want none", made, held)
 	}
 }
+
+// A read that waits while both of a web seed's jobs are taken by readahead
+// (here the file's head and tail, primed as it opened, held by the server)
+// has its piece asked at once, in a job more, not when one of them ends.
+func TestMirrorUrgentNotBehindBusyJobs(t *testing.T) {
+	const plen = 1 << 20
+	files := []enginetest.File{{Data: enginetest.RandomBytes(17, 16*plen)}}
+	mt, _ := enginetest.Torrent(t, "tor", plen, files)
+	release := make(chan struct{})
+	defer close(release)
+	var held atomic.Int32
+	heldAsked := make(chan struct{}, 16)
+	heldAtSeek := make(chan int32, 1)
+	ts, _ := mirrorServer(t, mt, files, func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodGet {
+			return false
+		}
+		switch rng := r.Header.Get("Range"); {
+		case strings.HasPrefix(rng, "bytes=0-"):
+			return false // the first read's piece: at once
+		case strings.HasPrefix(rng, fmt.Sprintf("bytes=%d-", 8*plen)):
+			select {
+			case heldAtSeek <- held.Load():
+			default:
+			}
+			return false
+		default: // readahead: held until the test ends
+			held.Add(1)
+			defer held.Add(-1)
+			heldAsked <- struct{}{}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return true
+		}
+	})
+	tor := mirrorLeecher(t, mt, ts.URL+"/m/tor")
+	r := tor.NewReader(mt.Info.Files[0])
+	defer r.Close()
+	buf := make([]byte, 64<<10)
+	if _, err := r.ReadAt(t.Context(), buf, 0); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the head's second piece and the tail, both held
+		<-heldAsked
+	}
+	if _, err := r.ReadAt(t.Context(), buf, 8*plen); err != nil || !bytes.Equal(buf, files[0].Data[8*plen:8*plen+len(buf)]) {
+		t.Fatalf("read at 8 MiB: %v", err)
+	}
+	if n := <-heldAtSeek; n != 2 {
+		t.Fatalf("the waited piece was asked with %d readahead requests in flight, want 2 (it waited for one to end)", n)
+	}
+}
+
+// A piece a web seed is fetching for a file's readahead is not thrown away
+// when the file closes and fetched again when it opens again (ffprobe, then
+// a player): the job hands it over whole at its end, and it is kept.
+func TestMirrorPieceKeptAcrossReopen(t *testing.T) {
+	const plen = 1 << 20
+	files := []enginetest.File{{Data: enginetest.RandomBytes(18, 16*plen)}}
+	mt, _ := enginetest.Torrent(t, "tor", plen, files)
+	release := make(chan struct{})
+	var once sync.Once
+	defer once.Do(func() { close(release) })
+	var asked atomic.Int32
+	first := make(chan struct{}, 1)
+	ts, _ := mirrorServer(t, mt, files, func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodGet && strings.HasPrefix(r.Header.Get("Range"), fmt.Sprintf("bytes=%d-", plen)) {
+			asked.Add(1)
+			select {
+			case first <- struct{}{}:
+			default:
+			}
+			select { // the head's second piece: held until the file opened again
+			case <-release:
+			case <-r.Context().Done():
+				return true
+			}
+		}
+		return false
+	})
+	tor := mirrorLeecher(t, mt, ts.URL+"/m/tor")
+	buf := make([]byte, 64<<10)
+	r1 := tor.NewReader(mt.Info.Files[0])
+	if _, err := r1.ReadAt(t.Context(), buf, 0); err != nil {
+		t.Fatal(err)
+	}
+	<-first // piece 1 is on its way (the head primed as the file opened)
+	r1.Close()
+	r2 := tor.NewReader(mt.Info.Files[0])
+	defer r2.Close()
+	if _, err := r2.ReadAt(t.Context(), buf, 0); err != nil { // primes the head again
+		t.Fatal(err)
+	}
+	// After the owner took the new file's windows: the first job still
+	// fetches piece 1 for it, and no other.
+	if n, asked := engine.MirrorJobsFor(tor, 1); n != 1 || !asked {
+		t.Fatalf("after the file opened again: %d web-seed jobs fetch piece 1, its blocks all asked: %v; want 1 job (the first, kept), all asked", n, asked)
+	}
+	once.Do(func() { close(release) })
+	if _, err := r2.ReadAt(t.Context(), buf, plen); err != nil || !bytes.Equal(buf, files[0].Data[plen:plen+len(buf)]) {
+		t.Fatalf("read of piece 1: %v", err)
+	}
+	if n := asked.Load(); n != 1 {
+		t.Fatalf("piece 1 was asked of the web seed %d times, want 1 (thrown away as the file closed)", n)
+	}
+}

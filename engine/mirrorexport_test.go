@@ -44,3 +44,25 @@ func MirrorSpares(t *Torrent) (made bool, held, rounds int) {
 	})
 	return made, held, rounds
 }
+
+// MirrorJobsFor reports, from the owner goroutine, how many web-seed jobs in
+// flight are fetching piece i whole, and whether all of its blocks are asked.
+func MirrorJobsFor(t *Torrent, i int) (n int, asked bool) {
+	t.onOwner(func() {
+		asked = t.pk.AllAsked(i)
+		for _, mr := range t.mirrors {
+			for job := range mr.jobs {
+				k := 0
+				for _, b := range job.blocks[job.delivered:] {
+					if b.Piece == i {
+						k++
+					}
+				}
+				if k > 0 && int64(k)*16<<10 >= t.info.PieceLen(i) {
+					n++
+				}
+			}
+		}
+	})
+	return n, asked
+}

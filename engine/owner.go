@@ -316,10 +316,12 @@ func (t *Torrent) setWindow(m windowMsg, now time.Time) {
 					case t.downloads[i] == nil && !t.pk.Active(i):
 						t.maybeUnwant(i)
 					case !m.closed && !m.seek:
-					case m.closed && t.downloads[i].got() > 0 && t.pk.AllAsked(i):
+					case m.closed && t.pk.AllAsked(i) && (t.downloads[i].got() > 0 || t.mirrorFetching(i)):
 						// A closed file's piece whose missing blocks are all on
 						// their way (a readahead piece when ffmpeg exits): they
 						// would mostly arrive anyway, and what came is kept.
+						// So is a piece a web seed's job is fetching whole: it
+						// hands it over only at its end (mirror.go).
 						// (Not on a seek: there the cancels clear the way for
 						// the new position.)
 						t.pk.SetDeadline(i, now.Add(finishLeftBehind))

@@ -629,7 +629,7 @@ func (t *Torrent) handlePiece(p *peer, m wire.Message, now time.Time) error {
 	} else {
 		d := t.downloads[i]
 		if d == nil {
-			d = &download{buf: make([]byte, t.info.PieceLen(i)), senders: make(map[picker.PeerKey]bool)}
+			d = &download{buf: newPieceBuf(int(t.info.PieceLen(i))), senders: make(map[picker.PeerKey]bool)}
 			t.downloads[i] = d
 		}
 		copy(d.buf[begin:], m.Payload)

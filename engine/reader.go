@@ -126,32 +126,45 @@ func (t *Torrent) maxReadahead() int64 {
 // or ctx is done. Like io.ReaderAt, a short count comes with io.EOF; it is short
 // only at the end of the file.
 func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	parts, err := r.ReadShared(ctx, off, len(p))
+	n := 0
+	for _, b := range parts {
+		n += copy(p[n:], b)
+	}
+	return n, err
+}
+
+// ReadShared is ReadAt without the copy: it returns the file's bytes [off,
+// off+n) as slices of the verified pieces that hold them, in order (one per
+// piece the range touches). The slices are the pieces' own memory, shared
+// with the cache and every other reader: the caller must never write them.
+// Piece memory is never reused for anything else (no pool recycles it): a
+// slice stays valid while it is held, whatever the cache evicts meanwhile.
+// Short only at the end of the file, with io.EOF.
+func (r *Reader) ReadShared(ctx context.Context, off int64, n int) ([][]byte, error) {
 	if r.noInfo {
-		return 0, ErrNoInfo
+		return nil, ErrNoInfo
 	}
-	if off >= r.length || off < 0 {
-		return 0, io.EOF
+	if off >= r.length || off < 0 || n <= 0 {
+		return nil, io.EOF
 	}
-	want := len(p)
-	if int64(want) > r.length-off {
-		p = p[:r.length-off]
-	}
-	if len(p) == 0 {
-		return 0, io.EOF
+	want := n
+	if int64(n) > r.length-off {
+		n = int(r.length - off)
 	}
 	r.t.touch() // idle.go: wakes a sleeping torrent
 	start := r.off + off
-	end := start + int64(len(p))
+	end := start + int64(n)
 	r.track(start, end)
-	n, err := r.t.read(ctx, p, start)
-	r.t.stats.served.Add(int64(n))
+	parts, err := r.t.read(ctx, start, end)
 	if err != nil {
-		return n, err
+		return nil, err
 	}
+	r.t.stats.served.Add(int64(n))
 	if n < want {
-		return n, io.EOF
+		return parts, io.EOF
 	}
-	return n, nil
+	return parts, nil
 }
 
 // track updates the reader's window from a read of torrent bytes [start, end).
@@ -272,11 +285,11 @@ func (r *Reader) Close() error {
 // trySend is send for messages that may be dropped when the torrent is closed.
 func (t *Torrent) trySend(m ownerMsg) { t.send(m) }
 
-// read fills p with torrent bytes at offset start: cached pieces are copied at
-// once; missing ones are acquired from the owner together and waited for in order.
-func (t *Torrent) read(ctx context.Context, p []byte, start int64) (int, error) {
+// read returns torrent bytes [start, end) as slices of their verified
+// pieces: cached pieces at once; missing ones are acquired from the owner
+// together and waited for in order.
+func (t *Torrent) read(ctx context.Context, start, end int64) ([][]byte, error) {
 	info := t.info
-	end := start + int64(len(p))
 	first := int(start / info.PieceLength)
 	last := int((end - 1) / info.PieceLength)
 	datas := make([][]byte, last-first+1)
@@ -291,30 +304,29 @@ func (t *Torrent) read(ctx context.Context, p []byte, start int64) (int, error) 
 	if len(missing) > 0 {
 		futs, err := t.acquireFutures(ctx, missing)
 		if err != nil {
-			return 0, t.waitErr(missing, err)
+			return nil, t.waitErr(missing, err)
 		}
 		for k, f := range futs {
 			select {
 			case <-f.done:
 				if f.err != nil {
 					t.release(futs[k:])
-					return 0, f.err
+					return nil, f.err
 				}
 				datas[missing[k]-first] = f.data
 			case <-ctx.Done():
 				t.release(futs[k:])
-				return 0, t.waitErr(missing[k:], ctx.Err())
+				return nil, t.waitErr(missing[k:], ctx.Err())
 			}
 		}
 	}
-	n := 0
 	for k, d := range datas {
 		pieceStart := int64(first+k) * info.PieceLength
 		lo := max(start, pieceStart) - pieceStart
 		hi := min(end, pieceStart+int64(len(d))) - pieceStart
-		n += copy(p[n:], d[lo:hi])
+		datas[k] = d[lo:hi:hi] // capped: an append cannot reach the piece's other bytes
 	}
-	return n, nil
+	return datas, nil
 }
 
 // waitErr says what a read that ended before its data came was waiting for:

@@ -14,9 +14,17 @@
 // # Reads
 //
 // Each open file handle holds one engine.Reader, so the engine can follow that
-// handle's position and grow its readahead. A FUSE READ becomes Reader.ReadAt with
-// the request's context: it blocks until the bytes are verified. Reads are always
-// full; a short read means end of file to the kernel.
+// handle's position and grow its readahead. A FUSE READ becomes
+// Reader.ReadShared with the request's context: it blocks until the bytes are
+// verified, and the reply is the verified pieces' own memory (one slice per
+// piece, written to /dev/fuse with writev), not a copy: piece memory is never
+// reused, so it stays valid while go-fuse writes it. Reads are always full; a
+// short read means end of file to the kernel.
+//
+// go-fuse's readers wait for requests in a blocking read(2), each holding a P
+// meanwhile; Mount adds as many Ps to the process as they can hold (procs.go),
+// so that the goroutines a READ wakes never wait for the runtime to take one
+// back.
 //
 // # Interrupts
 //

@@ -97,7 +97,7 @@ func Mount(mountpoint string, root gofs.InodeEmbedder, mo MountOptions) (*fuse.S
 			DisableSplice: true,
 		},
 	}
-	server, err := gofs.Mount(mountpoint, root, opts)
+	server, err := withReaderProcs(func() (*fuse.Server, error) { return gofs.Mount(mountpoint, root, opts) }) // procs.go
 	if err != nil {
 		return nil, fmt.Errorf("mount %s: %w", mountpoint, err)
 	}
