@@ -219,6 +219,13 @@ def clients_in_turn(a, rec, r, size, want):
         guarded(rec, key, fn)
 
 
+def plen_bytes(s):
+    m = re.fullmatch(r"(\d+)(KiB|MiB)?", s)
+    if not m:
+        raise SystemExit("wild.py: --piece-length %s: say e.g. 256KiB or 1MiB" % s)
+    return int(m.group(1)) << {"KiB": 10, "MiB": 20, None: 0}[m.group(2)]
+
+
 def measure_wan(a):
     size = os.path.getsize(a.data)
     log("sha256 of the data")
@@ -233,10 +240,11 @@ def measure_wan(a):
         rec["dd_local_rand_s"] = statistics.median(dd(a.data, off) for _ in range(5))
         guarded(rec, "curl", lambda: curl(a.url))
         guarded(rec, "curl_range", lambda: curl(a.url, "%d-%d" % (off, off + (64 << 10) - 1)))
-        # A verifying client with 1 MiB pieces waits for a whole piece: curl's time for that piece.
-        p = off >> 20 << 20
-        guarded(rec, "curl_piece0", lambda: curl(a.url, "0-%d" % ((1 << 20) - 1)))
-        guarded(rec, "curl_piecerand", lambda: curl(a.url, "%d-%d" % (p, p + (1 << 20) - 1)))
+        # A verifying client waits for a whole piece: curl's time for that piece.
+        pl = plen_bytes(a.piece_length)
+        p = off // pl * pl
+        guarded(rec, "curl_piece0", lambda: curl(a.url, "0-%d" % (pl - 1)))
+        guarded(rec, "curl_piecerand", lambda: curl(a.url, "%d-%d" % (p, p + pl - 1)))
         clients_in_turn(a, rec, r, size, want)
         guarded(rec, "ws_fb0", lambda: first_byte_test(a, "ws", 0, off))
         if "ws_fb0" in rec:
@@ -526,10 +534,10 @@ def report_wan(a, size, rounds):
     L.append("")
     L.append("Run of %s UTC, %s mode: %d MiB of random bytes, %d round%s (figures: median), %.0f s in all. "
              "%d cores; load average %s at the start, %s at the end: **the machine is shared** with other work "
-             "(nice %s). Network: %s; nginx %s behind %s. Made by `bench/wild --wan %s%s`."
+             "(nice %s). Network: %s; nginx %s behind %s. Made by `bench/wild --wan %s%s`; %s pieces."
              % (time.strftime("%Y-%m-%d %H:%M", time.gmtime(a.t0)), "quick" if a.quick else "full", size >> 20,
                 a.rounds, "" if a.rounds == 1 else "s", elapsed, os.cpu_count(), a.load_start, load_end, a.nice,
-                a.netns, a.nginx, a.link, a.wan, " --quick" if a.quick else ""))
+                a.netns, a.nginx, a.link, a.wan, " --quick" if a.quick else "", a.piece_length))
     L.append("")
     L.append("## Targets (issue 14), through the link")
     L.append("")
@@ -542,7 +550,7 @@ def report_wan(a, size, rounds):
     L.append(row("web seed: first byte at a random offset, fresh mount / `curl -r`'s", "%s (%s ms / %s ms)" % (fmt(r_fbr, "%.1f"), ms(fbrn), ms(curl_rfb)),
                  "≤ 2", cmp(r_fbr, 2, True)))
     L.extend(reference_rows(rounds, ws_rate, curl_rate, row))
-    L.append(row("(floor) `curl` of one whole 1 MiB piece (what a verifying client waits for) / `curl`'s first byte, at 0",
+    L.append(row("(floor) `curl` of one whole %s piece (what a verifying client waits for)" % a.piece_length + " / `curl`'s first byte, at 0",
                  "%s (%s ms / %s ms)" % (fmt(div(p0, curl_fb), "%.1f"), ms(p0), ms(curl_fb)), "no target", None))
     L.append(row("(floor) the same at the random offset's piece / `curl -r`'s first byte",
                  "%s (%s ms / %s ms)" % (fmt(div(pr, curl_rfb), "%.1f"), ms(pr), ms(curl_rfb)), "no target", None))
@@ -556,9 +564,9 @@ def report_wan(a, size, rounds):
     L.append("The mount's first byte is the wall time of `dd bs=64k count=1` on a fresh mount (started once the "
              "file shows in it) minus that of the same `dd` on the local file (%s / %s ms), against `curl -w "
              "%%{time_starttransfer}` (its connection is not delayed by the lab: the link delays data, not the "
-             "handshake). The torrent has 1 MiB pieces and the mount serves only verified bytes, so its first byte "
+             "handshake). The torrent has %s pieces and the mount serves only verified bytes, so its first byte "
              "comes no earlier than a whole piece: the floor rows give curl's own time for that piece."
-             % (fmt(l0 and l0 * 1e3, "%.1f"), fmt(lr and lr * 1e3, "%.1f")))
+             % (fmt(l0 and l0 * 1e3, "%.1f"), fmt(lr and lr * 1e3, "%.1f"), a.piece_length))
     L.append("")
     if a.out and os.path.exists(a.out):
         m = re.search(r"<!-- notes:begin.*?<!-- notes:end -->\n", open(a.out).read(), re.S)
@@ -566,7 +574,7 @@ def report_wan(a, size, rounds):
             L.append(m.group(0))
     L.append("## Figures per round")
     L.append("")
-    L.append("| round | load | curl MB/s | curl first byte ms (0 / range) | curl 1 MiB piece ms (0 / random) | mount cp MB/s | "
+    L.append("| round | load | curl MB/s | curl first byte ms (0 / range) | curl whole piece ms (0 / random) | mount cp MB/s | "
              "its CPU s/GiB | libtorrent MB/s (first piece ms) | aria2c MB/s | first byte ms, fresh mount (0 / random) | random, same mount ms |")
     L.append("|---|---|---|---|---|---|---|---|---|---|---|")
 
@@ -596,11 +604,11 @@ def report_wan(a, size, rounds):
     L.append("")
     L.append("## Setup")
     L.append("")
-    L.append("- The link: %s. The torrent: `hyperblow create --web-seed http://RELAY/ --piece-length 1MiB` (a url-list "
+    L.append("- The link: %s. The torrent: `hyperblow create --web-seed http://RELAY/ --piece-length %s` (a url-list "
              "with the relay's address, no tracker, no peer); nginx serves the folder from the page cache (one "
-             "worker, sendfile)." % a.link)
+             "worker, sendfile)." % (a.link, a.piece_length))
     L.append("- `curl -o /dev/null` through the relay: the whole file (rate, first byte), a 64 KiB range at the round's "
-             "random offset (first byte), and the whole 1 MiB piece at 0 and at the random offset (time_total).")
+             "random offset (first byte), and the whole piece at 0 and at the random offset's piece (time_total).")
     L.append("- Every mount: `hyperblow mount --quiet %s TORRENT MNT`, fresh for every test; `cp` to /dev/shm, sha256 "
              "checked; CPU: the mount process's user+system time over its life per GiB. `dd` at 0 then at the random "
              "offset on one fresh mount, at the random offset on another." % " ".join(MOUNT_FLAGS))
@@ -632,6 +640,7 @@ def main():
     ap.add_argument("--lt", required=True, help="bench/lt.py")
     ap.add_argument("--wan", help="the link's rate (bench/wild --wan)")
     ap.add_argument("--link", help="the link, in words")
+    ap.add_argument("--piece-length", default="1MiB", help="the web-seed torrent's (--wan)")
     a = ap.parse_args()
     if a.wan:
         size, rounds = measure_wan(a)
