@@ -13,7 +13,7 @@ import (
 // at 10 MB/s, 2.4 s at 2 MB/s, against 0.1 and 0.6 s for the piece on an idle
 // mirror (bench/wild --wan). As a peer's urgent block may go beyond its
 // pipeline's depth (picker.PickUrgent), the waited piece gets a job at once,
-// beyond mirrorJobs; and when it is a seek away from all of them (seekAway;
+// beyond mirrorJobs; and when it is a seek away from all of them (seekAway:
 // not a stream's next piece, where the tail that opening the file wants would
 // be cancelled and asked again at each wait), the read-ahead jobs that would
 // keep the link for longer than mirrorSeekPreempt are cancelled, their blocks going back to the picker, so
@@ -71,18 +71,23 @@ func (t *Torrent) seekBeyondDepth(mr *mirror, now time.Time) {
 }
 
 // seekAway reports whether a read waiting for piece p is a seek away from the
-// job: p lies more than seekSlack (the kernel's readahead, whose READs run
-// ahead of a stream's reads and wait too) from the job's run, and no read
-// waits for a piece the job has yet to deliver (a stream's READs wait for
-// several pieces at once).
+// job: no reader's window holds both p and a piece the job has yet to
+// deliver (a stream's read-ahead, which its next reads need), and no read
+// waits for such a piece (the kernel's readahead READs run ahead of a stream's
+// reads and wait too).
 func (t *Torrent) seekAway(job *mirrorJob, p int) bool {
-	d := int(max(1, seekSlack/t.info.PieceLength))
-	first, last := job.blocks[0].Piece, job.blocks[len(job.blocks)-1].Piece
-	if p >= first-d && p <= last+1+d {
+	left := job.blocks[job.delivered:]
+	if len(left) == 0 {
 		return false
 	}
-	for _, b := range job.blocks[job.delivered:] {
+	for _, b := range left {
 		if t.futures[b.Piece] != nil {
+			return false
+		}
+	}
+	first, last := left[0].Piece, left[len(left)-1].Piece
+	for _, w := range t.windows {
+		if p >= w.lo && p < w.hi && first < w.hi && last >= w.lo {
 			return false
 		}
 	}
