@@ -8,17 +8,18 @@ import (
 
 // A read that waits for a piece no job holds, on a mirror whose jobs (all it
 // may run, mirrorJobs) are read-ahead, waited for a job to end before its
-// piece was even asked: over the WAN lab's 80 ms link a fresh mount's seek
-// after its first read (the head and tail it primes in flight) waited 360 ms
-// at 10 MB/s, 2.4 s at 2 MB/s, against 0.1 and 0.6 s for the piece on an idle
-// mirror (bench/wild --wan). As a peer's urgent block may go beyond its
-// pipeline's depth (picker.PickUrgent), the waited piece gets a job at once,
-// beyond mirrorJobs; and when it is a seek away from all of them (seekAway:
-// not a stream's next piece, where the tail that opening the file wants would
-// be cancelled and asked again at each wait), the read-ahead jobs that would
-// keep the link for longer than mirrorSeekPreempt are cancelled, their blocks going back to the picker, so
-// the waited piece has the mirror's bandwidth (a mirror's connections share
-// one path) instead of a third of it.
+// piece was even asked: over the WAN lab's 80 ms link (bench/wild --wan, 1 MiB
+// pieces) a fresh mount's seek after its first read, the head and tail it
+// primes in flight, took 0.6 s at 10 MB/s and 2.1-2.4 s at 2 MB/s, against
+// 0.18 and 0.6 s for curl to fetch the piece. As a peer's urgent block may go
+// beyond its pipeline's depth (picker.PickUrgent), the waited piece now gets a
+// job at once, beyond mirrorJobs; and when it is a seek away from every job
+// (seekAway: not a stream's next piece, where the tail that opening the file
+// wants would be cancelled and asked again at each wait), the read-ahead jobs
+// that would keep the link for longer than mirrorSeekPreempt are cancelled,
+// their blocks going back to the picker and the cancel not counted as a
+// failure, so the waited piece has the mirror's path (which its connections
+// share) to itself instead of a third of it.
 
 // mirrorSeekPreempt is how long a read-ahead job may still keep the mirror
 // busy, at the mirror's rate, and not be cancelled for a seek's piece.
