@@ -17,6 +17,7 @@ import json
 import os
 import random
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -163,6 +164,97 @@ def curl(url, rng=None):
     return {"ttfb_s": float(ttfb), "total_s": float(total), "bytes": int(n), "MBps": int(n) / float(total) / 1e6}
 
 
+def children_cpu():
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def lt_get(a, size, want):
+    """python3-libtorrent (bench/lt.py get) downloads the web-seed torrent to /dev/shm: rate from add to
+    finished, and its first verified piece (from add)."""
+    dst = os.path.join(a.copies, "lt")
+    os.makedirs(dst, exist_ok=True)
+    c0 = children_cpu()
+    try:
+        _, out = timed([sys.executable, a.lt, "get", "--timeout", "600", a.ws_torrent, dst], timeout=700)
+        cpu = children_cpu() - c0
+        j = json.loads(out.strip().splitlines()[-1])
+        got = os.path.join(dst, os.path.basename(a.data))
+        if sha256(got) != want:
+            raise RuntimeError("libtorrent: the copy's sha256 differs")
+    finally:
+        subprocess.run(["rm", "-rf", dst])
+    return {"done_s": j["done_s"], "first_piece_s": j["first_piece_s"], "MBps": size / j["done_s"] / 1e6,
+            "cpu_s_per_GiB": cpu / (size / 2**30)}
+
+
+ARIA2_FLAGS = ["--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false", "--enable-peer-exchange=false",
+               "--seed-time=0", "--file-allocation=none", "--summary-interval=0", "--console-log-level=warn",
+               "--allow-overwrite=true", "--auto-file-renaming=false", "--follow-torrent=true"]
+
+
+def aria2_get(a, size, want):
+    """aria2c downloads the web-seed torrent (its url-list: aria2's web-seeding) to /dev/shm: the process's wall time."""
+    dst = os.path.join(a.copies, "aria2")
+    os.makedirs(dst, exist_ok=True)
+    c0 = children_cpu()
+    try:
+        wall, _ = timed(["aria2c", "--dir=" + dst] + ARIA2_FLAGS + [a.ws_torrent], timeout=700)
+        cpu = children_cpu() - c0
+        got = os.path.join(dst, os.path.basename(a.data))
+        if sha256(got) != want:
+            raise RuntimeError("aria2c: the copy's sha256 differs")
+    finally:
+        subprocess.run(["rm", "-rf", dst])
+    return {"wall_s": wall, "MBps": size / wall / 1e6, "cpu_s_per_GiB": cpu / (size / 2**30)}
+
+
+def clients_in_turn(a, rec, r, size, want):
+    """The mount's cp, libtorrent and aria2c, starting one later each round."""
+    tests = [("ws_cp", lambda: cp_test(a, a.ws_torrent, [], "ws", want, size)),
+             ("lt", lambda: lt_get(a, size, want)),
+             ("aria2", lambda: aria2_get(a, size, want))]
+    k = (r - 1) % len(tests)
+    for key, fn in tests[k:] + tests[:k]:
+        guarded(rec, key, fn)
+
+
+def plen_bytes(s):
+    m = re.fullmatch(r"(\d+)(KiB|MiB)?", s)
+    if not m:
+        raise SystemExit("wild.py: --piece-length %s: say e.g. 256KiB or 1MiB" % s)
+    return int(m.group(1)) << {"KiB": 10, "MiB": 20, None: 0}[m.group(2)]
+
+
+def measure_wan(a):
+    size = os.path.getsize(a.data)
+    log("sha256 of the data")
+    want = sha256(a.data)
+    rounds = []
+    for r in range(1, a.rounds + 1):
+        rec = {"round": r, "load": open("/proc/loadavg").read().split()[:3]}
+        off = random.randrange(4 << 20, size - (4 << 20) - (64 << 10)) >> 16 << 16
+        rec["offset"] = off
+        dd(a.data, 0)
+        rec["dd_local_0_s"] = statistics.median(dd(a.data, 0) for _ in range(5))
+        rec["dd_local_rand_s"] = statistics.median(dd(a.data, off) for _ in range(5))
+        guarded(rec, "curl", lambda: curl(a.url))
+        guarded(rec, "curl_range", lambda: curl(a.url, "%d-%d" % (off, off + (64 << 10) - 1)))
+        # A verifying client waits for a whole piece: curl's time for that piece.
+        pl = plen_bytes(a.piece_length)
+        p = off // pl * pl
+        guarded(rec, "curl_piece0", lambda: curl(a.url, "0-%d" % (pl - 1)))
+        guarded(rec, "curl_piecerand", lambda: curl(a.url, "%d-%d" % (p, p + pl - 1)))
+        clients_in_turn(a, rec, r, size, want)
+        guarded(rec, "ws_fb0", lambda: first_byte_test(a, "ws", 0, off))
+        if "ws_fb0" in rec:
+            rec["ws_fb0_s"], rec["ws_samerand_s"] = rec.pop("ws_fb0")
+        guarded(rec, "ws_fbrand_s", lambda: first_byte_test(a, "ws", off))
+        log("round %d: %s" % (r, json.dumps(rec)))
+        rounds.append(rec)
+    return size, rounds
+
+
 def measure(a):
     size = os.path.getsize(a.data)
     log("sha256 of the data")
@@ -179,7 +271,7 @@ def measure(a):
         rec["dd_local_rand_s"] = statistics.median(dd(a.data, off) for _ in range(5))
         guarded(rec, "curl", lambda: curl(a.url))
         guarded(rec, "curl_range", lambda: curl(a.url, "%d-%d" % (off, off + (64 << 10) - 1)))
-        guarded(rec, "ws_cp", lambda: cp_test(a, a.ws_torrent, [], "ws", want, size))
+        clients_in_turn(a, rec, r, size, want)
         if a.fuseceiling:
             guarded(rec, "fuse_ceiling", lambda: fuse_ceiling(a, size))
         guarded(rec, "ws_fb0", lambda: first_byte_test(a, "ws", 0, off))
@@ -211,6 +303,36 @@ def fmt(v, f="%.2f"):
 
 def div(x, y):
     return None if x is None or not y else x / y
+
+
+def versions():
+    lt = subprocess.run([sys.executable, "-c", "import libtorrent; print(libtorrent.__version__)"],
+                        stdout=subprocess.PIPE, text=True).stdout.strip()
+    ar = subprocess.run(["aria2c", "--version"], stdout=subprocess.PIPE, text=True).stdout.split("\n")[0].split()[-1]
+    return lt, ar
+
+
+def reference_setup():
+    lt, ar = versions()
+    return ("python3-libtorrent %s (`bench/lt.py get`: one session on 127.0.0.1, DHT/LSD/UPnP/NAT-PMP off, "
+            "libtorrent's default web-seed settings; timed from add_torrent to finished, the files written "
+            "to /dev/shm) and aria2c %s (`aria2c %s TORRENT`, files to /dev/shm; the process's wall time, its "
+            "start included). Each copy's sha256 is checked; their CPU is the process's user+system time "
+            "(getrusage of children) per GiB." % (lt, ar, " ".join(ARIA2_FLAGS)))
+
+
+def reference_rows(rounds, ws_rate, curl_rate, row):
+    lt_rate, ar_rate = med(rounds, "lt", "MBps"), med(rounds, "aria2", "MBps")
+    out = []
+    f = "%.2f" if curl_rate and curl_rate < 100 else "%.0f"
+    for name, key, v in (("python3-libtorrent", "lt", lt_rate), ("aria2c", "aria2", ar_rate)):
+        out.append(row("(reference) %s from the same web seed: rate / `curl` rate" % name,
+                       "%s (%s / %s MB/s), its CPU %s s/GiB" % (fmt(div(v, curl_rate)), fmt(v, f), fmt(curl_rate, f),
+                                                               fmt(med(rounds, key, "cpu_s_per_GiB"))), "no target", None))
+    for name, v in (("python3-libtorrent", lt_rate), ("aria2c", ar_rate)):
+        out.append(row("(reference) web-seed mount `cp` rate / %s's" % name,
+                       "%s (%s / %s MB/s)" % (fmt(div(ws_rate, v)), fmt(ws_rate, f), fmt(v, f)), "no target", None))
+    return out
 
 
 def report(a, size, rounds):
@@ -254,6 +376,7 @@ def report(a, size, rounds):
                  "≤ 2", cmp(r_fb0, 2, True)))
     L.append(row("web seed: first byte at a random offset, fresh mount / `curl -r`'s", "%s (%s ms / %s ms)" % (fmt(r_fbr, "%.1f"), fmt(fbrn and fbrn * 1e3, "%.1f"), fmt(curl_rfb and curl_rfb * 1e3, "%.2f")),
                  "≤ 2", cmp(r_fbr, 2, True)))
+    L.extend(reference_rows(rounds, ws_rate, curl_rate, row))
     for n in ("v2", "hybrid"):
         rr = div(bt[n][0], bt["v1"][0])
         L.append(row("%s `cp` rate / v1's" % n, "%s (%s / %s MB/s)" % (fmt(rr), fmt(bt[n][0], "%.0f"), fmt(bt["v1"][0], "%.0f")),
@@ -294,8 +417,8 @@ def report(a, size, rounds):
     L.append("## Figures per round")
     L.append("")
     L.append("| round | load | curl MB/s | curl first byte ms (0 / range) | web-seed mount cp MB/s | its CPU s/GiB | "
-             "first byte ms, fresh mount (0 / random) | random, same mount ms | dd local ms (0 / random) | FUSE ceiling cp MB/s | v1 MB/s, CPU s/GiB | v2 | hybrid |")
-    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+             "libtorrent MB/s | aria2c MB/s | first byte ms, fresh mount (0 / random) | random, same mount ms | dd local ms (0 / random) | FUSE ceiling cp MB/s | v1 MB/s, CPU s/GiB | v2 | hybrid |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 
     def g(rec, *keys):
         v = rec
@@ -306,11 +429,12 @@ def report(a, size, rounds):
     for rec in rounds:
         ms = lambda v: fmt(v and v * 1e3, "%.1f")
         bts = ["%s, %s" % (fmt(g(rec, "bt_" + n, "MBps"), "%.0f"), fmt(g(rec, "bt_" + n, "cpu_s_per_GiB"))) for n in ("v1", "v2", "hybrid")]
-        L.append("| %d | %s | %s | %s / %s | %s | %s | %s / %s | %s | %s / %s | %s | %s |" % (
+        L.append("| %d | %s | %s | %s / %s | %s | %s | %s | %s | %s / %s | %s | %s / %s | %s | %s |" % (
             rec["round"], " ".join(rec["load"]), fmt(g(rec, "curl", "MBps"), "%.0f"),
             fmt(g(rec, "curl", "ttfb_s") and g(rec, "curl", "ttfb_s") * 1e3, "%.2f"),
             fmt(g(rec, "curl_range", "ttfb_s") and g(rec, "curl_range", "ttfb_s") * 1e3, "%.2f"),
             fmt(g(rec, "ws_cp", "MBps"), "%.0f"), fmt(g(rec, "ws_cp", "cpu_s_per_GiB")),
+            fmt(g(rec, "lt", "MBps"), "%.0f"), fmt(g(rec, "aria2", "MBps"), "%.0f"),
             ms(rec.get("ws_fb0_s")), ms(rec.get("ws_fbrand_s")), ms(rec.get("ws_samerand_s")),
             ms(rec.get("dd_local_0_s")), ms(rec.get("dd_local_rand_s")),
             fmt(g(rec, "fuse_ceiling", "MBps"), "%.0f"), " | ".join(bts)))
@@ -363,7 +487,9 @@ def report(a, size, rounds):
              "test; `cp` to tmpfs (/dev/shm) and the copy's sha256 checked; CPU is the mount process's user+system "
              "time over its whole life (wait4) per GiB copied. The random offset is 64 KiB-aligned, away from the "
              "first and last 4 MiB, one per round." % " ".join(MOUNT_FLAGS))
-    L.append("- Each round: dd on the local file, curl (whole, range), the web-seed mount (`cp`), the FUSE `cp` "
+    L.append("- Reference clients of the same web-seed torrent: " + reference_setup())
+    L.append("- Each round: dd on the local file, curl (whole, range), the web-seed mount (`cp`), libtorrent and aria2c "
+             "(these three in turn: round 2 starts with libtorrent, round 3 with aria2c), the FUSE `cp` "
              "ceiling (bench/fuseceiling: a file of the same size served from RAM through Hyperblow's own fs.Mount, "
              "what any mount here can reach), `dd` at 0 then at the random offset on one fresh web-seed mount, `dd` at "
              "the random offset on another fresh one, then v1, v2, hybrid `cp` (round 2 starts with v2, round 3 with hybrid, ...).")
@@ -373,6 +499,123 @@ def report(a, size, rounds):
         m = re.search(r"<!-- notes:begin.*?<!-- notes:end -->\n", open(a.out).read(), re.S)
         if m:
             text = text.replace("## Figures per round", m.group(0) + "\n## Figures per round", 1)
+    sys.stdout.write(text)
+    if a.out:
+        with open(a.out, "w") as f:
+            f.write(text)
+        log("wrote " + a.out)
+
+
+def report_wan(a, size, rounds):
+    load_end = " ".join(open("/proc/loadavg").read().split()[:3])
+    elapsed = time.time() - a.t0
+    ms = lambda v: fmt(v and v * 1e3, "%.0f")
+    curl_rate, curl_fb, curl_rfb = med(rounds, "curl", "MBps"), med(rounds, "curl", "ttfb_s"), med(rounds, "curl_range", "ttfb_s")
+    p0, pr = med(rounds, "curl_piece0", "total_s"), med(rounds, "curl_piecerand", "total_s")
+    ws_rate, ws_cpu = med(rounds, "ws_cp", "MBps"), med(rounds, "ws_cp", "cpu_s_per_GiB")
+    lt_rate, ar_rate = med(rounds, "lt", "MBps"), med(rounds, "aria2", "MBps")
+    fb0, fbr, sr = med(rounds, "ws_fb0_s"), med(rounds, "ws_fbrand_s"), med(rounds, "ws_samerand_s")
+    l0, lr = med(rounds, "dd_local_0_s"), med(rounds, "dd_local_rand_s")
+    fb0n = None if fb0 is None else max(fb0 - l0, 0)
+    fbrn = None if fbr is None else max(fbr - lr, 0)
+    srn = None if sr is None else max(sr - lr, 0)
+    ltfp = med(rounds, "lt", "first_piece_s")
+
+    def row(what, measured, target, ok):
+        state = "—" if ok is None else ("**met**" if ok else "**missed**")
+        return "| %s | %s | %s | %s |" % (what, measured, target, state)
+
+    def cmp(v, lim, le):
+        return None if v is None else (v <= lim if le else v >= lim)
+
+    r_ws, r_fb0, r_fbr = div(ws_rate, curl_rate), div(fb0n, curl_fb), div(fbrn, curl_rfb)
+    L = []
+    L.append("# Web seed through the WAN lab's link (bench/wild --wan %s, issue 14)" % a.wan)
+    L.append("")
+    L.append("Run of %s UTC, %s mode: %d MiB of random bytes, %d round%s (figures: median), %.0f s in all. "
+             "%d cores; load average %s at the start, %s at the end: **the machine is shared** with other work "
+             "(nice %s). Network: %s; nginx %s behind %s. Made by `bench/wild --wan %s%s`; %s pieces."
+             % (time.strftime("%Y-%m-%d %H:%M", time.gmtime(a.t0)), "quick" if a.quick else "full", size >> 20,
+                a.rounds, "" if a.rounds == 1 else "s", elapsed, os.cpu_count(), a.load_start, load_end, a.nice,
+                a.netns, a.nginx, a.link, a.wan, " --quick" if a.quick else "", a.piece_length))
+    L.append("")
+    L.append("## Targets (issue 14), through the link")
+    L.append("")
+    L.append("| target | measured | limit | |")
+    L.append("|---|---|---|---|")
+    L.append(row("web seed: mount `cp` rate / `curl` rate", "%s (%s / %s MB/s)" % (fmt(r_ws), fmt(ws_rate, "%.2f"), fmt(curl_rate, "%.2f")),
+                 "≥ 0.80", cmp(r_ws, 0.80, False)))
+    L.append(row("web seed: first byte at offset 0, fresh mount / `curl`'s", "%s (%s ms / %s ms)" % (fmt(r_fb0, "%.1f"), ms(fb0n), ms(curl_fb)),
+                 "≤ 2", cmp(r_fb0, 2, True)))
+    L.append(row("web seed: first byte at a random offset, fresh mount / `curl -r`'s", "%s (%s ms / %s ms)" % (fmt(r_fbr, "%.1f"), ms(fbrn), ms(curl_rfb)),
+                 "≤ 2", cmp(r_fbr, 2, True)))
+    L.extend(reference_rows(rounds, ws_rate, curl_rate, row))
+    L.append(row("(floor) `curl` of one whole %s piece (what a verifying client waits for)" % a.piece_length + " / `curl`'s first byte, at 0",
+                 "%s (%s ms / %s ms)" % (fmt(div(p0, curl_fb), "%.1f"), ms(p0), ms(curl_fb)), "no target", None))
+    L.append(row("(floor) the same at the random offset's piece / `curl -r`'s first byte",
+                 "%s (%s ms / %s ms)" % (fmt(div(pr, curl_rfb), "%.1f"), ms(pr), ms(curl_rfb)), "no target", None))
+    L.append(row("(context) fresh mount's first byte / curl's time for the whole piece, at 0 and at the random offset",
+                 "%s and %s" % (fmt(div(fb0n, p0)), fmt(div(fbrn, pr))), "no target", None))
+    L.append(row("(context) first byte at the random offset after the read at 0, same mount",
+                 "%s ms" % ms(srn), "no target", None))
+    L.append(row("(context) python3-libtorrent: its first verified piece, from add_torrent",
+                 "%s ms" % ms(ltfp), "no target", None))
+    L.append("")
+    L.append("The mount's first byte is the wall time of `dd bs=64k count=1` on a fresh mount (started once the "
+             "file shows in it) minus that of the same `dd` on the local file (%s / %s ms), against `curl -w "
+             "%%{time_starttransfer}` (its connection is not delayed by the lab: the link delays data, not the "
+             "handshake). The torrent has %s pieces and the mount serves only verified bytes, so its first byte "
+             "comes no earlier than a whole piece: the floor rows give curl's own time for that piece."
+             % (fmt(l0 and l0 * 1e3, "%.1f"), fmt(lr and lr * 1e3, "%.1f"), a.piece_length))
+    L.append("")
+    if a.out and os.path.exists(a.out):
+        m = re.search(r"<!-- notes:begin.*?<!-- notes:end -->\n", open(a.out).read(), re.S)
+        if m:
+            L.append(m.group(0))
+    L.append("## Figures per round")
+    L.append("")
+    L.append("| round | load | curl MB/s | curl first byte ms (0 / range) | curl whole piece ms (0 / random) | mount cp MB/s | "
+             "its CPU s/GiB | libtorrent MB/s (first piece ms) | aria2c MB/s | first byte ms, fresh mount (0 / random) | random, same mount ms |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|")
+
+    def g(rec, *keys):
+        v = rec
+        for k in keys:
+            v = v.get(k) if isinstance(v, dict) else None
+        return v
+
+    for rec in rounds:
+        L.append("| %d | %s | %s | %s / %s | %s / %s | %s | %s | %s (%s) | %s | %s / %s | %s |" % (
+            rec["round"], " ".join(rec["load"]), fmt(g(rec, "curl", "MBps"), "%.2f"),
+            ms(g(rec, "curl", "ttfb_s")), ms(g(rec, "curl_range", "ttfb_s")),
+            ms(g(rec, "curl_piece0", "total_s")), ms(g(rec, "curl_piecerand", "total_s")),
+            fmt(g(rec, "ws_cp", "MBps"), "%.2f"), fmt(g(rec, "ws_cp", "cpu_s_per_GiB")),
+            fmt(g(rec, "lt", "MBps"), "%.2f"), ms(g(rec, "lt", "first_piece_s")), fmt(g(rec, "aria2", "MBps"), "%.2f"),
+            ms(rec.get("ws_fb0_s") and rec["ws_fb0_s"] - rec["dd_local_0_s"]),
+            ms(rec.get("ws_fbrand_s") and rec["ws_fbrand_s"] - rec["dd_local_rand_s"]),
+            ms(rec.get("ws_samerand_s") and rec["ws_samerand_s"] - rec["dd_local_rand_s"])))
+    L.append("")
+    L.append("Medians: web-seed mount %s CPU s/GiB." % fmt(ws_cpu))
+    if FAILS:
+        L.append("")
+        L.append("## Failures")
+        L.append("")
+        L.extend("- " + f for f in FAILS)
+    L.append("")
+    L.append("## Setup")
+    L.append("")
+    L.append("- The link: %s. The torrent: `hyperblow create --web-seed http://RELAY/ --piece-length %s` (a url-list "
+             "with the relay's address, no tracker, no peer); nginx serves the folder from the page cache (one "
+             "worker, sendfile)." % (a.link, a.piece_length))
+    L.append("- `curl -o /dev/null` through the relay: the whole file (rate, first byte), a 64 KiB range at the round's "
+             "random offset (first byte), and the whole piece at 0 and at the random offset's piece (time_total).")
+    L.append("- Every mount: `hyperblow mount --quiet %s TORRENT MNT`, fresh for every test; `cp` to /dev/shm, sha256 "
+             "checked; CPU: the mount process's user+system time over its life per GiB. `dd` at 0 then at the random "
+             "offset on one fresh mount, at the random offset on another." % " ".join(MOUNT_FLAGS))
+    L.append("- Reference clients of the same torrent: " + reference_setup())
+    L.append("- Each round: curl (whole, range, pieces), then the mount's `cp`, libtorrent and aria2c in turn (round 2 "
+             "starts with libtorrent, round 3 with aria2c), then the first-byte mounts.")
+    text = "\n".join(L) + "\n"
     sys.stdout.write(text)
     if a.out:
         with open(a.out, "w") as f:
@@ -394,9 +637,17 @@ def main():
     ap.add_argument("--out")
     ap.add_argument("--fuseceiling")
     ap.add_argument("--verbose", type=int, default=0)
+    ap.add_argument("--lt", required=True, help="bench/lt.py")
+    ap.add_argument("--wan", help="the link's rate (bench/wild --wan)")
+    ap.add_argument("--link", help="the link, in words")
+    ap.add_argument("--piece-length", default="1MiB", help="the web-seed torrent's (--wan)")
     a = ap.parse_args()
-    size, rounds = measure(a)
-    report(a, size, rounds)
+    if a.wan:
+        size, rounds = measure_wan(a)
+        report_wan(a, size, rounds)
+    else:
+        size, rounds = measure(a)
+        report(a, size, rounds)
     sys.exit(1 if FAILS else 0)
 
 

@@ -84,6 +84,8 @@ type mirrorJob struct {
 	urgent     bool
 	firstPiece int // blocks of its first piece
 	delivered  int // blocks handed to the owner (owner-only)
+
+	preempted bool // cancelled for a seek's piece (mirror_seek.go): not a failure
 }
 
 type (
@@ -268,6 +270,7 @@ func (t *Torrent) fillMirrors(now time.Time) {
 		if len(mr.jobs) == 0 && busy >= mirrorsAtOnce {
 			continue
 		}
+		t.seekBeyondDepth(mr, now) // mirror_seek.go
 		for !mr.banned && !mr.noRange && !now.Before(mr.retryAt) && len(mr.jobs) < mirrorJobs {
 			want := int64(max(mr.rate*mirrorJobTime, mirrorMinJob))
 			want = min(want, mirrorMaxJob)
@@ -652,6 +655,7 @@ func (t *Torrent) mirrorDone(m mirrorDoneMsg, now time.Time) {
 	switch {
 	case m.err == nil:
 		mr.failures = 0
+	case m.job.preempted && t.ctx.Err() == nil: // mirror_seek.go
 	case mr.banned || t.ctx.Err() != nil:
 	case errors.Is(m.err, webseed.ErrNoRange):
 		mr.noRange, mr.lastErr = true, m.err
