@@ -72,6 +72,7 @@ type mirror struct {
 	progressAt     time.Time    // its last block
 	copied         atomic.Int64 // bytes copied on the owner, not adopted with their buffer (tests)
 	verified       atomic.Int64 // pieces that came verified by their job (pieceCheck; tests)
+	preempted      atomic.Int64 // read-ahead jobs cancelled for a seek (mirror_seek.go; tests)
 	spares         chan []byte  // piece buffers already in memory, shared by the torrent's mirrors
 }
 
@@ -307,28 +308,7 @@ func (t *Torrent) fillMirrors(now time.Time) {
 				t.startMirrorJob(mr, run, urgent)
 			}
 		}
-		t.urgentBeyond(mr, now)
-	}
-}
-
-// urgentBeyond gives a mirror whose jobs are all taken by readahead (a file's
-// head and tail primed as it opened, a stream's pipeline) one job more for
-// the pieces a read waits for, rather than have the read wait until one of
-// them ends: a job runs to mirrorMaxJob, seconds over a slow link. One at a
-// time: not while an urgent job of the mirror's is in flight.
-func (t *Torrent) urgentBeyond(mr *mirror, now time.Time) {
-	if len(mr.jobs) < mirrorJobs || mr.banned || mr.noRange || now.Before(mr.retryAt) {
-		return
-	}
-	for job := range mr.jobs {
-		if job.urgent {
-			return
-		}
-	}
-	n := int((t.info.PieceLength + bt.BlockSize - 1) / bt.BlockSize) // one piece
-	blocks := t.pk.PickUrgent(mr.key, hasAll, n, now)
-	for _, run := range t.contiguousRuns(blocks) {
-		t.startMirrorJob(mr, run, true)
+		t.seekBeyondDepth(mr, now) // again: the loop may have filled the mirror with read-ahead
 	}
 }
 

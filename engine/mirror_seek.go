@@ -60,6 +60,7 @@ func (t *Torrent) seekBeyondDepth(mr *mirror, now time.Time) {
 		if time.Duration(float64(left)/rate*float64(time.Second)) > mirrorSeekPreempt {
 			job.preempted = true
 			job.cancel()
+			mr.preempted.Add(1)
 			t.log.Debug("web seed: read-ahead job cancelled for a seek", "url", mr.m.URL(),
 				"pieces", [2]int{job.blocks[0].Piece, job.blocks[len(job.blocks)-1].Piece}, "left", left,
 				"for", runs[0][0].Piece)

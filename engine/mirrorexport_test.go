@@ -20,6 +20,16 @@ func MirrorVerified(t *Torrent) int64 {
 	return n
 }
 
+// MirrorPreempted returns how many read-ahead jobs t's web seeds cancelled for
+// a seek's piece.
+func MirrorPreempted(t *Torrent) int64 {
+	var n int64
+	for _, mr := range t.mirrors {
+		n += mr.preempted.Load()
+	}
+	return n
+}
+
 // MirrorWaiting reports, from the owner goroutine, how many web-seed jobs are
 // in flight and whether a read waits for piece i.
 func MirrorWaiting(t *Torrent, i int) (jobs int, waiting bool) {
