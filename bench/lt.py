@@ -9,7 +9,8 @@ off in both directions (the swarm is TCP only, as in issue 7's measurements):
   seed [--utp-only] [--upload-rate B/s] --stats FILE TORRENT=SAVE_PATH...
       Check every torrent's data, then seed them all from one session. Prints
       "READY <port>" once every torrent is seeding, then rewrites FILE (JSON, atomically)
-      every 0.2 s with the payload bytes uploaded per info-hash since start. Runs until
+      every 0.2 s with the payload bytes uploaded per info-hash since start and the
+      session's uTP counters ("utp": utp_packet_loss, utp_timeout, ...). Runs until
       SIGTERM or until its parent dies. --utp-only: TCP off both ways, uTP (BEP 29)
       on (bench/utp). --upload-rate: the session's upload limit in bytes/s (bench/lsd).
   get [--timeout S] TORRENT SAVE_PATH
@@ -111,14 +112,22 @@ def add(ses, torrent, save_path):
     return ses.add_torrent(p)
 
 
-def write_stats(path, handles, started):
+def utp_counters(alerts, last):
+    """The uTP counters of the newest session_stats_alert in alerts, else last."""
+    for al in alerts:
+        if isinstance(al, lt.session_stats_alert):
+            last = {n[len("utp."):]: v for n, v in al.values.items() if n.startswith("utp.utp_")}
+    return last
+
+
+def write_stats(path, handles, started, utp=None):
     up = {}
     for h in handles:
         st = h.status()
         up[str(st.info_hashes.v1)] = {"uploaded": st.total_payload_upload, "peers": st.num_peers}
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
-        json.dump({"t": time.time(), "since": started, "torrents": up}, f)
+        json.dump({"t": time.time(), "since": started, "torrents": up, "utp": utp or {}}, f)
     os.replace(tmp, path)
 
 
@@ -155,9 +164,11 @@ def cmd_seed(a):
     started = time.time()
     write_stats(a.stats, handles, started)
     print("READY %d" % ses.listen_port(), flush=True)
+    utp = {}
     while not stop and os.getppid() == ppid:
-        drain(ses)
-        write_stats(a.stats, handles, started)
+        utp = utp_counters(drain(ses), utp)
+        write_stats(a.stats, handles, started, utp)
+        ses.post_session_stats()
         time.sleep(0.2)
     log("stopping")
 
