@@ -28,6 +28,14 @@ MOUNT_FLAGS = ["--no-dht", "--no-lsd", "--no-upnp", "--disk-cache", "0", "--no-u
 FAILS = []
 
 
+def g(rec, *keys):
+    """rec[keys[0]][keys[1]]..., None where a level is missing."""
+    v = rec
+    for k in keys:
+        v = v.get(k) if isinstance(v, dict) else None
+    return v
+
+
 def log(msg):
     sys.stderr.write("%s bench/wild: %s\n" % (time.strftime("%H:%M:%S"), msg))
     sys.stderr.flush()
@@ -420,12 +428,6 @@ def report(a, size, rounds):
              "libtorrent MB/s | aria2c MB/s | first byte ms, fresh mount (0 / random) | random, same mount ms | dd local ms (0 / random) | FUSE ceiling cp MB/s | v1 MB/s, CPU s/GiB | v2 | hybrid |")
     L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 
-    def g(rec, *keys):
-        v = rec
-        for k in keys:
-            v = v.get(k) if isinstance(v, dict) else None
-        return v
-
     for rec in rounds:
         ms = lambda v: fmt(v and v * 1e3, "%.1f")
         bts = ["%s, %s" % (fmt(g(rec, "bt_" + n, "MBps"), "%.0f"), fmt(g(rec, "bt_" + n, "cpu_s_per_GiB"))) for n in ("v1", "v2", "hybrid")]
@@ -577,12 +579,6 @@ def report_wan(a, size, rounds):
     L.append("| round | load | curl MB/s | curl first byte ms (0 / range) | curl whole piece ms (0 / random) | mount cp MB/s | "
              "its CPU s/GiB | libtorrent MB/s (first piece ms) | aria2c MB/s | first byte ms, fresh mount (0 / random) | random, same mount ms |")
     L.append("|---|---|---|---|---|---|---|---|---|---|---|")
-
-    def g(rec, *keys):
-        v = rec
-        for k in keys:
-            v = v.get(k) if isinstance(v, dict) else None
-        return v
 
     for rec in rounds:
         L.append("| %d | %s | %s | %s / %s | %s / %s | %s | %s | %s (%s) | %s | %s / %s | %s |" % (

@@ -347,18 +347,23 @@ func (t *Torrent) mirrorFetching(i int) bool {
 	n := int((t.info.PieceLen(i) + bt.BlockSize - 1) / bt.BlockSize)
 	for _, mr := range t.mirrors {
 		for job := range mr.jobs {
-			k := 0
-			for _, b := range job.blocks[job.delivered:] {
-				if b.Piece == i {
-					k++
-				}
-			}
-			if k == n {
+			if job.blocksLeftOf(i) == n {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// blocksLeftOf counts the blocks of piece i the job has yet to hand over.
+func (job *mirrorJob) blocksLeftOf(i int) int {
+	k := 0
+	for _, b := range job.blocks[job.delivered:] {
+		if b.Piece == i {
+			k++
+		}
+	}
+	return k
 }
 
 // urgentPending reports whether one of the mirror's urgent jobs has not

@@ -62,12 +62,7 @@ func MirrorJobsFor(t *Torrent, i int) (n int, asked bool) {
 		asked = t.pk.AllAsked(i)
 		for _, mr := range t.mirrors {
 			for job := range mr.jobs {
-				k := 0
-				for _, b := range job.blocks[job.delivered:] {
-					if b.Piece == i {
-						k++
-					}
-				}
+				k := job.blocksLeftOf(i)
 				if k > 0 && int64(k)*16<<10 >= t.info.PieceLen(i) {
 					n++
 				}
