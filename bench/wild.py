@@ -234,20 +234,29 @@ def plen_bytes(s):
     return int(m.group(1)) << {"KiB": 10, "MiB": 20, None: 0}[m.group(2)]
 
 
+def round_start(a, r, size):
+    """A round's record and random 64 KiB-aligned offset (away from the first and
+    last 4 MiB), with what every round measures first: dd's own cost on the local
+    file (in the page cache) at 0 and at the offset, and curl's whole file and
+    64 KiB range at the offset."""
+    rec = {"round": r, "load": open("/proc/loadavg").read().split()[:3]}
+    off = random.randrange(4 << 20, size - (4 << 20) - (64 << 10)) >> 16 << 16
+    rec["offset"] = off
+    dd(a.data, 0)
+    rec["dd_local_0_s"] = statistics.median(dd(a.data, 0) for _ in range(5))
+    rec["dd_local_rand_s"] = statistics.median(dd(a.data, off) for _ in range(5))
+    guarded(rec, "curl", lambda: curl(a.url))
+    guarded(rec, "curl_range", lambda: curl(a.url, "%d-%d" % (off, off + (64 << 10) - 1)))
+    return rec, off
+
+
 def measure_wan(a):
     size = os.path.getsize(a.data)
     log("sha256 of the data")
     want = sha256(a.data)
     rounds = []
     for r in range(1, a.rounds + 1):
-        rec = {"round": r, "load": open("/proc/loadavg").read().split()[:3]}
-        off = random.randrange(4 << 20, size - (4 << 20) - (64 << 10)) >> 16 << 16
-        rec["offset"] = off
-        dd(a.data, 0)
-        rec["dd_local_0_s"] = statistics.median(dd(a.data, 0) for _ in range(5))
-        rec["dd_local_rand_s"] = statistics.median(dd(a.data, off) for _ in range(5))
-        guarded(rec, "curl", lambda: curl(a.url))
-        guarded(rec, "curl_range", lambda: curl(a.url, "%d-%d" % (off, off + (64 << 10) - 1)))
+        rec, off = round_start(a, r, size)
         # A verifying client waits for a whole piece: curl's time for that piece.
         pl = plen_bytes(a.piece_length)
         p = off // pl * pl
@@ -270,15 +279,7 @@ def measure(a):
     torrents = [t.split("=") for t in a.torrent]  # name, path, peer
     rounds = []
     for r in range(1, a.rounds + 1):
-        rec = {"round": r, "load": open("/proc/loadavg").read().split()[:3]}
-        off = random.randrange(4 << 20, size - (4 << 20) - (64 << 10)) >> 16 << 16
-        rec["offset"] = off
-        # the command's own cost, on the local file (in the page cache)
-        dd(a.data, 0)
-        rec["dd_local_0_s"] = statistics.median(dd(a.data, 0) for _ in range(5))
-        rec["dd_local_rand_s"] = statistics.median(dd(a.data, off) for _ in range(5))
-        guarded(rec, "curl", lambda: curl(a.url))
-        guarded(rec, "curl_range", lambda: curl(a.url, "%d-%d" % (off, off + (64 << 10) - 1)))
+        rec, off = round_start(a, r, size)
         clients_in_turn(a, rec, r, size, want)
         if a.fuseceiling:
             guarded(rec, "fuse_ceiling", lambda: fuse_ceiling(a, size))
