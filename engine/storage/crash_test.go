@@ -152,6 +152,17 @@ func TestLayoutSurvivesKill9(t *testing.T) {
 	dir := t.TempDir()
 	stored := crashChild(t, "layout", dir, 100)
 	tt := crashTorrent(t)
+	// The kill nearly always lands between a write and the next resume
+	// record, but now and then just after a record that covers every write:
+	// then no file changed since, and nothing is hashed. Make the file being
+	// written "changed after the last record" in every run (its mtime moves
+	// on, as the kernel moves it on the next write), so that the hashing of
+	// such a file is checked every time, not by chance.
+	last := 0
+	for i := range stored {
+		last = max(last, i)
+	}
+	touchCrashFile(t, dir, last/(crashPieces/4))
 	l, chk := openLayout(t, tt, dir, LayoutConfig{})
 	for i := range stored {
 		if !l.Has(i) {
@@ -169,4 +180,27 @@ func TestLayoutSurvivesKill9(t *testing.T) {
 		t.Fatalf("check %+v, held %d", chk, held)
 	}
 	t.Logf("%d pieces reported stored, check %+v", len(stored), chk)
+}
+
+// touchCrashFile moves file k's mtime a second past its current one.
+func touchCrashFile(t *testing.T, dir string, k int) {
+	t.Helper()
+	name := string(rune('a'+k)) + ".bin"
+	var found string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && d.Name() == name {
+			found = p
+		}
+		return nil
+	})
+	if found == "" {
+		t.Fatalf("the crashed child's file %s is not under %s", name, dir)
+	}
+	st, err := os.Stat(found)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(found, st.ModTime(), st.ModTime().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
 }
