@@ -28,11 +28,22 @@ import (
 // redial goes first over:
 //   - the faster of the two, when both delivered;
 //   - the other one, once, when only one delivered and the other was never
-//     tried (so both get measured);
+//     tried (so both get measured); the one that delivered is dialled at
+//     the same moment, and the explored one is taken only if it connects
+//     within the other's own connect time (at least exploreGraceFloor): an
+//     address that does not answer over it (a TCP-only client, UDP dropped on
+//     the way) costs an exploring dial one connect time more, not
+//     utpHeadStart;
 //   - the one that delivered, or that failed less;
 //   - TCP.
-const (
+var (
 	utpHeadStart = 300 * time.Millisecond
+	// exploreGraceFloor: how long, at least, an exploring dial waits for
+	// the explored transport once the known one has connected.
+	exploreGraceFloor = 5 * time.Millisecond
+)
+
+const (
 	// maxTransportMemory bounds the per-address memory; it starts over when
 	// full.
 	maxTransportMemory = 4096
@@ -93,16 +104,23 @@ func (p *peerTransports) rec(t transport) *trRecord {
 
 // first is the transport a dial tries first (see Transports).
 func (p *peerTransports) first() transport {
+	t, _ := p.choose()
+	return t
+}
+
+// choose is first, and whether it is the exploring try of a transport never
+// tried while the other one delivered.
+func (p *peerTransports) choose() (transport, bool) {
 	if p == nil {
-		return transportTCP
+		return transportTCP, false
 	}
 	t, u := &p.tcp, &p.utp
 	switch {
 	case t.rate > 0 && u.rate > 0:
 		if u.rate > t.rate {
-			return transportUTP
+			return transportUTP, false
 		}
-		return transportTCP
+		return transportTCP, false
 	case t.works != u.works:
 		good := transportTCP
 		if u.works {
@@ -110,13 +128,13 @@ func (p *peerTransports) first() transport {
 		}
 		if o := p.rec(good.other()); !o.tried && !p.explored {
 			p.explored = true
-			return good.other()
+			return good.other(), true
 		}
-		return good
+		return good, false
 	case u.fails < t.fails:
-		return transportUTP
+		return transportUTP, false
 	}
-	return transportTCP
+	return transportTCP, false
 }
 
 // transports holds the uTP socket and what worked per address.
@@ -144,11 +162,12 @@ func (tr *transports) peer(ap netip.AddrPort) *peerTransports {
 	return p
 }
 
-// firstFor is the transport to try first for ap.
-func (tr *transports) firstFor(ap netip.AddrPort) transport {
+// firstFor is the transport to try first for ap, and whether that try
+// explores it (see choose).
+func (tr *transports) firstFor(ap netip.AddrPort) (transport, bool) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
-	return tr.peers[ap].first()
+	return tr.peers[ap].choose()
 }
 
 // connected records that t connected to ap.
@@ -300,7 +319,8 @@ func (tr *transports) dial(ctx context.Context, addr string) (net.Conn, error) {
 		return d.DialContext(ctx, "tcp", addr)
 	}
 	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-	nc, used, err := tr.race(ctx, ap, tr.firstFor(ap))
+	first, explore := tr.firstFor(ap)
+	nc, used, err := tr.race(ctx, ap, first, explore)
 	if err != nil {
 		return nil, err
 	}
@@ -376,7 +396,12 @@ type dialed struct {
 // race dials first, then the other transport when first fails or has not
 // connected within utpHeadStart; it returns the first connection made and
 // closes a later one. A dial that fails is recorded.
-func (tr *transports) race(ctx context.Context, ap netip.AddrPort, first transport) (net.Conn, transport, error) {
+//
+// An exploring race (explore: first was never tried, the other delivered)
+// dials both at once, and prefers first: when the other connects first, it
+// waits for first as long again as the other took (at least
+// exploreGraceFloor), then takes the other.
+func (tr *transports) race(ctx context.Context, ap netip.AddrPort, first transport, explore bool) (net.Conn, transport, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	results := make(chan dialed, 2)
 	dial := func(t transport) {
@@ -394,10 +419,30 @@ func (tr *transports) race(ctx context.Context, ap netip.AddrPort, first transpo
 		results <- dialed{nc, t, err}
 	}
 	second := first.other()
+	start := time.Now()
 	go dial(first)
 	started := 1
 	head := time.NewTimer(utpHeadStart)
+	if explore {
+		head.Reset(0)
+	}
 	defer head.Stop()
+	// held: the other's connection, kept while an exploring race waits
+	// for first; grace fires when that wait is over.
+	var held net.Conn
+	var grace <-chan time.Time
+	take := func(nc net.Conn, t transport, got int) (net.Conn, transport, error) {
+		cancel()
+		// The slower one, if it was started, is closed when it returns.
+		if got < started {
+			go func() {
+				if l := <-results; l.err == nil {
+					l.nc.Close()
+				}
+			}()
+		}
+		return nc, t, nil
+	}
 	var errs []error
 	for got := 0; got < started; {
 		select {
@@ -407,19 +452,22 @@ func (tr *transports) race(ctx context.Context, ap netip.AddrPort, first transpo
 				go dial(second)
 			}
 			continue
+		case <-grace:
+			return take(held, second, got)
 		case d := <-results:
 			got++
 			if d.err == nil {
-				cancel()
-				// The slower one, if it was started, is closed when it returns.
-				if got < started {
-					go func() {
-						if l := <-results; l.err == nil {
-							l.nc.Close()
-						}
-					}()
+				if explore && d.tr == second && got < started {
+					held = d.nc
+					t := time.NewTimer(max(time.Since(start), exploreGraceFloor))
+					defer t.Stop()
+					grace = t.C
+					continue
 				}
-				return d.nc, d.tr, nil
+				if held != nil {
+					held.Close()
+				}
+				return take(d.nc, d.tr, got)
 			}
 			errs = append(errs, d.err)
 			if started == 1 && ctx.Err() == nil {
@@ -429,6 +477,9 @@ func (tr *transports) race(ctx context.Context, ap netip.AddrPort, first transpo
 		}
 	}
 	cancel()
+	if held != nil {
+		return held, second, nil
+	}
 	return nil, transportUnknown, errors.Join(errs...)
 }
 

@@ -101,6 +101,9 @@ func TestTransportPrefersWhatDelivers(t *testing.T) {
 			if slow == "utp" {
 				slowLn, fastLn, fast = us, ln, "tcp"
 			}
+			// The exploring dial (the second) takes uTP whenever it
+			// connects, however slowly, so that the sequence is certain.
+			setExploreGrace(t, time.Minute)
 			servePeer(t, slowLn, size, 16<<10, 20*time.Millisecond) // ~800 KB/s
 			servePeer(t, fastLn, size, 0, 0)
 			tr := testTransports(t)
@@ -161,6 +164,54 @@ func TestTransportFirst(t *testing.T) {
 		if got := c.p.first(); got != c.want {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)
 		}
+	}
+	p := &peerTransports{tcp: trRecord{tried: true, works: true}}
+	if got, explore := p.choose(); got != transportUTP || !explore {
+		t.Errorf("uTP never tried, TCP delivered: %v explore %v, want utp explore true", got, explore)
+	}
+	if got, explore := p.choose(); got != transportTCP || explore {
+		t.Errorf("once explored: %v explore %v, want tcp explore false", got, explore)
+	}
+}
+
+func setExploreGrace(t *testing.T, d time.Duration) {
+	old := exploreGraceFloor
+	exploreGraceFloor = d
+	t.Cleanup(func() { exploreGraceFloor = old })
+}
+
+// TestTransportExploreDoesNotWait: a peer that delivered over TCP and never
+// answers uTP (a TCP-only client; UDP dropped on the way). The dial that
+// explores uTP dials TCP at the same moment and takes it: it does not wait
+// for uTP's head start (an hour here) as a dial to an unknown peer would.
+func TestTransportExploreDoesNotWait(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	ap := netip.MustParseAddrPort(ln.Addr().String())
+	silent, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(ap)) // takes uTP's SYN, never answers
+	if err != nil {
+		t.Skipf("UDP port %d taken: %v", ap.Port(), err)
+	}
+	t.Cleanup(func() { silent.Close() })
+	servePeer(t, ln, 64<<10, 0, 0)
+	oldHead := utpHeadStart
+	utpHeadStart = time.Hour
+	t.Cleanup(func() { utpHeadStart = oldHead })
+	setExploreGrace(t, 0)
+	tr := testTransports(t)
+	tr.delivered(ap, transportTCP, 1e6)
+	if got := fetchOnce(t, tr, ap); got != "tcp" {
+		t.Fatalf("exploring dial went over %s, want tcp", got)
+	}
+	// The explored transport was not counted as failed: it was cancelled.
+	tr.mu.Lock()
+	p := *tr.peers[ap]
+	tr.mu.Unlock()
+	if p.utp.fails != 0 || !p.explored {
+		t.Fatalf("record after the exploring dial: %+v", p)
 	}
 }
 
