@@ -23,10 +23,30 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, ChunkSize); return &
 // dirCounters are the atomic counters behind one DirStats.
 type dirCounters struct {
 	in, out, dropped, lost atomic.Int64
+	// Datagrams and packets only (UDP, TUN): packets in and out, bytes
+	// dropped and lost.
+	inPkts, outPkts, droppedBytes, lostBytes atomic.Int64
 }
 
 func (c *dirCounters) snapshot() DirStats {
-	return DirStats{In: c.in.Load(), Out: c.out.Load(), Dropped: c.dropped.Load(), Lost: c.lost.Load()}
+	return DirStats{
+		In: c.in.Load(), Out: c.out.Load(), Dropped: c.dropped.Load(), Lost: c.lost.Load(),
+		InPackets: c.inPkts.Load(), OutPackets: c.outPkts.Load(),
+		DroppedBytes: c.droppedBytes.Load(), LostBytes: c.lostBytes.Load(),
+	}
+}
+
+// delivered counts one datagram or packet of n bytes handed to its
+// receiver.
+func (c *dirCounters) delivered(n int) {
+	c.out.Add(int64(n))
+	c.outPkts.Add(1)
+}
+
+// drop counts one datagram or packet of n bytes dropped at a full queue.
+func (c *dirCounters) drop(n int) {
+	c.dropped.Add(1)
+	c.droppedBytes.Add(int64(n))
 }
 
 // pipe carries chunks across one direction of a link, in two stages that
@@ -107,15 +127,16 @@ func (p *pipe) push(c chunk) bool {
 	}
 }
 
-// offer hands a datagram to the shaper unless the link drops it: lost by
-// the Shape's Loss, or dropped because the queue is full.
+// offer hands a datagram (or an IP packet) to the shaper unless the link
+// drops it: lost by the Shape's Loss, or dropped because the queue is full.
 func (p *pipe) offer(c chunk) {
+	n := len(c.b)
 	if p.link.lose() {
 		p.count.lost.Add(1)
+		p.count.lostBytes.Add(int64(n))
 		return
 	}
 	s, _ := p.link.get()
-	n := len(c.b)
 	p.mu.Lock()
 	fits := p.held+n <= s.Window()
 	if fits {
@@ -123,15 +144,16 @@ func (p *pipe) offer(c chunk) {
 	}
 	p.mu.Unlock()
 	if !fits {
-		p.count.dropped.Add(1)
+		p.count.drop(n)
 		return
 	}
 	select {
 	case p.in <- c:
 		p.count.in.Add(int64(n))
+		p.count.inPkts.Add(1)
 	default:
 		p.addHeld(-n)
-		p.count.dropped.Add(1)
+		p.count.drop(n)
 	}
 }
 

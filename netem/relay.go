@@ -3,6 +3,7 @@ package netem
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"sync"
@@ -46,10 +47,17 @@ type DirStats struct {
 	// that failed never delivered).
 	In  int64 `json:"in"`
 	Out int64 `json:"out"`
-	// Dropped counts the UDP datagrams dropped because the queue was
-	// full; Lost those dropped by Shape.Loss.
+	// Dropped counts the UDP datagrams (or IP packets, TUN) dropped
+	// because the queue was full; Lost those dropped by Shape.Loss.
 	Dropped int64 `json:"dropped"`
 	Lost    int64 `json:"lost"`
+	// Datagrams (UDP) and packets (TUN) only: how many went in and came
+	// out, and the bytes of those dropped and lost. A datagram read from
+	// a sender is either In, Dropped or Lost.
+	InPackets    int64 `json:"in_packets,omitempty"`
+	OutPackets   int64 `json:"out_packets,omitempty"`
+	DroppedBytes int64 `json:"dropped_bytes,omitempty"`
+	LostBytes    int64 `json:"lost_bytes,omitempty"`
 }
 
 // Stats is a snapshot of a relay's counters.
@@ -91,6 +99,7 @@ type Relay struct {
 	pairs map[*tcpPair]struct{}
 	pc    *net.UDPConn
 	peers map[netip.AddrPort]*udpPeer
+	tuns  []io.Closer // a TUN link's two devices
 }
 
 func (c Config) newRelay(ctx context.Context, network, target string) (*Relay, error) {
@@ -127,13 +136,15 @@ func (r *Relay) watch(ctx context.Context) {
 	r.stopCtx = context.AfterFunc(ctx, r.shutdown)
 }
 
-// Addr is the address the relay listens on.
+// Addr is the address the relay listens on; for a TUN link, the near
+// device's address (a *net.IPAddr).
 func (r *Relay) Addr() net.Addr { return r.addr }
 
-// Target is the address the relay forwards to.
+// Target is the address the relay forwards to; for a TUN link, the far
+// device's address.
 func (r *Relay) Target() string { return r.target }
 
-// Network is "tcp" or "udp".
+// Network is "tcp", "udp" or "tun".
 func (r *Relay) Network() string { return r.network }
 
 // SetShape sets both directions' Shape. Connections already open follow
@@ -206,6 +217,9 @@ func (r *Relay) shutdown() {
 		}
 		for _, p := range r.peers {
 			p.conn.Close()
+		}
+		for _, f := range r.tuns {
+			f.Close()
 		}
 	})
 }

@@ -49,13 +49,13 @@ func (c Config) ListenUDP(ctx context.Context, listen, target string) (*Relay, e
 	r.peers = make(map[netip.AddrPort]*udpPeer)
 	up := newPipe(r.links[Up], r.done, 4096, &r.count[Up], func(c chunk) bool {
 		if n, err := c.peer.conn.Write(c.b); err == nil {
-			r.count[Up].out.Add(int64(n))
+			r.count[Up].delivered(n)
 		}
 		return true
 	})
 	down := newPipe(r.links[Down], r.done, 4096, &r.count[Down], func(c chunk) bool {
 		if n, err := r.pc.WriteToUDPAddrPort(c.b, c.peer.addr); err == nil {
-			r.count[Down].out.Add(int64(n))
+			r.count[Down].delivered(n)
 		}
 		return true
 	})
@@ -94,7 +94,7 @@ func (r *Relay) readClients(target *net.UDPAddr, up, down *pipe) {
 		}
 		p := r.peer(from, target, down)
 		if p == nil {
-			r.count[Up].dropped.Add(1)
+			r.count[Up].drop(n)
 			continue
 		}
 		up.offer(chunk{b: bytes.Clone(buf[:n]), peer: p})

@@ -16,14 +16,14 @@ import (
 // link is one --link: a TCP relay, a UDP relay, or both on one port, with
 // the same Shapes.
 type link struct {
-	n        int
-	spec     linkSpec
-	tcp, udp *netem.Relay
+	n             int
+	spec          linkSpec
+	tcp, udp, tun *netem.Relay
 }
 
 func (l *link) relays() []*netem.Relay {
 	var rs []*netem.Relay
-	for _, r := range []*netem.Relay{l.tcp, l.udp} {
+	for _, r := range []*netem.Relay{l.tcp, l.udp, l.tun} {
 		if r != nil {
 			rs = append(rs, r)
 		}
@@ -40,6 +40,8 @@ func (l *link) addr() string {
 
 func (l *link) proto() string {
 	switch {
+	case l.spec.isTUN():
+		return "tun"
 	case l.tcp != nil && l.udp != nil:
 		return "both"
 	case l.udp != nil:
@@ -100,10 +102,18 @@ type linkJSON struct {
 	DownBytes int64        `json:"down_bytes"`
 	TCP       *netem.Stats `json:"tcp,omitempty"`
 	UDP       *netem.Stats `json:"udp,omitempty"`
+	TUN       *netem.Stats `json:"tun,omitempty"`
+	// A --tun link's devices and far namespace.
+	Dev      string `json:"dev,omitempty"`
+	FarDev   string `json:"far_dev,omitempty"`
+	FarNetns int    `json:"far_netns,omitempty"`
 }
 
 func (l *link) json() linkJSON {
 	j := linkJSON{N: l.n, Listen: l.addr(), Target: l.spec.target, Proto: l.proto()}
+	if l.spec.isTUN() {
+		j.Dev, j.FarDev, j.FarNetns = l.spec.tun.Name, l.spec.tun.FarName(), l.spec.tun.FarNetns
+	}
 	if rs := l.relays(); len(rs) > 0 {
 		j.Up, j.Down = toJSON(rs[0].Shape(netem.Up)), toJSON(rs[0].Shape(netem.Down))
 	}
@@ -111,10 +121,13 @@ func (l *link) json() linkJSON {
 		st := r.Stats()
 		j.UpBytes += st.Up.Out
 		j.DownBytes += st.Down.Out
-		if r == l.tcp {
+		switch r {
+		case l.tcp:
 			j.TCP = &st
-		} else {
+		case l.udp:
 			j.UDP = &st
+		default:
+			j.TUN = &st
 		}
 	}
 	return j

@@ -1,7 +1,9 @@
 // Command hblink runs WAN link emulators (package netem) as a process, for
 // the benchmark: each link listens on a loopback address and forwards to a
 // target through a delay, jitter and a rate limit per direction. Shapes can
-// be changed while it runs through a small HTTP control endpoint.
+// be changed while it runs through a small HTTP control endpoint. With
+// --tun, a link is IP-level instead (netem.ListenTUN): two TUN devices, one
+// in a far network namespace, that every packet crosses alike.
 //
 // Exit codes: 0 success, 1 runtime failure, 2 usage error.
 package main
@@ -28,9 +30,19 @@ const usageText = `hblink emulates wide-area links between loopback addresses (t
 Usage:
   hblink --listen ADDR --to ADDR [--delay D] [--jitter D] [--rate R] [--queue SIZE] [--loss P] [--udp]
   hblink --link LISTEN=TARGET[,KEY=VALUE...] [--link ...] [--control ADDR] [--stats FILE]
+  hblink --tun NAME[,KEY=VALUE...] --far-netns PID [--delay D] [--jitter D] [--rate R] [--queue SIZE] [--loss P]
 
 Each link listens on LISTEN (port 0: any free port) and forwards every connection
 (and with proto=udp or both, every client's datagrams) to TARGET.
+
+A --tun link is IP-level (Linux, root, inside "unshare --net" only): two TUN devices, NAME
+here and NAMEf moved into the network namespace of process PID (e.g. "unshare --net
+sleep infinity"), addresses 10.201.N.1 (here) and 10.201.N.2 (there), N = subnet (by
+default 0, 1, ... in the order of the --tun flags); MTU 1500. Every IP packet, TCP or UDP,
+crosses the same bottleneck, delay and queue: a full queue drops (drop-tail), loss applies
+to every packet, and the kernels' own TCP reacts as on a real path. Up is from NAME to
+NAMEf. Its keys: those below (not proto, from), netns=PID (instead of --far-netns) and
+subnet=N. The shape flags (--delay ...) apply to --tun links when there is no --listen.
 
 Keys of --link (and of the control endpoint):
   delay=40ms        one-way delay, both directions
@@ -60,6 +72,8 @@ Control (HTTP, on --control):
 Output: one JSON object per line on stdout: {"event":"ready",...} once listening,
 {"event":"stats",...} on SIGUSR1, {"event":"exit",...} on SIGINT or SIGTERM; --stats FILE
 also gets the latest. Logs go to stderr. Addresses must be loopback unless --allow-remote.
+A --tun link's "listen" is its near address, "target" its far one, with "dev", "far_dev"
+and "far_netns"; its counters ("tun") count packets too.
 
 Flags:
 `
@@ -103,11 +117,16 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 		fmt.Fprint(stderr, usageText)
 		fs.PrintDefaults()
 	}
-	var linkFlags []string
+	var linkFlags []string // --link and --tun values in the order given; a --tun one starts with tunPrefix
 	fs.Func("link", "a link: LISTEN=TARGET[,KEY=VALUE...] (repeatable)", func(v string) error {
 		linkFlags = append(linkFlags, v)
 		return nil
 	})
+	fs.Func("tun", "an IP-level link: NAME[,KEY=VALUE...] (repeatable; Linux, root, inside unshare --net)", func(v string) error {
+		linkFlags = append(linkFlags, tunPrefix+v)
+		return nil
+	})
+	farNetns := fs.Int("far-netns", 0, "--tun links: the PID of a process in the far network namespace")
 	listen := fs.String("listen", "", "one link's listen address (with --to)")
 	to := fs.String("to", "", "one link's target address (with --listen)")
 	fs.String("delay", "", "--listen link: one-way delay, e.g. 40ms")
@@ -131,14 +150,25 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	if (*listen == "") != (*to == "") {
 		return o, usageError{"--listen and --to go together"}
 	}
+	var shapeKeys []string // the shape flags, as keys
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "delay", "jitter", "rate", "queue", "loss":
+			shapeKeys = append(shapeKeys, f.Name+"="+f.Value.String())
+		}
+	})
+	tuns := 0
+	for _, v := range linkFlags {
+		if strings.HasPrefix(v, tunPrefix) {
+			tuns++
+		}
+	}
+	var tunKeys []string // the shape flags, for --tun links
 	if *listen != "" {
 		spec := *listen + "=" + *to
-		fs.Visit(func(f *flag.Flag) {
-			switch f.Name {
-			case "delay", "jitter", "rate", "queue", "loss":
-				spec += "," + f.Name + "=" + f.Value.String()
-			}
-		})
+		for _, kv := range shapeKeys {
+			spec += "," + kv
+		}
 		if *udp {
 			spec += ",proto=both"
 		}
@@ -147,21 +177,41 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 		var stray []string
 		fs.Visit(func(f *flag.Flag) {
 			switch f.Name {
-			case "delay", "jitter", "rate", "queue", "loss", "udp":
+			case "delay", "jitter", "rate", "queue", "loss":
+				if tuns == 0 {
+					stray = append(stray, "--"+f.Name)
+				}
+			case "udp":
 				stray = append(stray, "--"+f.Name)
 			}
 		})
 		if len(stray) > 0 {
-			return o, usageError{strings.Join(stray, ", ") + ": only with --listen and --to (for --link, use its keys)"}
+			return o, usageError{strings.Join(stray, ", ") + ": only with --listen and --to, or --tun (for --link, use its keys)"}
 		}
+		tunKeys = shapeKeys
+	}
+	if *farNetns != 0 && tuns == 0 {
+		return o, usageError{"--far-netns: only with --tun"}
 	}
 	if len(linkFlags) == 0 {
-		return o, usageError{"no link: give --listen and --to, or --link"}
+		return o, usageError{"no link: give --listen and --to, --link, or --tun"}
 	}
+	tunIndex := 0
 	for _, v := range linkFlags {
-		l, err := parseLink(v)
+		var l linkSpec
+		var err error
+		if t, ok := strings.CutPrefix(v, tunPrefix); ok {
+			l, err = parseTUN(t, tunIndex, *farNetns, tunKeys)
+			tunIndex++
+		} else {
+			l, err = parseLink(v)
+		}
 		if err != nil {
 			return o, usageError{err.Error()}
+		}
+		if l.isTUN() {
+			o.links = append(o.links, l)
+			continue
 		}
 		if !o.allowRemote {
 			for _, a := range []struct{ what, addr string }{{"listen", l.listen}, {"target", l.target}} {
@@ -267,6 +317,15 @@ func start(ctx context.Context, specs []linkSpec) (*linkSet, error) {
 		l := &link{n: i, spec: spec}
 		set.links = append(set.links, l)
 		cfg := netem.Config{Up: spec.up, Down: spec.down, Source: spec.from}
+		if spec.isTUN() {
+			r, err := cfg.ListenTUN(context.WithoutCancel(ctx), spec.tun)
+			if err != nil {
+				set.close()
+				return nil, fmt.Errorf("link %d: %w", i, err)
+			}
+			l.tun = r
+			continue
+		}
 		listen := spec.listen
 		if spec.tcp {
 			r, err := cfg.ListenTCP(context.WithoutCancel(ctx), listen, spec.target)

@@ -36,6 +36,11 @@ func TestUsageErrors(t *testing.T) {
 		{"--link", "127.0.0.1:0=127.0.0.1:1,from=10.0.0.1"},
 		{"--bogus"},
 		{"--link", "127.0.0.1:0=127.0.0.1:1", "extra"},
+		{"--tun", "hbl0"},
+		{"--tun", "hbl0", "--far-netns", "1", "--udp"},
+		{"--far-netns", "1", "--link", "127.0.0.1:0=127.0.0.1:1"},
+		{"--tun", "hbl0,proto=tcp", "--far-netns", "1"},
+		{"--tun", "hbl0", "--far-netns", "1", "--rate", "0"},
 	} {
 		var stderr bytes.Buffer
 		if code := run(context.Background(), args, io.Discard, &stderr, nil); code != 2 {

@@ -18,6 +18,55 @@ type linkSpec struct {
 	tcp, udp       bool
 	from           netip.Addr // the relay's source address towards target
 	up, down       netem.Shape
+	tun            netem.TUN // a --tun link: its devices (Name is set), far namespace and subnet
+}
+
+// tunPrefix marks a --tun value among the --link values, which keep the
+// order of the command line.
+const tunPrefix = "\x00tun:"
+
+func (l linkSpec) isTUN() bool { return l.tun.Name != "" }
+
+// parseTUN parses a --tun NAME[,KEY=VALUE]...: the shape keys of --link
+// (after the shape flags' keys), netns=PID and subnet=N. The n-th --tun
+// link's subnet is n unless given; its far namespace is farNetns unless
+// netns= says.
+func parseTUN(v string, n, farNetns int, flagKeys []string) (linkSpec, error) {
+	name, opts, _ := strings.Cut(v, ",")
+	l := linkSpec{tun: netem.TUN{Name: name, FarNetns: farNetns, Subnet: n}}
+	kvs := append([]string(nil), flagKeys...)
+	if opts != "" {
+		for _, kv := range strings.Split(opts, ",") {
+			k, val, _ := strings.Cut(kv, "=")
+			switch k {
+			case "netns", "subnet":
+				x, err := strconv.Atoi(val)
+				if err != nil {
+					return linkSpec{}, fmt.Errorf("tun %q: %s %q: want a number", v, k, val)
+				}
+				if k == "netns" {
+					l.tun.FarNetns = x
+				} else {
+					l.tun.Subnet = x
+				}
+				continue
+			case "proto", "from":
+				return linkSpec{}, fmt.Errorf("tun %q: %s: not for a --tun link (it carries every IP packet)", v, k)
+			}
+			kvs = append(kvs, kv)
+		}
+	}
+	if l.tun.FarNetns == 0 {
+		return linkSpec{}, fmt.Errorf("tun %q: no far network namespace: give --far-netns PID (or netns=PID)", v)
+	}
+	if err := l.tun.Validate(); err != nil {
+		return linkSpec{}, fmt.Errorf("tun %q: %w", v, err)
+	}
+	if err := applyKeys(&l.up, &l.down, kvs); err != nil {
+		return linkSpec{}, fmt.Errorf("tun %q: %w", v, err)
+	}
+	l.listen, l.target = l.tun.NearAddr().String(), l.tun.FarAddr().String()
+	return l, nil
 }
 
 // parseLink parses LISTEN=TARGET[,KEY=VALUE]...; see usageText for the keys.

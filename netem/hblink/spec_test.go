@@ -73,3 +73,34 @@ func TestCheckLoopback(t *testing.T) {
 		}
 	}
 }
+
+func TestParseTUN(t *testing.T) {
+	ms := time.Millisecond
+	got, err := parseTUN("hbl0,down.rate=4MB/s,queue=32KiB,subnet=3", 0, 42, []string{"delay=40ms", "jitter=10ms"})
+	want := linkSpec{
+		listen: "10.201.3.1", target: "10.201.3.2",
+		up:   netem.Shape{Delay: 40 * ms, Jitter: 10 * ms, Queue: 32 << 10},
+		down: netem.Shape{Delay: 40 * ms, Jitter: 10 * ms, Queue: 32 << 10, Rate: 4_000_000},
+		tun:  netem.TUN{Name: "hbl0", FarNetns: 42, Subnet: 3},
+	}
+	if err != nil || got != want {
+		t.Errorf("got %+v, %v\nwant %+v", got, err, want)
+	}
+	got, err = parseTUN("x,netns=7", 2, 0, nil)
+	if err != nil || got.tun != (netem.TUN{Name: "x", FarNetns: 7, Subnet: 2}) || !got.isTUN() {
+		t.Errorf("got %+v, %v", got, err)
+	}
+	for _, c := range []struct{ in, says string }{
+		{"hbl0", "far network namespace"},
+		{"hbl0,netns=x", "number"},
+		{"hbl0,netns=5,subnet=300", "subnet"},
+		{"bad name,netns=5", "device name"},
+		{"hbl0,netns=5,proto=udp", "not for a --tun link"},
+		{"hbl0,netns=5,from=127.0.0.2", "not for a --tun link"},
+		{"hbl0,netns=5,rate=0", "stall=1"},
+	} {
+		if _, err := parseTUN(c.in, 0, 0, nil); err == nil || !strings.Contains(err.Error(), c.says) {
+			t.Errorf("%s: error %v, want one that says %q", c.in, err, c.says)
+		}
+	}
+}
