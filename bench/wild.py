@@ -184,7 +184,7 @@ def lt_get(a, size, want):
     os.makedirs(dst, exist_ok=True)
     c0 = children_cpu()
     try:
-        _, out = timed([sys.executable, a.lt, "get", "--timeout", "600", a.ws_torrent, dst], timeout=700)
+        _, out = timed([sys.executable, a.lt, "get", "--timeout", "600", "--ip", a.lt_ip, a.ws_torrent, dst], timeout=700)
         cpu = children_cpu() - c0
         j = json.loads(out.strip().splitlines()[-1])
         got = os.path.join(dst, os.path.basename(a.data))
@@ -637,6 +637,7 @@ def main():
     ap.add_argument("--lt", required=True, help="bench/lt.py")
     ap.add_argument("--wan", help="the link's rate (bench/wild --wan)")
     ap.add_argument("--link", help="the link, in words")
+    ap.add_argument("--lt-ip", default="127.0.0.1", help="the address libtorrent's session binds to (its web-seed connections too)")
     ap.add_argument("--piece-length", default="1MiB", help="the web-seed torrent's (--wan)")
     a = ap.parse_args()
     if a.wan:
