@@ -41,6 +41,17 @@
 // at most Rate × Delay, still arrives), keeps its connections open, and fills
 // up to its Window; clearing Stall resumes.
 //
+// # The IP-level link
+//
+// ListenTUN (Linux, root) carries IP packets instead of streams or
+// datagrams: two TUN devices (MTU TUNMTU), the near one in the caller's
+// network namespace and the far one in another, joined by a link with UDP
+// semantics (loss, drop-tail at the Window, in order). The kernels at both
+// ends run TCP end to end across it, so slow start, losses at the queue and
+// retransmits happen as on a real path, and TCP and uTP meet the same
+// queue. It refuses the machine's initial network namespace. The Relay it
+// returns has Network "tun"; its Stats count packets too.
+//
 // A TCP source's EOF is delivered, after the data before it, as a half-close
 // (CloseWrite) of the other side; a failure on either side closes both, as a
 // reset would. Connection setup is not delayed: the client's connect returns
@@ -51,7 +62,8 @@
 // A TCP connection runs six goroutines: per direction a reader, a shaper and
 // a propagator, connected by bounded channels. A UDP relay runs one reader
 // for its clients, one per client for the target's replies, and one shaper
-// and propagator per direction for all clients. Each link's mutex guards its
+// and propagator per direction for all clients. A TUN link runs a reader
+// per device and a shaper and propagator per direction. Each link's mutex guards its
 // Shape and token bucket and is never held while blocking. Close (or the
 // context passed to Listen) closes every socket and returns once every
 // goroutine has returned.

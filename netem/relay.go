@@ -65,7 +65,8 @@ type Stats struct {
 	Up   DirStats `json:"up"`
 	Down DirStats `json:"down"`
 	// Conns counts the connections accepted (TCP) or the clients seen
-	// (UDP); Active those still open.
+	// (UDP); Active those still open (TUN: the devices still read, 2 while
+	// the link runs).
 	Conns  int64 `json:"conns"`
 	Active int64 `json:"active"`
 	// DialErrors counts the accepted connections closed because the

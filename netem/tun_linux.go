@@ -88,8 +88,9 @@ func (r *Relay) readTUN(f *os.File, p *pipe) {
 	}
 }
 
-// writeTUN delivers packets to a device. A packet the kernel refuses (not
-// IP, cut short) is not counted as delivered; the link goes on.
+// writeTUN delivers packets to a device. A packet the kernel refuses at
+// the write (neither IPv4 nor IPv6, say) is not counted as delivered; one it
+// takes and drops later (a bad header) is. Either way the link goes on.
 func writeTUN(f *os.File, count *dirCounters) func(chunk) bool {
 	return func(c chunk) bool {
 		if n, err := f.Write(c.b); err == nil {

@@ -327,6 +327,40 @@ func TestTUNLink(t *testing.T) {
 		}
 	})
 
+	t.Run("malformed", func(t *testing.T) {
+		// Packets are forwarded as read, never parsed: whether the
+		// receiving kernel refuses a malformed one (cut short, not IP) at
+		// the write or drops it later, the link goes on.
+		r, tun := startTUN(t, far, 8, Config{})
+		var count dirCounters
+		deliver := writeTUN(r.tuns[1].(*os.File), &count)
+		for _, b := range [][]byte{{0x45}, {0x45, 0, 0, 20}, bytes.Repeat([]byte{0xff}, 100), {0x60, 1}, bytes.Repeat([]byte{0x45}, 3000)} {
+			if !deliver(chunk{b: b}) {
+				t.Fatal("a malformed packet stopped the link")
+			}
+		}
+		t.Logf("the far kernel took %d of 5 malformed packets at the write", count.snapshot().OutPackets)
+		var pc net.PacketConn
+		inNetns(t, far, func() (err error) {
+			pc, err = net.ListenPacket("udp", net.JoinHostPort(tun.FarAddr().String(), "0"))
+			return err
+		})
+		defer pc.Close()
+		c, err := net.Dial("udp", pc.LocalAddr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := c.Write([]byte("after")); err != nil {
+			t.Fatal(err)
+		}
+		pc.SetReadDeadline(time.Now().Add(hangGuard))
+		buf := make([]byte, 64)
+		if n, _, err := pc.ReadFrom(buf); err != nil || string(buf[:n]) != "after" {
+			t.Fatalf("after malformed packets: %q, %v", buf[:n], err)
+		}
+	})
+
 	t.Run("close", func(t *testing.T) {
 		tun := TUN{Name: "hbt4", FarNetns: far, Subnet: 4}
 		r, err := ListenTUN(ctxT(t), tun, Shape{Delay: time.Millisecond})
