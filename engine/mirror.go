@@ -273,11 +273,7 @@ func (t *Torrent) fillMirrors(now time.Time) {
 		}
 		t.seekBeyondDepth(mr, now) // mirror_seek.go
 		for !mr.banned && !mr.noRange && !now.Before(mr.retryAt) && len(mr.jobs) < mirrorJobs {
-			want := int64(max(mr.rate*mirrorJobTime, mirrorMinJob))
-			want = min(want, mirrorMaxJob)
-			// Whole pieces: at least one.
-			pieces := max(1, (want+t.info.PieceLength-1)/t.info.PieceLength)
-			n := int((pieces*t.info.PieceLength + bt.BlockSize - 1) / bt.BlockSize)
+			n := t.mirrorJobBlocks(mr)
 			// A mirror idle when a read waits (a mount's first read, the
 			// first after a seek) fetches the pieces the read waits for in
 			// jobs of their own, and is asked nothing else until the first
@@ -310,6 +306,15 @@ func (t *Torrent) fillMirrors(now time.Time) {
 		}
 		t.seekBeyondDepth(mr, now) // again: the loop may have filled the mirror with read-ahead
 	}
+}
+
+// mirrorJobBlocks is how many blocks a job asks of the mirror: mirrorJobTime
+// of its rate, within [mirrorMinJob, mirrorMaxJob], in whole pieces (at
+// least one).
+func (t *Torrent) mirrorJobBlocks(mr *mirror) int {
+	want := min(int64(max(mr.rate*mirrorJobTime, mirrorMinJob)), mirrorMaxJob)
+	pieces := max(1, (want+t.info.PieceLength-1)/t.info.PieceLength)
+	return int((pieces*t.info.PieceLength + bt.BlockSize - 1) / bt.BlockSize)
 }
 
 // contiguousRuns sorts blocks into torrent order and splits them where they
@@ -393,6 +398,8 @@ func (t *Torrent) startMirrorJob(mr *mirror, run []picker.Block, urgent bool) {
 		}
 	}
 	mr.jobs[job] = true
+	t.log.Debug("web seed job", "url", mr.m.URL(), "pieces", [2]int{run[0].Piece, run[len(run)-1].Piece},
+		"bytes", size, "urgent", urgent, "jobs", len(mr.jobs))
 	t.fillSpares(mr.spares)
 	t.wg.Add(1)
 	go func() {
