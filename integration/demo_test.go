@@ -11,7 +11,8 @@ import (
 
 // TestDemoScript runs scripts/demo as the README says: it says that it builds
 // (and that it is done) before the build's own output, mounts the demo at the
-// folder given, and a SIGTERM (the exec'd hyperblow's) unmounts it.
+// folder given (made, as it does not exist), and a SIGTERM (the exec'd
+// hyperblow's) unmounts it and removes the folder.
 func TestDemoScript(t *testing.T) {
 	requireTool(t, "fusermount3", "bash")
 	root := repoRoot(t)
@@ -31,4 +32,8 @@ func TestDemoScript(t *testing.T) {
 		t.Errorf("the demo mount holds %s", got)
 	}
 	m.Unmount(t)
+	// The mount point did not exist: the demo made it, and removed it as it stopped.
+	if _, err := os.Lstat(mnt); !os.IsNotExist(err) {
+		t.Errorf("the demo's mount point %s is left behind (%v)", mnt, err)
+	}
 }

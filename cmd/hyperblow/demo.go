@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 	"os/signal"
 
 	"github.com/hyperblow/hyperblow/demo"
@@ -20,7 +21,7 @@ protocol, exactly as a torrent from the Internet would be. Nothing leaves this
 machine (no trackers, no DHT). Stop with Ctrl-C.
 
 Examples:
-  mkdir -p /tmp/hb && hyperblow demo /tmp/hb
+  hyperblow demo /tmp/hb                   # made if missing, removed at the end
   hyperblow demo --size 256MiB /tmp/hb     # a bigger file to cp
 
 Flags:
@@ -57,6 +58,15 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		return usagef("demo: want MOUNTPOINT, got %d arguments (see hyperblow demo --help)", len(pos))
 	}
 	mnt := pos[0]
+	// A mount point that does not exist is made, and removed again (once
+	// unmounted, if still empty) when the demo stops: scripts/demo's
+	// /tmp/hyperblow-demo is not left behind.
+	if _, err := os.Lstat(mnt); os.IsNotExist(err) {
+		if err := os.Mkdir(mnt, 0o755); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		defer os.Remove(mnt)
+	}
 	mf.noDHT = true // offline: nothing leaves this machine
 	mf.noLSD, mf.noUPnP = true, true
 	mf.listen = "127.0.0.1:0"
