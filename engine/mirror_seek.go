@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/hyperblow/hyperblow/engine/bt"
-	"github.com/hyperblow/hyperblow/engine/picker"
 )
 
 // A read that waits for a piece no job holds, on a mirror whose jobs (all it
@@ -38,13 +37,9 @@ func (t *Torrent) seekBeyondDepth(mr *mirror, now time.Time) {
 			return // a read's piece is on its way already, or one was just started
 		}
 	}
-	// A seek's job asks for mirrorMinJob; a stream that outruns the
-	// read-ahead gets its next pieces in one job of the usual size
-	// (mirrorJobBlocks), not in one request per piece, each a round trip
-	// more on a path whose losses keep the window small.
 	pieces := max(1, (int64(mirrorMinJob)+t.info.PieceLength-1)/t.info.PieceLength)
 	n := int((pieces*t.info.PieceLength + bt.BlockSize - 1) / bt.BlockSize)
-	blocks := t.pk.PickUrgent(mr.key, hasAll, max(n, t.mirrorJobBlocks(mr)), now)
+	blocks := t.pk.PickUrgent(mr.key, hasAll, n, now)
 	if len(blocks) == 0 {
 		return
 	}
@@ -54,19 +49,15 @@ func (t *Torrent) seekBeyondDepth(mr *mirror, now time.Time) {
 	for job := range mr.jobs {
 		seek = seek && t.seekAway(job, runs[0][0].Piece)
 	}
-	if seek && len(blocks) > n {
-		// Only the seek's piece(s): the rest goes back to the picker.
-		keep := runs[0][:min(n, len(runs[0]))]
-		kept := make(map[picker.Block]bool, len(keep))
-		for _, b := range keep {
-			kept[b] = true
+	if !seek {
+		// A stream that outruns the read-ahead: its next urgent pieces join
+		// the job, up to the usual size (mirrorJobBlocks), rather than go
+		// out one request per piece, each a round trip more on a path
+		// whose losses keep the window small.
+		if more := t.mirrorJobBlocks(mr) - len(blocks); more > 0 {
+			blocks = append(blocks, t.pk.PickUrgent(mr.key, hasAll, more, now)...)
+			runs = t.contiguousRuns(blocks)
 		}
-		for _, b := range blocks {
-			if !kept[b] {
-				t.pk.Rejected(mr.key, b)
-			}
-		}
-		runs = [][]picker.Block{keep}
 	}
 	for job := range mr.jobs {
 		if !seek {
