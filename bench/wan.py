@@ -11,7 +11,11 @@
   wan.py scenario --spec SPEC.json --scenario a|b|c --out FILE.jsonl
       One scenario: seeders on 127.0.0.11.., one hblink relay per seeder on
       127.0.0.41.. shaping what flows down, and a tracker (a thread of this process,
-      on 127.0.0.1) that answers every announce with the relays' addresses only. Then
+      on 127.0.0.1) that answers every announce with the relays' addresses only.
+      With "link": "l3" in the spec (bench/wan --l3): seeder i runs in a network
+      namespace of its own (held by `unshare --net sleep infinity`), on 10.201.i.2,
+      the far end of hblink's IP-level link i (--tun), and the tracker answers with
+      those far addresses: every packet between a client and a seeder crosses it. Then
       each test on a fresh mount, Hyperblow then btfs: mpv sessions on the MP4 (first
       frame, playback, one seek each to 10, 50 and 80 %, stalls), one on the MKV, and
       ffprobe followed by `ffmpeg -ss` on one mount. Appends one JSON line per test and client.
@@ -475,6 +479,8 @@ class Scenario:
     def __init__(self, spec, key, out):
         self.spec, self.key, self.out = spec, key, out
         self.sc = SCENARIOS[key]
+        self.l3 = spec.get("link") == "l3"
+        self.farns = []
         self.procs = []
         self.tracker = None
         self.failures = 0
@@ -484,47 +490,35 @@ class Scenario:
     def up(self):
         work = self.spec["work"]
         n = len(self.sc["links"])
-        self.seeder_ips = ["127.0.0.%d" % (11 + i) for i in range(n)]
-        self.relay_ips = ["127.0.0.%d" % (41 + i) for i in range(n)]
-        self.stats = []
-        ports = []
-        seeders = []
-        for i, ip in enumerate(self.seeder_ips):
-            st = os.path.join(work, "%s-seeder%d.json" % (self.key, i))
-            out = os.path.join(work, "logs", "%s-seeder%d.out" % (self.key, i))
-            with open(out, "wb") as stdout:
-                p = M.Proc(self.spec, [self.spec["python"], os.path.abspath(__file__), "seed", "--ip", ip, "--stats", st] +
-                           ["%s=%s" % (t["torrent"], os.path.dirname(t["source"])) for t in self.spec["torrents"].values()],
-                           os.path.join(work, "logs", "%s-seeder%d.log" % (self.key, i)), stdout=stdout)
-            self.procs.append(p)
-            seeders.append((p, out))
-            self.stats.append(st)
-        deadline = time.monotonic() + 120
-        for p, out in seeders:
-            while True:
-                m = re.search(rb"READY (\d+)", open(out, "rb").read())
-                if m:
-                    ports.append(int(m.group(1)))
-                    break
-                if not p.alive() or time.monotonic() > deadline:
-                    raise Failed("a seeder did not start:\n%s" % p.tail())
-                time.sleep(0.05)
+        self.stats = [os.path.join(work, "%s-seeder%d.json" % (self.key, i)) for i in range(n)]
         self.control = "127.0.0.1:%d" % free_port()
-        argv = [self.spec["hblink"], "--control", self.control]
-        for i, (rate, delay, jitter) in enumerate(self.sc["links"]):
-            # The rate limits what the seeder sends (down); requests go up unlimited.
-            argv += ["--link", "%s:6881=%s:%d,delay=%s,jitter=%s,down.rate=%s" % (
-                self.relay_ips[i], self.seeder_ips[i], ports[i], delay, jitter, rate)]
-        out = os.path.join(work, "logs", "%s-hblink.out" % self.key)
-        with open(out, "wb") as stdout:
-            self.hblink = M.Proc(self.spec, argv, os.path.join(work, "logs", "%s-hblink.log" % self.key), stdout=stdout)
-        self.procs.append(self.hblink)
-        deadline = time.monotonic() + 30
-        while b'"event":"ready"' not in open(out, "rb").read():
-            if not self.hblink.alive() or time.monotonic() > deadline:
-                raise Failed("hblink did not start:\n%s" % self.hblink.tail())
-            time.sleep(0.05)
-        self.tracker = Tracker([(ip, 6881) for ip in self.relay_ips], set(self.seeder_ips))
+        if self.l3:
+            # IP-level links first: a seeder binds its far address, which exists once hblink is ready.
+            self.farns = [self.far_netns(i) for i in range(n)]
+            argv = [self.spec["hblink"], "--control", self.control]
+            for i, (rate, delay, jitter) in enumerate(self.sc["links"]):
+                argv += ["--tun", "wan%d,netns=%d,subnet=%d,delay=%s,jitter=%s,down.rate=%s" % (
+                    i, self.farns[i].pid, i, delay, jitter, rate)]
+            ready = self.start_hblink(argv)
+            self.seeder_ips = [l["target"] for l in ready]
+            for i in range(n):
+                self.only_link(i, ready[i]["far_dev"])
+            ports = self.start_seeders([["nsenter", "--net=/proc/%d/ns/net" % ns.pid] for ns in self.farns])
+            peers = list(zip(self.seeder_ips, ports))
+            where = "behind IP-level links to %s" % ",".join("%s:%d" % p for p in peers)
+        else:
+            self.seeder_ips = ["127.0.0.%d" % (11 + i) for i in range(n)]
+            self.relay_ips = ["127.0.0.%d" % (41 + i) for i in range(n)]
+            ports = self.start_seeders([[]] * n)
+            argv = [self.spec["hblink"], "--control", self.control]
+            for i, (rate, delay, jitter) in enumerate(self.sc["links"]):
+                # The rate limits what the seeder sends (down); requests go up unlimited.
+                argv += ["--link", "%s:6881=%s:%d,delay=%s,jitter=%s,down.rate=%s" % (
+                    self.relay_ips[i], self.seeder_ips[i], ports[i], delay, jitter, rate)]
+            self.start_hblink(argv)
+            peers = [(ip, 6881) for ip in self.relay_ips]
+            where = "behind relays %s" % ",".join(self.relay_ips)
+        self.tracker = Tracker(peers, set(self.seeder_ips))
         # The torrents' announce URL names the tracker's port: rewrite them for this port.
         self.torrents = {}
         for k, t in self.spec["torrents"].items():
@@ -540,8 +534,86 @@ class Scenario:
             t["torrent"] = path
             self.torrents[k] = t
         self.swarm = M.Swarm({"seeder_stats": self.stats})
-        log("scenario %s up: %d seeder(s) behind relays %s, tracker on 127.0.0.1:%d" % (
-            self.key, n, ",".join(self.relay_ips), self.tracker.port))
+        self.slack_bytes = self.slack()
+        log("scenario %s up: %d seeder(s) %s, tracker on 127.0.0.1:%d" % (self.key, n, where, self.tracker.port))
+
+    def far_netns(self, i):
+        """A network namespace of its own for seeder i, held by a process (its PID names
+        it), with lo up."""
+        work = self.spec["work"]
+        p = M.Proc(self.spec, ["unshare", "--net", "sleep", "infinity"],
+                   os.path.join(work, "logs", "%s-netns%d.log" % (self.key, i)))
+        self.procs.append(p)
+        mine = os.readlink("/proc/self/ns/net")
+        deadline = time.monotonic() + 10
+        while True:  # unshare has made the namespace once it has become sleep
+            try:
+                if os.readlink("/proc/%d/ns/net" % p.pid) != mine:
+                    break
+            except OSError:
+                pass
+            if not p.alive() or time.monotonic() > deadline:
+                raise Failed("unshare --net did not make a network namespace:\n%s" % p.tail())
+            time.sleep(0.02)
+        r = subprocess.run(["nsenter", "--net=/proc/%d/ns/net" % p.pid, "ip", "link", "set", "lo", "up"],
+                           capture_output=True, timeout=10)
+        if r.returncode != 0:
+            raise Failed("ip link set lo up in the far namespace of seeder %d: %s" % (i, r.stderr.decode(errors="replace")))
+        return p
+
+    def only_link(self, i, dev):
+        """Seeder i's namespace has lo and its link's far device and nothing else: no path
+        around the link."""
+        r = subprocess.run(["nsenter", "--net=/proc/%d/ns/net" % self.farns[i].pid, "ip", "-o", "link", "show"],
+                           capture_output=True, timeout=10)
+        names = sorted(l.split(":")[1].strip().split("@")[0] for l in r.stdout.decode().splitlines() if ":" in l)
+        if r.returncode != 0 or names != sorted(["lo", dev]):
+            raise Failed("the far namespace of seeder %d has devices %s, want lo and %s only" % (i, names, dev))
+
+    def start_seeders(self, prefixes):
+        """Starts one seeder per link (argv prefixed, e.g. by nsenter) and returns their ports."""
+        work = self.spec["work"]
+        seeders, ports = [], []
+        for i, ip in enumerate(self.seeder_ips):
+            out = os.path.join(work, "logs", "%s-seeder%d.out" % (self.key, i))
+            with open(out, "wb") as stdout:
+                p = M.Proc(self.spec, prefixes[i] + [self.spec["python"], os.path.abspath(__file__), "seed", "--ip", ip,
+                                                     "--stats", self.stats[i]] +
+                           ["%s=%s" % (t["torrent"], os.path.dirname(t["source"])) for t in self.spec["torrents"].values()],
+                           os.path.join(work, "logs", "%s-seeder%d.log" % (self.key, i)), stdout=stdout)
+            self.procs.append(p)
+            seeders.append((p, out))
+        deadline = time.monotonic() + 120
+        for p, out in seeders:
+            while True:
+                m = re.search(rb"READY (\d+)", open(out, "rb").read())
+                if m:
+                    ports.append(int(m.group(1)))
+                    break
+                if not p.alive() or time.monotonic() > deadline:
+                    raise Failed("a seeder did not start:\n%s" % p.tail())
+                time.sleep(0.05)
+        return ports
+
+    def start_hblink(self, argv):
+        """Starts hblink; returns the links of its ready line."""
+        work = self.spec["work"]
+        out = os.path.join(work, "logs", "%s-hblink.out" % self.key)
+        with open(out, "wb") as stdout:
+            self.hblink = M.Proc(self.spec, argv, os.path.join(work, "logs", "%s-hblink.log" % self.key), stdout=stdout)
+        self.procs.append(self.hblink)
+        deadline = time.monotonic() + 30
+        while True:
+            for line in open(out, "rb").read().splitlines():
+                try:
+                    j = json.loads(line)
+                except ValueError:
+                    continue
+                if j.get("event") == "ready":
+                    return j["links"]
+            if not self.hblink.alive() or time.monotonic() > deadline:
+                raise Failed("hblink did not start:\n%s" % self.hblink.tail())
+            time.sleep(0.05)
 
     def down(self):
         if self.tracker:
@@ -557,10 +629,40 @@ class Scenario:
         return http_json("http://%s/links" % self.control)["links"]
 
     def relay_bytes(self):
-        """(bytes taken from the seeders, bytes delivered to the client), over every link."""
+        """Counters over every link: "in", bytes taken from the seeders' side (a relay: TCP
+        payload read from the seeders; an IP-level link: the IP packets its queue took,
+        headers included; a packet dropped at the full queue is not in it, its
+        retransmission is); "down", bytes delivered to the clients' side; and for an
+        IP-level link the packets taken and dropped, the bytes dropped, the bytes up."""
         ls = self.links()
-        return (sum(l["tcp"]["down"]["in"] for l in ls if l.get("tcp")),
-                sum(l["down_bytes"] for l in ls))
+        c = {"down": sum(l["down_bytes"] for l in ls)}
+        if self.l3:
+            c["in"] = sum(l["tun"]["down"]["in"] for l in ls)
+            c["dropped"] = sum(l["tun"]["down"].get("dropped_bytes", 0) for l in ls)
+            c["in_packets"] = sum(l["tun"]["down"].get("in_packets", 0) for l in ls)
+            c["dropped_packets"] = sum(l["tun"]["down"].get("dropped", 0) for l in ls)
+            c["up"] = sum(l["up_bytes"] for l in ls)
+        else:
+            c["in"] = sum(l["tcp"]["down"]["in"] for l in ls if l.get("tcp"))
+        return c
+
+    def slack(self):
+        """What the seeders may count as uploaded that never reached a link: what a
+        seeder had written into its socket when the connection closed. A relay reads
+        its socket at once: up to 1 MiB per link. Over an IP-level link the unsent bytes
+        wait in the seeder's own socket, whose send buffer the kernel grows up to
+        tcp_wmem's maximum (net.ipv4.tcp_wmem, 4 MiB by default): that much per link."""
+        if not self.l3:
+            return MiB * len(self.sc["links"])
+        total = 0
+        for ns in self.farns:
+            r = subprocess.run(["nsenter", "--net=/proc/%d/ns/net" % ns.pid, "cat", "/proc/sys/net/ipv4/tcp_wmem"],
+                               capture_output=True, timeout=10)
+            try:
+                total += max(MiB, int(r.stdout.split()[2]))
+            except (IndexError, ValueError):
+                total += 4 * MiB
+        return total
 
     def set_link(self, n, query):
         http_json("http://%s/link/%d?%s" % (self.control, n, query), method="POST")
@@ -576,7 +678,7 @@ class Scenario:
         try:
             # Settled counters before: the previous test's bytes are folded in.
             up0 = self.swarm.uploaded(ih, time.time() - 1.2)
-            rin0, rout0 = self.relay_bytes()
+            link0 = self.relay_bytes()
             mount = Mount(self, client, torrent, "%s-%02d-%s-%s" % (self.key, self.seq, client, name))
             met["mount_s"] = mount.mounted_after
             try:
@@ -596,20 +698,27 @@ class Scenario:
                     rec["errors"].append("%s %s %s: the mount did not end cleanly: %s\n%s" % (
                         self.key, client, name, why, mount.proc.tail()))
             up1 = self.swarm.uploaded(ih, closed)
-            rin1, rout1 = self.relay_bytes()
+            link1 = self.relay_bytes()
             met["seeders_uploaded_bytes"] = up1 - up0
-            met["relays_in_bytes"] = rin1 - rin0
-            met["relays_down_bytes"] = rout1 - rout0
+            met["relays_in_bytes"] = link1["in"] - link0["in"]
+            met["relays_down_bytes"] = link1["down"] - link0["down"]
+            if self.l3:
+                met["link_dropped_bytes"] = link1["dropped"] - link0["dropped"]
+                met["link_in_packets"] = link1["in_packets"] - link0["in_packets"]
+                met["link_dropped_packets"] = link1["dropped_packets"] - link0["dropped_packets"]
+                met["link_up_bytes"] = link1["up"] - link0["up"]
             if client == "hyperblow":
                 logged = mount.logged_downloaded()
                 if logged is not None:
                     met["hb_downloaded_bytes"] = logged  # the count at unmount, after the last status read
-            # Nothing around the relays: what the seeders sent (payload) all went through them
-            # (the relays count the protocol's messages too).
-            # Slack: what a seeder had written into its socket when the connection closed
-            # (counted by libtorrent, never read by the relay), up to 1 MiB per link.
-            if met["seeders_uploaded_bytes"] > met["relays_in_bytes"] + MiB * len(self.sc["links"]):
-                raise Failed("the seeders uploaded %d bytes but only %d went through the relays: a path around them"
+            # Nothing around the links: what the seeders sent (payload) all went through them
+            # (a relay counts the protocol's messages too; an IP-level link the packets'
+            # headers too, about 3.6 % of a full one, so its count is the larger). Slack:
+            # see slack().
+            # Over IP-level links a path around is ruled out already (only_link); this
+            # checks the counters.
+            if met["seeders_uploaded_bytes"] > met["relays_in_bytes"] + self.slack_bytes:
+                raise Failed("the seeders uploaded %d bytes but only %d went through the links: a path around them"
                              % (met["seeders_uploaded_bytes"], met["relays_in_bytes"]))
             met["downloaded_bytes"] = met.get("hb_downloaded_bytes", met["seeders_uploaded_bytes"])
         except Failed as e:

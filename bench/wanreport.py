@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """wanreport.py: bench/wan's measurements (JSON lines from wan.py) as the WAN section of
 the results markdown, spliced between "<!-- wan:begin -->" and "<!-- wan:end -->" into
---out (appended when the markers are absent; the rest of the file is left as it is)."""
+--out (appended when the markers are absent; the rest of the file is left as it is).
+--link l3 (bench/wan --l3, IP-level links): between "<!-- wan-l3:begin -->" and
+"<!-- wan-l3:end -->" (quick mode: "wan-l3-quick"), so that one file can hold a run over
+each kind of link."""
 
 import argparse
 import datetime
@@ -9,7 +12,29 @@ import json
 import os
 
 MiB = 1024 * 1024
-BEGIN, END = "<!-- wan:begin -->", "<!-- wan:end -->"
+
+
+def markers(link, mode):
+    tag = "wan" if link == "relay" else ("wan-l3" if mode == "full" else "wan-l3-quick")
+    return "<!-- %s:begin -->" % tag, "<!-- %s:end -->" % tag
+
+
+# How each kind of link is described in the report.
+LINKS = {
+    "relay": {"heading": "TCP relays (`hblink --link`)",
+              "setup": "Each seeder (python3-libtorrent, TCP only) sits behind its own `hblink` TCP relay, which "
+                       "terminates TCP: the seeders' TCP runs over loopback to the relay (no loss, no slow start over "
+                       "the delay) and the relay shapes the stream; the tracker gives out only the relays' addresses.",
+              "bytes": "relays: bytes taken from the seeders / delivered (TCP payload)"},
+    "l3": {"heading": "IP-level links (`hblink --tun`)",
+           "setup": "Each seeder (python3-libtorrent, TCP only) runs in a network namespace of its own, whose only "
+                    "device besides lo is the far end of its own IP-level link (`hblink --tun`: two TUN devices, "
+                    "10.201.*i*.1 here and 10.201.*i*.2 there, MTU 1500). Every IP packet between a client and a "
+                    "seeder (TCP set-up, data, ACKs, retransmissions) crosses the link's rate, delay ± jitter and "
+                    "64 KiB drop-tail queue, and the kernels' TCP runs end to end across it (slow start, losses, "
+                    "congestion control); the tracker gives out the seeders' far addresses.",
+           "bytes": "link, down: IP bytes taken from the seeders / delivered"},
+}
 
 
 def fmt_s(x):
@@ -138,7 +163,7 @@ def targets(R, s, spec):
     return rows
 
 
-def figures(R, s, test, kind, seeks):
+def figures(R, s, test, kind, seeks, link):
     clients = ("hyperblow", "btfs")
     rows = []
 
@@ -166,10 +191,27 @@ def figures(R, s, test, kind, seeks):
                                 else R.get(s, t, c, "downloaded_bytes") / R.get(s, t, c, "needed_bytes")))
     row("wasted (Hyperblow's count of discarded bytes)", None, fmt_mb, False, src=wasted)
     row("downloaded but not read (downloaded − needed)", None, fmt_mb, True, src=unread)
-    row("relays: bytes taken from the seeders / delivered", None,
-        lambda x: x or "—", False, src=lambda R, s, t, c: (None if R.get(s, t, c, "relays_in_bytes") is None else
-                                                     "%s / %s" % (fmt_mb(R.get(s, t, c, "relays_in_bytes")),
-                                                                  fmt_mb(R.get(s, t, c, "relays_down_bytes")))))
+    def link_bytes(R, s, t, c):
+        if R.get(s, t, c, "relays_in_bytes") is None:
+            return None
+        return "%s / %s" % (fmt_mb(R.get(s, t, c, "relays_in_bytes")), fmt_mb(R.get(s, t, c, "relays_down_bytes")))
+
+    row(LINKS[link]["bytes"], None, lambda x: x or "—", False, src=link_bytes)
+    if link == "l3":
+        def overhead(R, s, t, c):
+            i, u = R.get(s, t, c, "relays_in_bytes"), R.get(s, t, c, "seeders_uploaded_bytes")
+            return None if i is None or not u else i / u - 1
+        row("link, down: IP bytes taken ÷ the seeders' payload uploaded − 1 (headers; a dropped packet "
+            "counts once, when its retransmission passes)", None,
+            lambda x: "—" if x is None else "%+.1f %%" % (100 * x), False, src=overhead)
+
+        def drops(R, s, t, c):
+            i, d, b = (R.get(s, t, c, k) for k in ("link_in_packets", "link_dropped_packets", "link_dropped_bytes"))
+            if i is None or d is None or b is None:
+                return None
+            return "%d (%.1f %% of the packets offered), %s" % (d, 100 * d / (i + d) if i + d else 0, fmt_mb(b))
+        row("link, down: packets dropped at the full queue (the seeders' TCP retransmits them)", None,
+            lambda x: x or "—", False, src=drops)
     return rows
 
 
@@ -178,14 +220,14 @@ def section(R, spec, a):
     media = spec["media"]
     t = spec["torrents"]
     mpv = spec["mpv"]
-    L = [BEGIN, "", "## WAN scenarios (issue 11)", ""]
-    L.append("Written by `bench/wan` (%s mode) on %s, in %d s. How it works: [bench/README.md](README.md#the-wan-lab). "
+    begin, end = markers(a.link, a.mode)
+    L = [begin, "", "## WAN scenarios (issue 11) over %s%s" % (LINKS[a.link]["heading"], ", quick" if a.mode == "quick" else ""), ""]
+    L.append("Written by `bench/wan%s` (%s mode) on %s, in %d s. How it works: [bench/README.md](README.md#the-wan-lab). "
              "Media: a %s H.264 clip of %.0f s at %s bit/s (testsrc2, 25 fps, a keyframe every 2 s) as an MP4 with "
-             "`moov` after `mdat` (%s) and an MKV of the same stream (%s), 1 MiB pieces. Each seeder (python3-libtorrent, "
-             "TCP only) sits behind its own `hblink` relay; the tracker gives out only the relays' addresses. Every test runs "
+             "`moov` after `mdat` (%s) and an MKV of the same stream (%s), 1 MiB pieces. Links: %s. %s Every test runs "
              "on a fresh mount, Hyperblow then btfs, one run each (no medians: single measurements, on a shared machine)."
-             % (a.mode, now, a.elapsed, media["size"], media["seconds"], media["bitrate"], fmt_mb(t["mp4"]["length"]),
-                fmt_mb(t["mkv"]["length"])))
+             % (" --l3" if a.link == "l3" else "", a.mode, now, a.elapsed, media["size"], media["seconds"], media["bitrate"],
+                fmt_mb(t["mp4"]["length"]), fmt_mb(t["mkv"]["length"]), LINKS[a.link]["heading"], LINKS[a.link]["setup"]))
     L.append("")
     plan = mpv["mp4"]
     L.append("mpv (`--no-config --vo=null --ao=null --no-audio`, default cache settings, real time) is driven through its "
@@ -211,8 +253,9 @@ def section(R, spec, a):
         s = sc["scenario"]
         L += ["### Scenario (%s): %s" % (s, sc["title"]), ""]
         if sc.get("links"):
-            L.append("Links: " + "; ".join("%s → %s down %.1f MB/s, %s ± %s" % (
-                l["listen"], l["target"], l["down"]["rate"] / 1e6, l["down"]["delay"], l["down"]["jitter"]) for l in sc["links"]) + ".")
+            L.append("Links (%s): " % LINKS[a.link]["heading"] + "; ".join("%s%s → %s down %.1f MB/s, %s ± %s" % (
+                "%s " % l["dev"] if l.get("dev") else "", l["listen"], l["target"], l["down"]["rate"] / 1e6,
+                l["down"]["delay"], l["down"]["jitter"]) for l in sc["links"]) + ".")
             L.append("Announces answered (by source address): %s." % ", ".join(
                 "%s ×%d" % kv for kv in sorted(sc.get("announces", {}).items())))
             L.append("")
@@ -225,7 +268,7 @@ def section(R, spec, a):
             if not any(r["scenario"] == s and r["test"] == test for r in R.tests):
                 continue
             L.append("| **%s** | | | |" % title)
-            L += figures(R, s, test, kind, [int(test.rsplit("-", 1)[1])] if kind == "mpv" else [])
+            L += figures(R, s, test, kind, [int(test.rsplit("-", 1)[1])] if kind == "mpv" else [], a.link)
         L.append("")
         notes = [(r["client"], r["test"], n) for r in R.tests if r["scenario"] == s for n in r.get("notes", [])]
         if notes:
@@ -247,7 +290,7 @@ def section(R, spec, a):
         L += ["```"] + [e for e in errs] + ["```"]
     else:
         L.append("None: every measurement succeeded.")
-    L += ["", END]
+    L += ["", end]
     return "\n".join(L) + "\n"
 
 
@@ -257,6 +300,7 @@ def main():
     ap.add_argument("--spec", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--mode", required=True)
+    ap.add_argument("--link", choices=sorted(LINKS), default="relay", help="the kind of link: relay, or l3 (IP-level)")
     ap.add_argument("--load", action="append", default=[])
     ap.add_argument("--elapsed", type=int, default=0)
     a = ap.parse_args()
@@ -264,6 +308,7 @@ def main():
         spec = json.load(f)
     R = Results(a.results)
     sec = section(R, spec, a)
+    BEGIN, END = markers(a.link, a.mode)
     old = ""
     if os.path.exists(a.out):
         with open(a.out) as f:
