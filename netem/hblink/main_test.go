@@ -104,19 +104,7 @@ func TestRun(t *testing.T) {
 		}, outW, io.Discard, dump)
 		outW.Close()
 	}()
-	lines := bufio.NewScanner(outR)
-	lines.Buffer(nil, 1<<20)
-	next := func() report {
-		t.Helper()
-		if !lines.Scan() {
-			t.Fatalf("no more output: %v", lines.Err())
-		}
-		var r report
-		if err := json.Unmarshal(lines.Bytes(), &r); err != nil {
-			t.Fatalf("output %q: %v", lines.Text(), err)
-		}
-		return r
-	}
+	next := reportReader(t, outR)
 	ready := next()
 	if ready.Event != "ready" || len(ready.Links) != 2 || ready.Links[0].Proto != "tcp" || ready.Links[1].Proto != "udp" ||
 		ready.Links[0].Down.Rate != 4_000_000 || ready.Links[0].Down.Delay != "5ms" {
@@ -223,5 +211,23 @@ func TestQueryKeys(t *testing.T) {
 	kvs, err := queryKeys("rate=2MB%2Fs&down.stall=1")
 	if err != nil || strings.Join(kvs, " ") != "rate=2MB/s down.stall=1" {
 		t.Errorf("got %q, %v", kvs, err)
+	}
+}
+
+// reportReader returns a function that reads hblink's next JSON line from r
+// (its stdout); the test fails when there is none or it does not parse.
+func reportReader(t *testing.T, r io.Reader) func() report {
+	lines := bufio.NewScanner(r)
+	lines.Buffer(nil, 1<<20)
+	return func() report {
+		t.Helper()
+		if !lines.Scan() {
+			t.Fatalf("no more output: %v", lines.Err())
+		}
+		var rep report
+		if err := json.Unmarshal(lines.Bytes(), &rep); err != nil {
+			t.Fatalf("output %q: %v", lines.Text(), err)
+		}
+		return rep
 	}
 }

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -82,19 +81,7 @@ func TestRunTUN(t *testing.T) {
 			"--far-netns", strconv.Itoa(far.Process.Pid), "--delay", "5ms"}, outW, io.Discard, nil)
 		outW.Close()
 	}()
-	lines := bufio.NewScanner(outR)
-	lines.Buffer(nil, 1<<20)
-	next := func() report {
-		t.Helper()
-		if !lines.Scan() {
-			t.Fatalf("no more output: %v", lines.Err())
-		}
-		var r report
-		if err := json.Unmarshal(lines.Bytes(), &r); err != nil {
-			t.Fatalf("output %q: %v", lines.Text(), err)
-		}
-		return r
-	}
+	next := reportReader(t, outR)
 	ready := next()
 	if l := ready.Links; len(l) != 1 || l[0].Proto != "tun" || l[0].Listen != "10.201.9.1" || l[0].Target != "10.201.9.2" ||
 		l[0].Dev != "hbl0" || l[0].FarDev != "hbl0f" || l[0].FarNetns != far.Process.Pid || l[0].Up.Delay != "5ms" || l[0].TUN == nil {
