@@ -419,7 +419,8 @@ class Mount:
                     "served": st.get("served_to_readers_bytes"), "rate": st.get("download_rate"),
                     "waiting": [(w["piece"], w["waiters"]) for w in st.get("waiting") or []],
                     "readers": [(r["piece"], r["window_bytes"], round(r["rate"])) for r in st.get("readers") or []],
-                    "peers": [(p["address"], p["requests"], round(p["download_rate"]), p["snubbed"], p["peer_choking"])
+                    "peers": [(p["address"], p["requests"], round(p["download_rate"]), p["snubbed"], p["peer_choking"],
+                               p.get("depth"), p.get("rtt_ms"))
                               for p in st.get("peers") or []]}
             self.snaps.append(snap)
             if not self.snaplog.closed:
@@ -849,6 +850,10 @@ class Scenario:
                 for pct in self.spec["mpv"].get(kind, {}).get("seeks", []):
                     tests.append(("mpv-%s-%d" % (kind, pct), kind, lambda c, k=kind, x=pct: self.mpv_body(k, c, x)))
             tests.append(("probe-seek", "mp4", self.probe_body))
+            # HB_WAN_ONLY=NAME[,NAME...] (e.g. mpv-mkv-50): only these tests, for a quick A/B.
+            only = [n for n in os.environ.get("HB_WAN_ONLY", "").split(",") if n]
+            if only:
+                tests = [t for t in tests if t[0] in only]
             for name, kind, mk in tests:
                 for c in clients:
                     log("scenario %s: %s with %s" % (self.key, name, c))
@@ -870,8 +875,9 @@ class Scenario:
 
 
 def describe(snap):
-    peers = ", ".join("%s req=%d %.2f MB/s%s%s" % (a, r, rate / 1e6, " snubbed" if sn else "", " choking" if ch else "")
-                      for a, r, rate, sn, ch in snap["peers"])
+    peers = ", ".join("%s req=%d/%s rtt=%s ms %.2f MB/s%s%s" % (a, r, dp, rt, rate / 1e6, " snubbed" if sn else "",
+                                                                " choking" if ch else "")
+                      for a, r, rate, sn, ch, dp, rt in snap["peers"])
     return "peers [%s]; waiting pieces %s; readers (piece, window, rate) %s; downloaded %.1f MB, wasted %.1f MB" % (
         peers, snap["waiting"][:8], snap["readers"][:4], (snap["downloaded"] or 0) / 1e6, (snap["wasted"] or 0) / 1e6)
 
