@@ -311,8 +311,14 @@ func (t *Torrent) setWindow(m windowMsg, now time.Time) {
 						// A READ still waits for it: most likely the kernel's
 						// readahead for the position the reader left (it sends
 						// those on its own and waits for them, but no one reads
-						// them). It is still fetched, after the new position.
+						// them). It is still fetched, after the new position,
+						// and its requests are cancelled now: the kernel's
+						// readahead spans megabytes, whose requests filled the
+						// peers' pipelines, and the new position's waited
+						// behind them (what a peer had already sent still
+						// comes, and is kept: handlePiece).
 						t.pk.SetDeadline(i, now.Add(afterASeek))
+						t.withdrawRequests(i)
 					case t.downloads[i] == nil && !t.pk.Active(i):
 						t.maybeUnwant(i)
 					case !m.closed && !m.seek:
@@ -368,6 +374,17 @@ func (t *Torrent) setWindow(m windowMsg, now time.Time) {
 	}
 	if added {
 		t.fillAll(now)
+	}
+}
+
+// withdrawRequests cancels the requests for piece i at peers, keeping the
+// piece wanted: its blocks are asked again by its deadline. A web seed's
+// job goes on (it fetches whole pieces).
+func (t *Torrent) withdrawRequests(i int) {
+	for _, o := range t.pk.Outstanding(i) {
+		if t.peerByKey(o.Peer) != nil && t.pk.Rejected(o.Peer, o.Block) {
+			t.cancelRequest(o)
+		}
 	}
 }
 

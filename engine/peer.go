@@ -609,16 +609,24 @@ func (t *Torrent) handlePiece(p *peer, m wire.Message, now time.Time) error {
 	}
 	t.stats.downloaded.Add(int64(len(m.Payload)))
 	p.down += int64(len(m.Payload))
-	r := t.pk.Received(p.key, picker.Block{Piece: i, Begin: begin, Length: len(m.Payload)})
-	if !r.Expected {
-		t.stats.wasted.Add(int64(len(m.Payload)))
+	blk := picker.Block{Piece: i, Begin: begin, Length: len(m.Payload)}
+	r := t.pk.Received(p.key, blk)
+	if r.Expected {
+		p.inflight = max(0, p.inflight-1)
+	} else {
 		if p.forgiven == 0 {
+			t.stats.wasted.Add(int64(len(m.Payload)))
 			return errUnrequested
 		}
 		p.forgiven-- // we cancelled it or gave up waiting: late, not hostile
-		return nil
+		// A piece still under way keeps it (a seek cancels the requests of
+		// the pieces it left behind, which are still wanted: what the peer
+		// had already sent comes anyway).
+		if r = t.pk.ReceivedLate(p.key, blk); !r.First {
+			t.stats.wasted.Add(int64(len(m.Payload)))
+			return nil
+		}
 	}
-	p.inflight = max(0, p.inflight-1)
 	p.progressAt = now
 	p.expired = false
 	p.quiet = false

@@ -423,3 +423,58 @@ func TestSmallCacheSequentialFetchesOnce(t *testing.T) {
 		t.Fatalf("downloaded %d bytes for a %d-byte file read once in order (%.1fx)", d, len(data), float64(d)/float64(len(data)))
 	}
 }
+
+// A seek cancels the requests of the pieces it left behind even where a
+// READ still waits for them (the kernel's readahead for the old position,
+// which spans megabytes): the new position's blocks must not wait behind
+// them. Such a piece stays wanted, and the blocks the peer had already sent
+// when the CANCEL came are kept: the READ is answered from them, nothing
+// wasted.
+func TestSeekCancelsWaitedPiecesLeftBehind(t *testing.T) {
+	const pieceLen = 64 << 10
+	data := enginetest.RandomBytes(15, 16<<20)
+	mt, _ := enginetest.Torrent(t, "v.bin", pieceLen, []enginetest.File{{Data: data}})
+	c, tor := enginetest.Leecher(t, mt, engine.Config{Listen: "127.0.0.1:0", CacheSize: 64 << 20})
+	fp := enginetest.DialFake(t, c.ListenAddr(), mt, wire.Reserved{})
+	full := bt.NewBitfield(mt.Info.NumPieces)
+	full.SetAll()
+	fp.Send(wire.Message{ID: wire.Bitfield, Payload: full.Bytes()}, wire.Message{ID: wire.Unchoke})
+	r := tor.NewReader(mt.Info.Files[0])
+	defer r.Close()
+	// A READ at 4 MiB that stays blocked, as a readahead READ does.
+	const old = 4 << 20
+	piece := uint32(old / pieceLen)
+	got := make([]byte, 4096)
+	done := make(chan error, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // bounds a failure
+	defer cancel()
+	go func() {
+		_, err := r.ReadAt(ctx, got, old)
+		done <- err
+	}()
+	if _, ok := fp.Expect(5*time.Second, func(m wire.Message) bool { return m.ID == wire.Request && m.Index == piece }); !ok {
+		t.Fatal("no request for the piece under the first read")
+	}
+	// Seek far away: the waited piece's requests are cancelled too.
+	sctx, scancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	r.ReadAt(sctx, make([]byte, 4096), 9<<20)
+	scancel()
+	msgs, ok := fp.Expect(5*time.Second, func(m wire.Message) bool { return m.ID == wire.Cancel && m.Index == piece })
+	if !ok {
+		t.Fatalf("no CANCEL for the piece a READ still waits for, left behind by the seek; got %d messages", len(msgs))
+	}
+	// The peer had sent the piece already: its blocks come after the CANCEL.
+	for b := 0; b < pieceLen; b += bt.BlockSize {
+		off := int(piece)*pieceLen + b
+		fp.Send(wire.Message{ID: wire.Piece, Index: piece, Begin: uint32(b), Payload: data[off : off+bt.BlockSize]})
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the READ left behind: %v (the blocks that came after the CANCEL were not kept)", err)
+	}
+	if !bytes.Equal(got, data[old:old+len(got)]) {
+		t.Fatal("the READ left behind got wrong bytes")
+	}
+	if st := tor.Stats(); st.Wasted != 0 {
+		t.Fatalf("wasted %d bytes: the blocks sent before the CANCEL were thrown away", st.Wasted)
+	}
+}

@@ -190,6 +190,9 @@ type Outstanding struct {
 	Block Block
 }
 
+// Outstanding returns the requests in flight for piece i.
+func (p *Picker) Outstanding(i int) []Outstanding { return p.outstanding(i) }
+
 func (p *Picker) outstanding(i int) []Outstanding {
 	ap := p.active[i]
 	if ap == nil {
@@ -328,6 +331,40 @@ func (p *Picker) Received(peer PeerKey, blk Block) (r ReceiveResult) {
 	bs.received = true
 	ap.received++
 	r.First = true
+	r.Complete = ap.received == len(ap.blocks)
+	return r
+}
+
+// ReceivedLate records a block that came after we cancelled its request at
+// peer (Received said it was not expected): the peer had already sent it.
+// While its piece is still under way and lacks it, it is kept as the first
+// copy (the piece's hash check vouches for it as for any block); other
+// requests for it are to be cancelled.
+func (p *Picker) ReceivedLate(peer PeerKey, blk Block) (r ReceiveResult) {
+	ap := p.active[blk.Piece]
+	if ap == nil || blk.Begin%bt.BlockSize != 0 || blk.Begin/bt.BlockSize >= len(ap.blocks) {
+		return r
+	}
+	b := blk.Begin / bt.BlockSize
+	if blk.Length != p.block(blk.Piece, b).Length {
+		return r
+	}
+	bs := &ap.blocks[b]
+	if bs.received {
+		return r
+	}
+	for _, q := range bs.reqs {
+		if q.peer != peer {
+			r.CancelAt = append(r.CancelAt, q.peer)
+		}
+	}
+	if len(bs.reqs) == 0 {
+		ap.unasked--
+	}
+	bs.reqs = bs.reqs[:0]
+	bs.received = true
+	ap.received++
+	r.Expected, r.First = true, true
 	r.Complete = ap.received == len(ap.blocks)
 	return r
 }

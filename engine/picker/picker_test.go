@@ -387,3 +387,47 @@ func TestLateMinSkipsYoungRequests(t *testing.T) {
 		t.Fatalf("Late was told now = %v, want the pick's time %v", told, at)
 	}
 }
+
+// A block whose request we cancelled (Rejected) and that came anyway is kept
+// while its piece still lacks it, and its other requests are to be
+// cancelled; a second copy, a block of a piece not under way or of the
+// wrong length is not kept.
+func TestReceivedLate(t *testing.T) {
+	p := New(2, 2*bt.BlockSize, 4*bt.BlockSize)
+	p.Want(0, t0)
+	a := p.Pick(1, all, 2, t0) // both blocks of piece 0 from peer 1
+	if len(a) != 2 || a[0].Piece != 0 {
+		t.Fatalf("peer 1 got %v", a)
+	}
+	for _, o := range p.Outstanding(0) {
+		if !p.Rejected(o.Peer, o.Block) { // a seek withdrew them
+			t.Fatalf("request %+v was not outstanding", o)
+		}
+	}
+	if n := len(p.Outstanding(0)); n != 0 {
+		t.Fatalf("%d requests outstanding after withdrawing them all", n)
+	}
+	b := p.Pick(2, all, 1, t0) // asked again, of peer 2
+	if len(b) != 1 || b[0] != a[0] {
+		t.Fatalf("peer 2 got %v, want %v asked again", b, a[0])
+	}
+	if r := p.Received(1, a[0]); r.Expected {
+		t.Fatalf("a cancelled block was expected: %+v", r)
+	}
+	r := p.ReceivedLate(1, a[0])
+	if !r.First || r.Complete || len(r.CancelAt) != 1 || r.CancelAt[0] != 2 {
+		t.Fatalf("late block: %+v, want the first copy and peer 2's request to cancel", r)
+	}
+	if r := p.ReceivedLate(2, a[0]); r.First {
+		t.Fatalf("a second copy was kept: %+v", r)
+	}
+	if r := p.ReceivedLate(1, Block{1, 0, bt.BlockSize}); r.First {
+		t.Fatal("a block of a piece not under way was kept")
+	}
+	if r := p.ReceivedLate(1, Block{0, bt.BlockSize, 100}); r.First {
+		t.Fatal("a block of the wrong length was kept")
+	}
+	if r := p.ReceivedLate(1, a[1]); !r.First || !r.Complete {
+		t.Fatalf("the last block, late: %+v, want it kept and the piece complete", r)
+	}
+}
