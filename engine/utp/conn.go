@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"os"
 	"sync"
 	"time"
 )
@@ -68,7 +67,7 @@ type Conn struct {
 	closedAt                        time.Time
 	finSeq                          uint16
 	finAckedAt                      time.Time
-	rdl, wdl                        time.Time
+	rdl, wdl                        deadline
 
 	// Sending.
 	seq         uint16       // next sequence number to send
@@ -135,6 +134,7 @@ func newConn(s *Socket, raddr netip.AddrPort, recvID, sendID uint16) *Conn {
 		peerWnd:   maxPayload,
 		ooo:       make(map[uint16][]byte),
 	}
+	c.rdl.ch, c.wdl.ch = c.readable, c.writable
 	c.lastAck = c.seq - 1
 	c.lossSeq = c.seq
 	c.lastSend = time.Now()
@@ -199,7 +199,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 		if len(p) == 0 {
 			return 0, nil
 		}
-		if err := c.wait(c.readable, c.rdl); err != nil {
+		if err := c.wait(&c.rdl); err != nil {
 			return 0, err
 		}
 	}
@@ -219,7 +219,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 		}
 		room := c.s.cfg.SendBuffer - c.outBytes - len(c.pending)
 		if room <= 0 {
-			if err := c.wait(c.writable, c.wdl); err != nil {
+			if err := c.wait(&c.wdl); err != nil {
 				return n, err
 			}
 			continue
@@ -231,30 +231,6 @@ func (c *Conn) Write(p []byte) (int, error) {
 		c.flush(time.Now())
 	}
 	return n, nil
-}
-
-// wait releases the lock until ch is poked, the deadline passes or the
-// connection dies. c.mu is held on entry and on return.
-func (c *Conn) wait(ch chan struct{}, deadline time.Time) error {
-	var timer <-chan time.Time
-	if !deadline.IsZero() {
-		d := time.Until(deadline)
-		if d <= 0 {
-			return os.ErrDeadlineExceeded
-		}
-		t := time.NewTimer(d)
-		defer t.Stop()
-		timer = t.C
-	}
-	c.unlock()
-	defer c.lock()
-	select {
-	case <-ch:
-	case <-c.dead:
-	case <-timer:
-		return os.ErrDeadlineExceeded
-	}
-	return nil
 }
 
 // Close sends what was written, then a FIN, without waiting. Reads and writes
@@ -308,18 +284,16 @@ func (c *Conn) SetDeadline(t time.Time) error {
 // SetReadDeadline sets the deadline of Read.
 func (c *Conn) SetReadDeadline(t time.Time) error {
 	c.lock()
-	c.rdl = t
+	c.setDeadline(&c.rdl, t)
 	c.unlock()
-	poke(c.readable)
 	return nil
 }
 
 // SetWriteDeadline sets the deadline of Write.
 func (c *Conn) SetWriteDeadline(t time.Time) error {
 	c.lock()
-	c.wdl = t
+	c.setDeadline(&c.wdl, t)
 	c.unlock()
-	poke(c.writable)
 	return nil
 }
 
@@ -337,6 +311,7 @@ func (c *Conn) fail(err error) {
 		c.err = err
 	}
 	close(c.dead)
+	c.stopTimers()
 	c.out, c.pending, c.ooo = nil, nil, nil
 	c.outBytes, c.inFlight, c.inFlightN, c.resendN = 0, 0, 0, 0
 }
