@@ -20,6 +20,15 @@ const (
 	// maxAckDelay is how many bytes received in order may wait for one ack
 	// (a sender with a window of a few large packets must not stall).
 	maxAckDelay = 32 << 10
+	// wakeBytes is how many bytes received in order wake the reader at
+	// once; fewer wait for a packet that ends the sender's burst, or a tick.
+	// At WAN rates each packet comes alone, and a wake-up of the reader per
+	// packet (~12 per 16 KiB block) was most of uTP's CPU cost.
+	wakeBytes = 16<<10 + 13 // a PIECE message of a 16 KiB block
+	// fullPayload: a payload shorter than this, or than the longest received
+	// on the connection, ends a burst of the sender: its ack and the
+	// reader's wake-up do not wait.
+	fullPayload = 1000
 )
 
 type connState int
@@ -110,8 +119,12 @@ type Conn struct {
 	lastRecv   time.Time
 	lastWnd    int  // the receive window we advertised last
 	ackOwed    int  // bytes (at least 1 per packet) received in order and not yet acked
+	ackOwedN   int  // packets behind ackOwed
+	ackNow     bool // the owed ack does not wait for a second packet
 	ackQueued  bool // c is in s.ackq
 	wake       bool // data for the reader, who is not yet told
+	wakeNow    bool // ... to be told at the end of the socket's batch
+	maxSeen    int  // the longest payload received
 
 	scratch [packetSize + 2 + maxSACKBytes]byte
 }
@@ -340,7 +353,7 @@ func (c *Conn) send(typ uint8, seq uint16, payload []byte, now time.Time) {
 	n := h.marshal(c.scratch[:])
 	n += copy(c.scratch[n:], payload)
 	c.lastWnd = int(h.wnd)
-	c.ackOwed = 0
+	c.ackOwed, c.ackOwedN, c.ackNow = 0, 0, false
 	c.lastSend = now
 	c.s.write(c.scratch[:n], c.raddr)
 }
@@ -641,6 +654,10 @@ func (c *Conn) onData(h header, payload []byte, now time.Time) {
 		c.gotFin = true
 		c.eofSeq = h.seq
 	}
+	// A packet shorter than the sender's full ones ends its burst: nothing
+	// more comes soon, so the ack and the reader's wake-up go at once.
+	short := len(payload) < fullPayload || len(payload) < c.maxSeen
+	c.maxSeen = max(c.maxSeen, len(payload))
 	d := h.seq - c.ack
 	switch {
 	case d == 0 || d > 0x8000:
@@ -662,15 +679,22 @@ func (c *Conn) onData(h header, payload []byte, now time.Time) {
 			c.oooBytes -= len(next)
 			c.deliver(next)
 			c.ack++
+			short = true // a hole filled: the reader waited for it
+		}
+		if c.wake && (short || c.rqBytes >= wakeBytes) {
+			c.wakeNow = true
 		}
 		if c.gotFin && c.ack == c.eofSeq {
 			c.eof = true
 			poke(c.readable)
 		}
 		if len(c.ooo) == 0 && !c.eof {
-			// In order: ack once the socket has read what is queued (Socket.flushAcks),
-			// every maxAckDelay bytes, or within a tick.
+			// In order: ack every second packet once the socket has read
+			// what is queued (Socket.flushAcks), every maxAckDelay bytes,
+			// at the end of the sender's burst, or within a tick.
 			c.ackOwed += max(1, len(payload))
+			c.ackOwedN++
+			c.ackNow = c.ackNow || short
 			if c.ackOwed < maxAckDelay {
 				c.deferFlush()
 				return
@@ -705,8 +729,9 @@ func (c *Conn) deliver(b []byte) {
 		last.w += n
 		b = b[n:]
 	}
-	// Wake the reader once the socket has read what is queued: one wake-up
-	// for a burst, not one per packet.
+	// Wake the reader once the socket has read what is queued, and only
+	// once enough came (onData sets c.wakeNow): one wake-up for a burst, not
+	// one per packet.
 	c.wake = true
 	c.deferFlush()
 }
@@ -719,14 +744,15 @@ func (c *Conn) deferFlush() {
 	}
 }
 
-// flushDeferred sends a deferred ack and wakes a reader. c.mu is held.
+// flushDeferred sends a deferred ack and wakes a reader, unless both may
+// wait for the next packet or tick. c.mu is held.
 func (c *Conn) flushDeferred(now time.Time) {
 	c.ackQueued = false
-	if c.ackOwed > 0 && c.state != stateDead {
+	if c.ackOwed > 0 && (c.ackOwedN >= 2 || c.ackNow) && c.state != stateDead {
 		c.sendState(now)
 	}
-	if c.wake {
-		c.wake = false
+	if c.wake && c.wakeNow {
+		c.wake, c.wakeNow = false, false
 		poke(c.readable)
 	}
 }
@@ -801,7 +827,7 @@ func (c *Conn) tick(now time.Time) {
 		c.flush(now)
 	}
 	if c.wake {
-		c.wake = false
+		c.wake, c.wakeNow = false, false
 		poke(c.readable)
 	}
 	if c.ackOwed > 0 || c.state == stateConnected && now.Sub(c.lastSend) > cfg.KeepAlive {
