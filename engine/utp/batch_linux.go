@@ -39,46 +39,59 @@ func (s *Socket) readBatch(rc syscall.RawConn) bool {
 		msgs[i].hdr.SetIovlen(1)
 		msgs[i].hdr.Name = (*byte)(unsafe.Pointer(&names[i]))
 	}
-	for {
-		var n int
-		var errno syscall.Errno
-		err := rc.Read(func(fd uintptr) bool {
+	// The whole loop runs inside one RawRead, which clears the poller's note
+	// that the socket became readable only when it starts. drained: the last call returned fewer datagrams than it had room for,
+	// so the queue was empty then. Every datagram queued since makes the
+	// (edge-triggered) poller note the socket readable again, so the loop
+	// may wait at once instead of asking the kernel for an EAGAIN first: at
+	// WAN rates, where each datagram comes alone, that was a second system
+	// call per datagram.
+	drained, noSys := false, false
+	rc.Read(func(fd uintptr) bool {
+		for {
+			if drained {
+				drained = false
+				s.flushAcks() // before waiting: the acks owed by the datagrams read
+				return false  // wait until readable
+			}
+			select {
+			case <-s.done:
+				return true
+			default:
+			}
 			for i := range msgs {
 				msgs[i].hdr.Namelen = unix.SizeofSockaddrInet6
 				msgs[i].hdr.Flags = 0
 				msgs[i].n = 0
 			}
 			r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&msgs[0])), batchSlots, unix.MSG_DONTWAIT, 0, 0)
-			n, errno = int(r), e
-			if e == unix.EAGAIN {
-				// Nothing more queued: send the acks owed before waiting.
+			switch e {
+			case 0:
+			case unix.EAGAIN:
 				s.flushAcks()
 				return false
+			case unix.ENOSYS:
+				noSys = true
+				return true
+			default:
+				continue // EINTR; an ICMP error for an earlier datagram, and the like
 			}
-			return e != unix.EINTR
-		})
-		if err != nil {
-			return true // closed
-		}
-		switch errno {
-		case 0:
-		case unix.ENOSYS:
-			return false
-		default:
-			continue // an ICMP error for an earlier datagram, and the like
-		}
-		for i := range min(n, batchSlots) {
-			m := &msgs[i]
-			if m.hdr.Flags&unix.MSG_TRUNC != 0 {
-				continue
+			n := min(int(r), batchSlots)
+			drained = n < batchSlots
+			for i := range n {
+				m := &msgs[i]
+				if m.hdr.Flags&unix.MSG_TRUNC != 0 {
+					continue
+				}
+				from, ok := sockaddrAddrPort(&names[i], m.hdr.Namelen)
+				if !ok {
+					continue
+				}
+				s.handle(bufs[i*slotSize:i*slotSize+int(min(m.n, slotSize))], from)
 			}
-			from, ok := sockaddrAddrPort(&names[i], m.hdr.Namelen)
-			if !ok {
-				continue
-			}
-			s.handle(bufs[i*slotSize:i*slotSize+int(min(m.n, slotSize))], from)
 		}
-	}
+	})
+	return !noSys // else closed
 }
 
 // sockaddrAddrPort reads an IPv4 or IPv6 socket address.
