@@ -25,9 +25,10 @@ const (
 	// At WAN rates each packet comes alone, and a wake-up of the reader per
 	// packet (~12 per 16 KiB block) was most of uTP's CPU cost.
 	wakeBytes = 16<<10 + 13 // a PIECE message of a 16 KiB block
-	// fullPayload: a payload shorter than this, or than the longest received
-	// on the connection, ends a burst of the sender: its ack and the
-	// reader's wake-up do not wait.
+	// fullPayload: a payload shorter than this ends a burst of the sender:
+	// its ack and the reader's wake-up do not wait. Not "shorter than the
+	// longest seen": libtorrent's packets vary in size (path MTU probes),
+	// so that made every other packet the end of a burst.
 	fullPayload = 1000
 )
 
@@ -124,7 +125,6 @@ type Conn struct {
 	ackQueued  bool // c is in s.ackq
 	wake       bool // data for the reader, who is not yet told
 	wakeNow    bool // ... to be told at the end of the socket's batch
-	maxSeen    int  // the longest payload received
 
 	scratch [packetSize + 2 + maxSACKBytes]byte
 }
@@ -656,8 +656,7 @@ func (c *Conn) onData(h header, payload []byte, now time.Time) {
 	}
 	// A packet shorter than the sender's full ones ends its burst: nothing
 	// more comes soon, so the ack and the reader's wake-up go at once.
-	short := len(payload) < fullPayload || len(payload) < c.maxSeen
-	c.maxSeen = max(c.maxSeen, len(payload))
+	short := len(payload) < fullPayload
 	d := h.seq - c.ack
 	switch {
 	case d == 0 || d > 0x8000:
