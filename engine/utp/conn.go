@@ -30,6 +30,9 @@ const (
 	// longest seen": libtorrent's packets vary in size (path MTU probes),
 	// so that made every other packet the end of a burst.
 	fullPayload = 1000
+	// ackEvery is how many packets received in order, each in a batch of its
+	// own, one ack covers (RFC 5681's every second full-sized segment).
+	ackEvery = 2
 )
 
 type connState int
@@ -747,7 +750,7 @@ func (c *Conn) deferFlush() {
 // wait for the next packet or tick. c.mu is held.
 func (c *Conn) flushDeferred(now time.Time) {
 	c.ackQueued = false
-	if c.ackOwed > 0 && (c.ackOwedN >= 2 || c.ackNow) && c.state != stateDead {
+	if c.ackOwed > 0 && (c.ackOwedN >= ackEvery || c.ackNow) && c.state != stateDead {
 		c.sendState(now)
 	}
 	if c.wake && c.wakeNow {
