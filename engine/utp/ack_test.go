@@ -167,3 +167,37 @@ func TestDelayedAcks(t *testing.T) {
 		t.Fatal("reader not woken when a hole was filled")
 	}
 }
+
+// TestReceiveAllocs: a DATA packet received in order, acked every second
+// time, costs no allocation (the receive queue's chunks are pooled; acks go
+// out through the socket's own send path, to a port nobody reads).
+func TestReceiveAllocs(t *testing.T) {
+	pc := listenUDP(t)
+	defer pc.Close()
+	udp := pc.(*net.UDPConn)
+	s := &Socket{pc: pc, udp: udp, cfg: Config{}.withDefaults(), epoch: time.Now(), conns: map[connKey]*Conn{}}
+	if rc, err := udp.SyscallConn(); err == nil {
+		s.raw = newRawWriter(rc)
+	}
+	c := newConn(s, netip.MustParseAddrPort("127.0.0.1:9"), 10, 11)
+	c.state = stateConnected
+	full := make([]byte, maxPayload)
+	read := make([]byte, 64<<10)
+	seq := c.ack
+	now := time.Now()
+	allocs := testing.AllocsPerRun(1000, func() {
+		seq++
+		c.mu.Lock()
+		c.handle(header{typ: stData, connID: 10, seq: seq, ack: c.seq - 1, wnd: 1 << 20}, full, now)
+		c.mu.Unlock()
+		s.flushAcks()
+		if c.rqBytes >= 32<<10 {
+			c.mu.Lock()
+			c.readQueued(read)
+			c.mu.Unlock()
+		}
+	})
+	if allocs > 0.1 {
+		t.Fatalf("%.2f allocations per packet", allocs)
+	}
+}
