@@ -121,13 +121,14 @@ type Conn struct {
 	eof        bool // everything up to the peer's FIN was received
 	replyMicro uint32
 	lastRecv   time.Time
-	lastWnd    int  // the receive window we advertised last
+	lastWnd    int  // room in the receive buffer when we last sent
 	ackOwed    int  // bytes (at least 1 per packet) received in order and not yet acked
 	ackOwedN   int  // packets behind ackOwed
 	ackNow     bool // the owed ack does not wait for a second packet
 	ackQueued  bool // c is in s.ackq
 	wake       bool // data for the reader, who is not yet told
 	wakeNow    bool // ... to be told at the end of the socket's batch
+	rw         rwnd // the window we advertise
 
 	scratch [packetSize + 2 + maxSACKBytes]byte
 }
@@ -343,7 +344,7 @@ func (c *Conn) send(typ uint8, seq uint16, payload []byte, now time.Time) {
 		connID: c.sendID,
 		ts:     c.s.micros(now),
 		tsDiff: c.replyMicro,
-		wnd:    uint32(c.recvWindow()),
+		wnd:    uint32(c.advertised()),
 		seq:    seq,
 		ack:    c.ack,
 	}
@@ -355,7 +356,7 @@ func (c *Conn) send(typ uint8, seq uint16, payload []byte, now time.Time) {
 	}
 	n := h.marshal(c.scratch[:])
 	n += copy(c.scratch[n:], payload)
-	c.lastWnd = int(h.wnd)
+	c.lastWnd = c.recvWindow()
 	c.ackOwed, c.ackOwedN, c.ackNow = 0, 0, false
 	c.lastSend = now
 	c.s.write(c.scratch[:n], c.raddr)
@@ -522,6 +523,7 @@ func (c *Conn) handle(h header, payload []byte, now time.Time) {
 	}
 	c.lastRecv = now
 	c.replyMicro = c.s.micros(now) - h.ts
+	c.rwndRTT(h.tsDiff)
 	wndChanged := c.peerWnd != h.wnd
 	c.peerWnd = h.wnd
 	if c.peerWnd >= maxPayload {
@@ -671,6 +673,7 @@ func (c *Conn) onData(h header, payload []byte, now time.Time) {
 			break // no room: the sender will try again
 		}
 		c.deliver(payload)
+		c.rwndReceive(len(payload), now)
 		c.ack = h.seq
 		for {
 			next, ok := c.ooo[c.ack+1]
@@ -709,6 +712,8 @@ func (c *Conn) onData(h header, payload []byte, now time.Time) {
 		b := bytes.Clone(payload)
 		c.ooo[h.seq] = b
 		c.oooBytes += len(b)
+		c.rwndReceive(len(b), now)
+		c.rwndGap(h.seq, now)
 	}
 	c.sendState(now)
 }

@@ -35,6 +35,14 @@
 // socket is read with recvmmsg(2) and uTP's datagrams sent with sendto(2),
 // both as raw non-blocking system calls.
 //
+// As a receiver, the window we advertise is the room in the receive buffer
+// until a gap in the sequence numbers shows a loss; from then on it is
+// capped a little below what the sender had in flight at the loss (what
+// came in over the last round trip, measured with the timestamps), rising
+// a packet every 8 round trips while it holds the sender back (rwnd.go): a
+// libtorrent sender behind a queue shorter than LEDBAT's 100 ms target
+// otherwise overflows it again and again, halving its window each time.
+//
 // # Limits
 //
 // Everything from the network is bounded: a connection holds at most
