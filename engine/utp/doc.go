@@ -39,7 +39,7 @@
 // until a gap in the sequence numbers shows a loss; from then on it is
 // capped a little below what the sender had in flight at the loss (what
 // came in over the last round trip, measured with the timestamps), rising
-// a packet every 8 round trips while it holds the sender back (rwnd.go): a
+// slowly, then faster, while it holds the sender back (rwnd.go): a
 // libtorrent sender behind a queue shorter than LEDBAT's 100 ms target
 // otherwise overflows it again and again, halving its window each time.
 //

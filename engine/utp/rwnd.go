@@ -14,8 +14,7 @@ import "time"
 // So once a gap in the sequence numbers shows that the path dropped a
 // packet, we cap the window we advertise at capBeta of what the sender had
 // in flight then (what we received over the last round trip), and raise the
-// cap by a packet every capGrowRTTs round trips while it is what holds the
-// sender back. libtorrent grows its window only while that window is what
+// cap while it is what holds the sender back, slowly at first (capGrowDiv). libtorrent grows its window only while that window is what
 // limits it, so held by ours it stops short of the point of loss instead of
 // halving again and again. Before the first loss there is no cap: a path
 // that never drops (loopback, a queue deep enough for LEDBAT's target)
@@ -33,6 +32,7 @@ type rwnd struct {
 	lossSeq  uint16    // the packet that showed the last loss
 	lossAt   time.Time // when
 	growAt   time.Time // the cap last rose, or was set
+	growN    int       // round trips the cap held the sender back since it was set
 
 	// rtts are the round trips of the last packets, 0 while unknown: the
 	// peer's timestamp difference (the one-way delay of our packets to it)
@@ -54,9 +54,12 @@ const (
 	// capFloor: the cap never goes below this (libtorrent sends nothing
 	// into a window smaller than a packet, then waits for a timeout).
 	capFloor = 16 * packetSize
-	// capGrowRTTs: while it holds the sender back, the cap rises by a
-	// packet every this many round trips.
-	capGrowRTTs = 8
+	// capGrowDiv: in the n-th round trip the cap holds the sender back
+	// since it was set, it rises by n/capGrowDiv of a packet: n²/512
+	// packets in all, slow near the point of loss (8 packets, 11 KB, in 64
+	// round trips), faster when a loss set it far too low (256 packets in
+	// 362 round trips; libtorrent itself grows by about 2 a round trip).
+	capGrowDiv = 256
 	// lossRTTs: gaps within this many round trips of a loss are part of it
 	// (a sender's overshoot spills over a few round trips).
 	lossRTTs = 4
@@ -95,10 +98,11 @@ func (c *Conn) rwndReceive(n int, now time.Time) {
 	w := &c.rw
 	w.received += int64(n)
 	rtt := c.rwndMaxRTT()
-	if w.cap > 0 && rtt > 0 && now.Sub(w.growAt) >= capGrowRTTs*rtt {
+	if w.cap > 0 && rtt > 0 && now.Sub(w.growAt) >= rtt {
 		w.growAt = now
 		if c.rwndRecent(max(rtt, minSpan), now) >= int64(w.cap)*9/10 {
-			w.cap = min(w.cap+maxPayload, c.s.cfg.RecvBuffer)
+			w.growN++
+			w.cap = min(w.cap+maxPayload*w.growN/capGrowDiv, c.s.cfg.RecvBuffer)
 		}
 	}
 	if w.histN > 0 && now.Sub(w.hist[w.histN-1].at) < max(rtt/32, time.Millisecond) {
@@ -144,6 +148,7 @@ func (c *Conn) rwndGap(seq uint16, now time.Time) {
 	// flight: that says nothing of what the path holds.
 	if w.cap == 0 || inFlight >= int64(w.cap/2) {
 		w.cap = max(capFloor, int(capBeta*float64(inFlight)))
+		w.growN = 0
 	}
 }
 
