@@ -50,7 +50,7 @@ type rsample struct {
 const (
 	histLen = 64
 	// capBeta is the share of the bytes in flight at a loss the cap keeps.
-	capBeta = 0.85
+	capBeta = 0.75
 	// capFloor: the cap never goes below this (libtorrent sends nothing
 	// into a window smaller than a packet, then waits for a timeout).
 	capFloor = 16 * packetSize

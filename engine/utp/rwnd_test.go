@@ -105,10 +105,10 @@ func TestAdvertisedWindowCap(t *testing.T) {
 	p.run(5*time.Millisecond, rwndRate)
 	// In flight: a round trip (100 ms) at 4 MB/s, 400 KB.
 	inFlight := rwndRate * 2 * rwndOneWay.Seconds()
-	lo, hi := int(0.8*inFlight), int(0.9*inFlight)
+	lo, hi := int((capBeta-0.05)*inFlight), int((capBeta+0.05)*inFlight)
 	cap0 := p.cap()
 	if cap0 < lo || cap0 > hi {
-		t.Fatalf("after a loss: cap %d, want %d..%d (0.85 of %.0f in flight)", cap0, lo, hi, inFlight)
+		t.Fatalf("after a loss: cap %d, want %d..%d (%v of %.0f in flight)", cap0, lo, hi, capBeta, inFlight)
 	}
 	if got := p.wire(); got != uint32(cap0) {
 		t.Fatalf("advertised %d, want the cap %d", got, cap0)
