@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"os"
 	"sync"
 	"time"
 )
@@ -21,6 +20,19 @@ const (
 	// maxAckDelay is how many bytes received in order may wait for one ack
 	// (a sender with a window of a few large packets must not stall).
 	maxAckDelay = 32 << 10
+	// wakeBytes is how many bytes received in order wake the reader at
+	// once; fewer wait for a packet that ends the sender's burst, or a tick.
+	// At WAN rates each packet comes alone, and a wake-up of the reader per
+	// packet (~12 per 16 KiB block) was most of uTP's CPU cost.
+	wakeBytes = 16<<10 + 13 // a PIECE message of a 16 KiB block
+	// fullPayload: a payload shorter than this ends a burst of the sender:
+	// its ack and the reader's wake-up do not wait. Not "shorter than the
+	// longest seen": libtorrent's packets vary in size (path MTU probes),
+	// so that made every other packet the end of a burst.
+	fullPayload = 1000
+	// ackEvery is how many packets received in order, each in a batch of its
+	// own, one ack covers (RFC 5681's every second full-sized segment).
+	ackEvery = 2
 )
 
 type connState int
@@ -68,7 +80,7 @@ type Conn struct {
 	closedAt                        time.Time
 	finSeq                          uint16
 	finAckedAt                      time.Time
-	rdl, wdl                        time.Time
+	rdl, wdl                        deadline
 
 	// Sending.
 	seq         uint16       // next sequence number to send
@@ -109,10 +121,14 @@ type Conn struct {
 	eof        bool // everything up to the peer's FIN was received
 	replyMicro uint32
 	lastRecv   time.Time
-	lastWnd    int  // the receive window we advertised last
+	lastWnd    int  // room in the receive buffer when we last sent
 	ackOwed    int  // bytes (at least 1 per packet) received in order and not yet acked
+	ackOwedN   int  // packets behind ackOwed
+	ackNow     bool // the owed ack does not wait for a second packet
 	ackQueued  bool // c is in s.ackq
 	wake       bool // data for the reader, who is not yet told
+	wakeNow    bool // ... to be told at the end of the socket's batch
+	rw         rwnd // the window we advertise
 
 	scratch [packetSize + 2 + maxSACKBytes]byte
 }
@@ -135,6 +151,7 @@ func newConn(s *Socket, raddr netip.AddrPort, recvID, sendID uint16) *Conn {
 		peerWnd:   maxPayload,
 		ooo:       make(map[uint16][]byte),
 	}
+	c.rdl.ch, c.wdl.ch = c.readable, c.writable
 	c.lastAck = c.seq - 1
 	c.lossSeq = c.seq
 	c.lastSend = time.Now()
@@ -199,7 +216,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 		if len(p) == 0 {
 			return 0, nil
 		}
-		if err := c.wait(c.readable, c.rdl); err != nil {
+		if err := c.wait(&c.rdl); err != nil {
 			return 0, err
 		}
 	}
@@ -219,7 +236,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 		}
 		room := c.s.cfg.SendBuffer - c.outBytes - len(c.pending)
 		if room <= 0 {
-			if err := c.wait(c.writable, c.wdl); err != nil {
+			if err := c.wait(&c.wdl); err != nil {
 				return n, err
 			}
 			continue
@@ -231,30 +248,6 @@ func (c *Conn) Write(p []byte) (int, error) {
 		c.flush(time.Now())
 	}
 	return n, nil
-}
-
-// wait releases the lock until ch is poked, the deadline passes or the
-// connection dies. c.mu is held on entry and on return.
-func (c *Conn) wait(ch chan struct{}, deadline time.Time) error {
-	var timer <-chan time.Time
-	if !deadline.IsZero() {
-		d := time.Until(deadline)
-		if d <= 0 {
-			return os.ErrDeadlineExceeded
-		}
-		t := time.NewTimer(d)
-		defer t.Stop()
-		timer = t.C
-	}
-	c.unlock()
-	defer c.lock()
-	select {
-	case <-ch:
-	case <-c.dead:
-	case <-timer:
-		return os.ErrDeadlineExceeded
-	}
-	return nil
 }
 
 // Close sends what was written, then a FIN, without waiting. Reads and writes
@@ -308,18 +301,16 @@ func (c *Conn) SetDeadline(t time.Time) error {
 // SetReadDeadline sets the deadline of Read.
 func (c *Conn) SetReadDeadline(t time.Time) error {
 	c.lock()
-	c.rdl = t
+	c.setDeadline(&c.rdl, t)
 	c.unlock()
-	poke(c.readable)
 	return nil
 }
 
 // SetWriteDeadline sets the deadline of Write.
 func (c *Conn) SetWriteDeadline(t time.Time) error {
 	c.lock()
-	c.wdl = t
+	c.setDeadline(&c.wdl, t)
 	c.unlock()
-	poke(c.writable)
 	return nil
 }
 
@@ -337,6 +328,7 @@ func (c *Conn) fail(err error) {
 		c.err = err
 	}
 	close(c.dead)
+	c.stopTimers()
 	c.out, c.pending, c.ooo = nil, nil, nil
 	c.outBytes, c.inFlight, c.inFlightN, c.resendN = 0, 0, 0, 0
 }
@@ -352,7 +344,7 @@ func (c *Conn) send(typ uint8, seq uint16, payload []byte, now time.Time) {
 		connID: c.sendID,
 		ts:     c.s.micros(now),
 		tsDiff: c.replyMicro,
-		wnd:    uint32(c.recvWindow()),
+		wnd:    uint32(c.advertised()),
 		seq:    seq,
 		ack:    c.ack,
 	}
@@ -364,8 +356,8 @@ func (c *Conn) send(typ uint8, seq uint16, payload []byte, now time.Time) {
 	}
 	n := h.marshal(c.scratch[:])
 	n += copy(c.scratch[n:], payload)
-	c.lastWnd = int(h.wnd)
-	c.ackOwed = 0
+	c.lastWnd = c.recvWindow()
+	c.ackOwed, c.ackOwedN, c.ackNow = 0, 0, false
 	c.lastSend = now
 	c.s.write(c.scratch[:n], c.raddr)
 }
@@ -531,6 +523,7 @@ func (c *Conn) handle(h header, payload []byte, now time.Time) {
 	}
 	c.lastRecv = now
 	c.replyMicro = c.s.micros(now) - h.ts
+	c.rwndRTT(h.tsDiff)
 	wndChanged := c.peerWnd != h.wnd
 	c.peerWnd = h.wnd
 	if c.peerWnd >= maxPayload {
@@ -666,6 +659,9 @@ func (c *Conn) onData(h header, payload []byte, now time.Time) {
 		c.gotFin = true
 		c.eofSeq = h.seq
 	}
+	// A packet shorter than the sender's full ones ends its burst: nothing
+	// more comes soon, so the ack and the reader's wake-up go at once.
+	short := len(payload) < fullPayload
 	d := h.seq - c.ack
 	switch {
 	case d == 0 || d > 0x8000:
@@ -677,6 +673,7 @@ func (c *Conn) onData(h header, payload []byte, now time.Time) {
 			break // no room: the sender will try again
 		}
 		c.deliver(payload)
+		c.rwndReceive(len(payload), now)
 		c.ack = h.seq
 		for {
 			next, ok := c.ooo[c.ack+1]
@@ -687,15 +684,22 @@ func (c *Conn) onData(h header, payload []byte, now time.Time) {
 			c.oooBytes -= len(next)
 			c.deliver(next)
 			c.ack++
+			short = true // a hole filled: the reader waited for it
+		}
+		if c.wake && (short || c.rqBytes >= wakeBytes) {
+			c.wakeNow = true
 		}
 		if c.gotFin && c.ack == c.eofSeq {
 			c.eof = true
 			poke(c.readable)
 		}
 		if len(c.ooo) == 0 && !c.eof {
-			// In order: ack once the socket has read what is queued (Socket.flushAcks),
-			// every maxAckDelay bytes, or within a tick.
+			// In order: ack every second packet once the socket has read
+			// what is queued (Socket.flushAcks), every maxAckDelay bytes,
+			// at the end of the sender's burst, or within a tick.
 			c.ackOwed += max(1, len(payload))
+			c.ackOwedN++
+			c.ackNow = c.ackNow || short
 			if c.ackOwed < maxAckDelay {
 				c.deferFlush()
 				return
@@ -708,6 +712,8 @@ func (c *Conn) onData(h header, payload []byte, now time.Time) {
 		b := bytes.Clone(payload)
 		c.ooo[h.seq] = b
 		c.oooBytes += len(b)
+		c.rwndReceive(len(b), now)
+		c.rwndGap(h.seq, now)
 	}
 	c.sendState(now)
 }
@@ -730,8 +736,9 @@ func (c *Conn) deliver(b []byte) {
 		last.w += n
 		b = b[n:]
 	}
-	// Wake the reader once the socket has read what is queued: one wake-up
-	// for a burst, not one per packet.
+	// Wake the reader once the socket has read what is queued, and only
+	// once enough came (onData sets c.wakeNow): one wake-up for a burst, not
+	// one per packet.
 	c.wake = true
 	c.deferFlush()
 }
@@ -744,14 +751,15 @@ func (c *Conn) deferFlush() {
 	}
 }
 
-// flushDeferred sends a deferred ack and wakes a reader. c.mu is held.
+// flushDeferred sends a deferred ack and wakes a reader, unless both may
+// wait for the next packet or tick. c.mu is held.
 func (c *Conn) flushDeferred(now time.Time) {
 	c.ackQueued = false
-	if c.ackOwed > 0 && c.state != stateDead {
+	if c.ackOwed > 0 && (c.ackOwedN >= ackEvery || c.ackNow) && c.state != stateDead {
 		c.sendState(now)
 	}
-	if c.wake {
-		c.wake = false
+	if c.wake && c.wakeNow {
+		c.wake, c.wakeNow = false, false
 		poke(c.readable)
 	}
 }
@@ -826,7 +834,7 @@ func (c *Conn) tick(now time.Time) {
 		c.flush(now)
 	}
 	if c.wake {
-		c.wake = false
+		c.wake, c.wakeNow = false, false
 		poke(c.readable)
 	}
 	if c.ackOwed > 0 || c.state == stateConnected && now.Sub(c.lastSend) > cfg.KeepAlive {

@@ -26,7 +26,22 @@
 // scaled by how far below the target the delay is, and less above it;
 // halved on loss, one packet after a timeout. Packets are at most 1400
 // bytes. Packets received in order are acked together once the socket has
-// read all that is queued, or every 32 KiB, or within 10 ms.
+// read all that is queued and at least two are owed, at once for a packet
+// under 1000 bytes (the end of the sender's burst), every 32 KiB, or within
+// 10 ms; out-of-order packets at once, with the selective ack. The reader is
+// woken once 16 KiB + 13 bytes (a PIECE message) are queued, at the end of a
+// burst, or within 10 ms: at WAN rates each datagram arrives alone, and a
+// wake-up and an ack per packet were most of uTP's CPU cost. On Linux the
+// socket is read with recvmmsg(2) and uTP's datagrams sent with sendto(2),
+// both as raw non-blocking system calls.
+//
+// As a receiver, the window we advertise is the room in the receive buffer
+// until a gap in the sequence numbers shows a loss; from then on it is
+// capped a little below what the sender had in flight at the loss (what
+// came in over the last round trip, measured with the timestamps), rising
+// slowly, then faster, while it holds the sender back (rwnd.go): a
+// libtorrent sender behind a queue shorter than LEDBAT's 100 ms target
+// otherwise overflows it again and again, halving its window each time.
 //
 // # Limits
 //

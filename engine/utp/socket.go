@@ -103,6 +103,7 @@ type connKey struct {
 type Socket struct {
 	pc    net.PacketConn
 	udp   *net.UDPConn // pc, when it is one (no allocation per datagram)
+	raw   *rawWriter   // sends uTP's datagrams on udp, where it can (Linux)
 	cfg   Config
 	epoch time.Time
 
@@ -154,6 +155,9 @@ func New(pc net.PacketConn, cfg Config) *Socket {
 		// drops datagrams on a busy loopback. Capped by net.core.rmem_max.
 		s.udp.SetReadBuffer(4 << 20)
 		s.udp.SetWriteBuffer(4 << 20)
+		if rc, err := s.udp.SyscallConn(); err == nil {
+			s.raw = newRawWriter(rc)
+		}
 	}
 	s.wg.Add(2)
 	go s.readLoop()
@@ -556,6 +560,9 @@ func (s *Socket) micros(now time.Time) uint32 {
 
 // write sends one datagram; errors are the network's loss.
 func (s *Socket) write(b []byte, to netip.AddrPort) {
+	if s.raw != nil && s.raw.write(b, to) {
+		return
+	}
 	if s.udp != nil {
 		s.udp.WriteToUDPAddrPort(b, to)
 		return
