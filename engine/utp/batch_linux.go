@@ -20,6 +20,9 @@ const (
 	slotSize = 4 << 10
 )
 
+// maxErrRun bounds the errors in a row readBatch retries at once.
+const maxErrRun = 64
+
 // mmsghdr is struct mmsghdr: Go pads it as C does.
 type mmsghdr struct {
 	hdr unix.Msghdr
@@ -47,7 +50,7 @@ func (s *Socket) readBatch(rc syscall.RawConn) bool {
 	// poller note the socket readable again, so the loop may wait at once
 	// instead of asking the kernel for an EAGAIN first: at WAN rates, where
 	// each datagram comes alone, that was a second system call per datagram.
-	drained, noSys := false, false
+	drained, noSys, errRun := false, false, 0
 	rc.Read(func(fd uintptr) bool {
 		for {
 			if drained {
@@ -79,8 +82,17 @@ func (s *Socket) readBatch(rc syscall.RawConn) bool {
 				noSys = true
 				return true
 			default:
-				continue // EINTR; an ICMP error for an earlier datagram, and the like
+				// EINTR; an ICMP error for an earlier datagram, and the like:
+				// each is reported once. A run of them (a socket in a state
+				// this loop does not know) waits for the poller instead of
+				// spinning.
+				if errRun++; errRun > maxErrRun {
+					errRun = 0
+					return false
+				}
+				continue
 			}
+			errRun = 0
 			n := min(int(r), batchSlots)
 			drained = n < batchSlots
 			for i := range n {
