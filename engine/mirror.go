@@ -159,6 +159,7 @@ func (t *Torrent) addMirrors() {
 			t.log.Warn("web seed ignored", "url", u, "err", err)
 			continue
 		}
+		context.AfterFunc(t.ctx, m.Close) // its parked stream (webseed/stream.go)
 		t.nextKey++
 		t.mirrors = append(t.mirrors, &mirror{key: t.nextKey, m: m, jobs: map[*mirrorJob]bool{}})
 	}
@@ -401,10 +402,15 @@ func (t *Torrent) startMirrorJob(mr *mirror, run []picker.Block, urgent bool) {
 	t.log.Debug("web seed job", "url", mr.m.URL(), "pieces", [2]int{run[0].Piece, run[len(run)-1].Piece},
 		"bytes", size, "urgent", urgent, "jobs", len(mr.jobs))
 	t.fillSpares(mr.spares)
+	// Claimed here, in the order the owner starts jobs: a job that follows
+	// one on the mirror's stream reads on after it, whichever job's
+	// goroutine asks first (webseed/stream.go).
+	claimed := mr.m.Claim(off, int(size))
 	t.wg.Add(1)
 	go func() {
 		defer t.wg.Done()
 		defer cancel()
+		defer claimed()
 		t.runMirrorJob(ctx, job, off, timeout)
 	}()
 }
