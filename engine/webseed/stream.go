@@ -1,6 +1,7 @@
 package webseed
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -35,7 +36,10 @@ const (
 	// StreamIdle is how long a parked stream waits for the Fetch that
 	// continues it.
 	StreamIdle = 3 * time.Second
-	maxParked  = 2 // parked streams per mirror: the oldest goes
+	// maxParked bounds the parked streams per mirror: the one that has
+	// delivered least goes (the main stream of a reader, its window grown
+	// the most, stays when a burst of scattered jobs parks more).
+	maxParked  = 3
 	recentRuns = 8 // ends of recent requests remembered (sequential reads)
 )
 
@@ -56,6 +60,7 @@ type stream struct {
 	cancel context.CancelCauseFunc
 	held   bool
 	idle   *time.Timer // parked: closes it
+	read   int64       // bytes delivered from it
 }
 
 func (s *stream) close() {
@@ -252,9 +257,10 @@ func (ss *streams) add(s *stream, off int64, n int) {
 
 // release lets s go: parked when its Fetch read all it meant to and the body
 // holds more (keep), closed otherwise.
-func (ss *streams) release(s *stream, keep bool) {
+func (ss *streams) release(s *stream, n int, keep bool) {
 	ss.mu.Lock()
 	s.held = false
+	s.read += int64(n)
 	ss.broadcast()
 	if keep && !ss.closed && s.at < s.end && s.ctx.Err() == nil {
 		s.idle = time.AfterFunc(streamIdle, func() { ss.drop(s) })
@@ -264,14 +270,18 @@ func (ss *streams) release(s *stream, keep bool) {
 				parked = append(parked, x)
 			}
 		}
-		var oldest *stream
-		if len(parked) > maxParked && parked[0].idle.Stop() {
-			oldest = parked[0]
-			ss.remove(oldest)
+		var least *stream
+		if len(parked) > maxParked {
+			least = slices.MinFunc(parked, func(a, b *stream) int { return cmp.Compare(a.read, b.read) })
+			if least.idle.Stop() {
+				ss.remove(least)
+			} else {
+				least = nil // its idle timer closes it
+			}
 		}
 		ss.mu.Unlock()
-		if oldest != nil {
-			oldest.close()
+		if least != nil {
+			least.close()
 		}
 		return
 	}

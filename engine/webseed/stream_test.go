@@ -191,19 +191,28 @@ func TestStreamClose(t *testing.T) {
 	}
 }
 
-// At most maxParked streams stay parked: the oldest goes.
+// At most maxParked streams stay parked: the one that delivered least goes.
 func TestStreamParkedBounded(t *testing.T) {
 	m, _, _ := setup(t, nil)
-	for k := range 2 * maxParked {
+	// The main stream: 100000 bytes from 0. Then small scattered streams.
+	if _, _, err := fetch(m, 0, 100_000); err != nil {
+		t.Fatal(err)
+	}
+	for k := 1; k <= 2*maxParked; k++ {
 		off := int64(k) * 200_000
-		if k > 0 {
-			m.streams.sequential(0, off-1, 1) // as if a request had ended at off: a stream from there
-		}
+		m.streams.sequential(0, off-1, 1) // as if a request had ended at off: a stream from there
 		if _, _, err := fetch(m, off, 1000); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if _, parked := m.Streams(); parked > maxParked {
 		t.Errorf("%d parked streams, want at most %d", parked, maxParked)
+	}
+	before := m.Continued()
+	if _, _, err := fetch(m, 100_000, 1000); err != nil {
+		t.Fatal(err)
+	}
+	if m.Continued() != before+1 {
+		t.Error("the stream that delivered most was closed for smaller ones")
 	}
 }

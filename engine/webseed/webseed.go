@@ -347,13 +347,13 @@ func (m *Mirror) get(ctx context.Context, f int, off int64, dst Buffers, got fun
 			}
 			stall.Stop()
 			stop()
-			m.streams.release(s, false)
+			m.streams.release(s, n, false)
 			return n, fmt.Errorf("web seed %s: body ended after %d of %d bytes: %w", u, n, want, err)
 		}
 	}
 	keep := stall.Stop()
 	keep = stop() && keep
-	m.streams.release(s, keep)
+	m.streams.release(s, n, keep)
 	return n, nil
 }
 
