@@ -16,6 +16,9 @@
 //   - stall: no byte for StallTimeout ends the request (ErrStalled);
 //   - send more than asked: only the asked bytes are read (bodies are never
 //     read whole); a Content-Range that does not start where asked is an error.
+//
+// A sequential reader's Fetches share one request, whose body each reads on
+// from where the last stopped (stream.go).
 package webseed
 
 import (
