@@ -573,12 +573,33 @@ func (t *Torrent) runMirrorJob(ctx context.Context, job *mirrorJob, off int64, t
 		t.send(mirrorDataMsg{job: job, blocks: run[sent:k], data: data, checked: results})
 		sent, sentBytes, told = k, upTo, filled
 	}
-	n, err := mr.m.Fetch(ctx, off, bufs, func(filled int) {
-		for checked < len(checks) && checks[checked].advance(ctx, t, filled) {
-			checked++
+	// The bytes are hashed and handed over on a goroutine beside the one
+	// that reads the socket (they share only the count of bytes filled):
+	// the jobs of a stream run one after another on one connection, and
+	// hashing in line halved a loopback mirror's rate (BenchmarkMirrorRead:
+	// 600-657 MB/s against 810-824 with a request per job, two at once).
+	var filled atomic.Int64
+	wake, idle := make(chan struct{}, 1), make(chan struct{})
+	go func() {
+		defer close(idle)
+		for open := true; open; {
+			_, open = <-wake
+			f := int(filled.Load())
+			for checked < len(checks) && checks[checked].advance(ctx, t, f) {
+				checked++
+			}
+			flush(f, false)
 		}
-		flush(filled, false)
+	}()
+	n, err := mr.m.Fetch(ctx, off, bufs, func(k int) {
+		filled.Store(int64(k))
+		select {
+		case wake <- struct{}{}:
+		default: // the verifier has a wake-up pending: it reads the latest count
+		}
 	})
+	close(wake)
+	<-idle
 	flush(n, true)
 	if err != nil && ctx.Err() == context.DeadlineExceeded {
 		err = fmt.Errorf("web seed %s: %w: no answer within %v", mr.m.URL(), webseed.ErrStalled, timeout)
