@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hyperblow/hyperblow/engine"
 	"github.com/hyperblow/hyperblow/engine/enginetest"
 )
 
@@ -26,19 +27,22 @@ func TestMirrorSeekPreemptsReadahead(t *testing.T) {
 	var held, cancelled atomic.Int32
 	ts, _ := mirrorServer(t, mt, files, func(w http.ResponseWriter, r *http.Request) bool {
 		rg := r.Header.Get("Range")
-		if r.Method != http.MethodGet || strings.HasPrefix(rg, "bytes=0-") || strings.HasPrefix(rg, "bytes=10485760-") {
+		if r.Method != http.MethodGet || strings.HasPrefix(rg, "bytes=10485760-") {
 			return false
+		}
+		// The head's stream serves piece 0, then hangs (the head's next
+		// piece); any other request (the tail) hangs at once.
+		n := int64(0)
+		if strings.HasPrefix(rg, "bytes=0-") {
+			n = 1 << 20
 		}
 		if held.Add(1) == 2 {
 			close(bothHung)
 		}
-		select {
-		case <-release:
-			return false
-		case <-r.Context().Done():
+		if !holdAfter(w, r, files[0].Data, n, release) {
 			cancelled.Add(1)
-			return true
 		}
+		return true
 	})
 	tor := mirrorLeecher(t, mt, ts.URL+"/m/tor")
 	r := tor.NewReader(mt.Info.Files[0])
@@ -48,6 +52,12 @@ func TestMirrorSeekPreemptsReadahead(t *testing.T) {
 		t.Fatalf("read at 0: %v", err)
 	}
 	<-bothHung // both read-ahead jobs (the head's next piece, the tail) hang on the mirror
+	for {      // the head's next piece: its job reads the stream (webseed/stream.go)
+		if held, _ := engine.MirrorStreams(tor); held >= 2 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
 	// Well before a hung job's deadline (9 s for 1 MiB).
 	ctx, cancel := context.WithTimeout(t.Context(), 7*time.Second)
 	defer cancel()

@@ -402,7 +402,13 @@ func TestMirrorUrgentNotBehindBusyJobs(t *testing.T) {
 		}
 		switch rng := r.Header.Get("Range"); {
 		case strings.HasPrefix(rng, "bytes=0-"):
-			return false // the first read's piece: at once
+			// The first read's piece at once; the head's next pieces,
+			// which its stream goes on with, held.
+			held.Add(1)
+			defer held.Add(-1)
+			heldAsked <- struct{}{}
+			holdAfter(w, r, files[0].Data, plen, release)
+			return true
 		case strings.HasPrefix(rng, fmt.Sprintf("bytes=%d-", 8*plen)):
 			select {
 			case heldAtSeek <- held.Load():
@@ -455,17 +461,22 @@ func TestMirrorPieceKeptAcrossReopen(t *testing.T) {
 	var asked atomic.Int32
 	first := make(chan struct{}, 1)
 	ts, _ := mirrorServer(t, mt, files, func(w http.ResponseWriter, r *http.Request) bool {
-		if r.Method == http.MethodGet && strings.HasPrefix(r.Header.Get("Range"), fmt.Sprintf("bytes=%d-", plen)) {
+		if r.Method != http.MethodGet {
+			return false
+		}
+		switch rng := r.Header.Get("Range"); {
+		case strings.HasPrefix(rng, fmt.Sprintf("bytes=%d-", plen)):
+			asked.Add(1)
+		case strings.HasPrefix(rng, "bytes=0-"):
+			// The head's stream: piece 0, then the second piece held
+			// until the file opened again.
 			asked.Add(1)
 			select {
 			case first <- struct{}{}:
 			default:
 			}
-			select { // the head's second piece: held until the file opened again
-			case <-release:
-			case <-r.Context().Done():
-				return true
-			}
+			holdAfter(w, r, files[0].Data, plen, release)
+			return true
 		}
 		return false
 	})
@@ -475,7 +486,13 @@ func TestMirrorPieceKeptAcrossReopen(t *testing.T) {
 	if _, err := r1.ReadAt(t.Context(), buf, 0); err != nil {
 		t.Fatal(err)
 	}
-	<-first // piece 1 is on its way (the head primed as the file opened)
+	<-first
+	for { // piece 1 is on its way (the head primed as the file opened)
+		if n, _ := engine.MirrorJobsFor(tor, 1); n == 1 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
 	r1.Close()
 	r2 := tor.NewReader(mt.Info.Files[0])
 	defer r2.Close()

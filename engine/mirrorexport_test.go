@@ -71,3 +71,23 @@ func MirrorJobsFor(t *Torrent, i int) (n int, asked bool) {
 	})
 	return n, asked
 }
+
+// MirrorStreams returns how many open streams t's web seeds hold (a job
+// reads them) and keep parked (webseed/stream.go).
+func MirrorStreams(t *Torrent) (held, parked int) {
+	for _, mr := range t.mirrors {
+		h, p := mr.m.Streams()
+		held += h
+		parked += p
+	}
+	return held, parked
+}
+
+// MirrorContinued returns how many reads t's web seeds made on an open stream
+// instead of a request.
+func MirrorContinued(t *Torrent) (n int64) {
+	for _, mr := range t.mirrors {
+		n += mr.m.Continued()
+	}
+	return n
+}

@@ -16,6 +16,9 @@
 //   - stall: no byte for StallTimeout ends the request (ErrStalled);
 //   - send more than asked: only the asked bytes are read (bodies are never
 //     read whole); a Content-Range that does not start where asked is an error.
+//
+// A sequential reader's Fetches share one request, whose body each reads on
+// from where the last stopped (stream.go).
 package webseed
 
 import (
@@ -132,9 +135,10 @@ func (l Layout) Segments(off, n int64) []Segment {
 
 // Mirror is one web seed of one torrent.
 type Mirror struct {
-	base   string
-	layout Layout
-	client *http.Client
+	base    string
+	layout  Layout
+	client  *http.Client
+	streams streams
 }
 
 // NewMirror checks base and returns a mirror that fetches with client (whose
@@ -308,56 +312,28 @@ func retryable(err error) bool {
 		!errors.Is(err, ErrNoRange) && !errors.Is(err, ErrBadReply) && !errors.Is(err, ErrStalled)
 }
 
-// get does one request for bytes [off, off+dst.Len()) of file f.
+// get reads bytes [off, off+dst.Len()) of file f: from the mirror's stream
+// that stands at off (stream.go), or from a new request.
 func (m *Mirror) get(ctx context.Context, f int, off int64, dst Buffers, got func(int)) (int, error) {
 	u := m.fileURL(f)
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	stall := time.AfterFunc(StallTimeout, func() { cancel(ErrStalled) })
-	defer stall.Stop()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return 0, fmt.Errorf("web seed %s: %w", u, err)
-	}
 	want := dst.Len()
-	end := off + int64(want) - 1
-	req.Header.Set("Range", "bytes="+strconv.FormatInt(off, 10)+"-"+strconv.FormatInt(end, 10))
-	req.Header.Set("Accept-Encoding", "identity")
-	resp, err := m.client.Do(req)
+	s, err := m.streams.take(ctx, f, off, want)
 	if err != nil {
-		if errors.Is(context.Cause(ctx), ErrStalled) {
-			err = ErrStalled
-		}
 		return 0, fmt.Errorf("web seed %s: %w", u, err)
 	}
-	defer resp.Body.Close()
-	body := io.Reader(resp.Body)
-	switch code := resp.StatusCode; {
-	case code == http.StatusPartialContent:
-		start, last, err := ParseContentRange(resp.Header.Get("Content-Range"))
-		if err != nil || start != off || last < start {
-			return 0, fmt.Errorf("web seed %s: %w: asked for bytes %d-%d, got Content-Range %q", u, ErrBadReply, off, end, resp.Header.Get("Content-Range"))
+	if s == nil {
+		if s, err = m.open(ctx, f, off, want); err != nil {
+			return 0, err
 		}
-		want = int(min(int64(want), last-start+1))
-	case code == http.StatusOK:
-		if off > MaxSkip {
-			return 0, fmt.Errorf("web seed %s: %w (200 for bytes %d-%d)", u, ErrNoRange, off, end)
-		}
-		if k, err := io.CopyN(io.Discard, body, off); err != nil {
-			return 0, fmt.Errorf("web seed %s: body ended after %d bytes, before offset %d: %w", u, k, off, io.ErrUnexpectedEOF)
-		}
-	case code == http.StatusNotFound || code == http.StatusGone:
-		return 0, fmt.Errorf("web seed %s: %w (%s)", u, ErrNotFound, resp.Status)
-	case code == http.StatusRequestedRangeNotSatisfiable:
-		return 0, fmt.Errorf("web seed %s: %w: %s for bytes %d-%d (the file is shorter than the torrent says)", u, ErrBadReply, resp.Status, off, end)
-	case code >= 500 || code == http.StatusTooManyRequests:
-		return 0, fmt.Errorf("web seed %s: %w (%s)", u, ErrUnavailable, resp.Status)
-	default:
-		return 0, fmt.Errorf("web seed %s: %w: %s", u, ErrBadReply, resp.Status)
 	}
+	want = int(min(int64(want), s.end-off))
+	// The request outlives the Fetch (a parked stream): the Fetch's context
+	// and the stall timer end it while this Fetch reads.
+	stop := context.AfterFunc(ctx, func() { s.cancel(context.Cause(ctx)) })
+	stall := time.AfterFunc(StallTimeout, func() { s.cancel(ErrStalled) })
 	n := 0
 	for n < want {
-		k, err := body.Read(dst.span(n, want))
+		k, err := s.body.Read(dst.span(n, want))
 		if k > 0 {
 			n += k
 			stall.Reset(StallTimeout)
@@ -367,15 +343,85 @@ func (m *Mirror) get(ctx context.Context, f int, off int64, dst Buffers, got fun
 			if n == want {
 				break
 			}
-			if errors.Is(context.Cause(ctx), ErrStalled) {
+			if errors.Is(context.Cause(s.ctx), ErrStalled) {
 				err = ErrStalled
 			} else if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
+			stall.Stop()
+			stop()
+			m.streams.release(s, n, false)
 			return n, fmt.Errorf("web seed %s: body ended after %d of %d bytes: %w", u, n, want, err)
 		}
 	}
+	keep := stall.Stop()
+	keep = stop() && keep
+	m.streams.release(s, n, keep)
 	return n, nil
+}
+
+// open makes a request for file f from off, of want bytes or, when it looks
+// like a sequential read, of the rest of the file (StreamSpan at most), and
+// returns its body as a stream standing at off, held by the caller.
+func (m *Mirror) open(ctx context.Context, f int, off int64, want int) (*stream, error) {
+	u := m.fileURL(f)
+	flen := m.layout.Files[f].Length
+	end := off + int64(want) - 1
+	if m.streams.sequential(f, off, int64(want)) {
+		end = max(end, min(flen, off+StreamSpan)-1)
+	}
+	rctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })
+	defer stop()
+	stall := time.AfterFunc(StallTimeout, func() { cancel(ErrStalled) })
+	defer stall.Stop()
+	fail := func(err error) (*stream, error) {
+		cancel(err)
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u, nil)
+	if err != nil {
+		return fail(fmt.Errorf("web seed %s: %w", u, err))
+	}
+	req.Header.Set("Range", "bytes="+strconv.FormatInt(off, 10)+"-"+strconv.FormatInt(end, 10))
+	req.Header.Set("Accept-Encoding", "identity")
+	resp, err := m.client.Do(req)
+	if err != nil {
+		if errors.Is(context.Cause(rctx), ErrStalled) {
+			err = ErrStalled
+		}
+		return fail(fmt.Errorf("web seed %s: %w", u, err))
+	}
+	failBody := func(err error) (*stream, error) {
+		resp.Body.Close()
+		return fail(err)
+	}
+	s := &stream{file: f, body: resp.Body, ctx: rctx, cancel: cancel, end: end + 1}
+	switch code := resp.StatusCode; {
+	case code == http.StatusPartialContent:
+		start, last, err := ParseContentRange(resp.Header.Get("Content-Range"))
+		if err != nil || start != off || last < start {
+			return failBody(fmt.Errorf("web seed %s: %w: asked for bytes %d-%d, got Content-Range %q", u, ErrBadReply, off, end, resp.Header.Get("Content-Range")))
+		}
+		s.end = min(s.end, last+1) // never more than asked
+	case code == http.StatusOK:
+		if off > MaxSkip {
+			return failBody(fmt.Errorf("web seed %s: %w (200 for bytes %d-%d)", u, ErrNoRange, off, end))
+		}
+		if k, err := io.CopyN(io.Discard, resp.Body, off); err != nil {
+			return failBody(fmt.Errorf("web seed %s: body ended after %d bytes, before offset %d: %w", u, k, off, io.ErrUnexpectedEOF))
+		}
+	case code == http.StatusNotFound || code == http.StatusGone:
+		return failBody(fmt.Errorf("web seed %s: %w (%s)", u, ErrNotFound, resp.Status))
+	case code == http.StatusRequestedRangeNotSatisfiable:
+		return failBody(fmt.Errorf("web seed %s: %w: %s for bytes %d-%d (the file is shorter than the torrent says)", u, ErrBadReply, resp.Status, off, end))
+	case code >= 500 || code == http.StatusTooManyRequests:
+		return failBody(fmt.Errorf("web seed %s: %w (%s)", u, ErrUnavailable, resp.Status))
+	default:
+		return failBody(fmt.Errorf("web seed %s: %w: %s", u, ErrBadReply, resp.Status))
+	}
+	m.streams.add(s, off, want)
+	return s, nil
 }
 
 // ParseContentRange reads a Content-Range header "bytes FIRST-LAST/TOTAL"

@@ -100,6 +100,7 @@ func setup(t *testing.T, hook func(w http.ResponseWriter, r *http.Request) bool)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(m.Close)
 	data := append(append(append([]byte{}, a...), make([]byte, 1000)...), b...)
 	return m, data, s
 }
