@@ -9,20 +9,30 @@ import (
 	"github.com/hyperblow/hyperblow/engine"
 	"github.com/hyperblow/hyperblow/engine/bt"
 	"github.com/hyperblow/hyperblow/engine/enginetest"
+	"github.com/hyperblow/hyperblow/engine/metainfo"
 	"github.com/hyperblow/hyperblow/engine/wire"
 )
+
+// unchokingSeed starts a leecher of a one-file torrent of data and a fake
+// peer, fp, that has every piece and unchokes it (it answers nothing unless
+// the test makes it).
+func unchokingSeed(t *testing.T, name string, pieceLen int64, data []byte) (*metainfo.Torrent, *engine.Torrent, *enginetest.FakePeer) {
+	t.Helper()
+	mt, _ := enginetest.Torrent(t, name, pieceLen, []enginetest.File{{Data: data}})
+	c, tor := enginetest.Leecher(t, mt, engine.Config{Listen: "127.0.0.1:0", CacheSize: 64 << 20})
+	fp := enginetest.DialFake(t, c.ListenAddr(), mt, wire.Reserved{})
+	full := bt.NewBitfield(mt.Info.NumPieces)
+	full.SetAll()
+	fp.Send(wire.Message{ID: wire.Bitfield, Payload: full.Bytes()}, wire.Message{ID: wire.Unchoke})
+	return mt, tor, fp
+}
 
 // silentPeerReader starts a leecher of a 16 MiB torrent (64 KiB pieces) whose
 // one peer, fp, has every piece, unchokes, and never answers a request; read
 // reads 128 KiB at off through one Reader, giving up after 300 ms.
 func silentPeerReader(t *testing.T, seed byte) (fp *enginetest.FakePeer, tor *engine.Torrent, read func(off int64)) {
 	t.Helper()
-	mt, _ := enginetest.Torrent(t, "silent.bin", 64<<10, []enginetest.File{{Data: enginetest.RandomBytes(seed, 16<<20)}})
-	c, tor := enginetest.Leecher(t, mt, engine.Config{Listen: "127.0.0.1:0", CacheSize: 64 << 20})
-	fp = enginetest.DialFake(t, c.ListenAddr(), mt, wire.Reserved{})
-	full := bt.NewBitfield(mt.Info.NumPieces)
-	full.SetAll()
-	fp.Send(wire.Message{ID: wire.Bitfield, Payload: full.Bytes()}, wire.Message{ID: wire.Unchoke})
+	mt, tor, fp := unchokingSeed(t, "silent.bin", 64<<10, enginetest.RandomBytes(seed, 16<<20))
 	r := tor.NewReader(mt.Info.Files[0])
 	t.Cleanup(func() { r.Close() })
 	read = func(off int64) {
@@ -88,12 +98,7 @@ func TestWindowGrowsAndCollapsesOnSeek(t *testing.T) {
 // Requests for a region the reader left are cancelled (CANCEL on the wire).
 func TestSeekCancelsAbandonedRequests(t *testing.T) {
 	data := enginetest.RandomBytes(12, 16<<20)
-	mt, _ := enginetest.Torrent(t, "v.bin", 64<<10, []enginetest.File{{Data: data}})
-	c, tor := enginetest.Leecher(t, mt, engine.Config{Listen: "127.0.0.1:0", CacheSize: 64 << 20})
-	fp := enginetest.DialFake(t, c.ListenAddr(), mt, wire.Reserved{})
-	full := bt.NewBitfield(mt.Info.NumPieces)
-	full.SetAll()
-	fp.Send(wire.Message{ID: wire.Bitfield, Payload: full.Bytes()}, wire.Message{ID: wire.Unchoke})
+	mt, tor, fp := unchokingSeed(t, "v.bin", 64<<10, data)
 	r := tor.NewReader(mt.Info.Files[0])
 	defer r.Close()
 	// A read at 4 MiB (past the head that opening primes): the peer, which never
@@ -231,12 +236,7 @@ func TestNothingFetchedBehindASeek(t *testing.T) {
 // opening wants: over a slow link they would otherwise fill the pipelines
 // ahead of it.
 func TestFirstReadBeforePrime(t *testing.T) {
-	mt, _ := enginetest.Torrent(t, "prime.bin", 64<<10, []enginetest.File{{Data: enginetest.RandomBytes(15, 16<<20)}})
-	c, tor := enginetest.Leecher(t, mt, engine.Config{Listen: "127.0.0.1:0", CacheSize: 64 << 20})
-	fp := enginetest.DialFake(t, c.ListenAddr(), mt, wire.Reserved{})
-	full := bt.NewBitfield(mt.Info.NumPieces)
-	full.SetAll()
-	fp.Send(wire.Message{ID: wire.Bitfield, Payload: full.Bytes()}, wire.Message{ID: wire.Unchoke})
+	mt, tor, fp := unchokingSeed(t, "prime.bin", 64<<10, enginetest.RandomBytes(15, 16<<20))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	r := tor.NewReader(mt.Info.Files[0])
@@ -301,12 +301,7 @@ func TestOpenPrimesHeadAndTail(t *testing.T) {
 func TestCloseFinishesPieceOnItsWay(t *testing.T) {
 	const pieceLen = 64 << 10
 	data := enginetest.RandomBytes(13, 8<<20)
-	mt, _ := enginetest.Torrent(t, "v.bin", pieceLen, []enginetest.File{{Data: data}})
-	c, tor := enginetest.Leecher(t, mt, engine.Config{Listen: "127.0.0.1:0", CacheSize: 64 << 20})
-	fp := enginetest.DialFake(t, c.ListenAddr(), mt, wire.Reserved{})
-	full := bt.NewBitfield(mt.Info.NumPieces)
-	full.SetAll()
-	fp.Send(wire.Message{ID: wire.Bitfield, Payload: full.Bytes()}, wire.Message{ID: wire.Unchoke})
+	mt, tor, fp := unchokingSeed(t, "v.bin", pieceLen, data)
 	r := tor.NewReader(mt.Info.Files[0])
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	r.ReadAt(ctx, make([]byte, 4096), 0) // the peer does not answer yet
@@ -433,12 +428,7 @@ func TestSmallCacheSequentialFetchesOnce(t *testing.T) {
 func TestSeekCancelsWaitedPiecesLeftBehind(t *testing.T) {
 	const pieceLen = 64 << 10
 	data := enginetest.RandomBytes(15, 16<<20)
-	mt, _ := enginetest.Torrent(t, "v.bin", pieceLen, []enginetest.File{{Data: data}})
-	c, tor := enginetest.Leecher(t, mt, engine.Config{Listen: "127.0.0.1:0", CacheSize: 64 << 20})
-	fp := enginetest.DialFake(t, c.ListenAddr(), mt, wire.Reserved{})
-	full := bt.NewBitfield(mt.Info.NumPieces)
-	full.SetAll()
-	fp.Send(wire.Message{ID: wire.Bitfield, Payload: full.Bytes()}, wire.Message{ID: wire.Unchoke})
+	mt, tor, fp := unchokingSeed(t, "v.bin", pieceLen, data)
 	r := tor.NewReader(mt.Info.Files[0])
 	defer r.Close()
 	// A READ at 4 MiB that stays blocked, as a readahead READ does.

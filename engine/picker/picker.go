@@ -297,12 +297,8 @@ func (p *Picker) Rejected(peer PeerKey, blk Block) bool {
 // timeout is still good data), whether it is the first copy, the peers whose
 // duplicate requests should now be cancelled, and whether the piece is complete.
 func (p *Picker) Received(peer PeerKey, blk Block) (r ReceiveResult) {
-	ap := p.active[blk.Piece]
-	if ap == nil || blk.Begin%bt.BlockSize != 0 || blk.Begin/bt.BlockSize >= len(ap.blocks) {
-		return r
-	}
-	b := blk.Begin / bt.BlockSize
-	if blk.Length != p.block(blk.Piece, b).Length {
+	ap, b := p.activeBlock(blk)
+	if ap == nil {
 		return r
 	}
 	bs := &ap.blocks[b]
@@ -324,14 +320,7 @@ func (p *Picker) Received(peer PeerKey, blk Block) (r ReceiveResult) {
 		ap.dropReq(b, peer)
 		return r
 	}
-	if len(bs.reqs) == 0 {
-		ap.unasked--
-	}
-	bs.reqs = bs.reqs[:0]
-	bs.received = true
-	ap.received++
-	r.First = true
-	r.Complete = ap.received == len(ap.blocks)
+	ap.keep(b, &r)
 	return r
 }
 
@@ -341,23 +330,38 @@ func (p *Picker) Received(peer PeerKey, blk Block) (r ReceiveResult) {
 // copy (the piece's hash check vouches for it as for any block); other
 // requests for it are to be cancelled.
 func (p *Picker) ReceivedLate(peer PeerKey, blk Block) (r ReceiveResult) {
-	ap := p.active[blk.Piece]
-	if ap == nil || blk.Begin%bt.BlockSize != 0 || blk.Begin/bt.BlockSize >= len(ap.blocks) {
+	ap, b := p.activeBlock(blk)
+	if ap == nil || ap.blocks[b].received {
 		return r
 	}
-	b := blk.Begin / bt.BlockSize
-	if blk.Length != p.block(blk.Piece, b).Length {
-		return r
-	}
-	bs := &ap.blocks[b]
-	if bs.received {
-		return r
-	}
-	for _, q := range bs.reqs {
+	for _, q := range ap.blocks[b].reqs {
 		if q.peer != peer {
 			r.CancelAt = append(r.CancelAt, q.peer)
 		}
 	}
+	ap.keep(b, &r)
+	return r
+}
+
+// activeBlock finds blk among the blocks of a piece under way: the piece
+// and the block's index, or nil if it is not one of them (its piece is not
+// under way, or its offset or length is not a block's).
+func (p *Picker) activeBlock(blk Block) (*activePiece, int) {
+	ap := p.active[blk.Piece]
+	if ap == nil || blk.Begin%bt.BlockSize != 0 || blk.Begin/bt.BlockSize >= len(ap.blocks) {
+		return nil, 0
+	}
+	b := blk.Begin / bt.BlockSize
+	if blk.Length != p.block(blk.Piece, b).Length {
+		return nil, 0
+	}
+	return ap, b
+}
+
+// keep records block b as received, the first copy, in r; its requests are
+// forgotten (the caller cancels those of other peers).
+func (ap *activePiece) keep(b int, r *ReceiveResult) {
+	bs := &ap.blocks[b]
 	if len(bs.reqs) == 0 {
 		ap.unasked--
 	}
@@ -366,7 +370,6 @@ func (p *Picker) ReceivedLate(peer PeerKey, blk Block) (r ReceiveResult) {
 	ap.received++
 	r.Expected, r.First = true, true
 	r.Complete = ap.received == len(ap.blocks)
-	return r
 }
 
 // ReceiveResult is what Received found.
