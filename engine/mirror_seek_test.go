@@ -52,12 +52,8 @@ func TestMirrorSeekPreemptsReadahead(t *testing.T) {
 		t.Fatalf("read at 0: %v", err)
 	}
 	<-bothHung // both read-ahead jobs (the head's next piece, the tail) hang on the mirror
-	for {      // the head's next piece: its job reads the stream (webseed/stream.go)
-		if held, _ := engine.MirrorStreams(tor); held >= 2 {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	// The head's next piece: its job reads the stream (webseed/stream.go).
+	waitMirrorState(t, "two held streams", func() bool { held, _ := engine.MirrorStreams(tor); return held >= 2 })
 	// Well before a hung job's deadline (9 s for 1 MiB).
 	ctx, cancel := context.WithTimeout(t.Context(), 7*time.Second)
 	defer cancel()

@@ -118,12 +118,8 @@ func TestMirrorStreamSeekCancels(t *testing.T) {
 		t.Fatalf("read at 0: %v", err)
 	}
 	<-streamHeld
-	for { // until a job reads the stream past piece 0 (the head's next piece), beside the tail's
-		if held, _ := engine.MirrorStreams(tor); held >= 2 {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	// Until a job reads the stream past piece 0 (the head's next piece), beside the tail's.
+	waitMirrorState(t, "two held streams", func() bool { held, _ := engine.MirrorStreams(tor); return held >= 2 })
 	ctx, cancel := context.WithTimeout(t.Context(), 7*time.Second) // well before a job's deadline
 	defer cancel()
 	if _, err := r.ReadAt(ctx, buf, seekTo); err != nil || !bytes.Equal(buf, files[0].Data[seekTo:seekTo+len(buf)]) {
