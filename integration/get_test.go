@@ -211,7 +211,7 @@ func TestGetResume(t *testing.T) {
 	}
 
 	t.Run("interrupted and resumed", func(t *testing.T) {
-		slow := startSlowAria2Seeder(t, tor, "4M")
+		slow, _ := startSlowAria2Seeder(t, tor, "4M")
 		out := t.TempDir()
 		bin := buildBinary(t)
 		p := startProc(t, "hyperblow get", procOpts{}, bin, "get", "--no-dht", "--no-lsd", "--no-upnp", "--listen", "127.0.0.1:0", "--peer", slow, tor.Path, out)
@@ -245,7 +245,7 @@ func TestGetResume(t *testing.T) {
 
 // startSlowAria2Seeder seeds tor with aria2c capped at rate (aria2c syntax:
 // "4M") and returns its address.
-func startSlowAria2Seeder(t testing.TB, tor *Torrent, rate string) string {
+func startSlowAria2Seeder(t testing.TB, tor *Torrent, rate string) (string, *proc) {
 	t.Helper()
 	requireTool(t, "aria2c")
 	port, rpcPort := freePort(t), freePort(t)
@@ -263,7 +263,7 @@ func startSlowAria2Seeder(t testing.TB, tor *Torrent, rate string) string {
 	if err := waitTCP(addr, 10*time.Second); err != nil {
 		t.Fatalf("aria2c: %v\n%s", err, p.describe())
 	}
-	return addr
+	return addr, p
 }
 
 // TestGetCreateProgress: `hyperblow create` draws a progress bar on a terminal
