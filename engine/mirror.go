@@ -15,7 +15,6 @@ import (
 	"github.com/hyperblow/hyperblow/engine/bt"
 	"github.com/hyperblow/hyperblow/engine/picker"
 	"github.com/hyperblow/hyperblow/engine/webseed"
-	"github.com/hyperblow/hyperblow/engine/wire"
 )
 
 // Web seeds (BEP 19) take part in the scheduling like peers that have every
@@ -629,9 +628,7 @@ func (t *Torrent) mirrorData(m mirrorDataMsg, now time.Time) {
 		}
 		for _, q := range r.CancelAt {
 			if p := t.peerByKey(q); p != nil {
-				p.inflight = max(0, p.inflight-1)
-				p.forgiven++
-				p.conn.Send(wire.Message{ID: wire.Cancel, Index: uint32(blk.Piece), Begin: uint32(blk.Begin), Length: uint32(blk.Length)})
+				p.sendCancel(blk)
 			}
 		}
 		if r.Expected && r.First {
