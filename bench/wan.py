@@ -642,6 +642,9 @@ class Scenario:
             c["dropped"] = sum(l["tun"]["down"].get("dropped_bytes", 0) for l in ls)
             c["in_packets"] = sum(l["tun"]["down"].get("in_packets", 0) for l in ls)
             c["dropped_packets"] = sum(l["tun"]["down"].get("dropped", 0) for l in ls)
+            # Delivered > 5 ms past their time because hblink itself fell behind.
+            c["late_packets"] = sum(l["tun"]["down"].get("late", 0) for l in ls)
+            c["late_max_ms"] = max([l["tun"]["down"].get("late_max_ms", 0) for l in ls] or [0])
             c["up"] = sum(l["up_bytes"] for l in ls)
         else:
             c["in"] = sum(l["tcp"]["down"]["in"] for l in ls if l.get("tcp"))
@@ -707,6 +710,8 @@ class Scenario:
                 met["link_dropped_bytes"] = link1["dropped"] - link0["dropped"]
                 met["link_in_packets"] = link1["in_packets"] - link0["in_packets"]
                 met["link_dropped_packets"] = link1["dropped_packets"] - link0["dropped_packets"]
+                met["link_late_packets"] = link1["late_packets"] - link0["late_packets"]
+                met["link_late_max_ms"] = link1["late_max_ms"]  # the most since the links started
                 met["link_up_bytes"] = link1["up"] - link0["up"]
             if client == "hyperblow":
                 logged = mount.logged_downloaded()

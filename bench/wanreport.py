@@ -212,6 +212,14 @@ def figures(R, s, test, kind, seeks, link):
             return "%d (%.1f %% of the packets offered), %s" % (d, 100 * d / (i + d) if i + d else 0, fmt_mb(b))
         row("link, down: packets dropped at the full queue (the seeders' TCP retransmits them)", None,
             lambda x: x or "—", False, src=drops)
+
+        def late(R, s, t, c):
+            n, i, m = (R.get(s, t, c, k) for k in ("link_late_packets", "link_in_packets", "link_late_max_ms"))
+            if n is None or i is None:
+                return None
+            return "%d (%.2f %% of the packets), at most %.0f ms late" % (n, 100 * n / i if i else 0, m or 0)
+        row("link, down: packets hblink delivered > 5 ms past their time (the emulator behind on a busy "
+            "machine, not the link's shape)", None, lambda x: x or "—", False, src=late)
     return rows
 
 

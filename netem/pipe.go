@@ -9,10 +9,13 @@ import (
 // chunk is what crosses a link: bytes read at once from a stream (TCP), or
 // one datagram (UDP).
 type chunk struct {
-	b    []byte
-	buf  *[]byte   // pooled buffer behind b (TCP), returned after delivery
-	at   time.Time // when it arrives: set as it departs the bottleneck
-	end  bool      // TCP: the source ended; with err, it failed
+	b   []byte
+	buf *[]byte   // pooled buffer behind b (TCP), returned after delivery
+	at  time.Time // when it arrives: set as it departs the bottleneck
+	// late is how much later than the bottleneck allowed the shaper let it
+	// depart (its goroutine woke late): its arrival is that much late too.
+	late time.Duration
+	end  bool // TCP: the source ended; with err, it failed
 	err  error
 	peer *udpPeer // UDP: the client it comes from or goes to
 }
@@ -26,6 +29,29 @@ type dirCounters struct {
 	// Datagrams and packets only (UDP, TUN): packets in and out, bytes
 	// dropped and lost.
 	inPkts, outPkts, droppedBytes, lostBytes atomic.Int64
+	// late counts chunks delivered more than lateSlack after their time
+	// (the emulator itself fell behind: its goroutines woke late on a busy
+	// machine); lateMax is the most any was late, in nanoseconds.
+	late, lateMax atomic.Int64
+}
+
+// lateSlack is how late past its time a chunk may be delivered without
+// counting as late: Go's timers on a busy 2-core machine often wake a
+// millisecond late; the WAN lab's jitter is ±10 ms.
+const lateSlack = 5 * time.Millisecond
+
+// noteLate counts a chunk delivered d past its time.
+func (c *dirCounters) noteLate(d time.Duration) {
+	if d <= lateSlack {
+		return
+	}
+	c.late.Add(1)
+	for {
+		m := c.lateMax.Load()
+		if int64(d) <= m || c.lateMax.CompareAndSwap(m, int64(d)) {
+			return
+		}
+	}
 }
 
 func (c *dirCounters) snapshot() DirStats {
@@ -33,6 +59,7 @@ func (c *dirCounters) snapshot() DirStats {
 		In: c.in.Load(), Out: c.out.Load(), Dropped: c.dropped.Load(), Lost: c.lost.Load(),
 		InPackets: c.inPkts.Load(), OutPackets: c.outPkts.Load(),
 		DroppedBytes: c.droppedBytes.Load(), LostBytes: c.lostBytes.Load(),
+		Late: c.late.Load(), LateMaxMs: float64(c.lateMax.Load()) / 1e6,
 	}
 }
 
@@ -196,8 +223,10 @@ func (p *pipe) shape() {
 				continue
 			}
 			t.Reset(wait)
+			due := time.Now().Add(wait)
 			select {
 			case <-t.C:
+				c.late += max(0, time.Since(due))
 			case <-changed:
 				t.Stop()
 			case <-p.done:
@@ -242,6 +271,7 @@ func (p *pipe) propagate() {
 				return
 			}
 		}
+		p.count.noteLate(c.late + time.Since(c.at))
 		more := p.deliver(c)
 		n := len(c.b)
 		if c.buf != nil {

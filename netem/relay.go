@@ -58,6 +58,12 @@ type DirStats struct {
 	OutPackets   int64 `json:"out_packets,omitempty"`
 	DroppedBytes int64 `json:"dropped_bytes,omitempty"`
 	LostBytes    int64 `json:"lost_bytes,omitempty"`
+	// Late counts what was delivered more than 5 ms after its time because
+	// the emulator fell behind (its goroutines woke late: a loaded
+	// machine), not by the Shape; LateMaxMs is the most any was late. A
+	// figure measured while many were late measures the machine too.
+	Late      int64   `json:"late"`
+	LateMaxMs float64 `json:"late_max_ms"`
 }
 
 // Stats is a snapshot of a relay's counters.
