@@ -63,6 +63,11 @@ func SafeFsName(s string) string {
 // the kernel then sends 1 MiB READs and reads further ahead on its own.
 const ReadAheadKB = 4096
 
+// maxBackground is how many background requests (page-cache READs) the
+// kernel may have with the server at once; readahead is throttled at three
+// quarters of it (the congestion threshold).
+const maxBackground = 128
+
 // maxRead is the largest READ the kernel may send (MaxWrite also sets max_read).
 const maxRead = 1 << 20
 
@@ -89,9 +94,18 @@ func Mount(mountpoint string, root gofs.InodeEmbedder, mo MountOptions) (*fuse.S
 			AllowOther:   mo.AllowOther,
 			MaxWrite:     maxRead,
 			MaxReadAhead: maxRead,
-			DirectMount:  os.Geteuid() == 0,
-			Options:      kernelOpts,
-			Debug:        mo.Debug,
+			// Page-cache READs are background requests, of which the kernel
+			// has at most max_background with the server at once; it queues
+			// the rest unsent. A READ here can wait long for its piece (the
+			// kernel's readahead for a position a player seeked away from
+			// waits seconds; so does every READ of a slow swarm), and with
+			// go-fuse's default of 12, twelve such READs held every other
+			// read of the mount back (TestStuckReadsDoNotBlockOthers). A
+			// waiting READ costs a goroutine and a small request here.
+			MaxBackground: maxBackground,
+			DirectMount:   os.Geteuid() == 0,
+			Options:       kernelOpts,
+			Debug:         mo.Debug,
 			// Data is served from memory; splicing 1 MiB READs needs bigger pipes
 			// than the default and buys nothing here.
 			DisableSplice: true,
