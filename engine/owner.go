@@ -97,6 +97,11 @@ type window struct {
 	pos    int
 	rate   float64       // bytes per second
 	after  time.Duration // added to every deadline of the window (a prime after another)
+	// tail marks a file's tail prime (NewReader): while its reader keeps the
+	// file open, it ranks with blocked reads once after has passed
+	// (promoteTails). promoteAt is when, set as the window arrives.
+	tail      bool
+	promoteAt time.Time
 }
 
 func (t *Torrent) run() {
@@ -345,6 +350,9 @@ func (t *Torrent) setWindow(m windowMsg, now time.Time) {
 		return
 	}
 	w := m.w
+	if w.tail && old == nil {
+		w.promoteAt = now.Add(w.after)
+	}
 	t.windows[m.reader] = &w
 	added := false
 	for i := w.lo; i < w.hi; i++ {
@@ -457,7 +465,29 @@ func (t *Torrent) tick(now time.Time) {
 	}
 	t.replaceSlowest(now)
 	t.connectMore(now)
+	t.promoteTails(now)
 	t.fillAll(now)
+}
+
+// promoteTails gives the tail prime of a file still open after its delay the
+// rank of a read blocked now: after the reads that already wait, before any
+// made later. Until then it is readahead, which blocked reads always go
+// before; a player that keeps its reads waiting (mpv fills a cache of
+// minutes as fast as the swarm delivers) never let it come, and its first
+// seek fetched the MKV's cues then, 0.44 s over the WAN lab's links. A file
+// opened only to be sniffed is closed before its tail is promoted.
+func (t *Torrent) promoteTails(now time.Time) {
+	for _, w := range t.windows {
+		if !w.tail || w.promoteAt.IsZero() || now.Before(w.promoteAt) {
+			continue
+		}
+		w.promoteAt = time.Time{}
+		for i := w.lo; i < w.hi; i++ {
+			if t.pk.Wanted(i) && t.futures[i] == nil {
+				t.pk.SetDeadline(i, now.Add(-time.Hour))
+			}
+		}
+	}
 }
 
 // hashPiece verifies a complete piece off the owner goroutine.

@@ -107,7 +107,9 @@ func (t *Torrent) NewReader(f metainfo.File) *Reader {
 			// the tail between them, mpv over one 10 MB/s peer 200 ms away
 			// showed its first frame from the first piece and paused for the
 			// cache while the tail and then the second piece came.
-			tail := window{lo: piece(tailFrom), hi: piece(end-1) + 1}
+			// While the file stays open, it is promoted to a read's rank after
+			// that delay (promoteTails).
+			tail := window{lo: piece(tailFrom), hi: piece(end-1) + 1, tail: true}
 			tail.pos = tail.lo
 			tail.after = time.Duration(float64(head.hi-head.lo) * float64(info.PieceLength) / (1 << 20) * float64(time.Second))
 			r.prime = append(r.prime, windowMsg{reader: r.id | 2, w: tail})
