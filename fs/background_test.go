@@ -77,18 +77,23 @@ func TestStuckReadsDoNotBlockOthers(t *testing.T) {
 	})
 	path := filepath.Join(mnt, "f")
 	const stuck = 40 // more than three times go-fuse's default max_background (12)
-	errs := make(chan error, stuck+1)
-	for k := range stuck {
+	// readAt opens the file afresh (a reader of its own) and reads 4 KiB at
+	// off in a goroutine; the result goes to out.
+	readAt := func(off int64, out chan<- error) {
 		go func() {
 			f, err := os.Open(path)
 			if err != nil {
-				errs <- err
+				out <- err
 				return
 			}
 			defer f.Close()
-			_, err = f.ReadAt(make([]byte, 4096), int64(k)*(4<<20))
-			errs <- err
+			_, err = f.ReadAt(make([]byte, 4096), off)
+			out <- err
 		}()
+	}
+	errs := make(chan error, stuck)
+	for k := range stuck {
+		readAt(int64(k)*(4<<20), errs)
 	}
 	// Every stuck read's READ reaches the server.
 	seen := map[int64]bool{}
@@ -107,16 +112,7 @@ func TestStuckReadsDoNotBlockOthers(t *testing.T) {
 	}
 	// And a read of data that is there is answered.
 	done := make(chan error, 1)
-	go func() {
-		f, err := os.Open(path)
-		if err != nil {
-			done <- err
-			return
-		}
-		defer f.Close()
-		_, err = f.ReadAt(make([]byte, 4096), slowSize*3/4)
-		done <- err
-	}()
+	readAt(slowSize*3/4, done)
 	select {
 	case err := <-done:
 		if err != nil {
