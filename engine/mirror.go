@@ -148,11 +148,13 @@ func (t *Torrent) addMirrors() {
 	if t.opts.UploadOnly { // a seed fetches nothing
 		return
 	}
-	l := webseed.Layout{Name: t.info.Name, Multi: t.info.MultiFile}
+	// The URLs name the files as the torrent does, not as the mount shows
+	// them (sanitized, made unique): as the mirror stores them.
+	l := webseed.Layout{Name: t.info.URLName(), Multi: t.info.MultiFile}
 	for _, f := range t.info.Files {
 		wf := webseed.File{Offset: f.Offset, Length: f.Length, Padding: f.Padding}
 		if t.info.MultiFile {
-			wf.Path = f.Path
+			wf.Path = f.URLPath()
 		}
 		l.Files = append(l.Files, wf)
 	}

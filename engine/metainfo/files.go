@@ -88,6 +88,7 @@ func (p *fileParser) parse(v benc.Value, i int) (File, error) {
 		}
 	}
 	f.Path = p.cleanPath(raw)
+	f.RawPath = rawIfChanged(raw, f.Path)
 	if !f.Padding {
 		f.Exec, f.Hidden, f.Symlink, f.SymlinkTarget = attributes(attr, symlink)
 	}
@@ -142,6 +143,36 @@ func (p *fileParser) cleanPath(raw [][]byte) []string {
 		p.arena = append(p.arena, "_")
 	}
 	return p.arena[start:len(p.arena):len(p.arena)]
+}
+
+// rawIfChanged returns raw's components as strings, less those that are
+// empty, "." or "..", when they differ from path, raw's sanitized form; nil
+// when they do not (nearly every path), or when nothing would be left.
+func rawIfChanged(raw [][]byte, path []string) []string {
+	n := 0
+	same := true
+	for _, c := range raw {
+		if isNavigation(c) {
+			continue
+		}
+		same = same && n < len(path) && string(c) == path[n]
+		n++
+	}
+	if (same && n == len(path)) || n == 0 {
+		return nil
+	}
+	out := make([]string, 0, n)
+	for _, c := range raw {
+		if !isNavigation(c) {
+			out = append(out, string(c))
+		}
+	}
+	return out
+}
+
+// isNavigation reports a path component that names no file of its own.
+func isNavigation(c []byte) bool {
+	return len(c) == 0 || string(c) == "." || string(c) == ".."
 }
 
 // rawPath reads a path list: 1..MaxPathDepth strings. A problem is reported with a

@@ -54,6 +54,9 @@ func FuzzParse(f *testing.F) {
 func checkInfo(t *testing.T, i *Info) {
 	t.Helper()
 	assertSafe(t, i.Name)
+	if i.RawName == "." || i.RawName == ".." || (i.RawName != "" && i.RawName == i.Name) {
+		t.Fatalf("raw name %q for %q", i.RawName, i.Name)
+	}
 	var off int64
 	for _, f := range i.Files {
 		if f.Offset != off || f.Length < 0 || len(f.Path) == 0 || len(f.Path) > MaxPathDepth {
@@ -61,6 +64,14 @@ func checkInfo(t *testing.T, i *Info) {
 		}
 		for _, c := range f.Path {
 			assertSafe(t, c)
+		}
+		if f.RawPath != nil && len(f.RawPath) == 0 {
+			t.Fatalf("%q: an empty raw path", f.Path)
+		}
+		for _, c := range f.RawPath {
+			if c == "" || c == "." || c == ".." {
+				t.Fatalf("%q: raw path %q navigates", f.Path, f.RawPath)
+			}
 		}
 		off += f.Length
 	}

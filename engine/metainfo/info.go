@@ -15,12 +15,26 @@ type File struct {
 	// to the torrent's root folder, cleaned, ".." kept (see attributes).
 	Exec, Hidden, Symlink bool
 	SymlinkTarget         []string
+	// RawPath is the path as the torrent spells it where sanitizing or
+	// makeUnique changed Path (nil where they did not): a web seed's URL
+	// names the file as the mirror stores it (BEP 19). Components that are
+	// empty, "." or ".." are left out, as from Path.
+	RawPath []string
+}
+
+// URLPath is the path a web seed's URL uses for f: RawPath, or Path.
+func (f *File) URLPath() []string {
+	if f.RawPath != nil {
+		return f.RawPath
+	}
+	return f.Path
 }
 
 // Info is a validated BitTorrent v1 info dictionary. It is immutable: callers must not
 // modify Files or the slices inside.
 type Info struct {
 	Name        string // sanitized
+	RawName     string // the name as the torrent spells it, where sanitizing changed it ("" otherwise)
 	PieceLength int64
 	NumPieces   int
 	TotalLength int64
@@ -36,6 +50,14 @@ type Info struct {
 
 // PieceHash returns the SHA-1 of piece index. It panics if index is out of range, like
 // a slice index, since the engine checks indices from peers before using them.
+// URLName is the torrent's name as a web seed's URL uses it: RawName, or Name.
+func (i *Info) URLName() string {
+	if i.RawName != "" {
+		return i.RawName
+	}
+	return i.Name
+}
+
 func (i *Info) PieceHash(index int) [20]byte {
 	i.check(index)
 	return [20]byte(i.pieces[20*index : 20*index+20])

@@ -33,7 +33,7 @@ func parseInfo(v benc.Value, hash [20]byte) (*Info, error) {
 	if err := wantKind(v, benc.Dict, "info"); err != nil {
 		return nil, err
 	}
-	var name, nameUTF8, pieceLen, pieces, length, files, private, metaVersion, fileTree benc.Value
+	var name, nameUTF8, pieceLen, pieces, length, files, private, metaVersion, fileTree, attr benc.Value
 	for k, val := range v.Entries() { // one pass: Get would skip the file list once per key
 		switch string(k) {
 		case "name":
@@ -54,6 +54,8 @@ func parseInfo(v benc.Value, hash [20]byte) (*Info, error) {
 			metaVersion = val
 		case "file tree":
 			fileTree = val
+		case "attr": // BEP 47, a single-file torrent's
+			attr = val
 		}
 	}
 
@@ -100,6 +102,9 @@ func parseInfo(v benc.Value, hash [20]byte) (*Info, error) {
 		rawName = b
 	}
 	info := &Info{PieceLength: pl, Name: cleanName(rawName, hex.EncodeToString(hash[:]))}
+	if string(rawName) != info.Name && !isNavigation(rawName) {
+		info.RawName = string(rawName)
+	}
 
 	switch {
 	case hashes == nil: // v2-only
@@ -117,7 +122,11 @@ func parseInfo(v benc.Value, hash [20]byte) (*Info, error) {
 		if err != nil {
 			return nil, err
 		}
-		info.Files = []File{{Path: []string{info.Name}, Length: n}}
+		f := File{Path: []string{info.Name}, Length: n}
+		// x and h; a single file that is a symlink (l) has no target to point
+		// to, and stays a file.
+		f.Exec, f.Hidden, _, _ = attributes(attr, benc.Value{})
+		info.Files = []File{f}
 		info.TotalLength = n
 	case files.Kind() != benc.Invalid:
 		info.MultiFile = true

@@ -1,6 +1,9 @@
 package metainfo
 
-import "strconv"
+import (
+	"slices"
+	"strconv"
+)
 
 // makeUnique renames visible files so that no two share a path and no file's path is
 // also a directory of another file (a file "a" and a file "a/b"). Names are compared
@@ -25,8 +28,12 @@ func makeUnique(files []File) {
 		next:    map[entryKey]int{},
 	}
 	for i := range files {
-		if !files[i].Padding {
-			u.place(files[i].Path)
+		f := &files[i]
+		if f.Padding {
+			continue
+		}
+		if orig := u.place(f.Path); orig != nil && f.RawPath == nil {
+			f.RawPath = orig // the torrent's own, for a web seed's URL
 		}
 	}
 }
@@ -51,13 +58,22 @@ type uniquer struct {
 	dirs    int32              // directory ids handed out
 }
 
-// place claims path for one file, rewriting components that had to be renamed.
-func (u *uniquer) place(path []string) {
+// place claims path for one file, rewriting components that had to be
+// renamed. It returns path as it was when it renamed any, nil otherwise.
+func (u *uniquer) place(path []string) (orig []string) {
+	keep := func() {
+		if orig == nil {
+			orig = slices.Clone(path)
+		}
+	}
 	dir := int32(0)
 	last := len(path) - 1
 	for i, name := range path[:last] {
 		k := entryKey{dir, name}
 		if a, ok := u.aliases[k]; ok {
+			if a.name != name {
+				keep()
+			}
 			path[i], dir = a.name, a.id
 			continue
 		}
@@ -69,6 +85,7 @@ func (u *uniquer) place(path []string) {
 		case id != isFileEntry:
 			dir = id
 		default: // a file already has this name: the directory gets a new one
+			keep()
 			renamed := u.free(dir, name)
 			u.dirs++
 			u.entries[entryKey{dir, renamed}] = u.dirs
@@ -78,10 +95,12 @@ func (u *uniquer) place(path []string) {
 	}
 	name := path[last]
 	if _, taken := u.entries[entryKey{dir, name}]; taken {
+		keep()
 		name = u.free(dir, name)
 		path[last] = name
 	}
 	u.entries[entryKey{dir, name}] = isFileEntry
+	return orig
 }
 
 // free returns the first numbered variant of name not used in dir.

@@ -301,6 +301,7 @@ func buildV2Only(info *Info, tree []treeFile, single bool) error {
 			file.Path = []string{info.Name}
 		} else {
 			file.Path = p.cleanPath(f.raw)
+			file.RawPath = rawIfChanged(f.raw, file.Path)
 		}
 		info.Files = append(info.Files, file)
 		end = offs[k] + f.length
