@@ -114,3 +114,37 @@ func TestRawPathV2(t *testing.T) {
 		t.Fatal("the renamed directory's file is missing")
 	}
 }
+
+// BEP 47 in a v2 file tree: attr (and symlink path) in a file's entry, as
+// libtorrent writes them.
+func TestV2Attributes(t *testing.T) {
+	m := loadFixtureMap(t, "v2only.torrent")
+	tree := treeOf(m)
+	leaf := func(name string) map[string]any { return tree[name].(map[string]any)[""].(map[string]any) }
+	leaf("a.bin")["attr"] = "x"
+	leaf("z.bin")["attr"] = "h"
+	tree["link"] = map[string]any{"": map[string]any{"attr": "l", "length": 0, "symlink path": []any{"a.bin"}}}
+	b, err := benc.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tor, err := Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, f := range tor.Info.Files {
+		if !f.Padding {
+			got[f.Path[len(f.Path)-1]] = fmt.Sprintf("x=%v h=%v l=%v %q", f.Exec, f.Hidden, f.Symlink, f.SymlinkTarget)
+		}
+	}
+	for name, want := range map[string]string{
+		"a.bin": `x=true h=false l=false []`,
+		"z.bin": `x=false h=true l=false []`,
+		"link":  `x=false h=false l=true ["a.bin"]`,
+	} {
+		if got[name] != want {
+			t.Errorf("%s: %s, want %s", name, got[name], want)
+		}
+	}
+}

@@ -49,6 +49,9 @@ type treeFile struct {
 	raw    [][]byte // path components as in the tree
 	length int64
 	root   [32]byte
+	// BEP 47 attributes, as libtorrent writes them into a file's entry.
+	exec, hidden, symlink bool
+	target                []string
 }
 
 // HasV1 reports whether the torrent has v1 piece hashes (a v1 or hybrid torrent).
@@ -224,13 +227,17 @@ func (w *treeWalker) file(attrs benc.Value, path [][]byte) (treeFile, error) {
 	if err := wantKind(attrs, benc.Dict, field); err != nil {
 		return treeFile{}, err
 	}
-	var length, root benc.Value
+	var length, root, attr, symlink benc.Value
 	for k, v := range attrs.Entries() {
 		switch string(k) {
 		case "length":
 			length = v
 		case "pieces root":
 			root = v
+		case "attr":
+			attr = v
+		case "symlink path":
+			symlink = v
 		}
 	}
 	n, err := fileLength(length, field+".length")
@@ -242,6 +249,7 @@ func (w *treeWalker) file(attrs benc.Value, path [][]byte) (treeFile, error) {
 		return treeFile{}, errorf(field+".length", "total length passes the %s limit", size(MaxTotalLength))
 	}
 	f := treeFile{raw: path, length: n}
+	f.exec, f.hidden, f.symlink, f.target = attributes(attr, symlink)
 	if n > 0 {
 		r, err := wantBytes(root, field+".pieces root")
 		if err != nil {
@@ -296,7 +304,10 @@ func buildV2Only(info *Info, tree []treeFile, single bool) error {
 		if gap := offs[k] - end; gap > 0 {
 			info.Files = append(info.Files, File{Path: []string{".pad", strconv.FormatInt(gap, 10)}, Length: gap, Offset: end, Padding: true})
 		}
-		file := File{Length: f.length, Offset: offs[k]}
+		file := File{Length: f.length, Offset: offs[k], Exec: f.exec, Hidden: f.hidden}
+		if !single {
+			file.Symlink, file.SymlinkTarget = f.symlink, f.target
+		}
 		if single {
 			file.Path = []string{info.Name}
 		} else {
