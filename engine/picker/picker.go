@@ -53,9 +53,15 @@ type Picker struct {
 	totalLength int64
 	numPieces   int
 
-	avail  []uint16
-	wants  map[int]time.Time // piece -> deadline
-	order  []int             // wanted pieces sorted by (deadline, availability, index); rebuilt lazily
+	avail []uint16
+	wants map[int]time.Time // piece -> deadline
+	// order is the wanted pieces sorted by (deadline, availability, index).
+	// While dirty is false it is kept exact as wants change, an entry moved
+	// or inserted by binary search (a window's next piece, a piece done:
+	// no sort); a change of many at once (a bitfield, a peer gone) marks it
+	// dirty, and the next pick sorts it whole. A sort per piece done cost a
+	// cp 9 % of the mount's CPU.
+	order  []wantEntry
 	dirty  bool
 	active map[int]*activePiece
 
@@ -84,6 +90,43 @@ type Picker struct {
 	// with 4 seeders, asking Late about each took a quarter of the mount's
 	// CPU, on the owner goroutine.
 	LateMin time.Duration
+}
+
+// wantEntry is a wanted piece with its sort key.
+type wantEntry struct {
+	deadline time.Time
+	avail    uint16
+	piece    int
+}
+
+func compareEntries(a, b wantEntry) int {
+	if c := a.deadline.Compare(b.deadline); c != 0 {
+		return c
+	}
+	if a.avail != b.avail {
+		return int(a.avail) - int(b.avail)
+	}
+	return a.piece - b.piece
+}
+
+// entry is piece i's key now; i must be wanted.
+func (p *Picker) entry(i int) wantEntry {
+	return wantEntry{p.wants[i], p.avail[i], i}
+}
+
+// insert puts e in order (not dirty).
+func (p *Picker) insert(e wantEntry) {
+	k, _ := slices.BinarySearchFunc(p.order, e, compareEntries)
+	p.order = slices.Insert(p.order, k, e)
+}
+
+// remove takes e, as it was inserted, out of order (not dirty).
+func (p *Picker) remove(e wantEntry) {
+	if k, ok := slices.BinarySearchFunc(p.order, e, compareEntries); ok {
+		p.order = slices.Delete(p.order, k, k+1)
+	} else {
+		p.dirty = true // cannot happen; sort again rather than trust it
+	}
 }
 
 type activePiece struct {
@@ -139,18 +182,29 @@ func (p *Picker) Want(i int, deadline time.Time) {
 	if i < 0 || i >= p.numPieces {
 		return
 	}
-	if d, ok := p.wants[i]; ok && !deadline.Before(d) {
+	d, ok := p.wants[i]
+	if ok && !deadline.Before(d) {
 		return
 	}
+	if ok && !p.dirty {
+		p.remove(p.entry(i))
+	}
 	p.wants[i] = deadline
-	p.dirty = true
+	if !p.dirty {
+		p.insert(p.entry(i))
+	}
 }
 
 // SetDeadline sets piece i's deadline, later or earlier, if it is wanted.
 func (p *Picker) SetDeadline(i int, deadline time.Time) {
 	if d, ok := p.wants[i]; ok && !d.Equal(deadline) {
+		if !p.dirty {
+			p.remove(p.entry(i))
+		}
 		p.wants[i] = deadline
-		p.dirty = true
+		if !p.dirty {
+			p.insert(p.entry(i))
+		}
 	}
 }
 
@@ -160,8 +214,7 @@ func (p *Picker) Unwant(i int) []Outstanding {
 	if _, ok := p.wants[i]; !ok {
 		return nil
 	}
-	delete(p.wants, i)
-	p.dirty = true
+	p.unwant(i)
 	out := p.outstanding(i)
 	delete(p.active, i)
 	return out
@@ -214,17 +267,23 @@ func (p *Picker) block(piece, b int) Block {
 
 // PeerHas records that a peer announced piece i (HAVE or BITFIELD).
 func (p *Picker) PeerHas(i int) {
-	if i >= 0 && i < p.numPieces && p.avail[i] < ^uint16(0) {
-		p.avail[i]++
-		if _, ok := p.wants[i]; ok {
-			p.dirty = true
-		}
+	if i < 0 || i >= p.numPieces || p.avail[i] == ^uint16(0) {
+		return
+	}
+	_, wanted := p.wants[i]
+	if wanted && !p.dirty {
+		p.remove(p.entry(i))
+	}
+	p.avail[i]++
+	if wanted && !p.dirty {
+		p.insert(p.entry(i))
 	}
 }
 
-// PeerHasAll records a peer holding every piece (a seeder); cheaper than PeerHas in a loop
-// is not needed for correctness, so this is a loop too.
+// PeerHasBitfield records a peer's bitfield: PeerHas for each piece it holds,
+// with the order sorted once afterwards instead of moved piece by piece.
 func (p *Picker) PeerHasBitfield(bf bt.Bitfield) {
+	p.dirty = true
 	for i := 0; i < p.numPieces; i++ {
 		if bf.Has(i) {
 			p.PeerHas(i)
@@ -386,9 +445,16 @@ func (p *Picker) PieceDone(i int) {
 	delete(p.active, i)
 	p.SetBackground(i, false)
 	if _, ok := p.wants[i]; ok {
-		delete(p.wants, i)
-		p.dirty = true
+		p.unwant(i)
 	}
+}
+
+// unwant deletes wanted piece i from wants and order.
+func (p *Picker) unwant(i int) {
+	if !p.dirty {
+		p.remove(p.entry(i))
+	}
+	delete(p.wants, i)
 }
 
 // PieceFailed resets a piece whose hash did not match; it stays wanted and will
@@ -429,17 +495,9 @@ func (p *Picker) sortOrder() {
 	}
 	p.order = p.order[:0]
 	for i := range p.wants {
-		p.order = append(p.order, i)
+		p.order = append(p.order, p.entry(i))
 	}
-	slices.SortFunc(p.order, func(a, b int) int {
-		if c := p.wants[a].Compare(p.wants[b]); c != 0 {
-			return c
-		}
-		if p.avail[a] != p.avail[b] {
-			return int(p.avail[a]) - int(p.avail[b])
-		}
-		return a - b
-	})
+	slices.SortFunc(p.order, compareEntries)
 	p.dirty = false
 }
 
@@ -463,8 +521,9 @@ func (p *Picker) pick(peer PeerKey, has func(int) bool, max int, now time.Time, 
 	}
 	p.sortOrder()
 	var out []Block
-	for k, i := range p.order {
-		if urgentOnly && p.wants[i].After(now) {
+	for k, e := range p.order {
+		i := e.piece
+		if urgentOnly && e.deadline.After(now) {
 			return out // sorted by deadline: the rest is not urgent
 		}
 		if !has(i) {
@@ -475,7 +534,7 @@ func (p *Picker) pick(peer PeerKey, has func(int) bool, max int, now time.Time, 
 			continue
 		}
 		if ap.unasked == 0 {
-			if p.Late != nil && !ap.exclusive && !p.wants[i].After(now) {
+			if p.Late != nil && !ap.exclusive && !e.deadline.After(now) {
 				out = p.duplicateLate(out, peer, i, ap, max, now, k == 0)
 				if len(out) >= max {
 					return out
@@ -501,10 +560,11 @@ func (p *Picker) pick(peer PeerKey, has func(int) bool, max int, now time.Time, 
 		return out // not the end of a download
 	}
 	seen := 0
-	for _, i := range p.order {
+	for _, e := range p.order {
 		if len(out) >= max || seen >= EndgamePieces {
 			break
 		}
+		i := e.piece
 		ap := p.active[i]
 		if ap == nil || !has(i) || ap.exclusive {
 			continue

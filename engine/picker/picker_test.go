@@ -1,6 +1,8 @@
 package picker
 
 import (
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -429,5 +431,84 @@ func TestReceivedLate(t *testing.T) {
 	}
 	if r := p.ReceivedLate(1, a[1]); !r.First || !r.Complete {
 		t.Fatalf("the last block, late: %+v, want it kept and the piece complete", r)
+	}
+}
+
+// BenchmarkPickStream is a sequential read: a window of 256 wanted pieces
+// ahead of the reader, 4 peers taking 8 blocks at a time; each op is one
+// piece received whole, verified, and the window moved on by one (its new
+// piece wanted by a later deadline). ns/op is the picker's cost per piece.
+func BenchmarkPickStream(b *testing.B) {
+	const window, pl = 256, 1 << 20
+	n := b.N + window
+	p := New(n, pl, int64(n)*pl)
+	deadline := func(i int) time.Time { return t0.Add(time.Duration(i) * time.Millisecond) }
+	for i := range window {
+		p.Want(i, deadline(i))
+	}
+	peer := PeerKey(0)
+	b.ResetTimer()
+	for done := 0; done < b.N; {
+		peer = (peer + 1) % 4
+		for _, blk := range p.Pick(peer, all, 8, t0) {
+			if r := p.Received(peer, blk); r.Complete {
+				p.PieceDone(blk.Piece)
+				p.Want(blk.Piece+window, deadline(blk.Piece+window))
+				done++
+			}
+		}
+	}
+}
+
+// The order kept piece by piece is always the one a full sort gives: random
+// wants, deadline moves, pieces done or withdrawn, HAVEs, bitfields and peers
+// gone, with picks between them.
+func TestOrderKeptEqualsSorted(t *testing.T) {
+	const n = 64
+	rng := rand.New(rand.NewPCG(1, 2))
+	p := New(n, 2*bt.BlockSize, n*2*bt.BlockSize)
+	checked := 0
+	for step := range 20000 {
+		i := rng.IntN(n)
+		d := t0.Add(time.Duration(rng.IntN(20)) * time.Second) // ties, to reach the tie-breaks
+		switch rng.IntN(9) {
+		case 0, 1:
+			p.Want(i, d)
+		case 2:
+			p.SetDeadline(i, d)
+		case 3:
+			p.Unwant(i)
+		case 4:
+			p.PieceDone(i)
+		case 5:
+			p.PeerHas(i)
+		case 6:
+			if rng.IntN(20) == 0 {
+				bf := bt.NewBitfield(n)
+				bf.Set(i)
+				if rng.IntN(2) == 0 {
+					p.PeerHasBitfield(bf)
+				} else {
+					p.PeerGone(PeerKey(9), bf)
+				}
+			}
+		default:
+			p.Pick(PeerKey(1+rng.IntN(3)), all, 1+rng.IntN(4), d)
+		}
+		if p.dirty {
+			continue
+		}
+		checked++
+		want := make([]wantEntry, 0, len(p.wants))
+		for j, dl := range p.wants {
+			want = append(want, wantEntry{dl, p.avail[j], j})
+		}
+		slices.SortFunc(want, compareEntries)
+		if !slices.Equal(p.order, want) {
+			t.Fatalf("step %d: order %v\nwant %v", step, p.order, want)
+		}
+	}
+	if checked < 10000 {
+		t.Fatalf("only %d steps left the order kept (not dirty)", checked)
 	}
 }
