@@ -163,3 +163,39 @@ func TestMountBEP47Attributes(t *testing.T) {
 	mustRun(t, time.Minute, "cmp", filepath.Join(shown.Dir, "secret"), filepath.Join(src, "t", "secret"))
 	shown.Unmount(t)
 }
+
+// v2TorrentScript makes a v2-only torrent with python3-libtorrent of a
+// folder "t" holding an executable and a file whose name has a tab in it:
+// argv[1] the folder holding "t", argv[2] the .torrent.
+const v2TorrentScript = `
+import sys, libtorrent as lt
+fs = lt.file_storage()
+fs.add_file("t/run.sh", 100000, lt.file_storage.flag_executable)
+fs.add_file("t/tab\tname.bin", 300000)
+ct = lt.create_torrent(fs, 16384, flags=lt.create_torrent.v2_only)
+lt.set_piece_hashes(ct, sys.argv[1])
+open(sys.argv[2], "wb").write(lt.bencode(ct.generate()))
+`
+
+// TestMountWebSeedTorrentsOwnNames mounts a v2-only torrent made by
+// libtorrent whose only source is nginx: a file whose name the mount shows
+// sanitized (a tab) is fetched from the mirror by the torrent's own name, and
+// the executable bit in the v2 file tree (BEP 47 attr) is read.
+func TestMountWebSeedTorrentsOwnNames(t *testing.T) {
+	requireLibtorrent(t)
+	requireTool(t, "nginx")
+	src := t.TempDir()
+	writeRandomFile(t, filepath.Join(src, "t", "run.sh"), 100000, 51)
+	writeRandomFile(t, filepath.Join(src, "t", "tab\tname.bin"), 300000, 52)
+	tor := filepath.Join(t.TempDir(), "v2.torrent")
+	mustRun(t, time.Minute, python(), "-c", v2TorrentScript, src, tor)
+	srv := startNginx(t, src)
+
+	m := mount(t, "--web-seed", srv.URL+"/", tor) // unmounted at the end whatever happens
+	mustRun(t, time.Minute, "cmp", filepath.Join(m.Dir, "tab_name.bin"), filepath.Join(src, "t", "tab\tname.bin"))
+	mustRun(t, time.Minute, "cmp", filepath.Join(m.Dir, "run.sh"), filepath.Join(src, "t", "run.sh"))
+	if st, err := os.Stat(filepath.Join(m.Dir, "run.sh")); err != nil || st.Mode().Perm() != 0o555 {
+		t.Errorf("run.sh: %v, %v; want mode 0555", st, err)
+	}
+	m.Unmount(t)
+}
