@@ -28,6 +28,11 @@ type Reader struct {
 	seqRead int64 // bytes read sequentially since started
 	runFrom int64 // where the sequential run began (the last seek)
 	trusted bool  // the run before the last seek was a long sequential one
+	// runPace and runAhead are the pace (bytes per second) and the window of
+	// the last long run (trustRun or more): a trusted reader's first second
+	// after a seek starts from them.
+	runPace  float64
+	runAhead int64
 	lastWin window
 	noInfo  bool // made before the torrent had its info: reads fail with ErrNoInfo
 	// prime holds the head and tail windows opening wants, sent with the
@@ -184,8 +189,17 @@ func (r *Reader) track(start, end int64) {
 	if seek {
 		// A seek (or the first read): start small from here, unless the run
 		// that ends was a long sequential one (a player seeking, a cp), which
-		// this one will likely be too.
-		r.trusted = r.seqRead >= trustRun
+		// this one will likely be too. A trusted reader stays trusted through
+		// a short excursion: mpv, seeking in an MKV, first reads its cues (a
+		// few KiB at the file's end), then the position it seeks to.
+		long := r.seqRead >= trustRun
+		r.trusted = long || (r.trusted && r.seqRead < seqProof)
+		if long {
+			r.runAhead = r.ahead
+			if el := now.Sub(r.started).Seconds(); el > 0 {
+				r.runPace = float64(r.seqRead) / el
+			}
+		}
 		r.started = now
 		r.seqRead = 0
 		r.next = end
@@ -218,6 +232,16 @@ func (r *Reader) track(start, end int64) {
 	rate := 0.0
 	if el := now.Sub(r.started).Seconds(); el > 0.05 {
 		rate = float64(r.seqRead) / el
+	}
+	if r.trusted && now.Sub(r.started) <= time.Second {
+		// A player's first second after a seek: it reads on as far and as fast
+		// as its last run did (mpv refills a cache of minutes at once). Started
+		// small, the window held the new position's next pieces back: the
+		// peers' pipelines took the pieces the seek left behind (their READs
+		// still wait: afterASeek), and the next pieces queued behind them
+		// (an MKV seek over the WAN lab's links waited ~0.5 s more for them).
+		r.ahead = max(r.ahead, r.runAhead)
+		rate = max(rate, r.runPace)
 	}
 	info := r.t.info
 	fileEnd := r.off + r.length

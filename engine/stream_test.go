@@ -468,3 +468,37 @@ func TestSeekCancelsWaitedPiecesLeftBehind(t *testing.T) {
 		t.Fatalf("wasted %d bytes: the blocks sent before the CANCEL were thrown away", st.Wasted)
 	}
 }
+
+// A player's seek keeps its window even through a short excursion on the
+// way: mpv, seeking in an MKV, reads the cues at the file's end first. The
+// window after it reaches as far as before the seek, paced as before.
+func TestPlayerSeekThroughCuesKeepsItsWindow(t *testing.T) {
+	data := enginetest.RandomBytes(16, 48<<20)
+	mt, all := enginetest.Torrent(t, "v.mkv", 256<<10, []enginetest.File{{Data: data}})
+	seeder := enginetest.Seed(t, mt, all)
+	_, tor := enginetest.Leecher(t, mt, engine.Config{CacheSize: 256 << 20, Readahead: 32 << 20}, seeder)
+	r := tor.NewReader(mt.Info.Files[0])
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	buf := make([]byte, 128<<10)
+	for off := int64(0); off < 12<<20; off += int64(len(buf)) { // a long run: trusted
+		if _, err := r.ReadAt(ctx, buf, off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	grown := readerWindow(t, tor)
+	if _, err := r.ReadAt(ctx, make([]byte, 6<<10), int64(len(data))-8<<10); err != nil { // the cues
+		t.Fatal(err)
+	}
+	if _, err := r.ReadAt(ctx, buf, 24<<20); err != nil { // the position sought
+		t.Fatal(err)
+	}
+	st := tor.Stats().Readers[0]
+	if st.WindowBytes < grown/2 {
+		t.Fatalf("window after the seek: %d bytes, was %d: a player's seek through its cues was put on probation", st.WindowBytes, grown)
+	}
+	if st.Rate <= 0 {
+		t.Fatalf("window rate %v right after the seek: not the pace of the run before", st.Rate)
+	}
+}
