@@ -33,8 +33,8 @@ type Reader struct {
 	// after a seek starts from them.
 	runPace  float64
 	runAhead int64
-	lastWin window
-	noInfo  bool // made before the torrent had its info: reads fail with ErrNoInfo
+	lastWin  window
+	noInfo   bool // made before the torrent had its info: reads fail with ErrNoInfo
 	// prime holds the head and tail windows opening wants, sent with the
 	// first read (after its own window).
 	prime []windowMsg

@@ -52,16 +52,24 @@ func readerWindow(t *testing.T, tor *engine.Torrent) int64 {
 	return rs[0].WindowBytes
 }
 
+// seededReader starts a leecher of a 48 MiB file (256 KiB pieces, a 32 MiB
+// readahead cap) from a Hyperblow seeder, and a reader of it; ctx bounds the
+// test's reads.
+func seededReader(t *testing.T, seed byte) ([]byte, *engine.Torrent, *engine.Reader, context.Context) {
+	t.Helper()
+	data := enginetest.RandomBytes(seed, 48<<20)
+	mt, all := enginetest.Torrent(t, "v.bin", 256<<10, []enginetest.File{{Data: data}})
+	_, tor := enginetest.Leecher(t, mt, engine.Config{CacheSize: 256 << 20, Readahead: 32 << 20}, enginetest.Seed(t, mt, all))
+	r := tor.NewReader(mt.Info.Files[0])
+	t.Cleanup(func() { r.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return data, tor, r, ctx
+}
+
 // The readahead window grows while reads are sequential and collapses on a seek.
 func TestWindowGrowsAndCollapsesOnSeek(t *testing.T) {
-	data := enginetest.RandomBytes(11, 48<<20)
-	mt, all := enginetest.Torrent(t, "v.bin", 256<<10, []enginetest.File{{Data: data}})
-	seeder := enginetest.Seed(t, mt, all)
-	_, tor := enginetest.Leecher(t, mt, engine.Config{CacheSize: 256 << 20, Readahead: 32 << 20}, seeder)
-	r := tor.NewReader(mt.Info.Files[0])
-	defer r.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	_, tor, r, ctx := seededReader(t, 11)
 	buf := make([]byte, 128<<10)
 	if _, err := r.ReadAt(ctx, buf, 0); err != nil {
 		t.Fatal(err)
@@ -473,14 +481,7 @@ func TestSeekCancelsWaitedPiecesLeftBehind(t *testing.T) {
 // way: mpv, seeking in an MKV, reads the cues at the file's end first. The
 // window after it reaches as far as before the seek, paced as before.
 func TestPlayerSeekThroughCuesKeepsItsWindow(t *testing.T) {
-	data := enginetest.RandomBytes(16, 48<<20)
-	mt, all := enginetest.Torrent(t, "v.mkv", 256<<10, []enginetest.File{{Data: data}})
-	seeder := enginetest.Seed(t, mt, all)
-	_, tor := enginetest.Leecher(t, mt, engine.Config{CacheSize: 256 << 20, Readahead: 32 << 20}, seeder)
-	r := tor.NewReader(mt.Info.Files[0])
-	defer r.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	data, tor, r, ctx := seededReader(t, 16)
 	buf := make([]byte, 128<<10)
 	for off := int64(0); off < 12<<20; off += int64(len(buf)) { // a long run: trusted
 		if _, err := r.ReadAt(ctx, buf, off); err != nil {

@@ -90,14 +90,7 @@ func TestRawPathV2(t *testing.T) {
 	tree := treeOf(m)
 	tree["caf\xe9"] = map[string]any{"z.bin": tree["z.bin"]}
 	delete(tree, "z.bin")
-	b, err := benc.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tor, err := Parse(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tor := parseMap(t, m)
 	found := false
 	for _, f := range tor.Info.Files {
 		switch {
@@ -124,14 +117,7 @@ func TestV2Attributes(t *testing.T) {
 	leaf("a.bin")["attr"] = "x"
 	leaf("z.bin")["attr"] = "h"
 	tree["link"] = map[string]any{"": map[string]any{"attr": "l", "length": 0, "symlink path": []any{"a.bin"}}}
-	b, err := benc.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tor, err := Parse(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tor := parseMap(t, m)
 	got := map[string]string{}
 	for _, f := range tor.Info.Files {
 		if !f.Padding {
@@ -147,4 +133,18 @@ func TestV2Attributes(t *testing.T) {
 			t.Errorf("%s: %s, want %s", name, got[name], want)
 		}
 	}
+}
+
+// parseMap encodes a torrent decoded into maps (loadFixtureMap) and parses it.
+func parseMap(t *testing.T, m map[string]any) *Torrent {
+	t.Helper()
+	b, err := benc.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tor, err := Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tor
 }
